@@ -1,0 +1,87 @@
+"""FLOPs, bytes and parameters of a decoder-only transformer, from its architecture columns.
+
+Architecture dict keys (measurements schema): num_layers L, hidden_size h, num_attention_heads,
+num_kv_heads (GQA/MQA), intermediate_size i, vocab_size V, tensor_parallel t, and for MoE
+num_experts / num_active_experts. Optional: num_mlp_matrices (2 for GPT-style MLPs, 3 for
+gated SwiGLU/GeGLU MLPs; default 2), head_dim (default h / heads).
+Counts are per sequence at batch size 1; FLOPs count a multiply-add as 2.
+"""
+
+from typing import Dict
+
+Arch = Dict[str, int]
+
+
+def head_dim(arch: Arch) -> int:
+    return int(arch.get("head_dim") or arch["hidden_size"] // arch["num_attention_heads"])
+
+
+def attention_params_per_layer(arch: Arch) -> int:
+    h, d = arch["hidden_size"], head_dim(arch)
+    q_out = arch["num_attention_heads"] * d
+    kv_out = arch.get("num_kv_heads", arch["num_attention_heads"]) * d
+    return h * q_out + 2 * h * kv_out + q_out * h  # Q, K, V, O projections
+
+
+def mlp_params_per_expert(arch: Arch) -> int:
+    return int(arch.get("num_mlp_matrices") or 2) * arch["hidden_size"] * arch["intermediate_size"]
+
+
+def parameter_count(arch: Arch, active_only: bool = True) -> int:
+    """Matrix parameters touched per token (active_only) or stored, embeddings and LM head included."""
+    experts = arch.get("num_experts") or 1
+    active = arch.get("num_active_experts") or experts if experts > 1 else 1
+    per_layer_mlp = mlp_params_per_expert(arch) * (active if active_only else experts)
+    router = arch["hidden_size"] * experts if experts > 1 else 0
+    layers = arch["num_layers"] * (attention_params_per_layer(arch) + per_layer_mlp + router)
+    return layers + 2 * arch.get("vocab_size", 0) * arch["hidden_size"]
+
+
+def matmul_params(arch: Arch) -> int:
+    """Active parameters that take part in a matmul per token (the input embedding is a lookup)."""
+    return parameter_count(arch, active_only=True) - arch.get("vocab_size", 0) * arch["hidden_size"]
+
+
+def attention_flops(arch: Arch, query_tokens: int, context_start: int) -> float:
+    """Score and value FLOPs for `query_tokens` new tokens attending causally to
+    context_start + (1..query_tokens) tokens: 4·L·heads·d per (query, key) pair."""
+    q = query_tokens
+    pairs = q * context_start + q * (q + 1) / 2
+    return 4.0 * arch["num_layers"] * arch["num_attention_heads"] * head_dim(arch) * pairs
+
+
+def prefill_flops(arch: Arch, num_prompt_tokens: int) -> float:
+    return 2.0 * matmul_params(arch) * num_prompt_tokens + attention_flops(arch, num_prompt_tokens, 0)
+
+
+def decode_flops(arch: Arch, context_tokens: int) -> float:
+    """FLOPs to generate one token when `context_tokens` are already in the KV cache."""
+    return 2.0 * matmul_params(arch) + attention_flops(arch, 1, context_tokens)
+
+
+def kv_cache_bytes(arch: Arch, tokens: int, bytes_per_value: int = 2) -> float:
+    return 2.0 * arch["num_layers"] * tokens * arch.get("num_kv_heads", arch["num_attention_heads"]) * head_dim(arch) * bytes_per_value
+
+
+def weight_bytes(arch: Arch, bytes_per_value: int = 2) -> float:
+    """Weights read per forward pass at batch 1 (MoE: only the active experts')."""
+    return float(matmul_params(arch)) * bytes_per_value
+
+
+def prefill_bytes(arch: Arch, num_prompt_tokens: int, bytes_per_value: int = 2) -> float:
+    return weight_bytes(arch, bytes_per_value) + kv_cache_bytes(arch, num_prompt_tokens, bytes_per_value)
+
+
+def decode_bytes(arch: Arch, context_tokens: int, bytes_per_value: int = 2) -> float:
+    """Weights plus reading the whole KV cache plus writing one token's K and V."""
+    return weight_bytes(arch, bytes_per_value) + kv_cache_bytes(arch, context_tokens + 1, bytes_per_value)
+
+
+def allreduce_bytes_per_gpu(arch: Arch, tokens: int, bytes_per_value: int = 2) -> float:
+    """Tensor-parallel traffic per GPU: 2 all-reduces per layer of tokens×h values; a ring
+    all-reduce sends 2·(t−1)/t of the buffer from each GPU. Zero without tensor parallelism."""
+    t = arch.get("tensor_parallel") or 1
+    if t <= 1:
+        return 0.0
+    buffer = tokens * arch["hidden_size"] * bytes_per_value
+    return 2.0 * arch["num_layers"] * buffer * 2.0 * (t - 1) / t

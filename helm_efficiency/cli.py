@@ -1,0 +1,186 @@
+"""`helm-efficiency <verb>`: demo, import-megatron, calibrate, estimate, profile, denoise, rescore, leaderboard."""
+
+import argparse
+import json
+import sys
+from typing import List, Optional
+
+from helm_efficiency.errors import EfficiencyInputError
+
+
+def _csv_ints(text: str) -> List[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+
+
+def cmd_demo(args) -> None:
+    from helm_efficiency.demo import format_demo_table, run_demo
+
+    table = run_demo(args.output_path, args.max_eval_instances, args.suite)
+    print()
+    print("Efficiency per model (means over runs; random-weight models, so accuracy is ~0).")
+    print("Idealized = shipped CPU reference table (profiled with `helm-efficiency profile` on a CPU, batch 1).")
+    print(format_demo_table(table))
+    print(f"\nSuite written to {args.output_path}/runs/{args.suite}")
+
+
+def cmd_import_megatron(args) -> None:
+    from helm_efficiency.tables.megatron import import_megatron_logs
+
+    df = import_megatron_logs(args.logs)
+    df.to_csv(args.output, index=False)
+    print(f"wrote {len(df)} measurements of {df['model'].nunique()} models to {args.output}")
+
+
+def cmd_calibrate(args) -> None:
+    from helm_efficiency.measurements import read_csv
+    from helm_efficiency.tables.calibrate import calibrate_table
+
+    aliases = {}
+    if args.aliases:
+        from helm_efficiency.runs import read_json
+
+        aliases = read_json(args.aliases)
+    table = calibrate_table(read_csv(args.measurements), name=args.name or args.output, source=args.measurements, form=args.form, aliases=aliases)
+    table.save(args.output)
+    for entry in table.entries:
+        fit = entry.fit_summary()
+        stats = "; ".join(f"batch {b}: form {s['form']}, n={s['n']}, R²={s['rsquared']:.4f}" for b, s in fit.items())
+        print(f"{entry.model}@{entry.hardware}: {stats}")
+    print(f"wrote {args.output}")
+
+
+def cmd_estimate(args) -> None:
+    from helm_efficiency.estimate_cmd import estimate_csv
+
+    estimate_csv(args.requests, args.output, args.table, args.power_w, args.usd_per_gpu_hour)
+
+
+def cmd_profile(args) -> None:
+    from helm_efficiency.profiling.profile_cmd import profile
+
+    df = profile(
+        args.config, args.arch, args.device, args.dtype, args.prompts, args.outputs, args.batch_sizes,
+        args.repeats, args.warmup, args.max_seconds, args.hardware, args.name,
+    )
+    df.to_csv(args.output, index=False)
+    worst = (df["runtime_std_s"] / df["runtime_s"]).max() if len(df) else float("nan")
+    print(f"wrote {len(df)} points to {args.output}; worst repeat std/mean = {worst:.1%}")
+
+
+def cmd_denoise(args) -> None:
+    from helm_efficiency.denoise.cli import denoise_csv
+
+    denoise_csv(args.timings, args.output, args.fit_out, args.quantile)
+
+
+def cmd_rescore(args) -> None:
+    from helm_efficiency.rescore import rescore_suite
+
+    summary = rescore_suite(args.suite_dir, tables=args.table, pattern=args.runs, dry_run=args.dry_run, jobs=args.jobs)
+    if summary.get("failed"):
+        sys.exit(1 if args.strict else 0)
+
+
+def cmd_leaderboard(args) -> None:
+    from helm_efficiency.leaderboard import write_leaderboard
+
+    write_leaderboard(args.source, args.output_dir, metric=args.metric, efficiency=args.efficiency)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="helm-efficiency", description=__doc__)
+    sub = parser.add_subparsers(dest="verb", required=True)
+
+    def add(name, func, help_text, example):
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=f"example:\n  {example}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("demo", cmd_demo, "Run an offline helm-run with the plugin on random-weight local models and print the efficiency table.",
+            "helm-efficiency demo --max-eval-instances 20")
+    p.add_argument("--output-path", default="benchmark_output")
+    p.add_argument("--suite", default="demo")
+    p.add_argument("--max-eval-instances", type=int, default=20)
+
+    p = add("import-megatron", cmd_import_megatron, "Turn Megatron-LM profiling logs into a measurements CSV (architecture columns included).",
+            "helm-efficiency import-megatron ../shared/data/reference_profiles/a100/*.log -o a100.csv")
+    p.add_argument("logs", nargs="+")
+    p.add_argument("-o", "--output", required=True)
+
+    p = add("calibrate", cmd_calibrate, "Fit a CostTable (one entry per model and hardware) from a measurements CSV.",
+            "helm-efficiency calibrate a100.csv -o a100.json --aliases aliases.json")
+    p.add_argument("measurements")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--form", default="auto", help="auto (cross-validated), paper, paper_context or long_context")
+    p.add_argument("--aliases", help="JSON {HELM model or deployment name: table model name}")
+    p.add_argument("--name", help="table name (default: the output path)")
+
+    p = add("estimate", cmd_estimate, "Add idealized runtime (90%% interval), method, energy and cost to a requests CSV.",
+            "helm-efficiency estimate --table a100 requests.csv -o estimates.csv")
+    p.add_argument("requests")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--table", action="append", help="table name (a100, v100, cpu, helm) or JSON path; repeat to search several")
+    p.add_argument("--power-w", type=float, help="override the per-GPU power assumption (W)")
+    p.add_argument("--usd-per-gpu-hour", type=float, help="override the per-GPU-hour price (USD)")
+
+    p = add("profile", cmd_profile, "Profile a random-weight model (from a config or registry name) and write a measurements CSV.",
+            "helm-efficiency profile --arch test/tiny-llama --device cpu -o m.csv")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="a Hugging Face config.json (must have model_type)")
+    source.add_argument("--arch", help="a registry name, e.g. meta/llama-3.1-8b")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default=None, help="fp32 (CPU default), fp16 or bf16 (CUDA default)")
+    p.add_argument("--prompts", type=_csv_ints, default=[1, 64, 128, 256, 512, 1024])
+    p.add_argument("--outputs", type=_csv_ints, default=[1, 8, 32])
+    p.add_argument("--batch-sizes", type=_csv_ints, default=[1])
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--max-seconds", type=float, default=None, help="time budget; most informative points go first")
+    p.add_argument("--hardware", help="hardware label for the table (default: detected device name)")
+    p.add_argument("--name", help="model name in the table (default: --arch or config file stem)")
+    p.add_argument("-o", "--output", required=True)
+
+    p = add("denoise", cmd_denoise, "Fit a lower envelope per model to request timings and add denoised_runtime_s to every row.",
+            "helm-efficiency denoise timings.csv -o denoised.csv --fit-out fit.json")
+    p.add_argument("timings")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--fit-out")
+    p.add_argument("--quantile", type=float, default=0.1)
+
+    p = add("rescore", cmd_rescore, "Add efficiency stats to the runs of an existing benchmark_output suite, without calling any model.",
+            "helm-efficiency rescore benchmark_output/runs/my-suite --table a100 -j 2")
+    p.add_argument("suite_dir")
+    p.add_argument("--table", action="append", help="table name or JSON path; repeat to search several (default: a100, helm)")
+    p.add_argument("--runs", default="*", help="glob over run folder names")
+    p.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
+    p.add_argument("-j", "--jobs", type=int, default=1)
+    p.add_argument("--strict", action="store_true", help="exit 1 if any run failed")
+
+    p = add("leaderboard", cmd_leaderboard, "Capability vs efficiency: table (CSV, Markdown, HTML), Pareto flags, ranks and PNG plots.",
+            "helm-efficiency leaderboard benchmark_output/runs/demo -o leaderboard/")
+    p.add_argument("source", help="a suite folder, or a CSV imported with `import-helm-csv`")
+    p.add_argument("-o", "--output-dir", required=True)
+    p.add_argument("--metric", default="exact_match")
+    p.add_argument("--efficiency", default="idealized", choices=["idealized", "denoised", "raw", "energy", "cost"])
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "dtype", "unset") is None:
+        args.dtype = "bf16" if str(args.device).startswith("cuda") else "fp32"
+    if getattr(args, "table", "unset") is None:
+        args.table = ["a100", "helm"]
+    try:
+        args.func(args)
+    except EfficiencyInputError as e:
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

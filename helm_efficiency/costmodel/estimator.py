@@ -1,0 +1,158 @@
+"""RuntimeModel: fit a runtime surface T(p, o) to profiled points, predict with 90% intervals.
+
+scikit-learn shape: parameters in ``__init__``, ``fit(measurements)`` returns self, learned
+attributes end in ``_``, ``predict`` is pure. Fitting is ordinary least squares in statsmodels;
+prediction intervals are statsmodels' ``get_prediction(...).summary_frame(alpha)`` observation
+intervals. Runtimes are seconds for one request at the measured batch size.
+"""
+
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from helm_efficiency.costmodel.forms import FORMS, KNOT_FORMS, PrefillShape, design_matrix, param_names
+from helm_efficiency.errors import EfficiencyInputError
+
+
+def _full_rank(x: np.ndarray) -> bool:
+    return x.shape[0] > x.shape[1] and np.linalg.matrix_rank(x) == x.shape[1]
+
+
+class RuntimeModel:
+    """Runtime surface for one model on one reference stack at one batch size.
+
+    form: one of ``FORMS`` or ``"auto"`` (chosen by cross-validation on the calibration points,
+    holding out one prompt length at a time). alpha: 0.1 gives 90% prediction intervals.
+    prefill_shape: optional hardware-specific shape of F(p) learned from other models.
+    """
+
+    def __init__(self, form: str = "auto", alpha: float = 0.1, prefill_shape: Optional[PrefillShape] = None):
+        if form != "auto" and form not in FORMS:
+            raise ValueError(f"unknown form {form!r}; expected 'auto' or one of {FORMS}")
+        self.form = form
+        self.alpha = alpha
+        self.prefill_shape = prefill_shape
+
+    # -- fitting -----------------------------------------------------------------------------
+    def _design(self, form: str, p, o, knots) -> np.ndarray:
+        return design_matrix(form, p, o, knots, self.prefill_shape if form in KNOT_FORMS else None)
+
+    def _fit_form(self, form: str, p, o, t):
+        knots = np.unique(p) if form in KNOT_FORMS else np.array([])
+        x = self._design(form, p, o, knots)
+        if not _full_rank(x):
+            return None, knots
+        return sm.OLS(t, x).fit(), knots
+
+    def _cv_error(self, form: str, p, o, t) -> float:
+        """Mean absolute relative error of `form`, holding out one interior prompt length at a time
+        (or one point at a time when fewer than three prompt lengths were profiled)."""
+        distinct = np.unique(p)
+        folds = [p == q for q in distinct[1:-1]] if len(distinct) >= 3 else [np.arange(len(p)) == i for i in range(len(p))]
+        errors: List[float] = []
+        for held_out in folds:
+            keep = ~held_out
+            result, knots = self._fit_form(form, p[keep], o[keep], t[keep])
+            if result is None:
+                continue
+            predicted = self._design(form, p[held_out], o[held_out], knots) @ result.params
+            errors.extend(np.abs(predicted / t[held_out] - 1))
+        return float(np.mean(errors)) if errors else float("inf")
+
+    def fit(self, measurements: pd.DataFrame, source: str = "measurements") -> "RuntimeModel":
+        df = measurements
+        p = df["num_prompt_tokens"].to_numpy(float)
+        o = df["num_output_tokens"].to_numpy(float)
+        t = df["runtime_s"].to_numpy(float)
+        if len(np.unique(o)) < 2:
+            raise EfficiencyInputError(
+                source, "num_output_tokens", "needs at least two distinct output lengths to identify decode cost"
+            )
+        candidates = FORMS if self.form == "auto" else (self.form,)
+        self.cv_errors_: Dict[str, float] = {}
+        if self.form == "auto":
+            for form in candidates:
+                self.cv_errors_[form] = self._cv_error(form, p, o, t)
+            # Ties (and near-ties within 1% relative) go to the simpler, earlier form.
+            best = min(self.cv_errors_.values())
+            self.form_ = next(f for f in candidates if self.cv_errors_[f] <= best * 1.01 + 1e-12)
+        else:
+            self.form_ = self.form
+        result, knots = self._fit_form(self.form_, p, o, t)
+        if result is None:
+            raise EfficiencyInputError(
+                source,
+                "num_prompt_tokens",
+                f"{len(t)} points with {len(np.unique(p))} prompt lengths cannot identify form '{self.form_}'",
+            )
+        self.result_ = result
+        self.knots_ = knots
+        self.param_names_ = param_names(self.form_, knots)
+        self.num_prompt_tokens_range_ = (int(p.min()), int(p.max()))
+        self.num_output_tokens_range_ = (int(o.min()), int(o.max()))
+        self.n_ = len(t)
+        return self
+
+    # -- prediction --------------------------------------------------------------------------
+    def predict(self, num_prompt_tokens: Sequence[float], num_output_tokens: Sequence[float]) -> pd.DataFrame:
+        """Columns: runtime_s, runtime_lo_s, runtime_hi_s (1−alpha prediction interval), extrapolated."""
+        p = np.asarray(num_prompt_tokens, float)
+        o = np.asarray(num_output_tokens, float)
+        x = self._design(self.form_, p, o, self.knots_)
+        frame = self.result_.get_prediction(x).summary_frame(alpha=self.alpha)
+        p_lo, p_hi = self.num_prompt_tokens_range_
+        o_lo, o_hi = self.num_output_tokens_range_
+        return pd.DataFrame(
+            {
+                "runtime_s": frame["mean"].to_numpy(),
+                "runtime_lo_s": np.maximum(frame["obs_ci_lower"].to_numpy(), 0.0),
+                "runtime_hi_s": frame["obs_ci_upper"].to_numpy(),
+                "extrapolated": (p < p_lo) | (p > p_hi) | (o < o_lo) | (o > o_hi),
+            }
+        )
+
+    def summary(self) -> dict:
+        """Fit statistics for a CostTable entry: form, parameters with standard errors, fit quality."""
+        r = self.result_
+        return {
+            "form": self.form_,
+            "params": {n: float(v) for n, v in zip(self.param_names_, r.params)},
+            "params_se": {n: float(v) for n, v in zip(self.param_names_, r.bse)},
+            "n": int(self.n_),
+            "rsquared": float(r.rsquared),
+            "residual_std_s": float(np.sqrt(r.scale)) if r.df_resid > 0 else None,
+            "cv_mean_abs_rel_error": {k: (v if np.isfinite(v) else None) for k, v in self.cv_errors_.items()},
+            "valid_range": {
+                "num_prompt_tokens": list(self.num_prompt_tokens_range_),
+                "num_output_tokens": list(self.num_output_tokens_range_),
+            },
+        }
+
+
+def learn_prefill_shape(measurements: pd.DataFrame, exclude_models: Sequence[str] = ()) -> Optional[PrefillShape]:
+    """The typical shape of prefill cost F(p) on one hardware stack, from dense profiles.
+
+    For each model with at least 5 prompt lengths: F(p) ≈ runtime at its smallest output length,
+    rescaled to 0 at the smallest and 1 at the largest prompt length. The median across models
+    (per prompt length) is the shape. Returns None when no model qualifies.
+    """
+    curves = []
+    for model, rows in measurements.groupby("model"):
+        if model in exclude_models:
+            continue
+        rows = rows[rows["batch_size"].fillna(1) == 1] if "batch_size" in rows else rows
+        first = rows[rows["num_output_tokens"] == rows["num_output_tokens"].min()]
+        prefill = first.groupby("num_prompt_tokens")["runtime_s"].mean().sort_index()
+        if len(prefill) < 5 or prefill.iloc[-1] <= prefill.iloc[0]:
+            continue
+        curves.append((prefill - prefill.iloc[0]) / (prefill.iloc[-1] - prefill.iloc[0]))
+    if not curves:
+        return None
+    # Normalise every curve on the common grid: the prompt lengths all qualifying models share.
+    shared = pd.concat(curves, axis=1, join="inner")
+    if len(shared) < 5:
+        return None
+    shape = shared.median(axis=1).sort_index()
+    return PrefillShape(tuple(float(v) for v in shape.index), tuple(float(v) for v in shape.to_numpy()))

@@ -1,0 +1,67 @@
+"""The `denoise` verb: timings CSV in, one output row per input row (in order) out."""
+
+import json
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from helm_efficiency.atomic import write_text_atomic
+from helm_efficiency.efficiency import denoise_requests
+from helm_efficiency.measurements import check_positive_numeric, read_csv, require_columns
+from helm_efficiency.requests import (
+    STATUS_CACHED,
+    STATUS_FAILED,
+    STATUS_INVALID_TIME,
+    STATUS_MISSING_TIME,
+    STATUS_OK,
+    flag_cold_start,
+)
+
+REQUIRED = ["model", "num_prompt_tokens", "num_output_tokens", "runtime_s"]
+
+
+def _truthy(series: pd.Series) -> pd.Series:
+    return series.astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
+
+
+def timings_to_requests(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Map a timings CSV onto the requests table; bad runtimes become excluded rows, not errors."""
+    require_columns(df, REQUIRED, source)
+    requests = pd.DataFrame(
+        {
+            "model_deployment": df["model"].astype(str),
+            "num_prompt_tokens": check_positive_numeric(df, "num_prompt_tokens", source, integer=True),
+            "num_output_tokens": check_positive_numeric(df, "num_output_tokens", source, integer=True, allow_zero=True),
+            "raw_runtime_s": pd.to_numeric(df["runtime_s"], errors="coerce"),
+            "request_datetime": pd.to_numeric(df["request_datetime"], errors="coerce") if "request_datetime" in df else np.nan,
+        }
+    )
+    status = np.full(len(df), STATUS_OK, dtype=object)
+    runtime = requests["raw_runtime_s"]
+    status[(~np.isfinite(runtime)) | (runtime <= 0)] = STATUS_INVALID_TIME
+    status[df["runtime_s"].isna().to_numpy()] = STATUS_MISSING_TIME
+    if "success" in df:
+        status[(~_truthy(df["success"])).to_numpy()] = STATUS_FAILED
+    if "cached" in df:
+        status[_truthy(df["cached"]).to_numpy()] = STATUS_CACHED
+    requests["status"] = status
+    # The cold start can only be told apart when request times are known.
+    return flag_cold_start(requests) if "request_datetime" in df else requests
+
+
+def denoise_csv(timings_path: str, output_path: str, fit_out: Optional[str] = None, quantile: float = 0.1) -> pd.DataFrame:
+    df = read_csv(timings_path)
+    requests = timings_to_requests(df, timings_path)
+    denoised, reports = denoise_requests(requests, quantile=quantile)
+    out = df.copy()
+    out["denoised_runtime_s"] = denoised["denoised_runtime_s"].to_numpy()
+    out["used_in_fit"] = denoised["used_in_denoise_fit"].to_numpy()
+    out["excluded_reason"] = np.where(denoised["status"] == STATUS_OK, "", denoised["status"])
+    out["fit_quality"] = denoised["denoise_quality"].to_numpy()
+    out.to_csv(output_path, index=False)
+    if fit_out:
+        write_text_atomic(fit_out, json.dumps(reports, indent=1) + "\n")
+    print(f"wrote {len(out)} rows to {output_path}; {int(out['used_in_fit'].sum())} used in fits, "
+          f"{int((~out['used_in_fit']).sum())} excluded; {int(out['denoised_runtime_s'].isna().sum())} without a value")
+    return out

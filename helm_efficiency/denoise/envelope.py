@@ -1,0 +1,120 @@
+"""Lower-envelope denoising of per-request timings.
+
+Model: runtime = a + b·p + g·(o−1) + noise, noise ≥ 0 (contention, queueing and network only
+ever add time). The noise-free surface is the lower envelope of the timings, estimated by
+quantile regression (statsmodels QuantReg) at a low quantile, which ignores heavy upper tails.
+"""
+
+from typing import Dict, Optional
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+QUALITY_OK = "ok"
+QUALITY_TOO_FEW = "too_few_requests"
+QUALITY_NO_OUTPUT_SPREAD = "output_length_not_identified"
+QUALITY_NO_PROMPT_SPREAD = "prompt_length_not_identified"
+
+
+def _has_spread(values: np.ndarray) -> bool:
+    """At least two distinct values, and the spread is not a handful of outliers."""
+    distinct, counts = np.unique(values, return_counts=True)
+    return len(distinct) >= 2 and (len(values) - counts.max()) >= 2
+
+
+class LowerEnvelopeDenoiser:
+    """Fit the noise-free runtime surface of one deployment from its own timings.
+
+    quantile: the envelope quantile (0.1: 10% of timings may lie below the fitted surface,
+    which absorbs measurement jitter). min_requests: fewer usable timings than this → no fit.
+    """
+
+    def __init__(self, quantile: float = 0.1, min_requests: int = 8, alpha: float = 0.1):
+        self.quantile = quantile
+        self.min_requests = min_requests
+        self.alpha = alpha
+
+    def _columns(self):
+        cols = ["overhead_s"]
+        if self.uses_prompt_:
+            cols.append("prefill_s_per_token")
+        if self.uses_output_:
+            cols.append("decode_s_per_token")
+        return cols
+
+    def _design(self, p: np.ndarray, o: np.ndarray) -> np.ndarray:
+        cols = [np.ones_like(p, dtype=float)]
+        if self.uses_prompt_:
+            cols.append(p.astype(float))
+        if self.uses_output_:
+            cols.append((o - 1).astype(float))
+        return np.column_stack(cols)
+
+    def fit(self, timings: pd.DataFrame) -> "LowerEnvelopeDenoiser":
+        """timings: columns num_prompt_tokens, num_output_tokens, runtime_s (usable rows only)."""
+        p = timings["num_prompt_tokens"].to_numpy(float)
+        o = timings["num_output_tokens"].to_numpy(float)
+        t = timings["runtime_s"].to_numpy(float)
+        self.n_ = len(t)
+        self.uses_prompt_ = _has_spread(p)
+        self.uses_output_ = _has_spread(o)
+        self.observed_prompt_ = (float(p.min()), float(p.max())) if len(p) else (np.nan, np.nan)
+        self.observed_output_ = (float(o.min()), float(o.max())) if len(o) else (np.nan, np.nan)
+        self.params_: Optional[pd.Series] = None
+        self.conf_int_: Optional[pd.DataFrame] = None
+        if self.n_ < self.min_requests:
+            self.quality_ = QUALITY_TOO_FEW
+            return self
+        self.quality_ = QUALITY_OK
+        if not self.uses_output_:
+            self.quality_ = QUALITY_NO_OUTPUT_SPREAD
+        elif not self.uses_prompt_:
+            self.quality_ = QUALITY_NO_PROMPT_SPREAD
+        x = self._design(p, o)
+        result = sm.QuantReg(t, x).fit(q=self.quantile, max_iter=5000)
+        names = self._columns()
+        self.params_ = pd.Series(np.asarray(result.params), index=names)
+        try:
+            self.conf_int_ = pd.DataFrame(np.asarray(result.conf_int(alpha=self.alpha)), index=names, columns=["lo", "hi"])
+        except (np.linalg.LinAlgError, ValueError):
+            self.conf_int_ = None
+        return self
+
+    @property
+    def fitted(self) -> bool:
+        return self.params_ is not None
+
+    def predict(self, num_prompt_tokens, num_output_tokens) -> np.ndarray:
+        """Denoised runtime (s). NaN where the fit cannot speak: no fit, or a prompt/output length
+        that differs from the single one observed when that dimension was not identified, or a
+        non-positive fitted value."""
+        p = np.asarray(num_prompt_tokens, float)
+        o = np.asarray(num_output_tokens, float)
+        if not self.fitted:
+            return np.full(len(p), np.nan)
+        value = self._design(p, o) @ self.params_.to_numpy()
+        unknown = np.zeros(len(p), bool)
+        if not self.uses_prompt_:
+            unknown |= (p < self.observed_prompt_[0]) | (p > self.observed_prompt_[1])
+        if not self.uses_output_:
+            unknown |= (o < self.observed_output_[0]) | (o > self.observed_output_[1])
+        unknown |= ~(value > 0)
+        return np.where(unknown, np.nan, value)
+
+    def report(self) -> Dict[str, object]:
+        """Per-deployment summary: params with intervals, implied latencies, requests used, quality."""
+        out: Dict[str, object] = {"num_requests_used": int(self.n_), "quality": self.quality_, "quantile": self.quantile}
+        if not self.fitted:
+            return out
+        out["params"] = {k: float(v) for k, v in self.params_.items()}
+        if self.conf_int_ is not None:
+            out["params_interval"] = {k: [float(r.lo), float(r.hi)] for k, r in self.conf_int_.iterrows()}
+        p_mid = float(np.mean(self.observed_prompt_))
+        out["time_to_first_token_s_at_mean_prompt"] = float(
+            self.params_["overhead_s"] + self.params_.get("prefill_s_per_token", 0.0) * p_mid
+        )
+        out["mean_prompt_tokens"] = p_mid
+        if self.uses_output_:
+            out["time_per_output_token_s"] = float(self.params_["decode_s_per_token"])
+        return out

@@ -1,0 +1,99 @@
+"""Idealized runtime, energy and cost for a requests table, from reference CostTables.
+
+Idealized runtime is the request's cost at batch size 1 on the reference stack, whatever
+batching the real deployment used. A request whose model no table covers gets no number and
+a reason; nothing is invented.
+"""
+
+from typing import Iterable, List, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from helm_efficiency.analytic.hardware import hardware_spec
+from helm_efficiency.tables.cost_table import CostTable
+
+REASON_UNKNOWN_MODEL = "no reference table covers this model"
+REASON_NO_GPU_COUNT = "reference entry has no GPU count"
+REASON_NO_POWER = "no power assumption for this hardware"
+REASON_NO_PRICE = "no price assumption for this hardware"
+
+ESTIMATE_COLUMNS = [
+    "idealized_runtime_s",
+    "idealized_runtime_lo_s",
+    "idealized_runtime_hi_s",
+    "method",
+    "extrapolated",
+    "reference_model",
+    "reference_hardware",
+    "idealized_energy_j",
+    "idealized_cost_usd",
+    "unestimated_reason",
+]
+
+
+def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]]):
+    names = [n for n in names if n]
+    for table in tables:
+        entry = table.resolve(names)
+        if entry is not None:
+            return entry
+    return None
+
+
+def estimate_idealized(
+    requests: pd.DataFrame,
+    tables: Sequence[CostTable],
+    power_w: Optional[float] = None,
+    usd_per_gpu_hour: Optional[float] = None,
+    name_columns: Sequence[str] = ("model_deployment", "model"),
+) -> pd.DataFrame:
+    """Add ESTIMATE_COLUMNS to a copy of `requests` (needs num_prompt_tokens, num_output_tokens)."""
+    out = requests.copy()
+    n = len(out)
+    result = {c: np.full(n, np.nan) for c in ESTIMATE_COLUMNS}
+    for c in ("method", "reference_model", "reference_hardware", "unestimated_reason"):
+        result[c] = np.full(n, None, dtype=object)
+    result["extrapolated"] = np.zeros(n, bool)
+    present = [c for c in name_columns if c in out.columns]
+    keys = out[present].astype(object).where(out[present].notna(), None)
+    groups = keys.groupby(present, dropna=False, sort=False).indices if present else {(): np.arange(n)}
+    for key, index in groups.items():
+        key = key if isinstance(key, tuple) else (key,)
+        entry = resolve_entry(tables, key)
+        if entry is None:
+            result["unestimated_reason"][index] = REASON_UNKNOWN_MODEL
+            continue
+        rows = out.iloc[index]
+        predicted = entry.predict(rows["num_prompt_tokens"].to_numpy(), rows["num_output_tokens"].to_numpy())
+        runtime = predicted["runtime_s"].to_numpy()
+        result["idealized_runtime_s"][index] = runtime
+        result["idealized_runtime_lo_s"][index] = predicted["runtime_lo_s"].to_numpy()
+        result["idealized_runtime_hi_s"][index] = predicted["runtime_hi_s"].to_numpy()
+        result["extrapolated"][index] = predicted["extrapolated"].to_numpy()
+        result["method"][index] = entry.method
+        result["reference_model"][index] = entry.model
+        result["reference_hardware"][index] = entry.hardware
+        spec = hardware_spec(entry.hardware)
+        power = power_w if power_w is not None else (spec.power_w if spec else None)
+        price = usd_per_gpu_hour if usd_per_gpu_hour is not None else (spec.usd_per_gpu_hour if spec else None)
+        if entry.num_gpus is None:
+            result["unestimated_reason"][index] = REASON_NO_GPU_COUNT
+            continue
+        if power is not None:
+            result["idealized_energy_j"][index] = runtime * entry.num_gpus * power
+        else:
+            result["unestimated_reason"][index] = REASON_NO_POWER
+        if price is not None:
+            result["idealized_cost_usd"][index] = runtime / 3600.0 * entry.num_gpus * price
+        elif power is not None:
+            result["unestimated_reason"][index] = REASON_NO_PRICE
+    for c in ESTIMATE_COLUMNS:
+        out[c] = result[c]
+    return out
+
+
+def load_tables(names: Sequence[str]) -> List[CostTable]:
+    from helm_efficiency.tables.cost_table import load_table
+
+    return [load_table(name) for name in names]

@@ -1,0 +1,42 @@
+"""Names and metadata of the stats this plugin emits. All start with `efficiency_` so none
+collides with HELM's own `inference_*`, `num_*_tokens` or `batch_size` stats."""
+
+from typing import Dict, List, Tuple
+
+# (stat name, requests-table column, display name, unit description, lower_is_better)
+PER_REQUEST_STATS: List[Tuple[str, str, str, str, object]] = [
+    ("efficiency_num_prompt_tokens", "num_prompt_tokens", "# prompt tokens (efficiency)", "Prompt tokens (HELM tokenizer).", None),
+    ("efficiency_num_output_tokens", "num_output_tokens", "# output tokens (efficiency)", "Generated tokens, prompt echo excluded; re-tokenized when a client returns no tokens.", None),
+    ("efficiency_raw_runtime_s", "raw_runtime_s", "Raw runtime (s)", "Measured seconds per request (batched: batch time / batch size); cached, failed and cold-start requests excluded.", True),
+    ("efficiency_denoised_runtime_s", "denoised_runtime_s", "Denoised runtime (s)", "Seconds per request with contention removed: lower-envelope fit F(p)+g·(o−1) of this deployment's own timings.", True),
+    ("efficiency_idealized_runtime_s", "idealized_runtime_s", "Idealized runtime (s)", "Seconds per request at batch size 1 on the reference hardware/software stack, from a calibrated cost table.", True),
+    ("efficiency_idealized_runtime_lo_s", "idealized_runtime_lo_s", "Idealized runtime, 90% PI low (s)", "Lower end of the 90% prediction interval of idealized runtime.", True),
+    ("efficiency_idealized_runtime_hi_s", "idealized_runtime_hi_s", "Idealized runtime, 90% PI high (s)", "Upper end of the 90% prediction interval of idealized runtime.", True),
+    ("efficiency_idealized_energy_j", "idealized_energy_j", "Idealized energy (J)", "Idealized runtime × GPUs × assumed board power per GPU (joules).", True),
+    ("efficiency_idealized_cost_usd", "idealized_cost_usd", "Idealized cost (USD)", "Idealized runtime × GPUs × assumed price per GPU-hour (US dollars).", True),
+]
+
+# (stat name, display name, description): counts over the run, one value per run and split.
+RUN_COUNT_STATS: List[Tuple[str, str, str]] = [
+    ("efficiency_num_requests", "# requests (efficiency)", "Requests seen by the efficiency metric."),
+    ("efficiency_num_cached_requests", "# cached requests", "Requests answered from cache (stale timing, excluded from runtime stats)."),
+    ("efficiency_num_cold_requests", "# cold-start requests", "The run's first request (model loading) and requests that waited for it, excluded from timings."),
+    ("efficiency_num_failed_requests", "# failed requests", "Requests with success=false, excluded from timings."),
+    ("efficiency_num_untimed_requests", "# untimed requests", "Requests with a missing, NaN, zero or negative request_time."),
+    ("efficiency_num_unestimated_requests", "# requests without idealized runtime", "Requests whose model no reference table covers (no number is made up)."),
+    ("efficiency_num_extrapolated_requests", "# extrapolated requests", "Requests outside the reference table's profiled (p, o) range."),
+    ("efficiency_num_denoise_fit_requests", "# requests in denoise fit", "Requests of this run used in the deployment's lower-envelope fit."),
+    ("efficiency_denoise_underdetermined", "Denoise underdetermined", "1 if the timings could not identify the per-output-token cost or fewer than the minimum requests were usable."),
+]
+
+GROUP = "efficiency"
+
+
+def metadata_fields() -> List[Dict[str, object]]:
+    """Plain dicts (name, display_name, description, lower_is_better, group) for all stats."""
+    fields: List[Dict[str, object]] = []
+    for name, _, display, description, lower in PER_REQUEST_STATS:
+        fields.append({"name": name, "display_name": display, "description": description, "lower_is_better": lower, "group": GROUP})
+    for name, display, description in RUN_COUNT_STATS:
+        fields.append({"name": name, "display_name": display, "description": description, "lower_is_better": None, "group": GROUP})
+    return fields

@@ -1,0 +1,15 @@
+"""HELM plugin entry point (entry-point group `helm`, or `--plugins helm_efficiency`).
+
+Importing it registers the `efficiency=` run expander in HELM's registry. Idempotent.
+"""
+
+from helm.benchmark.run_expander import RUN_EXPANDERS
+
+from helm_efficiency.helm.run_expander import EfficiencyRunExpander
+
+
+def register() -> None:
+    RUN_EXPANDERS[EfficiencyRunExpander.name] = EfficiencyRunExpander
+
+
+register()

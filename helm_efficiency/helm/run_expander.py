@@ -1,0 +1,45 @@
+"""`efficiency=...` for any run entry: adds the efficiency MetricSpec without touching the
+entry's run-spec function. Registered into HELM's run-expander registry by the plugin.
+
+    mmlu:subject=anatomy,model=openai/gpt2,efficiency=true      # tables a100, then HELM's own
+    simple1:model=simple/model1,efficiency=cpu                  # the shipped CPU table
+    ...,efficiency=a100+my_table.json                           # several tables, in order
+"""
+
+from dataclasses import replace
+from typing import List, Tuple
+
+from helm.benchmark.metrics.metric import MetricSpec
+from helm.benchmark.run_expander import RunExpander
+from helm.benchmark.run_spec import RunSpec
+
+METRIC_CLASS = "helm_efficiency.helm.metric.InferenceEfficiencyMetric"
+DEFAULT_TABLES: Tuple[str, ...] = ("a100", "helm")
+
+
+def efficiency_metric_spec(tables=DEFAULT_TABLES) -> MetricSpec:
+    # A string, not a list: HELM hashes MetricSpec args (helm-summarize dedups specs with set()).
+    return MetricSpec(class_name=METRIC_CLASS, args={"tables": "+".join(tables)})
+
+
+def tables_from_value(value: str) -> Tuple[str, ...]:
+    value = str(value).strip()
+    if value.lower() in ("true", "1", "yes", "default"):
+        return DEFAULT_TABLES
+    return tuple(part for part in value.split("+") if part)
+
+
+class EfficiencyRunExpander(RunExpander):
+    """Adds the InferenceEfficiencyMetric to a run spec (`efficiency=true|false|TABLE[+TABLE...]`)."""
+
+    name = "efficiency"
+
+    def __init__(self, value: str):
+        self.value = str(value)
+
+    def expand(self, run_spec: RunSpec) -> List[RunSpec]:
+        if self.value.lower() in ("false", "0", "no"):
+            return [run_spec]
+        specs = [s for s in run_spec.metric_specs if s.class_name != METRIC_CLASS]
+        specs.append(efficiency_metric_spec(tables_from_value(self.value)))
+        return [replace(run_spec, metric_specs=specs)]

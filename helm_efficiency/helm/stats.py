@@ -1,0 +1,50 @@
+"""Turn requests-table rows into efficiency stat values (shared by the metric and rescore)."""
+
+import math
+from typing import Iterable, List, Tuple
+
+import pandas as pd
+
+from helm_efficiency.denoise.envelope import QUALITY_OK
+from helm_efficiency.helm.metric_names import PER_REQUEST_STATS
+from helm_efficiency.requests import (
+    STATUS_CACHED,
+    STATUS_COLD,
+    STATUS_FAILED,
+    STATUS_INVALID_TIME,
+    STATUS_MISSING_TIME,
+    STATUS_OK,
+)
+
+
+def _finite(value) -> bool:
+    return value is not None and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def per_request_values(row: dict) -> List[Tuple[str, float]]:
+    """(stat name, value) pairs for one request; absent values (not estimated, excluded) are skipped."""
+    values = []
+    for name, column, _, _, _ in PER_REQUEST_STATS:
+        value = row.get(column)
+        if column == "raw_runtime_s" and row.get("status") != STATUS_OK:
+            continue
+        if _finite(value):
+            values.append((name, float(value)))
+    return values
+
+
+def run_count_values(rows: pd.DataFrame) -> List[Tuple[str, float]]:
+    """Run-level counts (one value per run and split)."""
+    status = rows["status"]
+    quality = rows["denoise_quality"].dropna()
+    return [
+        ("efficiency_num_requests", float(len(rows))),
+        ("efficiency_num_cached_requests", float((status == STATUS_CACHED).sum())),
+        ("efficiency_num_cold_requests", float((status == STATUS_COLD).sum())),
+        ("efficiency_num_failed_requests", float((status == STATUS_FAILED).sum())),
+        ("efficiency_num_untimed_requests", float(status.isin([STATUS_MISSING_TIME, STATUS_INVALID_TIME]).sum())),
+        ("efficiency_num_unestimated_requests", float(rows["idealized_runtime_s"].isna().sum())),
+        ("efficiency_num_extrapolated_requests", float(rows["extrapolated"].fillna(False).astype(bool).sum())),
+        ("efficiency_num_denoise_fit_requests", float(rows["used_in_denoise_fit"].sum())),
+        ("efficiency_denoise_underdetermined", float(any(q != QUALITY_OK for q in quality) or quality.empty)),
+    ]

@@ -1,0 +1,177 @@
+"""Time prefill and per-token decode of a random-weight model on this machine.
+
+Each (p, o) point runs one prefill of p tokens with a KV cache, then o−1 single-token decode
+steps reusing the cache, under `torch.inference_mode` with PyTorch's fused SDPA attention.
+On CUDA, timing uses CUDA events with synchronisation; on CPU, `time.perf_counter`.
+Warm-up runs precede `repeats` timed runs; the mean and std of the fastest half are recorded.
+"""
+
+import platform
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_PROMPTS = (1, 32, 64, 128, 256, 384, 512)
+DEFAULT_OUTPUTS = (1, 4, 16, 32)
+
+
+def bisection_order(values: Sequence[int]) -> List[int]:
+    """Endpoints first, then midpoints of ever finer intervals: [1, 512, 128, 32, 256, ...]."""
+    values = sorted(set(values))
+    order, queue = [values[0], values[-1]][: len(values)], [(0, len(values) - 1)]
+    while queue:
+        lo, hi = queue.pop(0)
+        if hi - lo >= 2:
+            mid = (lo + hi) // 2
+            order.append(values[mid])
+            queue += [(lo, mid), (mid, hi)]
+    return order
+
+
+def informative_order(points: Sequence[Tuple[int, int]]) -> List[Tuple[int, int]]:
+    """Order (p, o) points so that a time budget keeps the most informative ones: the corners
+    (which pin F(p) and g) first, then points that bisect the p and o ranges."""
+    rank_p = {p: i for i, p in enumerate(bisection_order([p for p, _ in points]))}
+    rank_o = {o: i for i, o in enumerate(bisection_order([o for _, o in points]))}
+    return sorted(set(points), key=lambda x: (max(rank_p[x[0]], rank_o[x[1]]), rank_p[x[0]], rank_o[x[1]]))
+
+
+@dataclass
+class Timing:
+    mean_s: float
+    std_s: float
+
+
+def _timer(device: str) -> Callable[[Callable[[], None]], float]:
+    import torch
+
+    if device.startswith("cuda"):
+        def cuda_time(fn):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            torch.cuda.synchronize()
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize()
+            return start.elapsed_time(end) / 1000.0
+
+        return cuda_time
+
+    def cpu_time(fn):
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+    return cpu_time
+
+
+def generate_with_cache(model, input_ids, num_output_tokens: int) -> None:
+    """Prefill plus (o−1) greedy decode steps with a KV cache (the idealized request)."""
+    import torch
+
+    out = model(input_ids=input_ids, use_cache=True)
+    cache = getattr(out, "cache", None) or out.past_key_values
+    cache_kw = _cache_keyword(model)
+    token = out.logits[:, -1:].argmax(-1)
+    for _ in range(num_output_tokens - 1):
+        out = model(input_ids=token, use_cache=True, **{cache_kw: cache})
+        cache = getattr(out, "cache", None) or out.past_key_values
+        token = out.logits[:, -1:].argmax(-1)
+
+
+def _cache_keyword(model) -> str:
+    """transformers ≥ 5.2x names the KV-cache argument `cache`; older releases `past_key_values`."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def robust_mean_std(samples: Sequence[float]) -> Tuple[float, float]:
+    """Mean and std of the fastest half of the repeats (at least 2). On a shared machine,
+    preemption and noisy neighbours only ever add time, so the slow half measures them,
+    not the stack."""
+    s = np.sort(np.asarray(samples, float))
+    kept = s[: max(2, len(s) // 2 + 1)] if len(s) > 2 else s
+    return float(kept.mean()), float(kept.std(ddof=1)) if len(kept) > 1 else 0.0
+
+
+def time_point(model, vocab_size: int, p: int, o: int, batch_size: int, device: str, warmup: int, repeats: int) -> Timing:
+    import torch
+
+    generator = torch.Generator().manual_seed(p * 1000 + o)
+    input_ids = torch.randint(0, vocab_size, (batch_size, p), generator=generator).to(device)
+    timer = _timer(device)
+    with torch.inference_mode():
+        for _ in range(warmup):
+            generate_with_cache(model, input_ids, o)
+        samples = [timer(lambda: generate_with_cache(model, input_ids, o)) for _ in range(repeats)]
+    return Timing(*robust_mean_std(samples))
+
+
+def software_stack(device: str, dtype: str) -> str:
+    import torch
+    import transformers
+
+    threads = torch.get_num_threads()
+    return (
+        f"torch {torch.__version__} inference_mode sdpa KV-cache; transformers {transformers.__version__}; "
+        f"{dtype}; {device}" + (f" threads={threads}" if device == "cpu" else "")
+    )
+
+
+def hardware_name(device: str) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_name(0)
+    return f"cpu:{platform.machine()}:{platform.processor() or 'unknown'}"
+
+
+def profile_model(
+    model,
+    model_name: str,
+    hardware: str,
+    architecture: dict,
+    prompts: Sequence[int] = DEFAULT_PROMPTS,
+    outputs: Sequence[int] = DEFAULT_OUTPUTS,
+    batch_sizes: Sequence[int] = (1,),
+    device: str = "cpu",
+    dtype: str = "fp32",
+    warmup: int = 2,
+    repeats: int = 5,
+    max_seconds: Optional[float] = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Profile a grid of (p, o, batch) points in informative order; returns a measurements table."""
+    from tqdm import tqdm
+
+    vocab_size = int(architecture.get("vocab_size") or model.config.vocab_size)
+    points = [(p, o, b) for b in batch_sizes for (p, o) in informative_order([(p, o) for p in prompts for o in outputs])]
+    rows = []
+    started = time.perf_counter()
+    stack = software_stack(device, dtype)
+    bar = tqdm(points, desc=f"profiling {model_name}", disable=not progress, unit="pt")
+    for p, o, b in bar:
+        if max_seconds is not None and time.perf_counter() - started > max_seconds:
+            bar.write(f"time budget of {max_seconds:.0f}s reached after {len(rows)} points")
+            break
+        timing = time_point(model, vocab_size, p, o, b, device, warmup, repeats)
+        rows.append(
+            {
+                "model": model_name,
+                "hardware": hardware,
+                "num_prompt_tokens": p,
+                "num_output_tokens": o,
+                "runtime_s": timing.mean_s,
+                "runtime_std_s": timing.std_s,
+                "batch_size": b,
+                "num_gpus": 1,
+                "dtype": dtype,
+                "software": stack,
+                **architecture,
+            }
+        )
+    return pd.DataFrame(rows)

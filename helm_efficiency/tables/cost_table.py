@@ -1,0 +1,286 @@
+"""CostTable: reference runtime surfaces per (model, hardware), stored as versioned JSON.
+
+A table entry keeps the measurements it was fitted from, so loading refits the statsmodels
+model deterministically and prediction intervals come from statsmodels itself. The recorded
+``fit`` block (form, params, R², valid range) documents the fit and is checked on load.
+
+Names resolve to entries through the table's aliases: HELM deployment → HELM model →
+entry model (e.g. ``together/gpt-j-6b`` → ``eleutherai/gpt-j-6b`` → ``gptj_6b``).
+"""
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from helm_efficiency.costmodel.estimator import RuntimeModel
+from helm_efficiency.costmodel.forms import PrefillShape
+from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.measurements import architecture_of
+
+SCHEMA_VERSION = 1
+SHIPPED_TABLES = ("a100", "v100", "cpu")
+HELM_TABLE = "helm"
+MEASUREMENT_FIELDS = ("num_prompt_tokens", "num_output_tokens", "runtime_s", "batch_size")
+
+
+@dataclass
+class CostEntry:
+    """One model on one reference stack. Runtimes are seconds per request."""
+
+    model: str
+    hardware: str
+    form: str
+    measurements: pd.DataFrame
+    num_gpus: Optional[int] = None
+    dtype: Optional[str] = None
+    software: Optional[str] = None
+    architecture: Optional[dict] = None
+    provenance: dict = field(default_factory=dict)
+    prefill_shape: Optional[PrefillShape] = None
+    method: str = "calibrated"
+
+    @cached_property
+    def _models(self) -> Dict[int, RuntimeModel]:
+        models = {}
+        for batch_size, rows in self.measurements.groupby("batch_size"):
+            source = f"cost table entry {self.model}@{self.hardware} (batch {batch_size})"
+            models[int(batch_size)] = RuntimeModel(form=self.form, prefill_shape=self.prefill_shape).fit(rows, source)
+        return models
+
+    @property
+    def batch_sizes(self) -> List[int]:
+        return sorted(int(b) for b in self.measurements["batch_size"].unique())
+
+    def fit_summary(self) -> Dict[str, dict]:
+        return {str(b): m.summary() for b, m in self._models.items()}
+
+    def predict(self, num_prompt_tokens, num_output_tokens, batch_size: int = 1) -> pd.DataFrame:
+        """Idealized runtime per request (s) with a 90% interval and an `extrapolated` flag.
+
+        At batch size b the model predicts the batch's runtime; each request's share is 1/b of it.
+        Zero output tokens (prefill-only scoring requests) cost one forward pass: o is taken as 1.
+        """
+        if batch_size not in self._models:
+            raise KeyError(f"{self.model}@{self.hardware} was not profiled at batch size {batch_size}")
+        o = np.maximum(np.asarray(num_output_tokens, float), 1.0)
+        out = self._models[batch_size].predict(num_prompt_tokens, o)
+        for column in ("runtime_s", "runtime_lo_s", "runtime_hi_s"):
+            out[column] = out[column] / batch_size
+        return out
+
+    def to_json(self) -> dict:
+        measurements = self.measurements[list(MEASUREMENT_FIELDS)]
+        return {
+            "model": self.model,
+            "hardware": self.hardware,
+            "form": self.form,
+            "num_gpus": self.num_gpus,
+            "dtype": self.dtype,
+            "software": self.software,
+            "architecture": self.architecture,
+            "fit": {"by_batch_size": self.fit_summary()},
+            "provenance": self.provenance,
+            "measurements": {c: measurements[c].tolist() for c in MEASUREMENT_FIELDS},
+        }
+
+
+@dataclass
+class HelmTableEntry:
+    """An entry of HELM's bundled ``efficiency_data`` (F at profiled prompt lengths, g per output token).
+
+    Evaluated with monotone linear interpolation of F(p), not HELM's step-and-rescale rule:
+    knots are lifted to their running maximum so F never decreases with p (a raw knot that
+    dips below an earlier one is lifted, so such knots are not reproduced exactly).
+    """
+
+    model: str
+    runtime_for_prompt_tokens: Dict[int, float]
+    runtime_per_output_token: float
+    overhead_s: float = 0.0
+    hardware: str = "a100"
+    num_gpus: Optional[int] = None
+    dtype: Optional[str] = "fp16"
+    software: Optional[str] = "Megatron-LM (HELM efficiency_data)"
+    architecture: Optional[dict] = None
+    method: str = "helm_table"
+    batch_sizes: Sequence[int] = (1,)
+
+    def predict(self, num_prompt_tokens, num_output_tokens, batch_size: int = 1) -> pd.DataFrame:
+        if batch_size != 1:
+            raise KeyError(f"HELM's table for {self.model} covers batch size 1 only")
+        p = np.asarray(num_prompt_tokens, float)
+        o = np.asarray(num_output_tokens, float)
+        keys = np.array(sorted(self.runtime_for_prompt_tokens), float)
+        values = np.maximum.accumulate(np.array([self.runtime_for_prompt_tokens[int(k)] for k in keys]))
+        prefill = np.interp(p, keys, values)
+        slope = (values[-1] - values[-2]) / (keys[-1] - keys[-2]) if len(keys) > 1 else 0.0
+        prefill = np.where(p > keys[-1], values[-1] + (p - keys[-1]) * max(slope, 0.0), prefill)
+        runtime = prefill + self.runtime_per_output_token * np.maximum(o - 1, 0) + self.overhead_s
+        nan = np.full_like(runtime, np.nan)
+        return pd.DataFrame(
+            {"runtime_s": runtime, "runtime_lo_s": nan, "runtime_hi_s": nan, "extrapolated": (p < keys[0]) | (p > keys[-1])}
+        )
+
+
+@dataclass
+class CostTable:
+    """A set of entries (one per model and hardware) plus aliases and learned prefill shapes."""
+
+    name: str
+    entries: List[object]
+    aliases: Dict[str, str] = field(default_factory=dict)
+    prefill_shapes: Dict[str, PrefillShape] = field(default_factory=dict)
+    description: str = ""
+    source: str = ""
+
+    def entry(self, name: str):
+        for e in self.entries:
+            if e.model == name:
+                return e
+        return None
+
+    def resolve(self, names: Iterable[Optional[str]]):
+        """First entry matching any of `names` (in order), directly or through an alias."""
+        for name in names:
+            if not name:
+                continue
+            for candidate in (name, self.aliases.get(name)):
+                found = self.entry(candidate) if candidate else None
+                if found is not None:
+                    return found
+        return None
+
+    def to_json(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "name": self.name,
+            "description": self.description,
+            "source": self.source,
+            "aliases": dict(sorted(self.aliases.items())),
+            "prefill_shapes": {
+                hw: {"num_prompt_tokens": list(s.num_prompt_tokens), "relative_cost": list(s.relative_cost)}
+                for hw, s in sorted(self.prefill_shapes.items())
+            },
+            "entries": [e.to_json() for e in self.entries],
+        }
+
+    def save(self, path: str) -> None:
+        from helm_efficiency.atomic import write_text_atomic
+
+        write_text_atomic(path, json.dumps(self.to_json(), indent=1, sort_keys=False) + "\n")
+
+
+def _entry_from_json(raw: dict, shapes: Dict[str, PrefillShape], source: str) -> CostEntry:
+    for key in ("model", "hardware", "form", "measurements"):
+        if key not in raw:
+            raise EfficiencyInputError(source, f"entries[].{key}", "missing")
+    try:
+        measurements = pd.DataFrame(raw["measurements"])
+    except ValueError as e:
+        raise EfficiencyInputError(source, f"entries[{raw['model']}].measurements", str(e))
+    if "batch_size" not in measurements:
+        measurements["batch_size"] = 1
+    return CostEntry(
+        model=raw["model"],
+        hardware=raw["hardware"],
+        form=raw["form"],
+        measurements=measurements,
+        num_gpus=raw.get("num_gpus"),
+        dtype=raw.get("dtype"),
+        software=raw.get("software"),
+        architecture=raw.get("architecture"),
+        provenance=raw.get("provenance", {}),
+        prefill_shape=shapes.get(raw["hardware"]),
+    )
+
+
+def table_from_json(raw: dict, source: str) -> CostTable:
+    if not isinstance(raw, dict) or "entries" not in raw:
+        raise EfficiencyInputError(source, "entries", "missing; not a helm-efficiency CostTable")
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise EfficiencyInputError(source, "schema_version", f"is {version!r}; this version reads {SCHEMA_VERSION}")
+    shapes = {
+        hw: PrefillShape(tuple(s["num_prompt_tokens"]), tuple(s["relative_cost"]))
+        for hw, s in raw.get("prefill_shapes", {}).items()
+    }
+    return CostTable(
+        name=raw.get("name", os.path.basename(source)),
+        entries=[_entry_from_json(e, shapes, source) for e in raw["entries"]],
+        aliases=dict(raw.get("aliases", {})),
+        prefill_shapes=shapes,
+        description=raw.get("description", ""),
+        source=raw.get("source", ""),
+    )
+
+
+def load_helm_efficiency_data() -> CostTable:
+    """HELM's own bundled idealized-runtime table, read from the installed `helm` package."""
+    text = resources.files("helm.benchmark.efficiency_data").joinpath("inference_idealized_runtimes.json").read_text()
+    raw = json.loads(text)
+    entries = [
+        HelmTableEntry(
+            model=name,
+            runtime_for_prompt_tokens={int(k): float(v) for k, v in value["runtime_for_prompt_tokens"].items()},
+            runtime_per_output_token=float(value["runtime_per_output_token"]),
+            overhead_s=float(value.get("overhead") or 0.0),
+        )
+        for name, value in raw.items()
+    ]
+    return CostTable(
+        name=HELM_TABLE,
+        entries=entries,
+        description="HELM's bundled efficiency_data/inference_idealized_runtimes.json (A100, Megatron-LM, 2022 models)",
+        source="crfm-helm package",
+    )
+
+
+def load_table(name_or_path: str) -> CostTable:
+    """Load a CostTable from a JSON path, a shipped table name (a100, v100, cpu) or 'helm'."""
+    if name_or_path == HELM_TABLE:
+        return load_helm_efficiency_data()
+    if os.path.exists(name_or_path):
+        source = name_or_path
+        try:
+            with open(name_or_path) as f:
+                raw = json.load(f)
+        except json.JSONDecodeError as e:
+            raise EfficiencyInputError(source, "<file>", f"invalid JSON ({e})")
+    elif name_or_path in SHIPPED_TABLES:
+        source = f"helm_efficiency/tables/data/{name_or_path}.json"
+        raw = json.loads(resources.files("helm_efficiency.tables").joinpath(f"data/{name_or_path}.json").read_text())
+    else:
+        raise EfficiencyInputError(name_or_path, "table", f"no such file, and not a shipped table {SHIPPED_TABLES + (HELM_TABLE,)}")
+    return table_from_json(raw, source)
+
+
+def entries_from_measurements(
+    measurements: pd.DataFrame, form: str = "auto", provenance: Optional[dict] = None, shapes: Optional[Dict[str, PrefillShape]] = None
+) -> List[CostEntry]:
+    """One CostEntry per (model, hardware) of a validated measurements table."""
+    entries = []
+    for (model, hardware), rows in measurements.groupby(["model", "hardware"], sort=True):
+        first = rows.iloc[0]
+        entry = CostEntry(
+            model=str(model),
+            hardware=str(hardware),
+            form=form,
+            measurements=rows[list(MEASUREMENT_FIELDS)].reset_index(drop=True),
+            num_gpus=int(first["num_gpus"]) if "num_gpus" in rows and pd.notna(first["num_gpus"]) else None,
+            dtype=str(first["dtype"]) if "dtype" in rows and pd.notna(first["dtype"]) else None,
+            software=str(first["software"]) if "software" in rows and pd.notna(first["software"]) else None,
+            architecture=architecture_of(rows),
+            provenance=dict(provenance or {}, **({"source": str(first["source"])} if "source" in rows else {})),
+            prefill_shape=(shapes or {}).get(str(hardware)),
+        )
+        # Freeze the automatic choice so the saved table refits exactly the same form.
+        entry.form = next(iter(entry._models.values())).form_
+        entry.__dict__.pop("_models", None)
+        entries.append(entry)
+    return entries

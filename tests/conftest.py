@@ -1,0 +1,24 @@
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+def synthetic_measurements(model="synthetic", hardware="testhw", f0=0.02, f1=2e-5, g=0.01, h=0.0, prompts=(1, 64, 128, 256, 512), outputs=(1, 4, 16), num_gpus=1):
+    """Exact runtimes T = f0 + f1·p + g·(o−1) + h·Σ(p+i)."""
+    rows = []
+    for p in prompts:
+        for o in outputs:
+            t = f0 + f1 * p + g * (o - 1) + h * ((o - 1) * p + (o - 1) * o / 2)
+            rows.append({"model": model, "hardware": hardware, "num_prompt_tokens": p, "num_output_tokens": o, "runtime_s": t, "num_gpus": num_gpus})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def shared_data_dir():
+    if not os.path.isdir(SHARED):
+        pytest.skip("../shared/data is not present")
+    return SHARED

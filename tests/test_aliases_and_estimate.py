@@ -1,0 +1,58 @@
+"""Alias resolution and idealized estimates: unknown models get a reason, never a number."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.estimate import REASON_UNKNOWN_MODEL, estimate_idealized
+from helm_efficiency.tables.calibrate import calibrate_table
+from helm_efficiency.tables.cost_table import load_table
+
+from conftest import synthetic_measurements
+
+
+def test_shipped_a100_table_resolves_helm_deployments_through_aliases():
+    table = load_table("a100")
+    assert table.resolve(["together/gpt-j-6b"]).model == "gptj_6b"
+    assert table.resolve(["no/such-deployment", "eleutherai/gpt-neox-20b"]).model == "gpt_neox_20b"
+    assert table.resolve(["no/such-model"]) is None
+
+
+def test_unknown_model_gets_reason_and_no_number():
+    requests = pd.DataFrame({"model_deployment": ["org/unknown"], "model": ["org/unknown"], "num_prompt_tokens": [10], "num_output_tokens": [5]})
+    out = estimate_idealized(requests, [load_table("a100"), load_table("helm")])
+    assert np.isnan(out["idealized_runtime_s"].iloc[0])
+    assert out["unestimated_reason"].iloc[0] == REASON_UNKNOWN_MODEL
+
+
+def test_energy_and_cost_use_gpu_count_power_and_price(tmp_path):
+    table = calibrate_table(synthetic_measurements(hardware="a100", num_gpus=8), name="t", aliases={"org/dep": "synthetic"})
+    requests = pd.DataFrame({"model_deployment": ["org/dep"], "model": ["x"], "num_prompt_tokens": [100], "num_output_tokens": [10]})
+    out = estimate_idealized(requests, [table])
+    runtime = out["idealized_runtime_s"].iloc[0]
+    assert out["idealized_energy_j"].iloc[0] == pytest.approx(runtime * 8 * 400)
+    assert out["idealized_cost_usd"].iloc[0] == pytest.approx(runtime / 3600 * 8 * 4.096)
+    custom = estimate_idealized(requests, [table], power_w=100, usd_per_gpu_hour=1.0)
+    assert custom["idealized_energy_j"].iloc[0] == pytest.approx(runtime * 8 * 100)
+
+
+def test_table_round_trips_through_json(tmp_path):
+    table = calibrate_table(synthetic_measurements(), name="t", aliases={"a/b": "synthetic"})
+    path = tmp_path / "t.json"
+    table.save(str(path))
+    again = load_table(str(path))
+    p, o = [1, 100, 400], [1, 3, 20]
+    np.testing.assert_allclose(again.resolve(["a/b"]).predict(p, o)["runtime_s"], table.entries[0].predict(p, o)["runtime_s"])
+
+
+def test_corrupt_table_file_names_file(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{"entries": [')
+    with pytest.raises(EfficiencyInputError, match="bad.json"):
+        load_table(str(path))
+    path.write_text(json.dumps({"schema_version": 99, "entries": []}))
+    with pytest.raises(EfficiencyInputError, match="schema_version"):
+        load_table(str(path))

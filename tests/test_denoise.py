@@ -1,0 +1,49 @@
+"""Lower-envelope denoising on timings with known truth and non-negative noise."""
+
+import numpy as np
+import pandas as pd
+
+from helm_efficiency.denoise.envelope import QUALITY_NO_OUTPUT_SPREAD, QUALITY_OK, QUALITY_TOO_FEW, LowerEnvelopeDenoiser
+
+
+def timings(n=300, seed=0, noise="exponential"):
+    rng = np.random.default_rng(seed)
+    p = rng.integers(10, 1000, n)
+    o = rng.integers(1, 64, n)
+    truth = 0.05 + 2e-4 * p + 0.02 * (o - 1)
+    extra = rng.exponential(0.3 * truth) if noise == "exponential" else 0.0
+    return pd.DataFrame({"num_prompt_tokens": p, "num_output_tokens": o, "runtime_s": truth + extra}), truth
+
+
+def test_envelope_recovers_truth_under_heavy_positive_noise():
+    data, truth = timings()
+    model = LowerEnvelopeDenoiser(quantile=0.05).fit(data)
+    assert model.quality_ == QUALITY_OK
+    denoised = model.predict(data["num_prompt_tokens"], data["num_output_tokens"])
+    raw_error = np.median(np.abs(data["runtime_s"] / truth - 1))
+    denoised_error = np.median(np.abs(denoised / truth - 1))
+    assert denoised_error < 0.05 < raw_error
+
+
+def test_constant_output_length_is_flagged_not_guessed():
+    data, _ = timings()
+    data["num_output_tokens"] = 5
+    model = LowerEnvelopeDenoiser().fit(data)
+    assert model.quality_ == QUALITY_NO_OUTPUT_SPREAD
+    out = model.predict([100, 100], [5, 20])
+    assert np.isfinite(out[0]) and np.isnan(out[1])
+
+
+def test_too_few_requests_gives_no_fit():
+    data, _ = timings(n=3)
+    model = LowerEnvelopeDenoiser().fit(data)
+    assert model.quality_ == QUALITY_TOO_FEW
+    assert np.isnan(model.predict([10], [2])).all()
+
+
+def test_report_has_latencies_and_intervals():
+    data, _ = timings()
+    report = LowerEnvelopeDenoiser().fit(data).report()
+    assert report["num_requests_used"] == 300
+    assert 0.015 < report["time_per_output_token_s"] < 0.03
+    assert set(report["params_interval"]) == {"overhead_s", "prefill_s_per_token", "decode_s_per_token"}

@@ -1,0 +1,108 @@
+"""End to end: the real `helm-run` with the plugin on offline scenarios, then `helm-summarize`.
+
+Models: HELM's simple/model1 and two random-weight GPT-2-shaped local transformers models
+(built from configs, no download) served by HELM's local Hugging Face client.
+"""
+
+import json
+import math
+import os
+import subprocess
+
+import pytest
+
+from helm_efficiency.profiling.profile_cmd import demo_model_configs
+from helm_efficiency.profiling.random_model import save_random_model
+from helm_efficiency.tables.calibrate import calibrate_table
+
+from conftest import synthetic_measurements
+
+pytestmark = pytest.mark.e2e
+OUR_STATS = ("efficiency_raw_runtime_s", "efficiency_denoised_runtime_s", "efficiency_idealized_runtime_s")
+
+
+def helm_run(work, suite, entries, models, local_path="prod_env"):
+    command = ["helm-run", "--run-entries", *entries, "--suite", suite, "--max-eval-instances", "10",
+               "--output-path", str(work / "out"), "--local-path", str(work / local_path), "--num-threads", "1"]
+    # One flag with all paths: HELM keeps only the last occurrence of a repeated flag.
+    if models:
+        command += ["--enable-local-huggingface-models", *[str(work / "models" / m) for m in models]]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=work)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def stats_of(work, suite, run_prefix):
+    runs = work / "out" / "runs" / suite
+    [run] = [d for d in os.listdir(runs) if d.startswith(run_prefix)]
+    with open(runs / run / "stats.json") as f:
+        stats = json.load(f)
+    return {s["name"]["name"]: s for s in stats if s["name"].get("split") == "test" and "perturbation" not in s["name"]}
+
+
+@pytest.fixture(scope="module")
+def suites(tmp_path_factory):
+    work = tmp_path_factory.mktemp("helm")
+    models = list(demo_model_configs())
+    for name in models:
+        save_random_model(demo_model_configs()[name], str(work / "models" / name))
+    table = calibrate_table(synthetic_measurements(hardware="a100", num_gpus=1), name="t", aliases={"simple/model1": "synthetic"})
+    table.save(str(work / "simple_table.json"))
+    entries = [f"simple1:model=simple/model1,efficiency={work / 'simple_table.json'}"]
+    entries += [f"synthetic_reasoning:mode=pattern_match,model=huggingface/{m},efficiency=cpu" for m in models]
+    helm_run(work, "fresh", entries, models)
+    helm_run(work, "rerun", entries, models)  # same request cache: every result is cached
+    # helm-summarize cannot resolve --enable-local-huggingface-models deployments, so the
+    # acceptance check summarizes a suite with HELM's own simple/model1 only.
+    helm_run(work, "t", ["simple1:model=simple/model1,efficiency=true"], [], local_path="prod_env_t")
+    assert stats_of(work, "t", "simple1")["efficiency_raw_runtime_s"]["mean"] > 0
+    return work
+
+
+def test_stats_are_positive_and_finite(suites):
+    for prefix in ("simple1", "synthetic_reasoning:mode=pattern_match,model=huggingface_he-tiny"):
+        stats = stats_of(suites, "fresh", prefix)
+        for name in OUR_STATS + ("efficiency_idealized_energy_j" if prefix == "simple1" else OUR_STATS[0],):
+            assert name in stats, (prefix, name, sorted(stats))
+            assert stats[name]["count"] > 0
+            assert math.isfinite(stats[name]["mean"]) and stats[name]["mean"] > 0
+        assert stats["efficiency_num_requests"]["mean"] >= 5
+
+
+def test_larger_model_has_larger_idealized_runtime(suites):
+    tiny = stats_of(suites, "fresh", "synthetic_reasoning:mode=pattern_match,model=huggingface_he-tiny")
+    small = stats_of(suites, "fresh", "synthetic_reasoning:mode=pattern_match,model=huggingface_he-small")
+    assert small["efficiency_idealized_runtime_s"]["mean"] > tiny["efficiency_idealized_runtime_s"]["mean"]
+
+
+def test_cold_start_is_flagged(suites):
+    stats = stats_of(suites, "fresh", "synthetic_reasoning:mode=pattern_match,model=huggingface_he-tiny")
+    assert stats["efficiency_num_cold_requests"]["mean"] >= 1
+
+
+def test_cached_rerun_is_counted_and_excluded_from_raw_runtime(suites):
+    stats = stats_of(suites, "rerun", "synthetic_reasoning:mode=pattern_match,model=huggingface_he-tiny")
+    assert stats["efficiency_num_cached_requests"]["mean"] == stats["efficiency_num_requests"]["mean"]
+    assert "efficiency_raw_runtime_s" not in stats or stats["efficiency_raw_runtime_s"]["count"] == 0
+    assert stats["efficiency_idealized_runtime_s"]["mean"] > 0  # idealized needs no timing
+
+
+def test_helm_builtin_stats_are_untouched(suites):
+    stats = stats_of(suites, "fresh", "simple1")
+    assert "num_prompt_tokens" in stats and "num_references" in stats
+
+
+def test_helm_summarize_runs_and_keeps_metadata(suites):
+    summarize = ["helm-summarize", "--suite", "t", "--output-path", str(suites / "out")]
+    done = subprocess.run(summarize, capture_output=True, text=True, cwd=suites)  # HELM's default schema
+    assert done.returncode == 0, done.stderr[-3000:]
+    # The auto-generated schema takes each stat's metadata from the metric class itself.
+    done = subprocess.run(summarize + ["--auto-generate-schema"], capture_output=True, text=True, cwd=suites)
+    assert done.returncode == 0, done.stderr[-3000:]
+    schema_path = suites / "out" / "runs" / "t" / "schema.json"
+    assert schema_path.exists()
+    with open(schema_path) as f:
+        schema = json.load(f)
+    names = {m["name"]: m for m in schema["metrics"]}
+    assert names["efficiency_raw_runtime_s"]["lower_is_better"] is True
+    assert names["efficiency_raw_runtime_s"]["display_name"] == "Raw runtime (s)"
+    assert "efficiency_num_unestimated_requests" in names  # simple/model1 has no reference entry

@@ -1,0 +1,49 @@
+"""Parsing Megatron-LM profiling logs."""
+
+import glob
+import os
+
+import pytest
+
+from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.tables.megatron import parse_megatron_log
+
+LOG = """using world size: 2
+------------------------ arguments ------------------------
+  hidden_size ..................................... 1024
+  num_attention_heads ............................. 16
+  num_layers ...................................... 4
+  ffn_hidden_size ................................. 4096
+  tensor_model_parallel_size ...................... 2
+  fp16 ............................................ True
+Runtime for {'num_input_tokens': 1, 'num_output_tokens': 1}: 0.010 seconds +- 0.001
+Runtime for {'num_input_tokens': 16, 'num_output_tokens': 2}: 0.021 seconds +- 0.002
+"""
+
+
+def test_parses_arguments_and_runtime_lines(tmp_path):
+    path = tmp_path / "a100" / "toy.log"
+    path.parent.mkdir()
+    path.write_text(LOG)
+    df = parse_megatron_log(str(path))
+    assert list(df["num_prompt_tokens"]) == [1, 16]
+    assert list(df["runtime_s"]) == [0.010, 0.021]
+    row = df.iloc[0]
+    assert (row["model"], row["hardware"], row["num_layers"], row["hidden_size"], row["tensor_parallel"], row["num_gpus"], row["dtype"]) == (
+        "toy", "a100", 4, 1024, 2, 2, "fp16")
+
+
+def test_log_without_runtimes_is_rejected(tmp_path):
+    path = tmp_path / "empty.log"
+    path.write_text("hello\n")
+    with pytest.raises(EfficiencyInputError, match="empty.log"):
+        parse_megatron_log(str(path))
+
+
+def test_shared_profiles_parse_completely(shared_data_dir):
+    logs = sorted(glob.glob(os.path.join(shared_data_dir, "reference_profiles", "*", "*.log")))
+    assert logs
+    for log in logs:
+        df = parse_megatron_log(log)
+        assert len(df) in (110, 270)
+        assert (df["runtime_s"] > 0).all()
