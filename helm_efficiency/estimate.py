@@ -1,8 +1,10 @@
 """Idealized runtime, energy and cost for a requests table, from reference CostTables.
 
 Idealized runtime is the request's cost at batch size 1 on the reference stack, whatever
-batching the real deployment used. A request whose model no table covers gets no number and
-a reason; nothing is invented.
+batching the real deployment used. Each model resolves to a calibrated table entry
+(`calibrated`, or `helm_table` for HELM's bundled table); failing that, a model whose
+architecture is known (request columns or the architecture registry) gets a `transfer`
+estimate learned from the stack's other models. Anything else gets no number and a reason.
 """
 
 from typing import Iterable, List, Optional, Sequence
@@ -11,6 +13,9 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.analytic.hardware import hardware_spec
+from helm_efficiency.analytic.transfer import REQUIRED_ARCH, tensor_parallel_for
+from helm_efficiency.measurements import architecture_of
+from helm_efficiency.profiling.registry import registry_architecture
 from helm_efficiency.tables.cost_table import CostTable
 
 REASON_UNKNOWN_MODEL = "no reference table covers this model"
@@ -41,6 +46,47 @@ def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]]):
     return None
 
 
+def _row_architecture(rows: pd.DataFrame) -> Optional[dict]:
+    arch = architecture_of(rows)
+    return arch if arch and all(k in arch for k in REQUIRED_ARCH) else None
+
+
+def transfer_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], rows: pd.DataFrame):
+    """A `transfer` entry for a model no table calibrates: its architecture (request columns,
+    else the architecture registry) on the first table's stack that supports transfer."""
+    arch = _row_architecture(rows)
+    if arch is None:
+        for name in names:
+            arch = registry_architecture(name) if name else None
+            if arch is not None:
+                break
+    if arch is None:
+        return None
+    for table in tables:
+        for hardware in sorted({getattr(e, "hardware", None) for e in table.entries} - {None}):
+            model = table.transfer_model(hardware)
+            if model is not None:
+                return TransferEntry(model, arch, names)
+    return None
+
+
+class TransferEntry:
+    """Adapter giving a TransferModel prediction the CostEntry interface."""
+
+    method = "transfer"
+
+    def __init__(self, model, arch: dict, names):
+        self.transfer = model
+        self.hardware = model.hardware_
+        self.architecture = dict(arch)
+        self.architecture.setdefault("tensor_parallel", tensor_parallel_for(arch, model.hw_))
+        self.num_gpus = int(self.architecture["tensor_parallel"])
+        self.model = "transfer:" + next((n for n in names if n), "architecture")
+
+    def predict(self, num_prompt_tokens, num_output_tokens, batch_size: int = 1) -> pd.DataFrame:
+        return self.transfer.predict(self.architecture, num_prompt_tokens, num_output_tokens)
+
+
 def estimate_idealized(
     requests: pd.DataFrame,
     tables: Sequence[CostTable],
@@ -60,11 +106,11 @@ def estimate_idealized(
     groups = keys.groupby(present, dropna=False, sort=False).indices if present else {(): np.arange(n)}
     for key, index in groups.items():
         key = key if isinstance(key, tuple) else (key,)
-        entry = resolve_entry(tables, key)
+        rows = out.iloc[index]
+        entry = resolve_entry(tables, key) or transfer_entry(tables, key, rows)
         if entry is None:
             result["unestimated_reason"][index] = REASON_UNKNOWN_MODEL
             continue
-        rows = out.iloc[index]
         predicted = entry.predict(rows["num_prompt_tokens"].to_numpy(), rows["num_output_tokens"].to_numpy())
         runtime = predicted["runtime_s"].to_numpy()
         result["idealized_runtime_s"][index] = runtime

@@ -11,6 +11,7 @@ from typing import Dict, Optional
 class HardwareSpec:
     key: str
     name: str
+    memory_bytes: Optional[float]  # device memory, bytes
     peak_flops: Optional[float]  # FLOP/s per device, dense fp16/bf16
     memory_bandwidth: Optional[float]  # bytes/s per device
     interconnect_bandwidth: Optional[float]  # bytes/s per device, one direction

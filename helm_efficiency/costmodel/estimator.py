@@ -1,12 +1,14 @@
 """RuntimeModel: fit a runtime surface T(p, o) to profiled points, predict with 90% intervals.
 
 scikit-learn shape: parameters in ``__init__``, ``fit(measurements)`` returns self, learned
-attributes end in ``_``, ``predict`` is pure. Fitting is ordinary least squares in statsmodels;
+attributes end in ``_``, ``predict`` is pure. Fitting is statsmodels least squares;
 prediction intervals are statsmodels' ``get_prediction(...).summary_frame(alpha)`` observation
-intervals. Runtimes are seconds for one request at the measured batch size.
+intervals. Fits are weighted least squares with weights 1/runtime² (relative errors), since
+profiled runtimes span orders of magnitude. Runtimes are seconds per request at the
+measured batch size.
 """
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -44,11 +46,12 @@ class RuntimeModel:
         x = self._design(form, p, o, knots)
         if not _full_rank(x):
             return None, knots
-        return sm.OLS(t, x).fit(), knots
+        # Relative errors: weights 1/T² so short requests count as much as long ones.
+        return sm.WLS(t, x, weights=1.0 / t**2).fit(), knots
 
-    def _cv_error(self, form: str, p, o, t) -> float:
-        """Mean absolute relative error of `form`, holding out one interior prompt length at a time
-        (or one point at a time when fewer than three prompt lengths were profiled)."""
+    def _cv_error(self, form: str, p, o, t) -> Tuple[float, float]:
+        """Mean absolute and mean squared relative error of `form`, holding out one interior
+        prompt length at a time (or one point at a time with fewer than three prompt lengths)."""
         distinct = np.unique(p)
         folds = [p == q for q in distinct[1:-1]] if len(distinct) >= 3 else [np.arange(len(p)) == i for i in range(len(p))]
         errors: List[float] = []
@@ -58,8 +61,11 @@ class RuntimeModel:
             if result is None:
                 continue
             predicted = self._design(form, p[held_out], o[held_out], knots) @ result.params
-            errors.extend(np.abs(predicted / t[held_out] - 1))
-        return float(np.mean(errors)) if errors else float("inf")
+            errors.extend(predicted / t[held_out] - 1)
+        if not errors:
+            return float("inf"), float("inf")
+        errors = np.asarray(errors)
+        return float(np.mean(np.abs(errors))), float(np.mean(errors**2))
 
     def fit(self, measurements: pd.DataFrame, source: str = "measurements") -> "RuntimeModel":
         df = measurements
@@ -72,9 +78,10 @@ class RuntimeModel:
             )
         candidates = FORMS if self.form == "auto" else (self.form,)
         self.cv_errors_: Dict[str, float] = {}
+        cv_squared: Dict[str, float] = {}
+        for form in candidates:
+            self.cv_errors_[form], cv_squared[form] = self._cv_error(form, p, o, t)
         if self.form == "auto":
-            for form in candidates:
-                self.cv_errors_[form] = self._cv_error(form, p, o, t)
             # Ties (and near-ties within 1% relative) go to the simpler, earlier form.
             best = min(self.cv_errors_.values())
             self.form_ = next(f for f in candidates if self.cv_errors_[f] <= best * 1.01 + 1e-12)
@@ -87,6 +94,15 @@ class RuntimeModel:
                 "num_prompt_tokens",
                 f"{len(t)} points with {len(np.unique(p))} prompt lengths cannot identify form '{self.form_}'",
             )
+        # Interval honesty: the in-sample residuals of a knot form cannot show interpolation
+        # error between prompt lengths. When cross-validation over held-out prompt lengths shows
+        # a larger relative residual variance, the observation weights passed to statsmodels'
+        # get_prediction are deflated by that ratio, so its intervals carry the CV variance.
+        # Holding out a prompt length doubles the gap being interpolated; taking interpolation
+        # error as proportional to the gap, the CV variance is divided by 2² = 4.
+        self.cv_scale_ = cv_squared[self.form_] / 4.0
+        ratio = self.cv_scale_ / result.scale if result.scale > 0 else np.inf
+        self.noise_inflation_ = float(ratio) if np.isfinite(ratio) and ratio > 1 else 1.0
         self.result_ = result
         self.knots_ = knots
         self.param_names_ = param_names(self.form_, knots)
@@ -101,7 +117,10 @@ class RuntimeModel:
         p = np.asarray(num_prompt_tokens, float)
         o = np.asarray(num_output_tokens, float)
         x = self._design(self.form_, p, o, self.knots_)
-        frame = self.result_.get_prediction(x).summary_frame(alpha=self.alpha)
+        mean = x @ self.result_.params
+        # The fit's errors are relative, so a point's observation noise scales with its runtime.
+        weights = 1.0 / np.maximum(np.abs(mean), 1e-12) ** 2 / self.noise_inflation_
+        frame = self.result_.get_prediction(x, weights=weights).summary_frame(alpha=self.alpha)
         p_lo, p_hi = self.num_prompt_tokens_range_
         o_lo, o_hi = self.num_output_tokens_range_
         return pd.DataFrame(

@@ -155,7 +155,7 @@ def profile_model(
     stack = software_stack(device, dtype)
     bar = tqdm(points, desc=f"profiling {model_name}", disable=not progress, unit="pt")
     for p, o, b in bar:
-        if max_seconds is not None and time.perf_counter() - started > max_seconds:
+        if rows and max_seconds is not None and time.perf_counter() - started > max_seconds:
             bar.write(f"time budget of {max_seconds:.0f}s reached after {len(rows)} points")
             break
         timing = time_point(model, vocab_size, p, o, b, device, warmup, repeats)

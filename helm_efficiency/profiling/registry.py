@@ -31,3 +31,18 @@ def registry_config(name: Optional[str]) -> Dict:
         known = ", ".join(sorted(load_registry()))
         raise EfficiencyInputError("--arch", "arch", f"unknown architecture {name!r}; known: {known}")
     return dict(load_registry()[key]["config"])
+
+
+def registry_architecture(name: Optional[str]) -> Optional[Dict[str, int]]:
+    """Architecture columns for a registry or HELM name, or None when the registry lacks it."""
+    key = registry_name(name or "")
+    if key is None:
+        return None
+    from transformers import AutoConfig
+
+    from helm_efficiency.profiling.architecture import architecture_from_config
+
+    config = dict(load_registry()[key]["config"])
+    arch = architecture_from_config(AutoConfig.for_model(config.pop("model_type"), **config), f"registry {key}")
+    arch.pop("tensor_parallel")  # deployment choice, not architecture: decided per reference GPU
+    return arch

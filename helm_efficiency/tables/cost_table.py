@@ -139,6 +139,15 @@ class CostTable:
     description: str = ""
     source: str = ""
 
+    def transfer_model(self, hardware: str):
+        """The stack's TransferModel, fitted once from this table's entries (None if unsupported)."""
+        cache = self.__dict__.setdefault("_transfer_cache", {})
+        if hardware not in cache:
+            from helm_efficiency.analytic.transfer import transfer_from_entries
+
+            cache[hardware] = transfer_from_entries(self.entries, hardware)
+        return cache[hardware]
+
     def entry(self, name: str):
         for e in self.entries:
             if e.model == name:

@@ -1,0 +1,65 @@
+"""The profiler's code path on CPU with tiny random-weight models (timings are not asserted)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.profiling.architecture import architecture_from_config
+from helm_efficiency.profiling.profile_cmd import check_memory, profile
+from helm_efficiency.profiling.profiler import bisection_order, informative_order, robust_mean_std
+from helm_efficiency.tables.calibrate import calibrate_table
+
+
+def test_profile_then_calibrate_a_registry_architecture():
+    df = profile(None, "test/tiny-llama", "cpu", "fp32", [1, 16, 48], [1, 3], [1], repeats=3, warmup=1, max_seconds=None)
+    assert len(df) == 6
+    assert (df["runtime_s"] > 0).all()
+    row = df.iloc[0]
+    assert (row["num_layers"], row["hidden_size"], row["num_kv_heads"], row["num_mlp_matrices"]) == (2, 64, 2, 3)
+    assert "torch" in row["software"] and "transformers" in row["software"]
+    table = calibrate_table(df, name="t")
+    out = table.entries[0].predict([8], [2])
+    assert out["runtime_s"].iloc[0] > 0
+
+
+def test_time_budget_stops_early_and_keeps_corners_first():
+    df = profile(None, "test/tiny-llama", "cpu", "fp32", [1, 8, 16, 32], [1, 2, 4], [1], repeats=2, warmup=0, max_seconds=0.0)
+    assert len(df) == 1
+    assert (df.iloc[0]["num_prompt_tokens"], df.iloc[0]["num_output_tokens"]) == (1, 1)
+
+
+def test_informative_order_starts_with_corners():
+    order = informative_order([(p, o) for p in (1, 64, 128, 256, 512) for o in (1, 8, 64)])
+    assert set(order[:4]) == {(1, 1), (1, 64), (512, 1), (512, 64)}
+    assert bisection_order([1, 2, 3, 4, 5]) == [1, 5, 3, 2, 4]
+
+
+def test_robust_stats_drop_slow_outliers():
+    mean, std = robust_mean_std([1.0, 1.01, 0.99, 5.0, 1.0])
+    assert mean == pytest.approx(1.0, abs=0.01) and std < 0.02
+
+
+def test_unknown_architecture_is_a_clear_error():
+    with pytest.raises(EfficiencyInputError, match="unknown architecture"):
+        profile(None, "nobody/no-such-model", "cpu", "fp32", [1], [1, 2], [1], 1, 0, None)
+
+
+def test_config_missing_fields_is_a_clear_error(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"hidden_size": 64}))
+    with pytest.raises(EfficiencyInputError, match="model_type"):
+        profile(str(path), None, "cpu", "fp32", [1], [1, 2], [1], 1, 0, None)
+
+    class Config:
+        hidden_size = 64
+
+    with pytest.raises(EfficiencyInputError, match="num_hidden_layers"):
+        architecture_from_config(Config())
+
+
+def test_model_too_large_for_memory_is_refused_before_allocating():
+    huge = {"num_layers": 400, "hidden_size": 65536, "num_attention_heads": 64, "num_kv_heads": 64, "intermediate_size": 262144, "vocab_size": 32000}
+    with pytest.raises(EfficiencyInputError, match="GiB"):
+        check_memory(huge, 4, 4096, "cpu", "--arch huge")
