@@ -102,7 +102,7 @@ def plot(points: pd.DataFrame, path: str) -> None:
         lo, hi = sub[["measured", "predicted"]].min().min(), sub[["measured", "predicted"]].max().max()
         ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="y = x")
         ax.set(xscale="log", yscale="log", xlabel="measured runtime (s)", ylabel="predicted runtime (s)",
-               title=f"{hw.upper()}: held-out points, calibrated on 15")
+               title=f"{hw.upper()}: held-out points (calibrated on the p×o points present of 5×3)")
         ax.legend(fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
     fig.suptitle("helm-efficiency cost model vs Megatron-LM profiles (github.com/stanford-crfm/helm-efficiency)")

@@ -1,0 +1,72 @@
+"""FLOP, byte and parameter counts against hand-computed values; roofline; transfer wiring."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helm_efficiency.analytic import flops as F
+from helm_efficiency.analytic.hardware import hardware_spec
+from helm_efficiency.analytic.roofline import decode_time_s, request_time_s
+from helm_efficiency.analytic.transfer import tensor_parallel_for
+from helm_efficiency.estimate import estimate_idealized, load_tables
+
+# GQA: 2 layers, h=64, 4 query heads / 2 KV heads (head_dim 16), gated MLP i=128, vocab 100.
+GQA = {"num_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "num_kv_heads": 2, "intermediate_size": 128, "vocab_size": 100, "num_mlp_matrices": 3}
+# MoE: 1 layer, h=8, 2 heads, 4 experts of which 2 active, gated MLP i=16, no vocab.
+MOE = {"num_layers": 1, "hidden_size": 8, "num_attention_heads": 2, "num_kv_heads": 2, "intermediate_size": 16, "vocab_size": 0, "num_mlp_matrices": 3, "num_experts": 4, "num_active_experts": 2}
+
+
+def test_gqa_counts_by_hand():
+    # attention per layer: Q 64·64 + K,V 2·64·32 + O 64·64 = 12288; MLP 3·64·128 = 24576
+    assert F.attention_params_per_layer(GQA) == 12288
+    assert F.parameter_count(GQA) == 2 * (12288 + 24576) + 2 * 100 * 64
+    assert F.matmul_params(GQA) == 80128  # input embedding is a lookup
+    # prefill of 10 tokens: 2·80128·10 + 4·L·heads·d·(10·11/2)
+    assert F.prefill_flops(GQA, 10) == 2 * 80128 * 10 + 4 * 2 * 4 * 16 * 55
+    # decoding with 10 tokens cached attends to 11 keys
+    assert F.decode_flops(GQA, 10) == 2 * 80128 + 4 * 2 * 4 * 16 * 11
+    # KV cache: 2 (K and V) · L · tokens · kv heads · d · bytes
+    assert F.kv_cache_bytes(GQA, 10, 2) == 2 * 2 * 10 * 2 * 16 * 2
+    assert F.decode_bytes(GQA, 10, 2) == 80128 * 2 + 2 * 2 * 11 * 2 * 16 * 2
+
+
+def test_moe_counts_only_active_experts_per_token():
+    attention = 8 * 8 + 2 * 8 * 8 + 8 * 8
+    expert = 3 * 8 * 16
+    router = 8 * 4
+    assert F.parameter_count(MOE, active_only=True) == attention + 2 * expert + router
+    assert F.parameter_count(MOE, active_only=False) == attention + 4 * expert + router
+    assert F.weight_bytes(MOE, 2) == 2 * (attention + 2 * expert + router)
+
+
+def test_tensor_parallel_allreduce_volume():
+    arch = dict(GQA, tensor_parallel=4)
+    # 2 all-reduces per layer, tokens·h·bytes each, ring factor 2·(t−1)/t
+    assert F.allreduce_bytes_per_gpu(arch, 3, 2) == 2 * 2 * (3 * 64 * 2) * 2 * 3 / 4
+    assert F.allreduce_bytes_per_gpu(GQA, 3, 2) == 0
+
+
+def test_roofline_decode_is_memory_bound_at_batch_one():
+    a100 = hardware_spec("a100")
+    arch = {"num_layers": 32, "hidden_size": 4096, "num_attention_heads": 32, "num_kv_heads": 8, "intermediate_size": 14336, "vocab_size": 128256, "num_mlp_matrices": 3}
+    t = decode_time_s(arch, a100, 100)
+    assert t == pytest.approx(F.decode_bytes(arch, 100) / a100.memory_bandwidth)
+    assert request_time_s(arch, a100, 100, 3) > request_time_s(arch, a100, 100, 2)
+
+
+def test_tensor_parallel_is_chosen_to_fit_memory():
+    a100 = hardware_spec("a100")
+    big = {"num_layers": 80, "hidden_size": 8192, "num_attention_heads": 64, "num_kv_heads": 8, "intermediate_size": 28672, "vocab_size": 128256, "num_mlp_matrices": 3}
+    assert tensor_parallel_for(GQA, a100) == 1
+    assert tensor_parallel_for(big, a100) == 4  # ~141 GB of fp16 weights
+
+
+def test_unprofiled_registry_model_gets_transfer_with_wider_interval():
+    tables = load_tables(["a100"])
+    requests = pd.DataFrame({"model_deployment": ["meta/llama-3.1-8b-instruct", "together/gpt-j-6b"], "model": [None, None],
+                             "num_prompt_tokens": [500, 500], "num_output_tokens": [32, 32]})
+    out = estimate_idealized(requests, tables)
+    assert list(out["method"]) == ["transfer", "calibrated"]
+    width = (out["idealized_runtime_hi_s"] - out["idealized_runtime_lo_s"]) / out["idealized_runtime_s"]
+    assert width.iloc[0] > width.iloc[1]
+    assert out["idealized_energy_j"].iloc[0] > 0

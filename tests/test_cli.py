@@ -1,0 +1,64 @@
+"""The CLI verbs on real files: import-megatron → calibrate → estimate, and denoise."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helm_efficiency.cli import main
+
+from conftest import synthetic_measurements
+from test_megatron import LOG
+
+
+def test_import_calibrate_estimate_round_trip(tmp_path):
+    (tmp_path / "a100").mkdir()
+    log = tmp_path / "a100" / "toy.log"
+    header = "".join(line + "\n" for line in LOG.splitlines() if not line.startswith("Runtime"))
+    log.write_text(header + "".join(
+        f"Runtime for {{'num_input_tokens': {p}, 'num_output_tokens': {o}}}: {0.01 + 1e-5 * p + 0.002 * (o - 1):.6f} seconds +- 0.0001\n"
+        for p in (1, 64, 128, 256) for o in (1, 4, 16)))
+    main(["import-megatron", str(log), "-o", str(tmp_path / "m.csv")])
+    aliases = tmp_path / "aliases.json"
+    aliases.write_text(json.dumps({"org/toy-deployment": "toy"}))
+    main(["calibrate", str(tmp_path / "m.csv"), "-o", str(tmp_path / "t.json"), "--aliases", str(aliases)])
+    table = json.loads((tmp_path / "t.json").read_text())
+    entry = table["entries"][0]
+    assert entry["model"] == "toy" and entry["num_gpus"] == 2 and entry["architecture"]["num_layers"] == 4
+    assert entry["fit"]["by_batch_size"]["1"]["valid_range"]["num_prompt_tokens"] == [1, 256]
+    assert "command" in entry["provenance"]
+    pd.DataFrame({"model": ["org/toy-deployment", "org/toy-deployment", "nobody/else"], "num_prompt_tokens": [100, 900, 5],
+                  "num_output_tokens": [3, 3, 3]}).to_csv(tmp_path / "r.csv", index=False)
+    main(["estimate", "--table", str(tmp_path / "t.json"), str(tmp_path / "r.csv"), "-o", str(tmp_path / "e.csv")])
+    est = pd.read_csv(tmp_path / "e.csv")
+    assert est["idealized_runtime_s"].iloc[0] == pytest.approx(0.01 + 1e-5 * 100 + 0.002 * 2, rel=1e-3)
+    assert list(est["extrapolated"]) == [False, True, False]
+    assert est["method"].iloc[0] == "calibrated" and np.isnan(est["idealized_runtime_s"].iloc[2])
+    assert (est["idealized_runtime_lo_s"].iloc[:2] <= est["idealized_runtime_s"].iloc[:2]).all()
+
+
+def test_estimate_rejects_malformed_rows_by_name(tmp_path, capsys):
+    pd.DataFrame({"model": ["a"], "num_prompt_tokens": ["many"], "num_output_tokens": [1]}).to_csv(tmp_path / "r.csv", index=False)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["estimate", "--table", "a100", str(tmp_path / "r.csv"), "-o", str(tmp_path / "e.csv")])
+    assert exit_info.value.code == 2
+    assert "r.csv: field 'num_prompt_tokens': row 2" in capsys.readouterr().err
+
+
+def test_denoise_keeps_every_row_in_order(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 60
+    p, o = rng.integers(10, 500, n), rng.integers(1, 40, n)
+    truth = 0.1 + 1e-4 * p + 0.01 * (o - 1)
+    df = pd.DataFrame({"model": "m", "num_prompt_tokens": p, "num_output_tokens": o, "runtime_s": truth * (1 + rng.exponential(0.3, n)),
+                       "cached": ["true"] + ["false"] * (n - 1)})
+    df.loc[5, "runtime_s"] = -1.0
+    df.to_csv(tmp_path / "t.csv", index=False)
+    main(["denoise", str(tmp_path / "t.csv"), "-o", str(tmp_path / "d.csv"), "--fit-out", str(tmp_path / "fit.json")])
+    out = pd.read_csv(tmp_path / "d.csv")
+    assert len(out) == n and list(out["num_prompt_tokens"]) == list(p)
+    assert out["excluded_reason"].iloc[0] == "cached" and out["excluded_reason"].iloc[5] == "invalid_request_time"
+    assert not out["used_in_fit"].iloc[0] and np.isfinite(out["denoised_runtime_s"].iloc[0])  # excluded yet valued
+    fit = json.loads((tmp_path / "fit.json").read_text())
+    assert fit["m"]["num_requests_used"] == n - 2
