@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("timings")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--fit-out")
-    p.add_argument("--quantile", type=float, default=0.1)
+    p.add_argument("--quantile", type=float, default=None, help="envelope quantile (default: automatic, 10/n within [0.02, 0.1])")
 
     p = add("rescore", cmd_rescore, "Add efficiency stats to the runs of an existing benchmark_output suite, without calling any model.",
             "helm-efficiency rescore benchmark_output/runs/my-suite --table a100 -j 2")

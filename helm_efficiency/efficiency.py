@@ -16,7 +16,7 @@ from helm_efficiency.tables.cost_table import CostTable
 
 
 def denoise_requests(
-    requests: pd.DataFrame, quantile: float = 0.1, min_requests: int = 8
+    requests: pd.DataFrame, quantile: Optional[float] = None, min_requests: int = 8
 ) -> Tuple[pd.DataFrame, Dict[str, dict]]:
     """Fit one lower envelope per model deployment (pooled over all rows given) and add
     `denoised_runtime_s`, `denoise_quality` and `used_in_denoise_fit` to a copy of `requests`."""
@@ -39,7 +39,7 @@ def efficiency_columns(
     tables: Sequence[CostTable],
     power_w: Optional[float] = None,
     usd_per_gpu_hour: Optional[float] = None,
-    quantile: float = 0.1,
+    quantile: Optional[float] = None,
 ) -> Tuple[pd.DataFrame, Dict[str, dict]]:
     """Requests table with denoised and idealized columns added, plus per-deployment fit reports."""
     denoised, reports = denoise_requests(requests, quantile=quantile)

@@ -50,7 +50,7 @@ def timings_to_requests(df: pd.DataFrame, source: str) -> pd.DataFrame:
     return flag_cold_start(requests) if "request_datetime" in df else requests
 
 
-def denoise_csv(timings_path: str, output_path: str, fit_out: Optional[str] = None, quantile: float = 0.1) -> pd.DataFrame:
+def denoise_csv(timings_path: str, output_path: str, fit_out: Optional[str] = None, quantile: Optional[float] = None) -> pd.DataFrame:
     df = read_csv(timings_path)
     requests = timings_to_requests(df, timings_path)
     denoised, reports = denoise_requests(requests, quantile=quantile)

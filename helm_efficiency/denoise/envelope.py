@@ -26,11 +26,13 @@ def _has_spread(values: np.ndarray) -> bool:
 class LowerEnvelopeDenoiser:
     """Fit the noise-free runtime surface of one deployment from its own timings.
 
-    quantile: the envelope quantile (0.1: 10% of timings may lie below the fitted surface,
-    which absorbs measurement jitter). min_requests: fewer usable timings than this → no fit.
+    quantile: the envelope quantile, or None for automatic: 10 requests' worth (10/n), kept
+    within [0.02, 0.1]. A few timings below the surface absorb measurement jitter; with more
+    requests the envelope can hug the quietest ones more tightly.
+    min_requests: fewer usable timings than this → no fit.
     """
 
-    def __init__(self, quantile: float = 0.1, min_requests: int = 8, alpha: float = 0.1):
+    def __init__(self, quantile: Optional[float] = None, min_requests: int = 8, alpha: float = 0.1):
         self.quantile = quantile
         self.min_requests = min_requests
         self.alpha = alpha
@@ -72,7 +74,8 @@ class LowerEnvelopeDenoiser:
         elif not self.uses_prompt_:
             self.quality_ = QUALITY_NO_PROMPT_SPREAD
         x = self._design(p, o)
-        result = sm.QuantReg(t, x).fit(q=self.quantile, max_iter=5000)
+        self.quantile_ = self.quantile if self.quantile is not None else float(np.clip(10.0 / self.n_, 0.02, 0.1))
+        result = sm.QuantReg(t, x).fit(q=self.quantile_, max_iter=5000)
         names = self._columns()
         self.params_ = pd.Series(np.asarray(result.params), index=names)
         try:
@@ -104,7 +107,7 @@ class LowerEnvelopeDenoiser:
 
     def report(self) -> Dict[str, object]:
         """Per-deployment summary: params with intervals, implied latencies, requests used, quality."""
-        out: Dict[str, object] = {"num_requests_used": int(self.n_), "quality": self.quality_, "quantile": self.quantile}
+        out: Dict[str, object] = {"num_requests_used": int(self.n_), "quality": self.quality_, "quantile": getattr(self, "quantile_", self.quantile)}
         if not self.fitted:
             return out
         out["params"] = {k: float(v) for k, v in self.params_.items()}

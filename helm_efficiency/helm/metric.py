@@ -38,7 +38,7 @@ class InferenceEfficiencyMetric(Metric):
 
     tables: reference CostTables searched in order, joined by '+' (shipped names 'a100',
     'v100', 'cpu', 'helm' for HELM's bundled table, or JSON paths). power_w / usd_per_gpu_hour override the
-    hardware's documented assumptions. quantile: the denoising lower-envelope quantile.
+    hardware's documented assumptions. quantile: the denoising lower-envelope quantile (None: automatic).
     """
 
     def __init__(
@@ -46,7 +46,7 @@ class InferenceEfficiencyMetric(Metric):
         tables: Union[str, Sequence[str]] = "a100+helm",
         power_w: Optional[float] = None,
         usd_per_gpu_hour: Optional[float] = None,
-        quantile: float = 0.1,
+        quantile: Optional[float] = None,
     ):
         self.table_names = tables.split("+") if isinstance(tables, str) else list(tables)
         self.power_w = power_w
