@@ -84,3 +84,9 @@ def test_missing_column_and_malformed_csv_name_the_file(tmp_path):
     path.write_text('model,hardware\n"unterminated,x\n')
     with pytest.raises(EfficiencyInputError, match="m.csv"):
         read_csv(str(path))
+
+
+def test_predicting_as_many_rows_as_parameters_works():
+    model = RuntimeModel(form="long_context").fit(noisy(synthetic_measurements()))
+    out = model.predict([10, 20, 30, 40, 50], [2, 2, 2, 2, 2])  # 5 rows, 5 parameters
+    assert len(out) == 5 and out["runtime_hi_s"].notna().all()

@@ -24,6 +24,7 @@ import statsmodels.api as sm
 
 from helm_efficiency.analytic import flops as F
 from helm_efficiency.analytic.hardware import HardwareSpec, hardware_spec
+from helm_efficiency.costmodel.estimator import prediction_frame
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.measurements import ARCHITECTURE_COLUMNS, architecture_of
 
@@ -97,7 +98,7 @@ class TransferModel:
         x = features(arch, self.hw_, p, o)
         mean = x @ self.result_.params
         # Errors are relative (weights 1/y²): the interval of a point with runtime y has scale y.
-        frame = self.result_.get_prediction(x, weights=1.0 / np.maximum(mean, 1e-12) ** 2).summary_frame(alpha=self.alpha)
+        frame = prediction_frame(self.result_, x, 1.0 / np.maximum(mean, 1e-12) ** 2, self.alpha)
         return pd.DataFrame(
             {
                 "runtime_s": mean,

@@ -18,6 +18,19 @@ from helm_efficiency.costmodel.forms import FORMS, KNOT_FORMS, PrefillShape, des
 from helm_efficiency.errors import EfficiencyInputError
 
 
+def prediction_frame(result, x: np.ndarray, weights: np.ndarray, alpha: float) -> pd.DataFrame:
+    """statsmodels' `get_prediction(...).summary_frame(alpha)` for rows `x` with observation weights.
+
+    statsmodels rejects weights when there are exactly as many rows as parameters (it takes
+    them for a transposed design), so that case is padded with one repeated row.
+    """
+    pad = x.shape[0] == x.shape[1]
+    if pad:
+        x, weights = np.vstack([x, x[-1:]]), np.append(weights, weights[-1])
+    frame = result.get_prediction(x, weights=weights).summary_frame(alpha=alpha)
+    return frame.iloc[:-1] if pad else frame
+
+
 def _full_rank(x: np.ndarray) -> bool:
     return x.shape[0] > x.shape[1] and np.linalg.matrix_rank(x) == x.shape[1]
 
@@ -120,7 +133,7 @@ class RuntimeModel:
         mean = x @ self.result_.params
         # The fit's errors are relative, so a point's observation noise scales with its runtime.
         weights = 1.0 / np.maximum(np.abs(mean), 1e-12) ** 2 / self.noise_inflation_
-        frame = self.result_.get_prediction(x, weights=weights).summary_frame(alpha=self.alpha)
+        frame = prediction_frame(self.result_, x, weights, self.alpha)
         p_lo, p_hi = self.num_prompt_tokens_range_
         o_lo, o_hi = self.num_output_tokens_range_
         return pd.DataFrame(

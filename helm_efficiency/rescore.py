@@ -1,0 +1,288 @@
+"""Re-score past runs: efficiency stats for an existing benchmark_output suite, no model calls.
+
+Work unit = one run folder, so the per-run phases are a plain map that a process pool (or
+Dask / Ray, by swapping `map_runs`) can fan out:
+
+  1. read   (per run)   run_spec.json + scenario_state.json + HELM's per-instance token counts
+                        → requests table, with the same rules as the HELM metric
+  2. fit    (per suite) denoise per deployment, pooled over all runs; idealized estimates
+  3. write  (per run)   our stats into stats.json and per_instance_stats.json, HELM's format
+
+Writes are atomic per file (temp + fsync + rename) and per run (a journal file lists the
+pending renames; a rescore finding one rolls it forward), and the first change to a run keeps
+HELM's originals as `*.orig`. Our stats (names starting `efficiency_`) are replaced on every
+rescore, never duplicated; HELM's own stats are never touched.
+"""
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import pandas as pd
+
+from helm_efficiency.atomic import write_text_atomic
+from helm_efficiency.efficiency import efficiency_columns
+from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.estimate import load_tables
+from helm_efficiency.helm.stats import per_request_values, run_count_values
+from helm_efficiency.requests import EXCLUSION_STATUSES, request_rows
+from helm_efficiency.runs import PER_INSTANCE_STATS, SCENARIO_STATE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of
+
+PREFIX = "efficiency_"
+JOURNAL = ".efficiency_rescore.journal"
+REQUESTS_TABLE = "efficiency_requests.csv"
+
+
+@dataclass
+class RunRead:
+    run_dir: str
+    requests: Optional[pd.DataFrame] = None
+    error: Optional[str] = None
+
+
+# -- phase 1: read ------------------------------------------------------------------------------
+def _prompt_token_counts(run_dir: str) -> Dict[tuple, int]:
+    """HELM's own per-instance `num_prompt_tokens` (already tokenized by HELM), keyed like requests."""
+    path = os.path.join(run_dir, PER_INSTANCE_STATS)
+    if not os.path.exists(path):
+        return {}
+    counts = {}
+    for entry in read_json(path):
+        perturbation = (entry.get("perturbation") or {}).get("name")
+        for stat in entry.get("stats", []):
+            name = stat.get("name", {})
+            if name.get("name") == "num_prompt_tokens" and name.get("perturbation") is None and stat.get("count"):
+                counts[(entry.get("instance_id"), entry.get("train_trial_index", 0), perturbation)] = int(round(stat["sum"] / stat["count"]))
+    return counts
+
+
+def read_run(run_dir: str) -> RunRead:
+    """Requests table of one run, or the reason it cannot be read. Never raises for bad input."""
+    try:
+        spec = run_spec_of(run_dir)
+        path = os.path.join(run_dir, SCENARIO_STATE)
+        state = read_json(path)
+        if not isinstance(state, dict) or not isinstance(state.get("request_states"), list):
+            raise EfficiencyInputError(path, "request_states", "missing or not a list")
+        counts = _prompt_token_counts(run_dir)
+        deployment = model_deployment_of(spec)
+        requests = request_rows(state["request_states"], helm_token_counter(deployment, path), prompt_token_counts=counts)
+        requests.insert(0, "run", os.path.basename(run_dir))
+        requests["model_deployment"] = requests["model_deployment"].fillna(deployment)
+        return RunRead(run_dir, requests=requests)
+    except EfficiencyInputError as e:
+        return RunRead(run_dir, error=str(e))
+
+
+def helm_token_counter(deployment: str, source: str) -> Callable[[str], int]:
+    """Count tokens with the deployment's HELM tokenizer, offline (HELM's own registry and
+    tokenizer classes, no request cache). Used only where HELM's per-instance stats lack
+    `num_prompt_tokens` or a completion lacks its `tokens`."""
+    state: dict = {}
+
+    def count(text: str) -> int:
+        if "tokenizer" not in state:
+            try:
+                from helm.benchmark.config_registry import register_builtin_configs_from_helm_package
+                from helm.benchmark.model_deployment_registry import get_model_deployment
+                from helm.common.cache_backend_config import BlackHoleCacheBackendConfig
+                from helm.tokenizers.auto_tokenizer import AutoTokenizer
+
+                register_builtin_configs_from_helm_package()
+                state["name"] = get_model_deployment(deployment).tokenizer_name
+                state["tokenizer"] = AutoTokenizer({}, BlackHoleCacheBackendConfig())
+            except Exception as e:  # unknown deployment, tokenizer not available offline, ...
+                raise EfficiencyInputError(source, "num_prompt_tokens", f"not recorded by HELM, and no tokenizer for {deployment!r} ({e})")
+        from helm.common.tokenization_request import TokenizationRequest
+
+        return len(state["tokenizer"].tokenize(TokenizationRequest(text=text, tokenizer=state["name"])).tokens)
+
+    return count
+
+
+# -- phase 3: stats in HELM's format ---------------------------------------------------------------
+def _stat_dict(name: str, split: Optional[str], perturbation: Optional[dict], values: Sequence[float]) -> dict:
+    from helm.benchmark.metrics.metric_name import MetricName
+    from helm.benchmark.metrics.statistic import Stat
+    from helm.benchmark.augmentations.perturbation_description import PerturbationDescription
+    from helm.common.general import asdict_without_nones
+
+    pert = PerturbationDescription(**perturbation) if perturbation else None
+    stat = Stat(MetricName(name, split=split, perturbation=pert))
+    for v in values:
+        stat.add(v)
+    return asdict_without_nones(stat)
+
+
+def run_stats(rows: pd.DataFrame, perturbations: Dict[str, dict]) -> Tuple[List[dict], Dict[tuple, List[dict]]]:
+    """(aggregated stats, per-instance stats by (instance_id, trial, perturbation name)), computed
+    as HELM's Metric.evaluate does: per trial, mean over instances; then merged over trials."""
+    per_instance: Dict[tuple, List[dict]] = {}
+    trial_means: Dict[tuple, List[float]] = {}
+    for key, group in rows.groupby(["instance_id", "train_trial_index", "perturbation", "split"], dropna=False, sort=True):
+        instance_id, trial, pert_name, split = key
+        pert_name = None if pd.isna(pert_name) else pert_name
+        split = None if pd.isna(split) else split
+        values: Dict[str, List[float]] = {}
+        for record in group.to_dict("records"):
+            for name, value in per_request_values(record):
+                values.setdefault(name, []).append(value)
+        per_instance[(instance_id, int(trial), pert_name)] = [
+            _stat_dict(name, split, perturbations.get(pert_name), vs) for name, vs in values.items()
+        ]
+        for name, vs in values.items():
+            trial_means.setdefault((name, split, pert_name, int(trial)), []).append(sum(vs) / len(vs))
+    by_stat: Dict[tuple, List[float]] = {}
+    for (name, split, pert_name, _), means in sorted(trial_means.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+        by_stat.setdefault((name, split, pert_name), []).append(sum(means) / len(means))
+    aggregated = [_stat_dict(name, split, perturbations.get(p), vs) for (name, split, p), vs in by_stat.items()]
+    for split, group in rows.groupby(rows["split"].fillna("test"), sort=True):
+        aggregated += [_stat_dict(name, split, None, [value]) for name, value in run_count_values(group)]
+    return aggregated, per_instance
+
+
+def _merged_stats(existing: List[dict], ours: List[dict]) -> List[dict]:
+    return [s for s in existing if not str(s.get("name", {}).get("name", "")).startswith(PREFIX)] + ours
+
+
+def _merged_per_instance(existing: List[dict], ours: Dict[tuple, List[dict]]) -> List[dict]:
+    merged = []
+    for entry in existing:
+        key = (entry.get("instance_id"), entry.get("train_trial_index", 0), (entry.get("perturbation") or {}).get("name"))
+        entry = dict(entry)
+        entry["stats"] = _merged_stats(entry.get("stats", []), ours.get(key, []))
+        merged.append(entry)
+    return merged
+
+
+# -- writing: atomic per file, roll-forward journal per run ---------------------------------------------
+def commit_run_files(run_dir: str, contents: Dict[str, str]) -> None:
+    """Replace several files of a run so that a crash leaves it fully old or (after recovery) fully new."""
+    for name in contents:
+        original = os.path.join(run_dir, name)
+        if os.path.exists(original) and not os.path.exists(original + ".orig"):
+            with open(original, "rb") as f:
+                data = f.read()
+            write_text_atomic(original + ".orig", data.decode("utf-8"))
+    staged = {}
+    for name, text in contents.items():
+        temp = os.path.join(run_dir, f".{name}.efficiency-new")
+        write_text_atomic(temp, text)
+        staged[temp] = os.path.join(run_dir, name)
+    write_text_atomic(os.path.join(run_dir, JOURNAL), json.dumps(staged))
+    recover_run(run_dir)
+
+
+def recover_run(run_dir: str) -> bool:
+    """Finish an interrupted commit (roll forward). Returns True if there was one."""
+    journal = os.path.join(run_dir, JOURNAL)
+    if not os.path.exists(journal):
+        for name in os.listdir(run_dir):  # staged files without a journal: the commit never began
+            if name.endswith(".efficiency-new"):
+                os.unlink(os.path.join(run_dir, name))
+        return False
+    with open(journal) as f:
+        staged = json.load(f)
+    for temp, target in staged.items():
+        if os.path.exists(temp):
+            os.replace(temp, target)
+    os.unlink(journal)
+    return True
+
+
+def write_run(run_dir: str, rows: pd.DataFrame) -> None:
+    stats_path = os.path.join(run_dir, STATS)
+    per_instance_path = os.path.join(run_dir, PER_INSTANCE_STATS)
+    existing_stats = read_json(stats_path) if os.path.exists(stats_path) else []
+    existing_per_instance = read_json(per_instance_path) if os.path.exists(per_instance_path) else []
+    perturbations = {}
+    for entry in existing_per_instance:
+        if entry.get("perturbation"):
+            perturbations[entry["perturbation"]["name"]] = entry["perturbation"]
+    aggregated, per_instance = run_stats(rows, perturbations)
+    commit_run_files(
+        run_dir,
+        {
+            STATS: json.dumps(_merged_stats(existing_stats, aggregated), indent=2),
+            PER_INSTANCE_STATS: json.dumps(_merged_per_instance(existing_per_instance, per_instance), indent=2),
+        },
+    )
+
+
+def _write_job(job: Tuple[str, pd.DataFrame]) -> Optional[str]:
+    run_dir, rows = job
+    try:
+        write_run(run_dir, rows)
+        return None
+    except (EfficiencyInputError, OSError) as e:
+        return str(e)
+
+
+# -- the executor swap point ------------------------------------------------------------------------
+def map_runs(fn: Callable, items: Sequence, jobs: int = 1, progress: str = "") -> List:
+    """Apply `fn` to each run's work item, in order. jobs > 1 uses a local process pool; to fan
+    out on a cluster, replace this with e.g. `dask.bag.from_sequence(items).map(fn).compute()`."""
+    from tqdm import tqdm
+
+    if jobs <= 1:
+        return [fn(item) for item in tqdm(items, desc=progress, unit="run", disable=not progress)]
+    with ProcessPoolExecutor(jobs) as pool:
+        return list(tqdm(pool.map(fn, items, chunksize=max(1, len(items) // (4 * jobs) or 1)), total=len(items), desc=progress, unit="run", disable=not progress))
+
+
+# -- the verb ------------------------------------------------------------------------------------------
+def rescore_suite(
+    suite_dir: str,
+    tables: Sequence[str] = ("a100", "helm"),
+    pattern: str = "*",
+    dry_run: bool = False,
+    jobs: int = 1,
+    power_w: Optional[float] = None,
+    usd_per_gpu_hour: Optional[float] = None,
+    progress: bool = True,
+) -> dict:
+    runs = list_run_dirs(suite_dir, pattern)
+    if not dry_run:
+        for run_dir in runs:
+            recover_run(run_dir)
+    reads = map_runs(read_run, runs, jobs, "reading runs" if progress else "")
+    failed = {os.path.basename(r.run_dir): r.error for r in reads if r.error}
+    ok = [r for r in reads if r.requests is not None and len(r.requests)]
+    skipped = {os.path.basename(r.run_dir): "no request states" for r in reads if r.requests is not None and not len(r.requests)}
+    summary = {"runs": len(runs), "rescored": 0, "skipped": skipped, "failed": failed, "requests": 0, "excluded": {}}
+    if ok:
+        requests = pd.concat([r.requests for r in ok], ignore_index=True)
+        table, reports = efficiency_columns(requests, load_tables(list(tables)), power_w, usd_per_gpu_hour)
+        summary["requests"] = int(len(table))
+        summary["excluded"] = {s: int((table["status"] == s).sum()) for s in EXCLUSION_STATUSES if (table["status"] == s).any()}
+        summary["unestimated"] = int(table["idealized_runtime_s"].isna().sum())
+        summary["denoise"] = reports
+        if not dry_run:
+            write_text_atomic(os.path.join(suite_dir, REQUESTS_TABLE), table.to_csv(index=False))
+            groups = {run: rows for run, rows in table.groupby("run", sort=False)}
+            jobs_list = [(r.run_dir, groups[os.path.basename(r.run_dir)]) for r in ok]
+            errors = map_runs(_write_job, jobs_list, jobs, "writing stats" if progress else "")
+            for (run_dir, _), error in zip(jobs_list, errors):
+                if error:
+                    failed[os.path.basename(run_dir)] = error
+            summary["rescored"] = len(jobs_list) - sum(1 for e in errors if e)
+        else:
+            summary["rescored"] = 0
+            summary["would_rescore"] = len(ok)
+    print_summary(summary, dry_run)
+    return summary
+
+
+def print_summary(summary: dict, dry_run: bool) -> None:
+    verb = "would rescore" if dry_run else "rescored"
+    count = summary.get("would_rescore", summary["rescored"])
+    print(f"{verb} {count} of {summary['runs']} runs; {len(summary['skipped'])} skipped, {len(summary['failed'])} failed")
+    for run, reason in sorted(summary["skipped"].items()):
+        print(f"  skipped {run}: {reason}")
+    for run, reason in sorted(summary["failed"].items()):
+        print(f"  failed  {run}: {reason}")
+    print(f"requests: {summary['requests']}; excluded from timings: "
+          + (", ".join(f"{k} {v}" for k, v in summary["excluded"].items()) or "none")
+          + f"; without idealized runtime: {summary.get('unestimated', 0)}")

@@ -1,0 +1,146 @@
+"""Rescore a real offline suite made by helm-run (without the plugin's metric)."""
+
+import filecmp
+import glob
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from helm_efficiency.rescore import JOURNAL, commit_run_files, recover_run, rescore_suite
+from helm_efficiency.tables.calibrate import calibrate_table
+
+from conftest import synthetic_measurements
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def pristine_suite(tmp_path_factory):
+    work = tmp_path_factory.mktemp("rescore")
+    entries = ["simple1:model=simple/model1", "efficiency_probe:num_output_tokens=4,model=simple/model1"]
+    done = subprocess.run(["helm-run", "--run-entries", *entries, "--suite", "s", "--max-eval-instances", "10",
+                           "--output-path", str(work / "out"), "--local-path", str(work / "prod_env")],
+                          capture_output=True, text=True, cwd=work)
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = calibrate_table(synthetic_measurements(hardware="a100"), name="t", aliases={"simple/model1": "synthetic"})
+    table.save(str(work / "table.json"))
+    return work
+
+
+@pytest.fixture
+def suite(pristine_suite, tmp_path):
+    target = tmp_path / "s"
+    shutil.copytree(pristine_suite / "out" / "runs" / "s", target)
+    return target, str(pristine_suite / "table.json")
+
+
+def our_stats(run_dir):
+    with open(os.path.join(run_dir, "stats.json")) as f:
+        return {s["name"]["name"]: s for s in json.load(f) if s["name"]["name"].startswith("efficiency_")}
+
+
+def run_dirs(suite_dir):
+    return sorted(d for d in glob.glob(os.path.join(suite_dir, "*")) if os.path.exists(os.path.join(d, "run_spec.json")))
+
+
+def test_rescore_adds_stats_keeps_helm_stats_and_originals(suite):
+    suite_dir, table = suite
+    runs = run_dirs(suite_dir)
+    before = {r: open(os.path.join(r, "stats.json")).read() for r in runs}
+    summary = rescore_suite(str(suite_dir), tables=[table], progress=False)
+    assert summary["rescored"] == len(runs) and not summary["failed"]
+    for run in runs:
+        stats = our_stats(run)
+        assert stats["efficiency_idealized_runtime_s"]["mean"] > 0
+        assert stats["efficiency_idealized_energy_j"]["mean"] > 0
+        assert open(os.path.join(run, "stats.json.orig")).read() == before[run]
+        helm_names = {s["name"]["name"] for s in json.load(open(os.path.join(run, "stats.json.orig")))}
+        new_names = {s["name"]["name"] for s in json.load(open(os.path.join(run, "stats.json")))}
+        assert helm_names <= new_names
+    assert os.path.exists(os.path.join(suite_dir, "efficiency_requests.csv"))
+    # Pooled over the suite: the probe gives the denoiser spread in prompt length.
+    assert summary["denoise"]["simple/model1"]["num_requests_used"] > 10
+
+
+def test_second_rescore_is_byte_identical(suite):
+    suite_dir, table = suite
+    rescore_suite(str(suite_dir), tables=[table], progress=False)
+    first = {p: open(p, "rb").read() for p in glob.glob(os.path.join(suite_dir, "*", "*stats.json"))}
+    rescore_suite(str(suite_dir), tables=[table], progress=False)
+    for path, content in first.items():
+        assert open(path, "rb").read() == content, path
+
+
+def test_dry_run_writes_nothing(suite):
+    suite_dir, table = suite
+    before = {p: os.path.getmtime(p) for p in glob.glob(os.path.join(suite_dir, "**"), recursive=True)}
+    summary = rescore_suite(str(suite_dir), tables=[table], dry_run=True, progress=False)
+    assert summary["would_rescore"] == 2
+    after = {p: os.path.getmtime(p) for p in glob.glob(os.path.join(suite_dir, "**"), recursive=True)}
+    assert before == after
+
+
+def test_corrupt_runs_are_reported_and_the_rest_succeed(suite):
+    suite_dir, table = suite
+    good = run_dirs(suite_dir)
+    broken = suite_dir / "broken_truncated"
+    shutil.copytree(good[0], broken)
+    state = (broken / "scenario_state.json").read_text()
+    (broken / "scenario_state.json").write_text(state[: len(state) // 2])
+    missing = suite_dir / "broken_missing"
+    shutil.copytree(good[0], missing)
+    os.unlink(missing / "scenario_state.json")
+    summary = rescore_suite(str(suite_dir), tables=[table], progress=False)
+    assert set(summary["failed"]) == {"broken_truncated", "broken_missing"}
+    assert "scenario_state.json" in summary["failed"]["broken_truncated"] and "truncated" in summary["failed"]["broken_truncated"]
+    assert summary["rescored"] == len(good)
+    assert (broken / "scenario_state.json").read_text() == state[: len(state) // 2]  # untouched
+    assert not (broken / "stats.json.orig").exists()
+
+
+def test_parallel_rescore_matches_serial(suite, tmp_path):
+    suite_dir, table = suite
+    other = tmp_path / "copy"
+    shutil.copytree(suite_dir, other)
+    rescore_suite(str(suite_dir), tables=[table], progress=False)
+    rescore_suite(str(other), tables=[table], jobs=2, progress=False)
+    for path in glob.glob(os.path.join(suite_dir, "*", "stats.json")):
+        assert filecmp.cmp(path, str(other / os.path.relpath(path, suite_dir)), shallow=False)
+
+
+def test_interrupted_commit_leaves_run_old_or_rolls_forward(suite, monkeypatch):
+    suite_dir, table = suite
+    run = run_dirs(suite_dir)[0]
+    original = {n: open(os.path.join(run, n)).read() for n in ("stats.json", "per_instance_stats.json")}
+
+    # Killed before the journal exists: staged files are discarded, the run stays fully old.
+    import helm_efficiency.rescore as rescore
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rescore, "recover_run", crash)
+    with pytest.raises(KeyboardInterrupt):
+        commit_run_files(run, {"stats.json": "NEW1", "per_instance_stats.json": "NEW2"})
+    monkeypatch.undo()
+    assert os.path.exists(os.path.join(run, JOURNAL))  # killed after journaling, before renames
+    assert {n: open(os.path.join(run, n)).read() for n in original} == original  # still fully old
+    assert recover_run(run)  # the next rescore rolls the commit forward: fully new
+    assert open(os.path.join(run, "stats.json")).read() == "NEW1"
+    assert open(os.path.join(run, "per_instance_stats.json")).read() == "NEW2"
+    assert open(os.path.join(run, "stats.json.orig")).read() == original["stats.json"]
+    assert not glob.glob(os.path.join(run, ".*efficiency-new"))
+
+
+def test_summarize_runs_on_a_rescored_suite(suite, pristine_suite):
+    suite_dir, table = suite
+    rescore_suite(str(suite_dir), tables=[table], progress=False)
+    out = pristine_suite / "summ"
+    shutil.copytree(suite_dir, out / "runs" / "s")
+    done = subprocess.run(["helm-summarize", "--suite", "s", "--output-path", str(out)], capture_output=True, text=True, cwd=pristine_suite)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs_json = (out / "runs" / "s" / "runs.json").read_text()
+    assert "efficiency_idealized_runtime_s" in runs_json
