@@ -15,22 +15,27 @@ rescore, never duplicated; HELM's own stats are never touched.
 """
 
 import json
+import math
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+import orjson
 import pandas as pd
 
 from helm_efficiency.atomic import write_text_atomic
 from helm_efficiency.efficiency import efficiency_columns
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.estimate import load_tables
-from helm_efficiency.helm.stats import per_request_values, run_count_values
-from helm_efficiency.requests import EXCLUSION_STATUSES, request_rows
+from helm_efficiency.helm.metric_names import PER_REQUEST_STATS
+from helm_efficiency.helm.stats import run_count_values
+from helm_efficiency.requests import EXCLUSION_STATUSES, STATUS_OK, request_rows
 from helm_efficiency.runs import PER_INSTANCE_STATS, SCENARIO_STATE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of
 
 PREFIX = "efficiency_"
+PER_REQUEST_ORDER = {name: i for i, (name, *_) in enumerate(PER_REQUEST_STATS)}
 JOURNAL = ".efficiency_rescore.journal"
 REQUESTS_TABLE = "efficiency_requests.csv"
 
@@ -102,44 +107,66 @@ def helm_token_counter(deployment: str, source: str) -> Callable[[str], int]:
     return count
 
 
-# -- phase 3: stats in HELM's format ---------------------------------------------------------------
-def _stat_dict(name: str, split: Optional[str], perturbation: Optional[dict], values: Sequence[float]) -> dict:
-    from helm.benchmark.metrics.metric_name import MetricName
-    from helm.benchmark.metrics.statistic import Stat
-    from helm.benchmark.augmentations.perturbation_description import PerturbationDescription
-    from helm.common.general import asdict_without_nones
+# -- phase 3: stats in HELM's format (vectorized) ------------------------------------------------
+def _stat_records(groups: pd.DataFrame, name_of: Callable[[tuple], dict]) -> List[dict]:
+    """HELM Stat dicts (same fields and arithmetic as helm's Stat) from count/sum/sum_squared/min/max columns."""
+    count = groups["count"].to_numpy(dtype=np.int64)
+    total = groups["sum"].to_numpy(dtype=float)
+    squares = groups["sum_squared"].to_numpy(dtype=float)
+    mean = total / count
+    variance = np.maximum(squares / count - mean**2, 0.0)
+    columns = zip(groups.index.tolist(), count.tolist(), total.tolist(), squares.tolist(), groups["min"].astype(float).tolist(),
+                  groups["max"].astype(float).tolist(), mean.tolist(), variance.tolist(), np.sqrt(variance).tolist())
+    return [{"name": name_of(k), "count": c, "sum": t, "sum_squared": q, "min": lo, "max": hi, "mean": m, "variance": v, "stddev": sd}
+            for k, c, t, q, lo, hi, m, v, sd in columns]
 
-    pert = PerturbationDescription(**perturbation) if perturbation else None
-    stat = Stat(MetricName(name, split=split, perturbation=pert))
-    for v in values:
-        stat.add(v)
-    return asdict_without_nones(stat)
+
+def _metric_name(name: str, split, perturbation: Optional[dict]) -> dict:
+    out = {"name": name}
+    if isinstance(split, str):
+        out["split"] = split
+    if perturbation:
+        out["perturbation"] = perturbation
+    return out
+
+
+def _long_values(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per (request, stat) with a finite value, as `per_request_values` would emit."""
+    keys = rows[["instance_id", "train_trial_index", "perturbation", "split"]].astype(object)
+    keys = keys.where(keys.notna(), None)
+    frames = []
+    for name, column, *_ in PER_REQUEST_STATS:
+        values = pd.to_numeric(rows[column], errors="coerce").astype(float)
+        keep = np.isfinite(values.to_numpy())
+        if column == "raw_runtime_s":
+            keep &= (rows["status"] == STATUS_OK).to_numpy()
+        frames.append(keys[keep].assign(stat=name, value=values[keep].to_numpy(), order=PER_REQUEST_ORDER[name]))
+    return pd.concat(frames, ignore_index=True)
 
 
 def run_stats(rows: pd.DataFrame, perturbations: Dict[str, dict]) -> Tuple[List[dict], Dict[tuple, List[dict]]]:
-    """(aggregated stats, per-instance stats by (instance_id, trial, perturbation name)), computed
-    as HELM's Metric.evaluate does: per trial, mean over instances; then merged over trials."""
+    """(aggregated stats, per-instance stats by (instance_id, trial, perturbation name)), with
+    HELM's Metric.evaluate arithmetic: per trial, one mean over all requests; then a Stat over
+    the trials' means. Run-level counts are added per split."""
+    values = _long_values(rows)
+    values["sq"] = values["value"] ** 2
+    keys = ["instance_id", "train_trial_index", "perturbation", "split", "order", "stat"]
+    grouped = values.groupby(keys, dropna=False, sort=True).agg(
+        count=("value", "size"), sum=("value", "sum"), sum_squared=("sq", "sum"), min=("value", "min"), max=("value", "max"))
     per_instance: Dict[tuple, List[dict]] = {}
-    trial_means: Dict[tuple, List[float]] = {}
-    for key, group in rows.groupby(["instance_id", "train_trial_index", "perturbation", "split"], dropna=False, sort=True):
-        instance_id, trial, pert_name, split = key
-        pert_name = None if pd.isna(pert_name) else pert_name
-        split = None if pd.isna(split) else split
-        values: Dict[str, List[float]] = {}
-        for record in group.to_dict("records"):
-            for name, value in per_request_values(record):
-                values.setdefault(name, []).append(value)
-        per_instance[(instance_id, int(trial), pert_name)] = [
-            _stat_dict(name, split, perturbations.get(pert_name), vs) for name, vs in values.items()
-        ]
-        for name, vs in values.items():
-            trial_means.setdefault((name, split, pert_name, int(trial)), []).append(sum(vs) / len(vs))
-    by_stat: Dict[tuple, List[float]] = {}
-    for (name, split, pert_name, _), means in sorted(trial_means.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-        by_stat.setdefault((name, split, pert_name), []).append(sum(means) / len(means))
-    aggregated = [_stat_dict(name, split, perturbations.get(p), vs) for (name, split, p), vs in by_stat.items()]
+    records = _stat_records(grouped, lambda k: _metric_name(k[5], k[3], perturbations.get(k[2]) if isinstance(k[2], str) else None))
+    for key, record in zip(grouped.index.tolist(), records):
+        pert = key[2] if isinstance(key[2], str) else None  # NaN for "no perturbation"
+        per_instance.setdefault((key[0], int(key[1]), pert), []).append(record)
+    trial = values.groupby(["order", "stat", "split", "perturbation", "train_trial_index"], dropna=False, sort=True)["value"].mean()
+    trial = trial.rename("value").reset_index()
+    trial["sq"] = trial["value"] ** 2
+    by_stat = trial.groupby(["order", "stat", "split", "perturbation"], dropna=False, sort=True).agg(
+        count=("value", "size"), sum=("value", "sum"), sum_squared=("sq", "sum"), min=("value", "min"), max=("value", "max"))
+    aggregated = _stat_records(by_stat, lambda k: _metric_name(k[1], k[2], perturbations.get(k[3]) if isinstance(k[3], str) else None))
     for split, group in rows.groupby(rows["split"].fillna("test"), sort=True):
-        aggregated += [_stat_dict(name, split, None, [value]) for name, value in run_count_values(group)]
+        counts = pd.DataFrame([{"name": n, "count": 1, "sum": v, "sum_squared": v * v, "min": v, "max": v} for n, v in run_count_values(group)]).set_index("name")
+        aggregated += _stat_records(counts, lambda n, split=split: _metric_name(n, split, None))
     return aggregated, per_instance
 
 
@@ -192,6 +219,11 @@ def recover_run(run_dir: str) -> bool:
     return True
 
 
+def _dumps(obj) -> str:
+    """JSON with 2-space indents like HELM's own files (orjson: the stdlib's indented encoder is slow)."""
+    return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode("utf-8")
+
+
 def write_run(run_dir: str, rows: pd.DataFrame) -> None:
     stats_path = os.path.join(run_dir, STATS)
     per_instance_path = os.path.join(run_dir, PER_INSTANCE_STATS)
@@ -205,8 +237,8 @@ def write_run(run_dir: str, rows: pd.DataFrame) -> None:
     commit_run_files(
         run_dir,
         {
-            STATS: json.dumps(_merged_stats(existing_stats, aggregated), indent=2),
-            PER_INSTANCE_STATS: json.dumps(_merged_per_instance(existing_per_instance, per_instance), indent=2),
+            STATS: _dumps(_merged_stats(existing_stats, aggregated)),
+            PER_INSTANCE_STATS: _dumps(_merged_per_instance(existing_per_instance, per_instance)),
         },
     )
 

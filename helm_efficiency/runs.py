@@ -1,9 +1,10 @@
 """Read HELM run folders (benchmark_output/runs/SUITE/RUN/) with errors that name the file."""
 
 import fnmatch
-import json
 import os
 from typing import Any, Dict, List, Optional
+
+import orjson
 
 from helm_efficiency.errors import EfficiencyInputError
 
@@ -16,14 +17,12 @@ PREFERRED_SPLITS = ("test", "valid", None)
 
 def read_json(path: str, field: str = "<file>") -> Any:
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        with open(path, "rb") as f:
+            return orjson.loads(f.read())
     except FileNotFoundError:
         raise EfficiencyInputError(path, field, "file is missing")
-    except json.JSONDecodeError as e:
-        raise EfficiencyInputError(path, field, f"invalid or truncated JSON ({e.msg} at line {e.lineno})")
-    except UnicodeDecodeError as e:
-        raise EfficiencyInputError(path, field, f"not UTF-8 text ({e})")
+    except orjson.JSONDecodeError as e:
+        raise EfficiencyInputError(path, field, f"invalid or truncated JSON ({e})")
 
 
 def list_run_dirs(suite_dir: str, pattern: str = "*") -> List[str]:
