@@ -1,4 +1,4 @@
-"""`helm-efficiency <verb>`: demo, import-megatron, calibrate, estimate, profile, denoise, rescore, leaderboard."""
+"""`helm-efficiency <verb>`: demo, import-megatron, calibrate, estimate, profile, denoise, rescore, leaderboard, schema."""
 
 import argparse
 import json
@@ -90,6 +90,12 @@ def cmd_leaderboard(args) -> None:
     write_leaderboard(args.source, args.output_dir, metric=args.metric, efficiency=args.efficiency)
 
 
+def cmd_schema(args) -> None:
+    from helm_efficiency.helm.schema import write_schema
+
+    write_schema(args.output, args.base)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helm-efficiency", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -166,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output-dir", required=True)
     p.add_argument("--metric", default="exact_match")
     p.add_argument("--efficiency", default="idealized", choices=["idealized", "denoised", "raw", "energy", "cost"])
+    p = add("schema", cmd_schema, "Write a helm-summarize schema: HELM's schema plus an efficiency_plugin metric group with our stats.",
+            "helm-efficiency schema -o schema_efficiency.yaml && helm-summarize --suite my-suite --schema-path schema_efficiency.yaml")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--base", help="schema YAML to extend (default: HELM's schema_classic.yaml)")
     return parser
 
 

@@ -144,3 +144,19 @@ def test_summarize_runs_on_a_rescored_suite(suite, pristine_suite):
     assert done.returncode == 0, done.stderr[-3000:]
     runs_json = (out / "runs" / "s" / "runs.json").read_text()
     assert "efficiency_idealized_runtime_s" in runs_json
+
+
+def test_summarize_with_our_schema_shows_the_efficiency_group(suite, pristine_suite):
+    suite_dir, table = suite
+    rescore_suite(str(suite_dir), tables=[table], progress=False)
+    out = pristine_suite / "summ_schema"
+    shutil.copytree(suite_dir, out / "runs" / "s")
+    from helm_efficiency.helm.schema import write_schema
+
+    write_schema(str(out / "schema.yaml"))
+    done = subprocess.run(["helm-summarize", "--suite", "s", "--output-path", str(out), "--schema-path", str(out / "schema.yaml")],
+                          capture_output=True, text=True, cwd=pristine_suite)
+    assert done.returncode == 0, done.stderr[-3000:]
+    schema = json.loads((out / "runs" / "s" / "schema.json").read_text())
+    assert "efficiency_plugin" in {g["name"] for g in schema["metric_groups"]}
+    assert "efficiency_idealized_runtime_s" in {m["name"] for m in schema["metrics"]}

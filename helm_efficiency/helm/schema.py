@@ -1,0 +1,48 @@
+"""A helm-summarize schema with our metrics: HELM's schema plus an `efficiency_plugin` group.
+
+    helm-efficiency schema -o schema_efficiency.yaml            # from HELM's schema_classic.yaml
+    helm-summarize --suite my-suite --schema-path schema_efficiency.yaml
+
+Every run group that lists metric groups gets `efficiency_plugin` appended, so helm-server
+shows our numbers next to accuracy. (Alternatively `helm-summarize --auto-generate-schema`
+picks our metadata up from the metric class.)
+"""
+
+from importlib import resources
+from typing import Optional
+
+import yaml
+
+from helm_efficiency.atomic import write_text_atomic
+from helm_efficiency.helm.metric_names import metadata_fields
+
+GROUP = "efficiency_plugin"
+GROUP_METRICS = ("efficiency_idealized_runtime_s", "efficiency_denoised_runtime_s", "efficiency_raw_runtime_s",
+                 "efficiency_idealized_energy_j", "efficiency_idealized_cost_usd")
+
+
+def efficiency_schema(base_path: Optional[str] = None) -> dict:
+    if base_path:
+        with open(base_path) as f:
+            schema = yaml.safe_load(f)
+    else:
+        schema = yaml.safe_load(resources.files("helm.benchmark.static").joinpath("schema_classic.yaml").read_text())
+    known = {m["name"] for m in schema.get("metrics", [])}
+    for fields in metadata_fields():
+        if fields["name"] not in known:
+            entry = {k: v for k, v in fields.items() if k in ("name", "display_name", "description", "lower_is_better") and v is not None}
+            schema.setdefault("metrics", []).append(entry)
+    groups = [g for g in schema.get("metric_groups", []) if g["name"] != GROUP]
+    groups.append({"name": GROUP, "display_name": "Efficiency (helm-efficiency)",
+                   "description": "Raw, denoised and idealized runtime per request, idealized energy and cost (helm-efficiency plugin).",
+                   "metrics": [{"name": name, "split": "${main_split}"} for name in GROUP_METRICS]})
+    schema["metric_groups"] = groups
+    for run_group in schema.get("run_groups", []):
+        if run_group.get("metric_groups") and GROUP not in run_group["metric_groups"]:
+            run_group["metric_groups"].append(GROUP)
+    return schema
+
+
+def write_schema(output_path: str, base_path: Optional[str] = None) -> None:
+    write_text_atomic(output_path, yaml.safe_dump(efficiency_schema(base_path), sort_keys=False, allow_unicode=True))
+    print(f"wrote {output_path}; use: helm-summarize --suite SUITE --schema-path {output_path}")
