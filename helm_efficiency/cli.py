@@ -43,7 +43,10 @@ def cmd_calibrate(args) -> None:
         from helm_efficiency.runs import read_json
 
         aliases = read_json(args.aliases)
-    table = calibrate_table(read_csv(args.measurements), name=args.name or args.output, source=args.measurements, form=args.form, aliases=aliases)
+    import pandas as pd
+
+    measurements = pd.concat([read_csv(path) for path in args.measurements], ignore_index=True)
+    table = calibrate_table(measurements, name=args.name or args.output, source=" ".join(args.measurements), form=args.form, aliases=aliases)
     table.save(args.output)
     for entry in table.entries:
         fit = entry.fit_summary()
@@ -119,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("calibrate", cmd_calibrate, "Fit a CostTable (one entry per model and hardware) from a measurements CSV.",
             "helm-efficiency calibrate a100.csv -o a100.json --aliases aliases.json")
-    p.add_argument("measurements")
+    p.add_argument("measurements", nargs="+", help="one or more measurements CSVs")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--form", default="auto", help="auto (cross-validated), paper, paper_context or long_context")
     p.add_argument("--aliases", help="JSON {HELM model or deployment name: table model name}")
