@@ -1,0 +1,85 @@
+"""End-to-end in a real browser: helm-server on loopback serves a small offline suite
+summarized with our schema; headless Chromium renders the group page with our efficiency
+group, and the group data helm-server serves carries numbers for our metrics.
+
+Skipped, with the reason, only where Chromium is not installed (.ci/run installs Debian's
+`chromium`)."""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from helm_efficiency.helm.schema import write_schema
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--virtual-time-budget=20000"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served_suite(tmp_path_factory):
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium); the browser test needs it")
+    work = tmp_path_factory.mktemp("browser")
+    run = ["helm-run", "--run-entries", "synthetic_reasoning:mode=pattern_match,model=simple/model1,efficiency=true",
+           "--suite", "b", "--max-eval-instances", "10", "-o", str(work / "out"), "--local-path", str(work / "prod_env")]
+    assert subprocess.run(run, capture_output=True, cwd=work).returncode == 0
+    write_schema(str(work / "schema.yaml"))
+    summarize = ["helm-summarize", "--suite", "b", "-o", str(work / "out"), "--schema-path", str(work / "schema.yaml")]
+    assert subprocess.run(summarize, capture_output=True, cwd=work).returncode == 0
+    port = free_port()
+    server = subprocess.Popen(["helm-server", "-p", str(port), "-o", str(work / "out"), "--suite", "b"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(60):
+        try:
+            urllib.request.urlopen(base, timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    yield work, base
+    server.kill()
+
+
+def chromium(work, *args):
+    return subprocess.run([CHROMIUM, *CHROME_FLAGS, f"--user-data-dir={work / 'chrome'}", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_group_page_renders_our_efficiency_group(served_suite):
+    work, base = served_suite
+    dom = chromium(work, "--dump-dom", f"{base}/#/groups/reasoning").stdout
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
+    assert "Efficiency (helm-efficiency)" in text
+    assert "Simple Model 1" in text
+    screenshot = work / "helm_server.png"
+    chromium(work, "--window-size=1400,900", f"--screenshot={screenshot}", f"{base}/#/groups/reasoning")
+    assert screenshot.exists() and screenshot.stat().st_size > 10_000
+    if os.environ.get("HELM_EFFICIENCY_SCREENSHOT"):
+        shutil.copy(screenshot, os.environ["HELM_EFFICIENCY_SCREENSHOT"])
+
+
+def test_served_group_data_has_numbers_in_our_columns(served_suite):
+    work, base = served_suite
+    tables = json.load(urllib.request.urlopen(f"{base}/benchmark_output/runs/b/groups/reasoning.json", timeout=10))
+    [ours] = [t for t in tables if t["title"] == "Efficiency (helm-efficiency)"]
+    headers = [h["value"] for h in ours["header"]]
+    row = ours["rows"][0]
+    values = {h: c.get("value") for h, c in zip(headers, row)}
+    raw = values["Synthetic reasoning (abstract symbols) - Raw runtime (s)"]
+    denoised = values["Synthetic reasoning (abstract symbols) - Denoised runtime (s)"]
+    assert isinstance(raw, float) and raw > 0
+    assert isinstance(denoised, float) and denoised > 0
