@@ -33,7 +33,8 @@ def run_entries(models: List[str], max_eval_instances: int) -> List[str]:
 
 
 def run_demo(output_path: str = "benchmark_output", max_eval_instances: int = 20, suite: str = SUITE) -> pd.DataFrame:
-    from helm_efficiency.leaderboard_data import suite_model_table
+    from helm_efficiency.leaderboard import model_table
+    from helm_efficiency.leaderboard_data import suite_run_table
 
     with tempfile.TemporaryDirectory(prefix="helm-efficiency-demo-") as tmp:
         models = []
@@ -66,20 +67,19 @@ def run_demo(output_path: str = "benchmark_output", max_eval_instances: int = 20
         if completed.returncode != 0:
             sys.stderr.write(f"helm-run failed (exit {completed.returncode}); see {log_path}\n")
             raise SystemExit(completed.returncode)
-    table = suite_model_table(os.path.join(output_path, "runs", suite))
-    return table
+    return model_table(suite_run_table(os.path.join(output_path, "runs", suite)), efficiency="idealized")
 
 
 def format_demo_table(table: pd.DataFrame) -> str:
     columns = {
         "model": "model",
-        "accuracy": "exact_match",
+        "capability": "exact_match",
         "raw_runtime_s": "raw (s)",
         "denoised_runtime_s": "denoised (s)",
         "idealized_runtime_s": "idealized (s)",
         "note": "note",
     }
     shown = table[[c for c in columns if c in table.columns]].copy()
-    shown["accuracy"] = shown["accuracy"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.3f}")
+    shown["capability"] = shown["capability"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.3f}")
     shown = shown.rename(columns=columns)
     return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="not estimated")

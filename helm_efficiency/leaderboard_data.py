@@ -1,4 +1,4 @@
-"""Per-run and per-model capability and efficiency numbers read from a suite's stats.json files."""
+"""Per-run capability and efficiency numbers read from a suite's stats.json files."""
 
 import os
 from typing import List, Optional
@@ -36,29 +36,5 @@ def suite_run_table(suite_dir: str, metric: str = "exact_match") -> pd.DataFrame
             row[column] = means.get(stat)
         row["num_unestimated_requests"] = means.get("efficiency_num_unestimated_requests")
         row["has_efficiency_stats"] = "efficiency_num_requests" in means
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _note(runs: pd.DataFrame) -> str:
-    if not runs["has_efficiency_stats"].any():
-        return "not estimated: run has no efficiency stats (add efficiency=true or rescore)"
-    if runs["idealized_runtime_s"].isna().all():
-        return "idealized not estimated: no reference table covers this model"
-    return ""
-
-
-def suite_model_table(suite_dir: str, metric: str = "exact_match") -> pd.DataFrame:
-    """One row per model: means over its runs (scenarios) and the number of runs."""
-    runs = suite_run_table(suite_dir, metric)
-    if runs.empty or "model" not in runs:
-        raise EfficiencyInputError(suite_dir, "runs", "no readable runs in this suite")
-    runs = runs[runs["model"].notna()]
-    rows = []
-    for model, group in runs.groupby("model", sort=True):
-        row = {"model": model, "num_runs": len(group), "accuracy": group["accuracy"].mean()}
-        for column in EFFICIENCY_STATS:
-            row[column] = pd.to_numeric(group[column], errors="coerce").mean()
-        row["note"] = _note(group)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -30,7 +30,7 @@ from helm_efficiency.efficiency import efficiency_columns
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.estimate import load_tables
 from helm_efficiency.helm.metric_names import PER_REQUEST_STATS
-from helm_efficiency.helm.stats import run_count_values
+from helm_efficiency.helm.stats import TIMING_COLUMNS, run_count_values
 from helm_efficiency.requests import EXCLUSION_STATUSES, STATUS_OK, request_rows
 from helm_efficiency.runs import PER_INSTANCE_STATS, SCENARIO_STATE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of
 
@@ -138,7 +138,7 @@ def _long_values(rows: pd.DataFrame) -> pd.DataFrame:
     for name, column, *_ in PER_REQUEST_STATS:
         values = pd.to_numeric(rows[column], errors="coerce").astype(float)
         keep = np.isfinite(values.to_numpy())
-        if column == "raw_runtime_s":
+        if column in TIMING_COLUMNS:
             keep &= (rows["status"] == STATUS_OK).to_numpy()
         frames.append(keys[keep].assign(stat=name, value=values[keep].to_numpy(), order=PER_REQUEST_ORDER[name]))
     return pd.concat(frames, ignore_index=True)

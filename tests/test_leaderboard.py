@@ -74,3 +74,12 @@ def test_write_leaderboard_from_imported_real_data(shared_data_dir, tmp_path):
     assert "openai/davinci" in set(table["model"])
     html = (tmp_path / "leaderboard.html").read_text()
     assert "data:image/png;base64," in html and "not estimated" in html
+
+
+def test_demo_table_formats_model_rows_and_marks_missing():
+    from helm_efficiency.demo import format_demo_table, run_entries
+
+    text = format_demo_table(model_table(runs(), "idealized"))
+    assert "not estimated" in text and "exact_match" in text
+    entries = run_entries(["he-tiny"], 20)
+    assert all("efficiency=cpu" in e for e in entries) and any("simple/model1" in e for e in entries)

@@ -21,12 +21,16 @@ def _finite(value) -> bool:
     return value is not None and isinstance(value, (int, float)) and math.isfinite(value)
 
 
+# Columns that are measured timings: reported only for requests whose timing is usable.
+TIMING_COLUMNS = ("raw_runtime_s",)
+
+
 def per_request_values(row: dict) -> List[Tuple[str, float]]:
     """(stat name, value) pairs for one request; absent values (not estimated, excluded) are skipped."""
     values = []
     for name, column, _, _, _ in PER_REQUEST_STATS:
         value = row.get(column)
-        if column == "raw_runtime_s" and row.get("status") != STATUS_OK:
+        if column in TIMING_COLUMNS and row.get("status") != STATUS_OK:
             continue
         if _finite(value):
             values.append((name, float(value)))
