@@ -12,8 +12,8 @@ roofline-derived features of each (architecture, p, o):
   prefill_layers      L                                             per-layer prefill overhead
 
 The learned coefficients are the stack's efficiency factors and overheads. Prediction
-intervals are statsmodels' observation intervals, whose residual spread includes the
-model-to-model misfit, so they are wider than a calibrated entry's.
+intervals are statsmodels' observation intervals, with the residual variance taken from
+leave-one-model-out errors when those are larger, so they are wider than a calibrated entry's.
 """
 
 from typing import Dict, Optional, Sequence
@@ -79,12 +79,24 @@ class TransferModel:
         if len(self.models_) < 2:
             raise EfficiencyInputError(source, "architecture columns", "transfer needs at least two profiled models with architectures")
         x, y = np.vstack(blocks), np.concatenate(targets)
+        # Honest intervals: leave-one-model-out relative errors measure how far a *new*
+        # architecture lands from the fit; when that variance exceeds the in-sample residual
+        # variance, prediction weights are deflated by the ratio (as in the cost model).
+        held_out_errors = []
+        if len(blocks) >= 3:
+            for i in range(len(blocks)):
+                rest_x = np.vstack([b for j, b in enumerate(blocks) if j != i])
+                rest_y = np.concatenate([t for j, t in enumerate(targets) if j != i])
+                params = sm.WLS(rest_y, rest_x, weights=1.0 / rest_y**2).fit().params
+                held_out_errors.append(blocks[i] @ params / targets[i] - 1)
         archs = [architecture_of(rows) for _, rows in measurements.groupby("model", sort=True)]
         archs = [a for a in archs if a and all(k in a for k in REQUIRED_ARCH)]
         sizes = [F.parameter_count(a) for a in archs]
         tps = [int(a.get("tensor_parallel") or 1) for a in archs]
         self.params_range_, self.tp_range_ = (min(sizes), max(sizes)), (min(tps), max(tps))
         self.result_ = sm.WLS(y, x, weights=1.0 / y**2).fit()
+        cv_scale = float(np.mean(np.concatenate(held_out_errors) ** 2)) if held_out_errors else 0.0
+        self.noise_inflation_ = max(1.0, cv_scale / self.result_.scale) if self.result_.scale > 0 else 1.0
         return self
 
     def predict(self, arch: Dict[str, int], num_prompt_tokens, num_output_tokens) -> pd.DataFrame:
@@ -98,7 +110,7 @@ class TransferModel:
         x = features(arch, self.hw_, p, o)
         mean = x @ self.result_.params
         # Errors are relative (weights 1/y²): the interval of a point with runtime y has scale y.
-        frame = prediction_frame(self.result_, x, 1.0 / np.maximum(mean, 1e-12) ** 2, self.alpha)
+        frame = prediction_frame(self.result_, x, 1.0 / np.maximum(mean, 1e-12) ** 2 / self.noise_inflation_, self.alpha)
         return pd.DataFrame(
             {
                 "runtime_s": mean,
