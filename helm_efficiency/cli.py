@@ -1,7 +1,6 @@
 """`helm-efficiency <verb>`: demo, import-megatron, calibrate, estimate, profile, denoise, rescore, leaderboard, schema."""
 
 import argparse
-import json
 import sys
 from typing import List, Optional
 

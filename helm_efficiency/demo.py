@@ -7,12 +7,11 @@ profiled on a CPU with `helm-efficiency profile`; `simple/model1` has no referen
 is reported as not estimated.
 """
 
-import json
 import os
 import subprocess
 import sys
 import tempfile
-from typing import List, Optional
+from typing import List
 
 import pandas as pd
 

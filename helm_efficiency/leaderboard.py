@@ -8,7 +8,7 @@ then everything below is shared.
 import base64
 import io
 import os
-from typing import Dict, List
+from typing import Dict
 
 import numpy as np
 import pandas as pd

@@ -1,9 +1,7 @@
 """Per-run capability and efficiency numbers read from a suite's stats.json files."""
 
 import os
-from typing import List, Optional
 
-import numpy as np
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError

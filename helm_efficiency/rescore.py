@@ -15,10 +15,9 @@ rescore, never duplicated; HELM's own stats are never touched.
 """
 
 import json
-import math
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np

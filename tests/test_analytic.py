@@ -1,6 +1,5 @@
 """FLOP, byte and parameter counts against hand-computed values; roofline; transfer wiring."""
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -8,7 +8,6 @@ import pytest
 
 from helm_efficiency.cli import main
 
-from conftest import synthetic_measurements
 from test_megatron import LOG
 
 

@@ -1,8 +1,6 @@
 """Raw-runtime rules: cached, cold, batched, failed and untimed requests; token counting."""
 
-import math
 
-import numpy as np
 import pytest
 
 from helm_efficiency.requests import (

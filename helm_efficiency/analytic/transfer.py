@@ -26,7 +26,7 @@ from helm_efficiency.analytic import flops as F
 from helm_efficiency.analytic.hardware import HardwareSpec, hardware_spec
 from helm_efficiency.costmodel.estimator import prediction_frame
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.measurements import ARCHITECTURE_COLUMNS, architecture_of
+from helm_efficiency.measurements import architecture_of
 
 FEATURES = ("decode_memory_s", "decode_layer_steps", "decode_tp_steps", "prefill_compute_s", "prefill_memory_s", "prefill_layers")
 REQUIRED_ARCH = ("num_layers", "hidden_size", "num_attention_heads", "intermediate_size")

@@ -11,11 +11,8 @@ then lets HELM's usual per-instance aggregation collect the precomputed per-requ
 Importing this module registers nothing, so ``helm-summarize`` can load it without plugins.
 """
 
-from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Union
 
-import numpy as np
-import pandas as pd
 
 from helm.benchmark.adaptation.adapter_spec import AdapterSpec
 from helm.benchmark.adaptation.request_state import RequestState

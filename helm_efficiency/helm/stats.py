@@ -1,7 +1,7 @@
 """Turn requests-table rows into efficiency stat values (shared by the metric and rescore)."""
 
 import math
-from typing import Iterable, List, Tuple
+from typing import List, Tuple
 
 import pandas as pd
 

@@ -9,7 +9,7 @@ Warm-up runs precede `repeats` timed runs; the mean and std of the fastest half 
 import platform
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -70,7 +70,6 @@ def _timer(device: str) -> Callable[[Callable[[], None]], float]:
 
 def generate_with_cache(model, input_ids, num_output_tokens: int) -> None:
     """Prefill plus (o−1) greedy decode steps with a KV cache (the idealized request)."""
-    import torch
 
     out = model(input_ids=input_ids, use_cache=True)
     cache = getattr(out, "cache", None) or out.past_key_values
