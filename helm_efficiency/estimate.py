@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.analytic.hardware import hardware_spec
-from helm_efficiency.analytic.transfer import REQUIRED_ARCH, tensor_parallel_for
-from helm_efficiency.measurements import architecture_of
+from helm_efficiency.analytic.transfer import complete_architecture, tensor_parallel_for
 from helm_efficiency.profiling.registry import registry_architecture
 from helm_efficiency.tables.cost_table import CostTable
 
@@ -46,15 +45,10 @@ def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]]):
     return None
 
 
-def _row_architecture(rows: pd.DataFrame) -> Optional[dict]:
-    arch = architecture_of(rows)
-    return arch if arch and all(k in arch for k in REQUIRED_ARCH) else None
-
-
 def transfer_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], rows: pd.DataFrame):
     """A `transfer` entry for a model no table calibrates: its architecture (request columns,
     else the architecture registry) on the first table's stack that supports transfer."""
-    arch = _row_architecture(rows)
+    arch = complete_architecture(rows)
     if arch is None:
         for name in names:
             arch = registry_architecture(name) if name else None

@@ -32,6 +32,12 @@ FEATURES = ("decode_memory_s", "decode_layer_steps", "decode_tp_steps", "prefill
 REQUIRED_ARCH = ("num_layers", "hidden_size", "num_attention_heads", "intermediate_size")
 
 
+def complete_architecture(rows: pd.DataFrame) -> Optional[Dict[str, int]]:
+    """The rows' architecture columns if they include every dimension transfer needs, else None."""
+    arch = architecture_of(rows)
+    return arch if arch and all(k in arch for k in REQUIRED_ARCH) else None
+
+
 def features(arch: Dict[str, int], hw: HardwareSpec, p: np.ndarray, o: np.ndarray, bytes_per_value: int = 2) -> np.ndarray:
     p = np.asarray(p, float)
     o = np.asarray(o, float)
@@ -66,15 +72,16 @@ class TransferModel:
         self.hw_ = hardware_spec(self.hardware_)
         if self.hw_ is None or self.hw_.peak_flops is None:
             raise EfficiencyInputError(source, "hardware", f"no roofline specs for {self.hardware_!r}")
-        blocks, targets = [], []
+        blocks, targets, archs = [], [], []
         self.models_ = []
         for model, rows in measurements.groupby("model", sort=True):
-            arch = architecture_of(rows)
-            if arch is None or any(k not in arch for k in REQUIRED_ARCH):
+            arch = complete_architecture(rows)
+            if arch is None:
                 continue
             rows = rows[rows["batch_size"].fillna(1) == 1] if "batch_size" in rows else rows
             blocks.append(features(arch, self.hw_, rows["num_prompt_tokens"], rows["num_output_tokens"]))
             targets.append(rows["runtime_s"].to_numpy(float))
+            archs.append(arch)
             self.models_.append(str(model))
         if len(self.models_) < 2:
             raise EfficiencyInputError(source, "architecture columns", "transfer needs at least two profiled models with architectures")
@@ -89,8 +96,6 @@ class TransferModel:
                 rest_y = np.concatenate([t for j, t in enumerate(targets) if j != i])
                 params = sm.WLS(rest_y, rest_x, weights=1.0 / rest_y**2).fit().params
                 held_out_errors.append(blocks[i] @ params / targets[i] - 1)
-        archs = [architecture_of(rows) for _, rows in measurements.groupby("model", sort=True)]
-        archs = [a for a in archs if a and all(k in a for k in REQUIRED_ARCH)]
         sizes = [F.parameter_count(a) for a in archs]
         tps = [int(a.get("tensor_parallel") or 1) for a in archs]
         self.params_range_, self.tp_range_ = (min(sizes), max(sizes)), (min(tps), max(tps))
