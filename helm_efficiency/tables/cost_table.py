@@ -138,15 +138,15 @@ class CostTable:
     prefill_shapes: Dict[str, PrefillShape] = field(default_factory=dict)
     description: str = ""
     source: str = ""
+    _transfer_models: Dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def transfer_model(self, hardware: str):
         """The stack's TransferModel, fitted once from this table's entries (None if unsupported)."""
-        cache = self.__dict__.setdefault("_transfer_cache", {})
-        if hardware not in cache:
+        if hardware not in self._transfer_models:
             from helm_efficiency.analytic.transfer import transfer_from_entries
 
-            cache[hardware] = transfer_from_entries(self.entries, hardware)
-        return cache[hardware]
+            self._transfer_models[hardware] = transfer_from_entries(self.entries, hardware)
+        return self._transfer_models[hardware]
 
     def entry(self, name: str):
         for e in self.entries:
