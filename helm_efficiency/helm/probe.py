@@ -2,8 +2,8 @@
 
 HELM's `synthetic_efficiency` scenario downloads its prompts; this one builds them from
 synthetic text, so it runs offline. Prompts repeat common one-token English words, so a
-prompt of n words is about n tokens for BPE tokenizers (exactly n·(word length + 1) for
-byte-level ones). Denoising uses the actual token counts, so exactness is not needed.
+prompt of n words is about n tokens for BPE tokenizers (one token per byte for byte-level
+ones). Denoising uses the actual token counts, so exactness is not needed.
 
     helm-run --run-entries "efficiency_probe:num_output_tokens=8,model=openai/gpt2" ...
     helm-run --conf-paths run_specs/efficiency_probe.conf ...   # o = 1, 8 and 32
