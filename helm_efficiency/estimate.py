@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.analytic.hardware import hardware_spec
-from helm_efficiency.analytic.transfer import complete_architecture, tensor_parallel_for
+from helm_efficiency.analytic.transfer import complete_architecture, tensor_parallel_for, transfer_from_entries
 from helm_efficiency.profiling.registry import registry_architecture
 from helm_efficiency.tables.cost_table import CostTable
 
@@ -45,9 +45,25 @@ def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]]):
     return None
 
 
-def transfer_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], rows: pd.DataFrame):
+def transfer_pool(tables: Sequence[CostTable]) -> List:
+    """Entries transfer may learn from: the given tables' entries, then the shipped tables'
+    (a stack's profiles on other hardware inform its regression), first occurrence winning."""
+    from helm_efficiency.tables.cost_table import SHIPPED_TABLES, shipped_table
+
+    pool, seen = [], set()
+    for table in list(tables) + [shipped_table(name) for name in SHIPPED_TABLES]:
+        for entry in table.entries:
+            key = (entry.model, getattr(entry, "hardware", None))
+            if key not in seen:
+                seen.add(key)
+                pool.append(entry)
+    return pool
+
+
+def transfer_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], rows: pd.DataFrame, fitted: Optional[dict] = None):
     """A `transfer` entry for a model no table calibrates: its architecture (request columns,
-    else the architecture registry) on the first table's stack that supports transfer."""
+    else the architecture registry) on the first hardware of the given tables that supports
+    transfer. `fitted` caches TransferModels by hardware across calls."""
     arch = complete_architecture(rows)
     if arch is None:
         for name in names:
@@ -56,11 +72,13 @@ def transfer_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], 
                 break
     if arch is None:
         return None
+    fitted = {} if fitted is None else fitted
     for table in tables:
         for hardware in sorted({getattr(e, "hardware", None) for e in table.entries} - {None}):
-            model = table.transfer_model(hardware)
-            if model is not None:
-                return TransferEntry(model, arch, names)
+            if hardware not in fitted:
+                fitted[hardware] = transfer_from_entries(transfer_pool(tables), hardware)
+            if fitted[hardware] is not None:
+                return TransferEntry(fitted[hardware], arch, names)
     return None
 
 
@@ -98,10 +116,11 @@ def estimate_idealized(
     present = [c for c in name_columns if c in out.columns]
     keys = out[present].astype(object).where(out[present].notna(), None)
     groups = keys.groupby(present, dropna=False, sort=False).indices if present else {(): np.arange(n)}
+    transfer_models: dict = {}
     for key, index in groups.items():
         key = key if isinstance(key, tuple) else (key,)
         rows = out.iloc[index]
-        entry = resolve_entry(tables, key) or transfer_entry(tables, key, rows)
+        entry = resolve_entry(tables, key) or transfer_entry(tables, key, rows, transfer_models)
         if entry is None:
             result["unestimated_reason"][index] = REASON_UNKNOWN_MODEL
             continue

@@ -69,3 +69,41 @@ def test_unprofiled_registry_model_gets_transfer_with_wider_interval():
     width = (out["idealized_runtime_hi_s"] - out["idealized_runtime_lo_s"]) / out["idealized_runtime_s"]
     assert width.iloc[0] > width.iloc[1]
     assert out["idealized_energy_j"].iloc[0] > 0
+
+
+def _shipped_entries_without(model):
+    from helm_efficiency.estimate import transfer_pool
+
+    return [e for e in transfer_pool(load_tables(["a100"])) if e.model != model]
+
+
+def test_transfer_to_a_near_twin_inherits_the_neighbours_deviation():
+    """GPT-J held out on every hardware: J1-Large (same width, 32 vs 28 layers) is the
+    nearest profiled shape, so the kriged residual beats the shared regression alone."""
+    from helm_efficiency.analytic.transfer import TransferModel
+
+    gptj = load_tables(["a100"])[0].entry("gptj_6b")
+    model = TransferModel("a100").fit(_shipped_entries_without("gptj_6b"))
+    rows = gptj.measurements
+    p, o, truth = rows["num_prompt_tokens"], rows["num_output_tokens"], rows["runtime_s"].to_numpy()
+    transfer = model.predict(gptj.architecture, p, o)["runtime_s"].to_numpy()
+    regression = model.regression(gptj.architecture, "a100", p, o)
+    assert abs(transfer / truth - 1).mean() < abs(regression / truth - 1).mean()
+    weights = model.neighbour_weights(gptj.architecture)
+    assert max(weights, key=weights.get) == "ai21_j1_large"
+    assert "bloom" in model.models_  # the A100-only models inform the shared regression
+
+
+def test_transfer_interval_is_wider_far_from_profiled_neighbours():
+    from helm_efficiency.analytic.transfer import TransferModel
+
+    entries = _shipped_entries_without("gptj_6b")
+    v100 = TransferModel("v100").fit(entries)
+    near = load_tables(["a100"])[0].entry("gptj_6b").architecture
+    far = dict(near, num_layers=80, hidden_size=8192, num_attention_heads=64, intermediate_size=28672, tensor_parallel=8)
+    width = {}
+    for name, arch in (("near", near), ("far", far)):
+        out = v100.predict(arch, [512], [16])
+        width[name] = float((out["runtime_hi_s"] / out["runtime_lo_s"]).iloc[0])
+    assert width["far"] > width["near"] > 1.0
+    assert "bloom" in v100.models_ and all(e.hardware == "v100" for e in v100.neighbours_)

@@ -1,22 +1,38 @@
 """Transfer estimator: a new architecture's runtime surface on a reference stack, learned from
-the other models profiled on that stack.
+the models profiled on that software stack (on any hardware with roofline specs).
 
-Runtime is regressed (statsmodels WLS, weights 1/runtime² so errors are relative) on
-roofline-derived features of each (architecture, p, o):
+Two layers, both fitted on calibrated cost-table entries:
 
-  decode_memory_s     (o−1) × weight bytes / (t · bandwidth)        memory-bound decode
-  decode_layer_steps  (o−1) × L                                     per-layer, per-step overhead
-  decode_tp_steps     (o−1) × L × [t > 1]                           all-reduce latency per step
-  prefill_compute_s   prefill FLOPs / (t · peak)                    compute-bound prefill
-  prefill_memory_s    weight bytes / (t · bandwidth)                first forward pass reads weights
-  prefill_layers      L                                             per-layer prefill overhead
+1. A regression shared by all hardware of the stack (statsmodels WLS, weights 1/runtime² so
+   errors are relative) on roofline-derived features of each (architecture, hardware, p, o),
+   with t = tensor-parallel degree, L = layers:
 
-The learned coefficients are the stack's efficiency factors and overheads. Prediction
-intervals are statsmodels' observation intervals, with the residual variance taken from
-leave-one-model-out errors when those are larger, so they are wider than a calibrated entry's.
+     decode_memory_s     (o−1) × weight bytes / (t · bandwidth)      memory-bound decode
+     decode_layer_steps  (o−1) × L                                   per-layer kernel overhead
+     decode_tp_steps     (o−1) × L × log2 t                          all-reduce latency per step
+     prefill_compute_s   prefill FLOPs / (t · peak)                  compute-bound prefill
+     prefill_memory_s    weight bytes / (t · bandwidth)              first pass reads weights
+     prefill_layers      L                                           per-layer prefill overhead
+     prefill_tp_layers   L × log2 t                                  prefill all-reduce latency
+
+   The coefficients are the stack's efficiency factors and overheads; hardware enters only
+   through its specs, so hardware with few profiled models borrows strength from the rest.
+
+2. A residual correction from profiled neighbours on the target hardware (simple kriging):
+   each neighbour's log(calibrated runtime / regression) surface is weighted by a Gaussian
+   kernel over (ln active parameters, ln layers, log2 t). A near twin of a profiled model
+   inherits that model's deviation from the regression; a far-away architecture reverts to
+   the regression alone.
+
+Prediction intervals are log-normal: the prior variance is the regression's mean squared
+log error on leave-one-model-out refits (how far a *new* architecture lands), scaled by the
+kriging posterior variance, so they shrink only near profiled neighbours and are wider than a
+calibrated entry's elsewhere.
 """
 
-from typing import Dict, Optional, Sequence
+import warnings
+from statistics import NormalDist
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,12 +40,21 @@ import statsmodels.api as sm
 
 from helm_efficiency.analytic import flops as F
 from helm_efficiency.analytic.hardware import HardwareSpec, hardware_spec
-from helm_efficiency.costmodel.estimator import prediction_frame
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.measurements import architecture_of
 
-FEATURES = ("decode_memory_s", "decode_layer_steps", "decode_tp_steps", "prefill_compute_s", "prefill_memory_s", "prefill_layers")
+FEATURES = (
+    "decode_memory_s",
+    "decode_layer_steps",
+    "decode_tp_steps",
+    "prefill_compute_s",
+    "prefill_memory_s",
+    "prefill_layers",
+    "prefill_tp_layers",
+)
 REQUIRED_ARCH = ("num_layers", "hidden_size", "num_attention_heads", "intermediate_size")
+LENGTH_SCALE = 1.0  # kernel length scale, in units of (ln params, ln layers, log2 t)
+NUGGET = 0.05  # share of a model's residual that no neighbour predicts
 
 
 def complete_architecture(rows: pd.DataFrame) -> Optional[Dict[str, int]]:
@@ -38,71 +63,109 @@ def complete_architecture(rows: pd.DataFrame) -> Optional[Dict[str, int]]:
     return arch if arch and all(k in arch for k in REQUIRED_ARCH) else None
 
 
-def features(arch: Dict[str, int], hw: HardwareSpec, p: np.ndarray, o: np.ndarray, bytes_per_value: int = 2) -> np.ndarray:
+def has_roofline_specs(hardware: Optional[str]) -> bool:
+    spec = hardware_spec(hardware) if hardware else None
+    return spec is not None and spec.peak_flops is not None and spec.memory_bandwidth is not None
+
+
+def features(arch: Dict[str, int], hw: HardwareSpec, p, o, bytes_per_value: int = 2) -> np.ndarray:
+    """The FEATURES columns for requests (p prompt tokens, o output tokens) of `arch` on `hw`."""
     p = np.asarray(p, float)
-    o = np.asarray(o, float)
+    o = np.maximum(np.asarray(o, float), 1.0)
     t = float(arch.get("tensor_parallel") or 1)
     layers = float(arch["num_layers"])
-    steps = np.maximum(o - 1, 0)
+    steps = o - 1
     weights_s = F.weight_bytes(arch, bytes_per_value) / (t * hw.memory_bandwidth)
     prefill_compute = np.array([F.prefill_flops(arch, int(x)) for x in p]) / (t * hw.peak_flops)
+    ones = np.ones_like(p)
     return np.column_stack(
         [
             steps * weights_s,
             steps * layers,
-            steps * layers * (t > 1),
+            steps * layers * np.log2(t),
             prefill_compute,
-            np.full_like(p, weights_s),
-            np.full_like(p, layers),
+            ones * weights_s,
+            ones * layers,
+            ones * layers * np.log2(t),
         ]
     )
 
 
+def similarity_coordinates(arch: Dict[str, int]) -> np.ndarray:
+    """Where an architecture sits for the neighbour kernel: ln active params, ln layers, log2 t."""
+    return np.array([np.log(F.parameter_count(arch)), np.log(arch["num_layers"]), np.log2(arch.get("tensor_parallel") or 1)])
+
+
+def _wls(x: np.ndarray, y: np.ndarray):
+    with warnings.catch_warnings():
+        # One or two profiled shapes cannot separate every coefficient; statsmodels' pinv
+        # then gives the minimum-norm fit, and the leave-one-model-out variance shows the cost.
+        warnings.simplefilter("ignore")
+        return sm.WLS(y, x, weights=1.0 / y**2).fit()
+
+
 class TransferModel:
-    """Fit on a measurements table of several models on one hardware; predict any architecture."""
+    """Fit on calibrated entries of one software stack; predict any architecture on `hardware`.
 
-    def __init__(self, alpha: float = 0.1):
+    Entries need: model, hardware, architecture (REQUIRED_ARCH), measurements (p, o,
+    runtime_s, batch_size) and predict(p, o) (the calibrated surface).
+    """
+
+    def __init__(self, hardware: str, alpha: float = 0.1, length_scale: float = LENGTH_SCALE, nugget: float = NUGGET):
+        self.hardware_ = hardware
         self.alpha = alpha
+        self.length_scale = length_scale
+        self.nugget = nugget
 
-    def fit(self, measurements: pd.DataFrame, source: str = "measurements") -> "TransferModel":
-        hardware = measurements["hardware"].unique()
-        if len(hardware) != 1:
-            raise EfficiencyInputError(source, "hardware", f"transfer fits one stack at a time, got {sorted(hardware)}")
-        self.hardware_ = str(hardware[0])
+    def fit(self, entries: Sequence, source: str = "reference entries") -> "TransferModel":
         self.hw_ = hardware_spec(self.hardware_)
-        if self.hw_ is None or self.hw_.peak_flops is None:
+        if not has_roofline_specs(self.hardware_):
             raise EfficiencyInputError(source, "hardware", f"no roofline specs for {self.hardware_!r}")
-        blocks, targets, archs = [], [], []
-        self.models_ = []
-        for model, rows in measurements.groupby("model", sort=True):
-            arch = complete_architecture(rows)
-            if arch is None:
-                continue
-            rows = rows[rows["batch_size"].fillna(1) == 1] if "batch_size" in rows else rows
-            blocks.append(features(arch, self.hw_, rows["num_prompt_tokens"], rows["num_output_tokens"]))
-            targets.append(rows["runtime_s"].to_numpy(float))
-            archs.append(arch)
-            self.models_.append(str(model))
-        if len(self.models_) < 2:
-            raise EfficiencyInputError(source, "architecture columns", "transfer needs at least two profiled models with architectures")
-        x, y = np.vstack(blocks), np.concatenate(targets)
-        # Honest intervals: leave-one-model-out relative errors measure how far a *new*
-        # architecture lands from the fit; when that variance exceeds the in-sample residual
-        # variance, prediction weights are deflated by the ratio (as in the cost model).
-        held_out_errors = []
-        if len(blocks) >= 3:
-            for i in range(len(blocks)):
-                rest_x = np.vstack([b for j, b in enumerate(blocks) if j != i])
-                rest_y = np.concatenate([t for j, t in enumerate(targets) if j != i])
-                params = sm.WLS(rest_y, rest_x, weights=1.0 / rest_y**2).fit().params
-                held_out_errors.append(blocks[i] @ params / targets[i] - 1)
+        usable = [e for e in entries if _complete(e.architecture) and has_roofline_specs(e.hardware)]
+        self.models_ = sorted({e.model for e in usable})
+        self.neighbours_ = [e for e in usable if e.hardware == self.hardware_]
+        if len(self.models_) < 2 or not self.neighbours_:
+            raise EfficiencyInputError(
+                source, "architecture", f"transfer to {self.hardware_} needs two profiled architectures, one of them on {self.hardware_}"
+            )
+        blocks = {}
+        for e in usable:
+            rows = e.measurements[e.measurements["batch_size"].fillna(1) == 1]
+            x = features(e.architecture, hardware_spec(e.hardware), rows["num_prompt_tokens"], rows["num_output_tokens"])
+            blocks[(e.model, e.hardware)] = (x, rows["runtime_s"].to_numpy(float))
+        x_all = np.vstack([b[0] for b in blocks.values()])
+        y_all = np.concatenate([b[1] for b in blocks.values()])
+        self.result_ = _wls(x_all, y_all)
+        self.prior_variance_ = self._held_out_log_variance(blocks)
+        coords = np.array([similarity_coordinates(e.architecture) for e in self.neighbours_])
+        self._coords = coords
+        self._gram = self._kernel(coords[:, None, :], coords[None, :, :]) + self.nugget * np.eye(len(coords))
+        archs = [e.architecture for e in usable]
         sizes = [F.parameter_count(a) for a in archs]
         tps = [int(a.get("tensor_parallel") or 1) for a in archs]
         self.params_range_, self.tp_range_ = (min(sizes), max(sizes)), (min(tps), max(tps))
-        self.result_ = sm.WLS(y, x, weights=1.0 / y**2).fit()
-        cv_scale = float(np.mean(np.concatenate(held_out_errors) ** 2)) if held_out_errors else 0.0
-        self.noise_inflation_ = max(1.0, cv_scale / self.result_.scale) if self.result_.scale > 0 else 1.0
         return self
+
+    def _held_out_log_variance(self, blocks: Dict) -> float:
+        """Mean squared log error of the regression on each model when refitted without it
+        (on every hardware): the spread of a new architecture around the regression."""
+        errors = []
+        for model in self.models_:
+            kept = [v for k, v in blocks.items() if k[0] != model]
+            if not kept:
+                continue
+            params = _wls(np.vstack([v[0] for v in kept]), np.concatenate([v[1] for v in kept])).params
+            for (m, _), (x, y) in blocks.items():
+                if m == model:
+                    errors.append(np.log(np.maximum(x @ params, 1e-9) / y))
+        return float(np.mean(np.concatenate(errors) ** 2))
+
+    def _kernel(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.exp(-np.sum((a - b) ** 2, axis=-1) / (2 * self.length_scale**2))
+
+    def regression(self, arch: Dict[str, int], hardware: str, p, o) -> np.ndarray:
+        """The shared regression's runtime (s), before the neighbour correction."""
+        return np.maximum(features(arch, hardware_spec(hardware), p, o) @ self.result_.params, 1e-9)
 
     def predict(self, arch: Dict[str, int], num_prompt_tokens, num_output_tokens) -> pd.DataFrame:
         """Runtime (s) with a 90% interval. `extrapolated` marks architectures outside the
@@ -112,18 +175,26 @@ class TransferModel:
             raise EfficiencyInputError("architecture", missing[0], "missing; transfer needs the model's dimensions")
         p = np.asarray(num_prompt_tokens, float)
         o = np.maximum(np.asarray(num_output_tokens, float), 1.0)
-        x = features(arch, self.hw_, p, o)
-        mean = x @ self.result_.params
-        # Errors are relative (weights 1/y²): the interval of a point with runtime y has scale y.
-        frame = prediction_frame(self.result_, x, 1.0 / np.maximum(mean, 1e-12) ** 2 / self.noise_inflation_, self.alpha)
+        weights = np.linalg.solve(self._gram, self._kernel(self._coords, similarity_coordinates(arch)))
+        residuals = np.array(
+            [np.log(e.predict(p, o)["runtime_s"].to_numpy() / self.regression(e.architecture, e.hardware, p, o)) for e in self.neighbours_]
+        )
+        log_mean = np.log(self.regression(arch, self.hardware_, p, o)) + weights @ residuals
+        posterior = 1.0 + self.nugget - weights @ self._kernel(self._coords, similarity_coordinates(arch))
+        half_width = NormalDist().inv_cdf(1 - self.alpha / 2) * np.sqrt(self.prior_variance_ * posterior)
         return pd.DataFrame(
             {
-                "runtime_s": mean,
-                "runtime_lo_s": np.maximum(frame["obs_ci_lower"].to_numpy(), 0.0),
-                "runtime_hi_s": frame["obs_ci_upper"].to_numpy(),
+                "runtime_s": np.exp(log_mean),
+                "runtime_lo_s": np.exp(log_mean - half_width),
+                "runtime_hi_s": np.exp(log_mean + half_width),
                 "extrapolated": np.full(len(p), self._outside_training(arch)),
             }
         )
+
+    def neighbour_weights(self, arch: Dict[str, int]) -> Dict[str, float]:
+        """How much each profiled neighbour's deviation carries over to `arch` (explains a prediction)."""
+        weights = np.linalg.solve(self._gram, self._kernel(self._coords, similarity_coordinates(arch)))
+        return {e.model: float(w) for e, w in zip(self.neighbours_, weights)}
 
     def _outside_training(self, arch: Dict[str, int]) -> bool:
         n, t = F.parameter_count(arch), int(arch.get("tensor_parallel") or 1)
@@ -131,6 +202,10 @@ class TransferModel:
 
     def coefficients(self) -> Dict[str, float]:
         return dict(zip(FEATURES, map(float, self.result_.params)))
+
+
+def _complete(arch: Optional[dict]) -> bool:
+    return bool(arch) and all(k in arch for k in REQUIRED_ARCH)
 
 
 def tensor_parallel_for(arch: Dict[str, int], hw: HardwareSpec, bytes_per_value: int = 2, headroom: float = 0.8) -> int:
@@ -142,16 +217,14 @@ def tensor_parallel_for(arch: Dict[str, int], hw: HardwareSpec, bytes_per_value:
     return t
 
 
-def transfer_from_entries(entries: Sequence, hardware: str) -> Optional["TransferModel"]:
-    """A TransferModel fitted on the calibrated entries of one hardware, or None if too few
-    entries carry architectures or the hardware has no roofline specs."""
-    frames = []
-    for entry in entries:
-        if getattr(entry, "hardware", None) != hardware or not getattr(entry, "architecture", None):
-            continue
-        rows = entry.measurements.assign(model=entry.model, hardware=hardware, **entry.architecture)
-        frames.append(rows)
-    spec = hardware_spec(hardware)
-    if len(frames) < 2 or spec is None or spec.peak_flops is None:
+def transfer_from_entries(entries: Sequence, hardware: str) -> Optional[TransferModel]:
+    """A TransferModel for `hardware`, fitted on the entries that share its software stack, or
+    None if the hardware has no roofline specs or too few entries carry architectures."""
+    on_hardware = [e for e in entries if getattr(e, "hardware", None) == hardware and _complete(getattr(e, "architecture", None))]
+    if not on_hardware or not has_roofline_specs(hardware):
         return None
-    return TransferModel().fit(pd.concat(frames, ignore_index=True), source=f"{hardware} reference entries")
+    software = on_hardware[0].software
+    pool: List = [e for e in entries if getattr(e, "software", None) == software and _complete(getattr(e, "architecture", None))]
+    if len({e.model for e in pool}) < 2:
+        return None
+    return TransferModel(hardware).fit(pool, source=f"{software} reference entries")

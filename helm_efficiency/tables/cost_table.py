@@ -11,7 +11,7 @@ entry model (e.g. ``together/gpt-j-6b`` → ``eleutherai/gpt-j-6b`` → ``gptj_6
 import json
 import os
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Dict, Iterable, List, Optional, Sequence
 
@@ -138,15 +138,6 @@ class CostTable:
     prefill_shapes: Dict[str, PrefillShape] = field(default_factory=dict)
     description: str = ""
     source: str = ""
-    _transfer_models: Dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
-
-    def transfer_model(self, hardware: str):
-        """The stack's TransferModel, fitted once from this table's entries (None if unsupported)."""
-        if hardware not in self._transfer_models:
-            from helm_efficiency.analytic.transfer import transfer_from_entries
-
-            self._transfer_models[hardware] = transfer_from_entries(self.entries, hardware)
-        return self._transfer_models[hardware]
 
     def entry(self, name: str):
         for e in self.entries:
@@ -248,6 +239,12 @@ def load_helm_efficiency_data() -> CostTable:
         description="HELM's bundled efficiency_data/inference_idealized_runtimes.json (A100, Megatron-LM, 2022 models)",
         source="crfm-helm package",
     )
+
+
+@lru_cache(maxsize=None)
+def shipped_table(name: str) -> CostTable:
+    """A shipped table, loaded once per process (treat it as read-only)."""
+    return load_table(name)
 
 
 def load_table(name_or_path: str) -> CostTable:
