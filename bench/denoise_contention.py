@@ -2,15 +2,20 @@
 
 1. Build a random-weight GPT-2-shaped model (no download) and serve it with HELM's
    HuggingFaceClient (the client `helm-run --enable-local-huggingface-models` uses).
-2. Quiet ground truth: each (p, o) configuration several times, one at a time; truth is the
-   mean of the fastest half (the profiler's rule; this shared machine's speed fluctuates).
-3. Contended: the same configurations, shuffled, sent by concurrent threads with random
-   pauses (so concurrency varies) while a CPU-hogging background process switches on and off.
-4. Per configuration, compare with the quiet truth: the raw contended runtime (mean), the
-   paper's minimum-per-configuration, and our lower-envelope denoised runtime. Median and
-   p90 relative error, all from this one run.
+2. Interleave, in rounds, so slow drift in the machine's own speed hits both sides equally:
+   - a quiet slice: every (p, o) configuration twice, one at a time, nothing else running;
+   - a contended slice: a share of the contended requests, shuffled, sent by concurrent
+     threads with random pauses (so concurrency varies), while a CPU-hogging background
+     process is started, switches on and off, and is stopped at the end of the slice.
+3. Quiet truth per configuration: the mean of the fastest half of its quiet repeats (the
+   profiler's rule). Its own noise floor is reported: the truth from even rounds against the
+   truth from odd rounds. An error below that floor cannot be resolved on this machine.
+4. Per configuration, against the quiet truth: the raw contended runtime (mean), the paper's
+   minimum per configuration, our lower-envelope denoised runtime, and, as a diagnostic, the
+   same denoiser fitted to the quiet timings (the error of the functional form alone).
+   Median and p90 relative error, all from this one run.
 
-    python bench/denoise_contention.py [--model he-tiny] [--threads 2] [--repeats 10] [--no-hog]
+    python bench/denoise_contention.py [--model he-tiny] [--threads 2] [--rounds 6] [--no-hog]
 """
 
 import argparse
@@ -49,11 +54,12 @@ def send(client, name: str, p: int, o: int) -> dict:
 
     request = Request(model=f"huggingface/{name}", model_deployment=f"huggingface/{name}", prompt="a" * p,
                       max_tokens=o, temperature=0.0, stop_sequences=[])
+    started_at = time.time()
     result = client.make_request(request)
     if not result.success:
         raise RuntimeError(result.error)
     return {"num_prompt_tokens": p, "num_output_tokens": len(result.completions[0].tokens), "runtime_s": result.request_time,
-            "config": (p, o)}
+            "started_at": started_at, "config": (p, o)}
 
 
 def relative_errors(estimate: pd.Series, truth: pd.Series) -> tuple:
@@ -61,20 +67,43 @@ def relative_errors(estimate: pd.Series, truth: pd.Series) -> tuple:
     return float(np.median(e) * 100), float(np.percentile(e, 90) * 100)
 
 
+def contended_slice(client, name: str, jobs, threads: int, mean_gap_s: float, hog: bool, rng: random.Random) -> list:
+    """Send `jobs` ((p, o) each) from `threads` threads with exponential pauses; a CPU hog
+    process runs (1 s on, 3 s off) for the slice's duration unless `hog` is False."""
+    gaps = [rng.expovariate(1.0 / mean_gap_s) for _ in jobs]
+    process = subprocess.Popen([sys.executable, "-c", HOG]) if hog else None
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(lambda job: (time.sleep(job[1]), send(client, name, *job[0]))[1], zip(jobs, gaps)))
+    finally:
+        if process is not None:
+            process.kill()
+            process.wait()
+
+
+def truth_of(quiet: pd.DataFrame) -> pd.Series:
+    return quiet.groupby("config")["runtime_s"].agg(lambda s: robust_mean_std(s.to_numpy())[0])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="he-tiny", choices=sorted(demo_model_configs()))
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=10, help="contended requests per configuration")
+    parser.add_argument("--rounds", type=int, default=6, help="quiet/contended rounds (even, for the truth's noise floor)")
+    parser.add_argument("--repeats", type=int, default=12, help="contended requests per configuration, over all rounds")
+    parser.add_argument("--quiet-repeats", type=int, default=2, help="quiet repeats per configuration per round")
     parser.add_argument("--mean-gap-s", type=float, default=0.3, help="mean random pause before each contended request")
-    parser.add_argument("--quiet-repeats", type=int, default=9)
     parser.add_argument("--no-hog", action="store_true", help="no background process (a control run)")
+    parser.add_argument("--timings-out", help="write every quiet and contended timing to this CSV")
     args = parser.parse_args()
     configs = [(p, o) for p in PROMPTS for o in OUTPUTS]
+    rng = random.Random(0)
+    jobs = [c for c in configs for _ in range(args.repeats)]
+    rng.shuffle(jobs)
+    quiet_rows, contended_rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = os.path.join(tmp, args.model)
-        config = dict(demo_model_configs()[args.model])
-        save_random_model(config, model_dir)
+        save_random_model(dict(demo_model_configs()[args.model]), model_dir)
         # Generate exactly max_tokens: a random model could otherwise emit end-of-text early.
         gen_path = os.path.join(model_dir, "generation_config.json")
         if os.path.exists(gen_path):
@@ -82,43 +111,43 @@ def main() -> None:
         client = make_client(model_dir, args.model)
         for _ in range(3):
             send(client, args.model, 64, 4)  # load and warm up
-        print(f"quiet: {len(configs)} configurations × {args.quiet_repeats}, one at a time", flush=True)
-        quiet = pd.DataFrame([send(client, args.model, p, o) for p, o in configs for _ in range(args.quiet_repeats)])
-        # This shared VM's speed itself fluctuates; the quiet truth is the mean of the fastest
-        # half of the repeats, as in the profiler.
-        truth = quiet.groupby("config")["runtime_s"].agg(lambda s: robust_mean_std(s.to_numpy())[0])
-
-        jobs = [c for c in configs for _ in range(args.repeats)]
-        rng = random.Random(0)
-        rng.shuffle(jobs)
-        gaps = [rng.expovariate(1.0 / args.mean_gap_s) for _ in jobs]  # bursty arrivals: concurrency varies
-        print(f"contended: {len(jobs)} requests on {args.threads} threads with an on/off CPU hog", flush=True)
-        hog = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1e6)" if args.no_hog else HOG])
         started = time.time()
-        try:
-            with ThreadPoolExecutor(args.threads) as pool:
-                contended = pd.DataFrame(list(pool.map(lambda job: (time.sleep(job[1]), send(client, args.model, *job[0]))[1], zip(jobs, gaps))))
-        finally:
-            hog.kill()
-        print(f"contended phase took {time.time() - started:.1f}s", flush=True)
+        for r in range(args.rounds):
+            order = [c for c in configs for _ in range(args.quiet_repeats)]
+            rng.shuffle(order)
+            quiet_rows += [dict(send(client, args.model, p, o), round=r) for p, o in order]
+            share = jobs[r * len(jobs) // args.rounds : (r + 1) * len(jobs) // args.rounds]
+            contended_rows += contended_slice(client, args.model, share, args.threads, args.mean_gap_s, not args.no_hog, rng)
+            print(f"round {r + 1}/{args.rounds}: {len(order)} quiet, {len(share)} contended requests "
+                  f"({time.time() - started:.0f}s)", flush=True)
+    quiet, contended = pd.DataFrame(quiet_rows), pd.DataFrame(contended_rows)
+    if args.timings_out:
+        both = pd.concat([quiet.assign(phase="quiet"), contended.assign(phase="contended")], ignore_index=True)
+        both.drop(columns="config").to_csv(args.timings_out, index=False)
+    truth = truth_of(quiet)
+    floor = relative_errors(truth_of(quiet[quiet["round"] % 2 == 0]), truth_of(quiet[quiet["round"] % 2 == 1]))
 
     per_config = contended.groupby("config").agg(raw=("runtime_s", "mean"), min_per_config=("runtime_s", "min"),
                                                   p=("num_prompt_tokens", "first"), o=("num_output_tokens", "median"))
     denoiser = LowerEnvelopeDenoiser().fit(contended)
     per_config["denoised"] = denoiser.predict(per_config["p"], per_config["o"])
+    per_config["quiet_envelope"] = LowerEnvelopeDenoiser().fit(quiet).predict(per_config["p"], per_config["o"])
     per_config["truth"] = truth
     rows = []
-    for method in ("raw", "min_per_config", "denoised"):
+    for method in ("raw", "min_per_config", "denoised", "quiet_envelope"):
         med, p90 = relative_errors(per_config[method], per_config["truth"])
         rows.append({"method": method, "median_rel_err_pct": med, "p90_rel_err_pct": p90})
-    result = pd.DataFrame(rows)
+    result = pd.DataFrame(rows).set_index("method")
     pd.set_option("display.width", 200)
-    print(per_config[["truth", "raw", "min_per_config", "denoised"]].round(4).to_string())
+    print(per_config[["truth", "raw", "min_per_config", "denoised", "quiet_envelope"]].round(4).to_string())
     print()
-    print(result.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
-    raw, best = result.set_index("method").loc["raw", "median_rel_err_pct"], result.set_index("method").loc["denoised", "median_rel_err_pct"]
-    print(f"\ndenoised median error is {best / raw:.2f}x the raw runtime's; fit quality {denoiser.quality_}, "
-          f"quantile {denoiser.quantile_:.3f}, {denoiser.n_} requests")
+    print(result.to_string(float_format=lambda v: f"{v:.1f}"))
+    print(f"\nquiet truth's own noise floor (even vs odd rounds): median {floor[0]:.1f}%, p90 {floor[1]:.1f}%")
+    slowed = float((contended.set_index("config")["runtime_s"] > 1.1 * truth.reindex(contended["config"]).to_numpy()).mean() * 100)
+    print(f"contended requests more than 10% slower than the quiet truth: {slowed:.0f}%")
+    print(f"denoised median error is {result.loc['denoised', 'median_rel_err_pct'] / result.loc['raw', 'median_rel_err_pct']:.2f}x "
+          f"the raw runtime's and {result.loc['denoised', 'median_rel_err_pct'] / result.loc['min_per_config', 'median_rel_err_pct']:.2f}x "
+          f"min-per-config's; fit quality {denoiser.quality_}, quantile {denoiser.quantile_:.3f}, {denoiser.n_} requests")
 
 
 if __name__ == "__main__":
