@@ -16,6 +16,7 @@
    Median and p90 relative error, all from this one run.
 
     python bench/denoise_contention.py [--model he-tiny] [--threads 2] [--rounds 6] [--no-hog]
+    python bench/denoise_contention.py --from-timings TIMINGS.csv [--quantile 0.1]
 """
 
 import argparse
@@ -95,7 +96,23 @@ def main() -> None:
     parser.add_argument("--mean-gap-s", type=float, default=0.3, help="mean random pause before each contended request")
     parser.add_argument("--no-hog", action="store_true", help="no background process (a control run)")
     parser.add_argument("--timings-out", help="write every quiet and contended timing to this CSV")
+    parser.add_argument("--from-timings", help="re-analyse a --timings-out CSV instead of measuring")
+    parser.add_argument("--quantile", type=float, help="envelope quantile (default: the denoiser's automatic rule)")
     args = parser.parse_args()
+    if args.from_timings:
+        both = pd.read_csv(args.from_timings)
+        both["config"] = list(zip(both["num_prompt_tokens"], both["num_output_tokens"]))
+        quiet, contended = both[both["phase"] == "quiet"], both[both["phase"] == "contended"]
+    else:
+        quiet, contended = measure(args)
+    if args.timings_out:
+        both = pd.concat([quiet.assign(phase="quiet"), contended.assign(phase="contended")], ignore_index=True)
+        both.drop(columns="config").to_csv(args.timings_out, index=False)
+    report(quiet, contended, args.quantile)
+
+
+def measure(args) -> tuple:
+    """Quiet and contended timings, interleaved in rounds (see the module docstring)."""
     configs = [(p, o) for p in PROMPTS for o in OUTPUTS]
     rng = random.Random(0)
     jobs = [c for c in configs for _ in range(args.repeats)]
@@ -120,18 +137,18 @@ def main() -> None:
             contended_rows += contended_slice(client, args.model, share, args.threads, args.mean_gap_s, not args.no_hog, rng)
             print(f"round {r + 1}/{args.rounds}: {len(order)} quiet, {len(share)} contended requests "
                   f"({time.time() - started:.0f}s)", flush=True)
-    quiet, contended = pd.DataFrame(quiet_rows), pd.DataFrame(contended_rows)
-    if args.timings_out:
-        both = pd.concat([quiet.assign(phase="quiet"), contended.assign(phase="contended")], ignore_index=True)
-        both.drop(columns="config").to_csv(args.timings_out, index=False)
+    return pd.DataFrame(quiet_rows), pd.DataFrame(contended_rows)
+
+
+def report(quiet: pd.DataFrame, contended: pd.DataFrame, quantile=None) -> None:
     truth = truth_of(quiet)
     floor = relative_errors(truth_of(quiet[quiet["round"] % 2 == 0]), truth_of(quiet[quiet["round"] % 2 == 1]))
 
     per_config = contended.groupby("config").agg(raw=("runtime_s", "mean"), min_per_config=("runtime_s", "min"),
                                                   p=("num_prompt_tokens", "first"), o=("num_output_tokens", "median"))
-    denoiser = LowerEnvelopeDenoiser().fit(contended)
+    denoiser = LowerEnvelopeDenoiser(quantile=quantile).fit(contended)
     per_config["denoised"] = denoiser.predict(per_config["p"], per_config["o"])
-    per_config["quiet_envelope"] = LowerEnvelopeDenoiser().fit(quiet).predict(per_config["p"], per_config["o"])
+    per_config["quiet_envelope"] = LowerEnvelopeDenoiser(quantile=quantile).fit(quiet).predict(per_config["p"], per_config["o"])
     per_config["truth"] = truth
     rows = []
     for method in ("raw", "min_per_config", "denoised", "quiet_envelope"):

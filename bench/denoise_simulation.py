@@ -1,19 +1,22 @@
 """Denoising under simulated noise with known truth, versus the number of requests.
 
 Truth: runtime = 0.05 + 2e-4·p + 0.02·(o−1) s, with (p, o) drawn like a mixed HELM suite.
-Noise models (all add time; contention never removes it):
+Noise models (all but jitter_contention only add time):
   lognormal   multiplicative jitter, sigma 0.2 (always ≥ truth: exp(|N|))
   queueing    exponential waits, mean 0.5 × truth
   pareto      heavy tail, Pareto(α=1.5) × 0.2 × truth
   drift       diurnal load: a sinusoidal multiplier 1–3× over the run, plus jitter
+  jitter_contention  ±5% two-sided log-normal jitter around truth (truth = its median), and
+              70% of requests slowed by a further exponential factor (mean 0.5)
   stale_cache 30% of rows are cached copies of other requests' timings (excluded by `cached`)
 For each noise model and request count, report the median and p90 relative error of
   raw (the timings themselves), min_per_config (the paper's minimum over repeats of each
   (p, o)) and denoised (our lower-envelope fit), over all requests. Deterministic (seeded).
 
-    python bench/denoise_simulation.py
+    python bench/denoise_simulation.py [--quantile 0.1]
 """
 
+import argparse
 import zlib
 
 import numpy as np
@@ -23,6 +26,9 @@ from helm_efficiency.denoise.envelope import LowerEnvelopeDenoiser
 
 PROMPTS = np.array([32, 128, 256, 512, 1024])
 OUTPUTS = np.array([1, 4, 16, 64])
+
+
+NOISES = ("lognormal", "queueing", "pareto", "drift", "jitter_contention", "stale_cache")
 
 
 def truth_of(p, o):
@@ -43,6 +49,11 @@ def simulate(noise: str, n: int, rng: np.random.Generator) -> pd.DataFrame:
     elif noise == "drift":
         phase = np.linspace(0, 2 * np.pi, n)
         observed = t * (2 - np.cos(phase)) * np.exp(np.abs(rng.normal(0, 0.1, n)))
+    elif noise == "jitter_contention":
+        # Real timings (bench/denoise_contention.py) also jitter *both ways* around the quiet
+        # value (truth = its median here); contention then slows 70% of the requests.
+        slowed = rng.random(n) < 0.7
+        observed = t * np.exp(rng.normal(0, 0.05, n)) * (1 + slowed * rng.exponential(0.5, n))
     elif noise == "stale_cache":
         observed = t + rng.exponential(0.3 * t)
         cached = rng.random(n) < 0.3
@@ -58,14 +69,17 @@ def errors(pred, truth):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quantile", type=float, help="envelope quantile (default: the denoiser's automatic rule)")
+    args = parser.parse_args()
     rows = []
-    for noise in ("lognormal", "queueing", "pareto", "drift", "stale_cache"):
+    for noise in NOISES:
         for n in (20, 50, 100, 300, 1000):
             rng = np.random.default_rng(zlib.crc32(f"{noise}-{n}".encode()))
             df = simulate(noise, n, rng)
             used = df[~df["cached"]]
             min_per_config = used.groupby(["num_prompt_tokens", "num_output_tokens"])["runtime_s"].transform("min")
-            model = LowerEnvelopeDenoiser().fit(used)
+            model = LowerEnvelopeDenoiser(quantile=args.quantile).fit(used)
             denoised = model.predict(used["num_prompt_tokens"], used["num_output_tokens"])
             for method, pred in (("raw", used["runtime_s"]), ("min_per_config", min_per_config), ("denoised", denoised)):
                 med, p90 = errors(np.asarray(pred, float), used["truth"].to_numpy())
