@@ -26,17 +26,17 @@ Two layers, both fitted on calibrated cost-table entries:
 
 Prediction intervals are log-normal: the prior variance is the regression's mean squared
 log error on leave-one-model-out refits (how far a *new* architecture lands), scaled by the
-kriging posterior variance, so they shrink only near profiled neighbours and are wider than a
+kriging posterior variance, with a Student t quantile for the few models it comes from, so they shrink only near profiled neighbours and are wider than a
 calibrated entry's elsewhere.
 """
 
 import warnings
-from statistics import NormalDist
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy.stats import t as student_t
 
 from helm_efficiency.analytic import flops as F
 from helm_efficiency.analytic.hardware import HardwareSpec, hardware_spec
@@ -181,7 +181,8 @@ class TransferModel:
         )
         log_mean = np.log(self.regression(arch, self.hardware_, p, o)) + weights @ residuals
         posterior = 1.0 + self.nugget - weights @ self._kernel(self._coords, similarity_coordinates(arch))
-        half_width = NormalDist().inv_cdf(1 - self.alpha / 2) * np.sqrt(self.prior_variance_ * posterior)
+        # The prior variance is estimated from len(models_) held-out models: Student t quantile.
+        half_width = student_t.ppf(1 - self.alpha / 2, df=max(len(self.models_) - 1, 1)) * np.sqrt(self.prior_variance_ * posterior)
         return pd.DataFrame(
             {
                 "runtime_s": np.exp(log_mean),
