@@ -1,4 +1,4 @@
-"""`helm-efficiency <verb>`: demo, import-megatron, calibrate, estimate, profile, denoise, rescore, leaderboard, schema."""
+"""`helm-efficiency <verb>`: demo, import-megatron, calibrate, estimate, explain, profile, denoise, rescore, leaderboard, schema."""
 
 import argparse
 import sys
@@ -58,6 +58,28 @@ def cmd_estimate(args) -> None:
     from helm_efficiency.estimate_cmd import estimate_csv
 
     estimate_csv(args.requests, args.output, args.table, args.power_w, args.usd_per_gpu_hour)
+
+
+def cmd_explain(args) -> None:
+    import json
+
+    from helm_efficiency.estimate import explain_transfer, load_tables
+
+    report = explain_transfer(args.model, load_tables(args.table), args.prompt_tokens, args.output_tokens, args.hardware)
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return
+    arch = report["architecture"]
+    print(f"{args.model} on {report['hardware']} (TP {arch.get('tensor_parallel', 1)}), p={args.prompt_tokens}, o={args.output_tokens}")
+    print(f"  pure roofline                {report['roofline_s']:.4f} s")
+    for name, seconds in report["terms_s"].items():
+        print(f"  + {name:<26} {seconds:+.4f} s")
+    print(f"  = shared regression          {report['regression_s']:.4f} s   (fitted on {', '.join(report['trained_on'])})")
+    for n in sorted(report["neighbours"], key=lambda n: -abs(n["weight"])):
+        print(f"    neighbour {n['model']:<18} weight {n['weight']:.3f}, its runtime ÷ regression {n['deviation']:.3f}")
+    lo, hi = report["interval_s"]
+    flag = "  [extrapolated]" if report["extrapolated"] else ""
+    print(f"  transfer estimate            {report['runtime_s']:.4f} s   (90% interval {lo:.4f}–{hi:.4f}){flag}")
 
 
 def cmd_profile(args) -> None:
@@ -135,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--power-w", type=float, help="override the per-GPU power assumption (W)")
     p.add_argument("--usd-per-gpu-hour", type=float, help="override the per-GPU-hour price (USD)")
 
+    p = add("explain", cmd_explain, "Take a transfer (architecture-only) estimate apart: roofline, regression terms, profiled neighbours.",
+            "helm-efficiency explain meta/llama-3.1-8b --hardware a100 --prompt-tokens 512 --output-tokens 32")
+    p.add_argument("model", help="a registry or HELM model name (see helm_efficiency/profiling/registry.json)")
+    p.add_argument("--hardware", help="reference hardware (default: the first table's)")
+    p.add_argument("--table", action="append", help="table name or JSON path (default: a100)")
+    p.add_argument("--prompt-tokens", type=int, default=512)
+    p.add_argument("--output-tokens", type=int, default=32)
+    p.add_argument("--json", action="store_true", help="print the breakdown as JSON")
+
     p = add("profile", cmd_profile, "Profile a random-weight model (from a config or registry name) and write a measurements CSV.",
             "helm-efficiency profile --arch test/tiny-llama --device cpu -o m.csv")
     source = p.add_mutually_exclusive_group(required=True)
@@ -186,7 +217,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if getattr(args, "dtype", "unset") is None:
         args.dtype = "bf16" if str(args.device).startswith("cuda") else "fp32"
     if getattr(args, "table", "unset") is None:
-        args.table = ["a100", "helm"]
+        args.table = ["a100"] if args.verb == "explain" else ["a100", "helm"]
     try:
         args.func(args)
     except EfficiencyInputError as e:

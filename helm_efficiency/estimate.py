@@ -13,7 +13,12 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.analytic.hardware import hardware_spec
-from helm_efficiency.analytic.transfer import complete_architecture, tensor_parallel_for, transfer_from_entries
+from helm_efficiency.analytic.transfer import (
+    complete_architecture,
+    tensor_parallel_for,
+    transfer_from_entries,
+)
+from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.profiling.registry import registry_architecture
 from helm_efficiency.tables.cost_table import CostTable
 
@@ -80,6 +85,21 @@ def transfer_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], 
             if fitted[hardware] is not None:
                 return TransferEntry(fitted[hardware], arch, names)
     return None
+
+
+def explain_transfer(name: str, tables: Sequence[CostTable], num_prompt_tokens: int, num_output_tokens: int,
+                     hardware: Optional[str] = None) -> dict:
+    """TransferModel.explain for a registry model on `hardware` (default: the first table's)."""
+    arch = registry_architecture(name)
+    if arch is None:
+        raise EfficiencyInputError(name, "model", "not in the architecture registry (helm_efficiency/profiling/registry.json)")
+    if hardware is None:
+        hardware = next((e.hardware for t in tables for e in t.entries if getattr(e, "hardware", None)), None)
+    model = transfer_from_entries(transfer_pool(tables), hardware) if hardware else None
+    if model is None:
+        raise EfficiencyInputError(str(hardware), "hardware", "no transfer model: needs roofline specs and profiled architectures")
+    entry = TransferEntry(model, arch, [name])
+    return model.explain(entry.architecture, num_prompt_tokens, num_output_tokens)
 
 
 class TransferEntry:

@@ -61,3 +61,18 @@ def test_denoise_keeps_every_row_in_order(tmp_path):
     assert not out["used_in_fit"].iloc[0] and np.isfinite(out["denoised_runtime_s"].iloc[0])  # excluded yet valued
     fit = json.loads((tmp_path / "fit.json").read_text())
     assert fit["m"]["num_requests_used"] == n - 2
+
+
+def test_explain_adds_up_and_names_its_neighbours(capsys):
+    import json
+
+    main(["explain", "meta/llama-3.1-8b", "--hardware", "v100", "--prompt-tokens", "300", "--output-tokens", "20", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["hardware"] == "v100"
+    assert sum(report["terms_s"].values()) == pytest.approx(report["regression_s"])
+    assert {n["model"] for n in report["neighbours"]} == {"ai21_j1_large", "gptj_6b", "openai_davinci"}
+    lo, hi = report["interval_s"]
+    assert lo < report["runtime_s"] < hi
+    with pytest.raises(SystemExit):
+        main(["explain", "no/such-model"])
+    assert "registry" in capsys.readouterr().err

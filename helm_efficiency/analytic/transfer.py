@@ -197,6 +197,36 @@ class TransferModel:
         weights = np.linalg.solve(self._gram, self._kernel(self._coords, similarity_coordinates(arch)))
         return {e.model: float(w) for e, w in zip(self.neighbours_, weights)}
 
+    def explain(self, arch: Dict[str, int], num_prompt_tokens: int, num_output_tokens: int) -> Dict[str, object]:
+        """One request's transfer estimate taken apart (seconds): the pure roofline, each
+        regression term (coefficient × feature), and each neighbour's weight and deviation
+        (its calibrated runtime ÷ the regression's, at the same p and o)."""
+        from helm_efficiency.analytic.roofline import request_time_s
+
+        p, o = [float(num_prompt_tokens)], [float(max(num_output_tokens, 1))]
+        x = features(arch, self.hw_, p, o)[0]
+        weights = self.neighbour_weights(arch)
+        prediction = self.predict(arch, p, o).iloc[0]
+        return {
+            "hardware": self.hardware_,
+            "architecture": dict(arch),
+            "roofline_s": request_time_s(arch, self.hw_, int(p[0]), int(o[0])),
+            "terms_s": {name: float(c * v) for name, c, v in zip(FEATURES, self.result_.params, x)},
+            "regression_s": float(self.regression(arch, self.hardware_, p, o)[0]),
+            "neighbours": [
+                {
+                    "model": e.model,
+                    "weight": weights[e.model],
+                    "deviation": float(e.predict(p, o)["runtime_s"].iloc[0] / self.regression(e.architecture, e.hardware, p, o)[0]),
+                }
+                for e in self.neighbours_
+            ],
+            "runtime_s": float(prediction["runtime_s"]),
+            "interval_s": [float(prediction["runtime_lo_s"]), float(prediction["runtime_hi_s"])],
+            "extrapolated": bool(prediction["extrapolated"]),
+            "trained_on": list(self.models_),
+        }
+
     def _outside_training(self, arch: Dict[str, int]) -> bool:
         n, t = F.parameter_count(arch), int(arch.get("tensor_parallel") or 1)
         return not (self.params_range_[0] <= n <= self.params_range_[1] and self.tp_range_[0] <= t <= self.tp_range_[1])
