@@ -173,6 +173,8 @@ def estimate_idealized(
 
 
 def load_tables(names: Sequence[str]) -> List[CostTable]:
-    from helm_efficiency.tables.cost_table import load_table
+    """Tables by shipped name (a100, v100, cpu, helm: loaded once per process) or JSON path
+    (read each time, so an edited file is picked up)."""
+    from helm_efficiency.tables.cost_table import HELM_TABLE, SHIPPED_TABLES, load_table, shipped_table
 
-    return [load_table(name) for name in names]
+    return [shipped_table(name) if name in SHIPPED_TABLES + (HELM_TABLE,) else load_table(name) for name in names]

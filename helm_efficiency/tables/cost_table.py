@@ -243,7 +243,7 @@ def load_helm_efficiency_data() -> CostTable:
 
 @lru_cache(maxsize=None)
 def shipped_table(name: str) -> CostTable:
-    """A shipped table, loaded once per process (treat it as read-only)."""
+    """A shipped table (or HELM's), loaded once per process; treat it as read-only."""
     return load_table(name)
 
 
