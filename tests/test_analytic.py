@@ -107,3 +107,20 @@ def test_transfer_interval_is_wider_far_from_profiled_neighbours():
         width[name] = float((out["runtime_hi_s"] / out["runtime_lo_s"]).iloc[0])
     assert width["far"] > width["near"] > 1.0
     assert "bloom" in v100.models_ and all(e.hardware == "v100" for e in v100.neighbours_)
+
+
+def test_transfer_regression_never_credits_a_cost_with_negative_time():
+    import numpy as np
+    import statsmodels.api as sm
+
+    from helm_efficiency.analytic.transfer import _wls
+
+    rng = np.random.default_rng(0)
+    a = rng.uniform(1, 2, 50)
+    d = rng.normal(0, 1e-3, 50)
+    x = np.column_stack([a, a + d, np.ones(50)])  # two nearly collinear costs
+    y = 2 * a + 1 - 5 * d  # least squares would pay for it with 7·a − 5·(a + d)
+    assert (sm.WLS(y, x, weights=1 / y**2).fit().params < 0).any()
+    params = _wls(x, y)
+    assert (params >= 0).all()
+    assert np.abs(x @ params / y - 1).max() < 0.01

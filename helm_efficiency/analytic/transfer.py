@@ -3,9 +3,10 @@ the models profiled on that software stack (on any hardware with roofline specs)
 
 Two layers, both fitted on calibrated cost-table entries:
 
-1. A regression shared by all hardware of the stack (statsmodels WLS, weights 1/runtime² so
-   errors are relative) on roofline-derived features of each (architecture, hardware, p, o),
-   with t = tensor-parallel degree, L = layers:
+1. A regression shared by all hardware of the stack on roofline-derived features of each
+   (architecture, hardware, p, o): statsmodels WLS with weights 1/runtime², so errors are
+   relative, and no negative coefficient, since every feature is a cost. t = tensor-parallel
+   degree, L = layers:
 
      decode_memory_s     (o−1) × weight bytes / (t · bandwidth)      memory-bound decode
      decode_layer_steps  (o−1) × L                                   per-layer kernel overhead
@@ -96,12 +97,22 @@ def similarity_coordinates(arch: Dict[str, int]) -> np.ndarray:
     return np.array([np.log(F.parameter_count(arch)), np.log(arch["num_layers"]), np.log2(arch.get("tensor_parallel") or 1)])
 
 
-def _wls(x: np.ndarray, y: np.ndarray):
-    with warnings.catch_warnings():
-        # One or two profiled shapes cannot separate every coefficient; statsmodels' pinv
-        # then gives the minimum-norm fit, and the leave-one-model-out variance shows the cost.
-        warnings.simplefilter("ignore")
-        return sm.WLS(y, x, weights=1.0 / y**2).fit()
+def _wls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Relative-error WLS coefficients, none negative: every feature is a cost, so a negative
+    coefficient (collinear features, few shapes) is dropped and the rest refitted."""
+    active = np.ones(x.shape[1], bool)
+    params = np.zeros(x.shape[1])
+    while active.any():
+        with warnings.catch_warnings():
+            # One or two profiled shapes cannot separate every coefficient; statsmodels' pinv
+            # then gives the minimum-norm fit, and the leave-one-model-out variance shows the cost.
+            warnings.simplefilter("ignore")
+            fitted = np.asarray(sm.WLS(y, x[:, active], weights=1.0 / y**2).fit().params)
+        if (fitted >= 0).all():
+            params[active] = fitted
+            break
+        active[np.flatnonzero(active)[np.argmin(fitted)]] = False
+    return params
 
 
 class TransferModel:
@@ -135,7 +146,7 @@ class TransferModel:
             blocks[(e.model, e.hardware)] = (x, rows["runtime_s"].to_numpy(float))
         x_all = np.vstack([b[0] for b in blocks.values()])
         y_all = np.concatenate([b[1] for b in blocks.values()])
-        self.result_ = _wls(x_all, y_all)
+        self.params_ = _wls(x_all, y_all)
         self.prior_variance_ = self._held_out_log_variance(blocks)
         coords = np.array([similarity_coordinates(e.architecture) for e in self.neighbours_])
         self._coords = coords
@@ -154,7 +165,7 @@ class TransferModel:
             kept = [v for k, v in blocks.items() if k[0] != model]
             if not kept:
                 continue
-            params = _wls(np.vstack([v[0] for v in kept]), np.concatenate([v[1] for v in kept])).params
+            params = _wls(np.vstack([v[0] for v in kept]), np.concatenate([v[1] for v in kept]))
             for (m, _), (x, y) in blocks.items():
                 if m == model:
                     errors.append(np.log(np.maximum(x @ params, 1e-9) / y))
@@ -165,7 +176,7 @@ class TransferModel:
 
     def regression(self, arch: Dict[str, int], hardware: str, p, o) -> np.ndarray:
         """The shared regression's runtime (s), before the neighbour correction."""
-        return np.maximum(features(arch, hardware_spec(hardware), p, o) @ self.result_.params, 1e-9)
+        return np.maximum(features(arch, hardware_spec(hardware), p, o) @ self.params_, 1e-9)
 
     def predict(self, arch: Dict[str, int], num_prompt_tokens, num_output_tokens) -> pd.DataFrame:
         """Runtime (s) with a 90% interval. `extrapolated` marks architectures outside the
@@ -211,7 +222,7 @@ class TransferModel:
             "hardware": self.hardware_,
             "architecture": dict(arch),
             "roofline_s": request_time_s(arch, self.hw_, int(p[0]), int(o[0])),
-            "terms_s": {name: float(c * v) for name, c, v in zip(FEATURES, self.result_.params, x)},
+            "terms_s": {name: float(c * v) for name, c, v in zip(FEATURES, self.params_, x)},
             "regression_s": float(self.regression(arch, self.hardware_, p, o)[0]),
             "neighbours": [
                 {
@@ -232,7 +243,7 @@ class TransferModel:
         return not (self.params_range_[0] <= n <= self.params_range_[1] and self.tp_range_[0] <= t <= self.tp_range_[1])
 
     def coefficients(self) -> Dict[str, float]:
-        return dict(zip(FEATURES, map(float, self.result_.params)))
+        return dict(zip(FEATURES, map(float, self.params_)))
 
 
 def _complete(arch: Optional[dict]) -> bool:
