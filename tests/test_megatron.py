@@ -47,3 +47,17 @@ def test_shared_profiles_parse_completely(shared_data_dir):
         df = parse_megatron_log(log)
         assert len(df) in (110, 270)
         assert (df["runtime_s"] > 0).all()
+
+
+def test_grouped_query_attention_and_swiglu_arguments_reach_the_architecture(tmp_path):
+    path = tmp_path / "h100" / "gqa.log"
+    path.parent.mkdir()
+    header = "  group_query_attention ........................... True\n  num_query_groups ................................ 4\n" \
+             "  swiglu .......................................... True\n  kv_channels ..................................... 64\n"
+    path.write_text(LOG.replace("  fp16", header + "  fp16"))
+    df = parse_megatron_log(str(path))
+    assert df["num_kv_heads"].iloc[0] == 4 and df["num_mlp_matrices"].iloc[0] == 3 and df["head_dim"].iloc[0] == 64
+    plain = tmp_path / "h100" / "plain.log"
+    plain.write_text(LOG)
+    df = parse_megatron_log(str(plain))
+    assert df["num_kv_heads"].iloc[0] == 16 and df["num_mlp_matrices"].iloc[0] == 2

@@ -26,6 +26,7 @@ ARGUMENT_TO_COLUMN: Dict[str, str] = {
     "ffn_hidden_size": "intermediate_size",
     "tensor_model_parallel_size": "tensor_parallel",
     "padded_vocab_size": "vocab_size",
+    "kv_channels": "head_dim",
 }
 GPT2_BPE_VOCAB_SIZE = 50257
 
@@ -71,7 +72,11 @@ def parse_megatron_log(path: str, model: Optional[str] = None, hardware: Optiona
         df["intermediate_size"] = 4 * df["hidden_size"]
     if "vocab_size" not in df.columns:
         df["vocab_size"] = GPT2_BPE_VOCAB_SIZE  # tokenizer_type GPT2BPETokenizer
-    df["num_kv_heads"] = df["num_attention_heads"]  # Megatron GPT: multi-head attention
+    # Megatron GPT is multi-head attention unless grouped-query attention is switched on.
+    groups = arguments.get("num_query_groups", "")
+    gqa = arguments.get("group_query_attention") == "True" and groups.isdigit()
+    df["num_kv_heads"] = int(groups) if gqa else df["num_attention_heads"]
+    df["num_mlp_matrices"] = 3 if arguments.get("swiglu") == "True" else 2
     tp = int(arguments.get("tensor_model_parallel_size", "1"))
     pp = int(arguments.get("pipeline_model_parallel_size", "1"))
     df["tensor_parallel"] = tp
