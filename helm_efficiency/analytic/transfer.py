@@ -186,12 +186,15 @@ class TransferModel:
             raise EfficiencyInputError("architecture", missing[0], "missing; transfer needs the model's dimensions")
         p = np.asarray(num_prompt_tokens, float)
         o = np.maximum(np.asarray(num_output_tokens, float), 1.0)
-        weights = np.linalg.solve(self._gram, self._kernel(self._coords, similarity_coordinates(arch)))
-        residuals = np.array(
-            [np.log(e.predict(p, o)["runtime_s"].to_numpy() / self.regression(e.architecture, e.hardware, p, o)) for e in self.neighbours_]
-        )
-        log_mean = np.log(self.regression(arch, self.hardware_, p, o)) + weights @ residuals
-        posterior = 1.0 + self.nugget - weights @ self._kernel(self._coords, similarity_coordinates(arch))
+        similarity = self._kernel(self._coords, similarity_coordinates(arch))
+        weights = np.linalg.solve(self._gram, similarity)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            residuals = np.array(
+                [np.log(e.predict(p, o)["runtime_s"].to_numpy() / self.regression(e.architecture, e.hardware, p, o)) for e in self.neighbours_]
+            )
+        # A neighbour whose calibrated surface gives no positive runtime here corrects nothing.
+        log_mean = np.log(self.regression(arch, self.hardware_, p, o)) + weights @ np.where(np.isfinite(residuals), residuals, 0.0)
+        posterior = 1.0 + self.nugget - weights @ similarity
         # The prior variance is estimated from len(models_) held-out models: Student t quantile.
         half_width = student_t.ppf(1 - self.alpha / 2, df=max(len(self.models_) - 1, 1)) * np.sqrt(self.prior_variance_ * posterior)
         return pd.DataFrame(
