@@ -65,10 +65,16 @@ def transfer_pool(tables: Sequence[CostTable]) -> List:
     return pool
 
 
-def transfer_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], rows: pd.DataFrame, fitted: Optional[dict] = None):
+def transfer_entry(
+    tables: Sequence[CostTable],
+    names: Sequence[Optional[str]],
+    rows: pd.DataFrame,
+    fitted: Optional[dict] = None,
+    hardware: Optional[str] = None,
+):
     """A `transfer` entry for a model no table calibrates: its architecture (request columns,
-    else the architecture registry) on the first hardware of the given tables that supports
-    transfer. `fitted` caches TransferModels by hardware across calls."""
+    else the architecture registry) on `hardware`, by default the first hardware of the given
+    tables that supports transfer. `fitted` caches TransferModels by hardware across calls."""
     arch = complete_architecture(rows)
     if arch is None:
         for name in names:
@@ -78,28 +84,24 @@ def transfer_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], 
     if arch is None:
         return None
     fitted = {} if fitted is None else fitted
-    for table in tables:
-        for hardware in sorted({getattr(e, "hardware", None) for e in table.entries} - {None}):
-            if hardware not in fitted:
-                fitted[hardware] = transfer_from_entries(transfer_pool(tables), hardware)
-            if fitted[hardware] is not None:
-                return TransferEntry(fitted[hardware], arch, names)
+    candidates = [hardware] if hardware else [h for table in tables for h in sorted({getattr(e, "hardware", None) for e in table.entries} - {None})]
+    for candidate in candidates:
+        if candidate not in fitted:
+            fitted[candidate] = transfer_from_entries(transfer_pool(tables), candidate)
+        if fitted[candidate] is not None:
+            return TransferEntry(fitted[candidate], arch, names)
     return None
 
 
 def explain_transfer(name: str, tables: Sequence[CostTable], num_prompt_tokens: int, num_output_tokens: int,
                      hardware: Optional[str] = None) -> dict:
-    """TransferModel.explain for a registry model on `hardware` (default: the first table's)."""
-    arch = registry_architecture(name)
-    if arch is None:
+    """TransferModel.explain for a registry model on `hardware` (default: as `transfer_entry`)."""
+    if registry_architecture(name) is None:
         raise EfficiencyInputError(name, "model", "not in the architecture registry (helm_efficiency/profiling/registry.json)")
-    if hardware is None:
-        hardware = next((e.hardware for t in tables for e in t.entries if getattr(e, "hardware", None)), None)
-    model = transfer_from_entries(transfer_pool(tables), hardware) if hardware else None
-    if model is None:
+    entry = transfer_entry(tables, [name], pd.DataFrame(), hardware=hardware)
+    if entry is None:
         raise EfficiencyInputError(str(hardware), "hardware", "no transfer model: needs roofline specs and profiled architectures")
-    entry = TransferEntry(model, arch, [name])
-    return model.explain(entry.architecture, num_prompt_tokens, num_output_tokens)
+    return entry.transfer.explain(entry.architecture, num_prompt_tokens, num_output_tokens)
 
 
 class TransferEntry:

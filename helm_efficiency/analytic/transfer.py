@@ -61,7 +61,11 @@ NUGGET = 0.05  # share of a model's residual that no neighbour predicts
 def complete_architecture(rows: pd.DataFrame) -> Optional[Dict[str, int]]:
     """The rows' architecture columns if they include every dimension transfer needs, else None."""
     arch = architecture_of(rows)
-    return arch if arch and all(k in arch for k in REQUIRED_ARCH) else None
+    return arch if _complete(arch) else None
+
+
+def _complete(arch: Optional[dict]) -> bool:
+    return bool(arch) and all(k in arch for k in REQUIRED_ARCH)
 
 
 def has_roofline_specs(hardware: Optional[str]) -> bool:
@@ -186,13 +190,10 @@ class TransferModel:
             raise EfficiencyInputError("architecture", missing[0], "missing; transfer needs the model's dimensions")
         p = np.asarray(num_prompt_tokens, float)
         o = np.maximum(np.asarray(num_output_tokens, float), 1.0)
-        similarity = self._kernel(self._coords, similarity_coordinates(arch))
-        weights = np.linalg.solve(self._gram, similarity)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            residuals = np.array(
-                [np.log(e.predict(p, o)["runtime_s"].to_numpy() / self.regression(e.architecture, e.hardware, p, o)) for e in self.neighbours_]
-            )
+        similarity, weights = self._neighbour_weights(arch)
         # A neighbour whose calibrated surface gives no positive runtime here corrects nothing.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            residuals = np.log(self.neighbour_deviations(p, o))
         log_mean = np.log(self.regression(arch, self.hardware_, p, o)) + weights @ np.where(np.isfinite(residuals), residuals, 0.0)
         posterior = 1.0 + self.nugget - weights @ similarity
         # The prior variance is estimated from len(models_) held-out models: Student t quantile.
@@ -206,10 +207,19 @@ class TransferModel:
             }
         )
 
+    def _neighbour_weights(self, arch: Dict[str, int]):
+        """Kernel similarity of `arch` to each neighbour, and the kriging weights it implies."""
+        similarity = self._kernel(self._coords, similarity_coordinates(arch))
+        return similarity, np.linalg.solve(self._gram, similarity)
+
     def neighbour_weights(self, arch: Dict[str, int]) -> Dict[str, float]:
         """How much each profiled neighbour's deviation carries over to `arch` (explains a prediction)."""
-        weights = np.linalg.solve(self._gram, self._kernel(self._coords, similarity_coordinates(arch)))
-        return {e.model: float(w) for e, w in zip(self.neighbours_, weights)}
+        return {e.model: float(w) for e, w in zip(self.neighbours_, self._neighbour_weights(arch)[1])}
+
+    def neighbour_deviations(self, p, o) -> np.ndarray:
+        """Each neighbour's calibrated runtime ÷ the regression's, at (p, o): rows = neighbours.
+        Not positive where a calibrated surface gives no positive runtime."""
+        return np.array([e.predict(p, o)["runtime_s"].to_numpy() / self.regression(e.architecture, e.hardware, p, o) for e in self.neighbours_])
 
     def explain(self, arch: Dict[str, int], num_prompt_tokens: int, num_output_tokens: int) -> Dict[str, object]:
         """One request's transfer estimate taken apart (seconds): the pure roofline, each
@@ -228,12 +238,8 @@ class TransferModel:
             "terms_s": {name: float(c * v) for name, c, v in zip(FEATURES, self.params_, x)},
             "regression_s": float(self.regression(arch, self.hardware_, p, o)[0]),
             "neighbours": [
-                {
-                    "model": e.model,
-                    "weight": weights[e.model],
-                    "deviation": float(e.predict(p, o)["runtime_s"].iloc[0] / self.regression(e.architecture, e.hardware, p, o)[0]),
-                }
-                for e in self.neighbours_
+                {"model": e.model, "weight": weights[e.model], "deviation": float(deviation[0])}
+                for e, deviation in zip(self.neighbours_, self.neighbour_deviations(p, o))
             ],
             "runtime_s": float(prediction["runtime_s"]),
             "interval_s": [float(prediction["runtime_lo_s"]), float(prediction["runtime_hi_s"])],
@@ -247,10 +253,6 @@ class TransferModel:
 
     def coefficients(self) -> Dict[str, float]:
         return dict(zip(FEATURES, map(float, self.params_)))
-
-
-def _complete(arch: Optional[dict]) -> bool:
-    return bool(arch) and all(k in arch for k in REQUIRED_ARCH)
 
 
 def tensor_parallel_for(arch: Dict[str, int], hw: HardwareSpec, bytes_per_value: int = 2, headroom: float = 0.8) -> int:
