@@ -3,7 +3,11 @@
 1. Build a random-weight GPT-2-shaped model (no download) and serve it with HELM's
    HuggingFaceClient (the client `helm-run --enable-local-huggingface-models` uses).
 2. Interleave, in rounds, so slow drift in the machine's own speed hits both sides equally:
-   - a quiet slice: every (p, o) configuration twice, one at a time, nothing else running;
+   - a quiet slice: every (p, o) configuration twice, one at a time from one worker thread,
+     with the same random pauses as the contended slice and nothing else running. Only the
+     contention differs between the two: on this 2-core VM a request sent after an idle pause
+     ran about 20% slower than one sent back to back, with no contention at all (the
+     `--no-hog --threads 1` control), so back-to-back quiet requests are not a fair truth;
    - a contended slice: a share of the contended requests, shuffled, sent by concurrent
      threads with random pauses (so concurrency varies), while a CPU-hogging background
      process is started, switches on and off, and is stopped at the end of the slice.
@@ -17,6 +21,7 @@
    Median and p90 relative error, all from this one run.
 
     python bench/denoise_contention.py [--model he-tiny] [--threads 2] [--rounds 6] [--no-hog]
+    python bench/denoise_contention.py --no-hog --threads 1    # control: no contention at all
     python bench/denoise_contention.py --from-timings TIMINGS.csv [--quantile 0.1]
 """
 
@@ -135,9 +140,11 @@ def measure(args) -> tuple:
         for r in range(args.rounds):
             order = [c for c in configs for _ in range(args.quiet_repeats)]
             rng.shuffle(order)
-            quiet_rows += [dict(send(client, args.model, p, o), round=r) for p, o in order]
+            quiet = contended_slice(client, args.model, order, 1, args.mean_gap_s, False, rng)
+            quiet_rows += [dict(row, round=r) for row in quiet]
             share = jobs[r * len(jobs) // args.rounds : (r + 1) * len(jobs) // args.rounds]
-            contended_rows += contended_slice(client, args.model, share, args.threads, args.mean_gap_s, not args.no_hog, rng)
+            contended = contended_slice(client, args.model, share, args.threads, args.mean_gap_s, not args.no_hog, rng)
+            contended_rows += [dict(row, round=r) for row in contended]
             print(f"round {r + 1}/{args.rounds}: {len(order)} quiet, {len(share)} contended requests "
                   f"({time.time() - started:.0f}s)", flush=True)
     return pd.DataFrame(quiet_rows), pd.DataFrame(contended_rows)

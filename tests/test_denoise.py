@@ -47,3 +47,19 @@ def test_report_has_latencies_and_intervals():
     assert report["num_requests_used"] == 300
     assert 0.015 < report["time_per_output_token_s"] < 0.03
     assert set(report["params_interval"]) == {"overhead_s", "prefill_s_per_token", "decode_s_per_token"}
+
+
+def test_relative_fit_keeps_short_requests_on_a_curved_surface():
+    """Prefill grows with p² here, so no straight surface fits all scales. An absolute-loss
+    envelope bends below zero for the shortest requests (no value); the relative fit weighs a
+    10 ms request like a 1 s one and keeps them."""
+    rng = np.random.default_rng(0)
+    p = rng.integers(8, 2000, 300)
+    o = rng.integers(1, 32, 300)
+    truth = 0.001 + 2.5e-8 * p**2 + 0.002 * (o - 1)
+    data = pd.DataFrame({"num_prompt_tokens": p, "num_output_tokens": o, "runtime_s": truth * (1 + rng.exponential(0.3, 300))})
+    short = truth < np.quantile(truth, 0.25)
+    absolute = LowerEnvelopeDenoiser(relative_passes=0).fit(data).predict(p, o)
+    relative = LowerEnvelopeDenoiser().fit(data).predict(p, o)
+    assert np.isnan(relative).sum() <= 2 < 10 <= np.isnan(absolute).sum()
+    assert np.nanmedian(np.abs(relative[short] / truth[short] - 1)) < 0.5 * np.nanmedian(np.abs(absolute[short] / truth[short] - 1))

@@ -3,6 +3,11 @@
 Model: runtime = a + b·p + g·(o−1) + noise, noise ≥ 0 (contention, queueing and network only
 ever add time). The noise-free surface is the lower envelope of the timings, estimated by
 quantile regression (statsmodels QuantReg) at a low quantile, which ignores heavy upper tails.
+
+The fit is relative: each request's residual is measured as a fraction of its fitted runtime,
+so a 10 ms request weighs as much as a 1 s one, and short requests are not left with large
+relative errors. The check loss is positively homogeneous, ρ(r / w) = ρ(r) / w, so this is a
+plain QuantReg on rows divided by the previous pass's fitted runtime (iterated a few times).
 """
 
 from typing import Dict, Optional
@@ -32,10 +37,11 @@ class LowerEnvelopeDenoiser:
     min_requests: fewer usable timings than this → no fit.
     """
 
-    def __init__(self, quantile: Optional[float] = None, min_requests: int = 8, alpha: float = 0.1):
+    def __init__(self, quantile: Optional[float] = None, min_requests: int = 8, alpha: float = 0.1, relative_passes: int = 3):
         self.quantile = quantile
         self.min_requests = min_requests
         self.alpha = alpha
+        self.relative_passes = relative_passes
 
     def _columns(self):
         cols = ["overhead_s"]
@@ -75,7 +81,7 @@ class LowerEnvelopeDenoiser:
             self.quality_ = QUALITY_NO_PROMPT_SPREAD
         x = self._design(p, o)
         self.quantile_ = self.quantile if self.quantile is not None else float(np.clip(10.0 / self.n_, 0.02, 0.1))
-        result = sm.QuantReg(t, x).fit(q=self.quantile_, max_iter=5000)
+        result = self._relative_quantile_fit(x, t)
         names = self._columns()
         self.params_ = pd.Series(np.asarray(result.params), index=names)
         try:
@@ -83,6 +89,16 @@ class LowerEnvelopeDenoiser:
         except (np.linalg.LinAlgError, ValueError):
             self.conf_int_ = None
         return self
+
+    def _relative_quantile_fit(self, x: np.ndarray, t: np.ndarray):
+        """QuantReg of t on x with each row's residual relative to its fitted runtime: the first
+        pass is absolute, each later pass divides the rows by the previous fitted surface
+        (floored at half the fastest timing, so a surface near zero cannot blow a row up)."""
+        scale = np.ones_like(t)
+        for _ in range(1 + self.relative_passes):
+            result = sm.QuantReg(t / scale, x / scale[:, None]).fit(q=self.quantile_, max_iter=5000)
+            scale = np.maximum(x @ np.asarray(result.params), 0.5 * t.min())
+        return result
 
     @property
     def fitted(self) -> bool:
