@@ -5,9 +5,9 @@
 2. Interleave, in rounds, so slow drift in the machine's own speed hits both sides equally:
    - a quiet slice: every (p, o) configuration twice, one at a time from one worker thread,
      with the same random pauses as the contended slice and nothing else running. Only the
-     contention differs between the two: on this 2-core VM a request sent after an idle pause
-     ran about 20% slower than one sent back to back, with no contention at all (the
-     `--no-hog --threads 1` control), so back-to-back quiet requests are not a fair truth;
+     contention differs between the two: on this 2-core VM, with no contention at all (the
+     `--no-hog --threads 1` control), paused requests read 42% above a back-to-back quiet
+     truth, so back-to-back quiet requests are not a fair truth;
    - a contended slice: a share of the contended requests, shuffled, sent by concurrent
      threads with random pauses (so concurrency varies), while a CPU-hogging background
      process is started, switches on and off, and is stopped at the end of the slice.
@@ -18,7 +18,8 @@
    minimum per configuration, our lower-envelope denoised runtime, and, as a diagnostic, the
    same denoiser fitted to the quiet timings (what remains with no contention at all: the
    functional form, and a low quantile of two-sided jitter sitting below the truth).
-   Median and p90 relative error, all from this one run.
+   Median and p90 relative error, all from this one run. Denoised against quiet_envelope
+   isolates how much contention the denoiser removes from what statistic it reports.
 
     python bench/denoise_contention.py [--model he-tiny] [--threads 2] [--rounds 6] [--no-hog]
     python bench/denoise_contention.py --no-hog --threads 1    # control: no contention at all
@@ -170,6 +171,9 @@ def report(quiet: pd.DataFrame, contended: pd.DataFrame, quantile=None) -> None:
     print()
     print(result.to_string(float_format=lambda v: f"{v:.1f}"))
     print(f"\nquiet truth's own noise floor (even vs odd rounds): median {floor[0]:.1f}%, p90 {floor[1]:.1f}%")
+    removal = relative_errors(per_config["denoised"], per_config["quiet_envelope"])
+    print(f"contention removal alone (denoised against the same denoiser on the quiet timings): "
+          f"median {removal[0]:.1f}%, p90 {removal[1]:.1f}%")
     slowed = float((contended.set_index("config")["runtime_s"] > 1.1 * truth.reindex(contended["config"]).to_numpy()).mean() * 100)
     print(f"contended requests more than 10% slower than the quiet truth: {slowed:.0f}%")
     print(f"denoised median error is {result.loc['denoised', 'median_rel_err_pct'] / result.loc['raw', 'median_rel_err_pct']:.2f}x "
