@@ -35,6 +35,8 @@ class LowerEnvelopeDenoiser:
     within [0.02, 0.1]. A few timings below the surface absorb measurement jitter; with more
     requests the envelope can hug the quietest ones more tightly.
     min_requests: fewer usable timings than this → no fit.
+    relative_passes: refits on rows divided by the previous fitted runtime (0: a plain absolute
+    QuantReg, where long requests dominate the loss).
     """
 
     def __init__(self, quantile: Optional[float] = None, min_requests: int = 8, alpha: float = 0.1, relative_passes: int = 3):
