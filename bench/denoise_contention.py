@@ -77,9 +77,10 @@ def relative_errors(estimate: pd.Series, truth: pd.Series) -> tuple:
     return float(np.nanmedian(e) * 100), float(np.nanpercentile(e, 90) * 100)
 
 
-def contended_slice(client, name: str, jobs, threads: int, mean_gap_s: float, hog: bool, rng: random.Random) -> list:
-    """Send `jobs` ((p, o) each) from `threads` threads with exponential pauses; a CPU hog
-    process runs (1 s on, 3 s off) for the slice's duration unless `hog` is False."""
+def paced_slice(client, name: str, jobs, threads: int, mean_gap_s: float, hog: bool, rng: random.Random) -> list:
+    """Send `jobs` ((p, o) each) from `threads` threads, each after an exponential pause. A
+    quiet slice is one thread with no hog; a contended slice adds threads and a CPU hog process
+    (1 s on, 3 s off) for the slice's duration."""
     gaps = [rng.expovariate(1.0 / mean_gap_s) for _ in jobs]
     process = subprocess.Popen([sys.executable, "-c", HOG]) if hog else None
     try:
@@ -141,10 +142,10 @@ def measure(args) -> tuple:
         for r in range(args.rounds):
             order = [c for c in configs for _ in range(args.quiet_repeats)]
             rng.shuffle(order)
-            quiet = contended_slice(client, args.model, order, 1, args.mean_gap_s, False, rng)
+            quiet = paced_slice(client, args.model, order, threads=1, mean_gap_s=args.mean_gap_s, hog=False, rng=rng)
             quiet_rows += [dict(row, round=r) for row in quiet]
             share = jobs[r * len(jobs) // args.rounds : (r + 1) * len(jobs) // args.rounds]
-            contended = contended_slice(client, args.model, share, args.threads, args.mean_gap_s, not args.no_hog, rng)
+            contended = paced_slice(client, args.model, share, threads=args.threads, mean_gap_s=args.mean_gap_s, hog=not args.no_hog, rng=rng)
             contended_rows += [dict(row, round=r) for row in contended]
             print(f"round {r + 1}/{args.rounds}: {len(order)} quiet, {len(share)} contended requests "
                   f"({time.time() - started:.0f}s)", flush=True)
