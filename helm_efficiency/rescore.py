@@ -260,7 +260,7 @@ def map_runs(fn: Callable, items: Sequence, jobs: int = 1, progress: str = "") -
     if jobs <= 1:
         return [fn(item) for item in tqdm(items, desc=progress, unit="run", disable=not progress)]
     with ProcessPoolExecutor(jobs) as pool:
-        return list(tqdm(pool.map(fn, items, chunksize=max(1, len(items) // (4 * jobs) or 1)), total=len(items), desc=progress, unit="run", disable=not progress))
+        return list(tqdm(pool.map(fn, items, chunksize=max(1, len(items) // (4 * jobs))), total=len(items), desc=progress, unit="run", disable=not progress))
 
 
 # -- the verb ------------------------------------------------------------------------------------------
@@ -300,7 +300,6 @@ def rescore_suite(
                     failed[os.path.basename(run_dir)] = error
             summary["rescored"] = len(jobs_list) - sum(1 for e in errors if e)
         else:
-            summary["rescored"] = 0
             summary["would_rescore"] = len(ok)
     print_summary(summary, dry_run)
     return summary
