@@ -44,7 +44,7 @@ def load_runs(source: str, metric: str) -> pd.DataFrame:
 def _reason(group: pd.DataFrame, column: str) -> str:
     if "has_efficiency_stats" in group and not group["has_efficiency_stats"].fillna(False).any():
         return "no efficiency stats in its runs (add efficiency=true or run rescore)"
-    if column == "idealized_runtime_s" or column.startswith("idealized"):
+    if column.startswith("idealized"):
         return "no reference table covers this model" if column == "idealized_runtime_s" else "no GPU count or power/price assumption"
     return "no usable timings"
 
