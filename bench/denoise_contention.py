@@ -2,15 +2,19 @@
 
 1. Build a random-weight GPT-2-shaped model (no download) and serve it with HELM's
    HuggingFaceClient (the client `helm-run --enable-local-huggingface-models` uses).
-2. Interleave, in rounds, so slow drift in the machine's own speed hits both sides equally:
-   - a quiet slice: every (p, o) configuration twice, one at a time from one worker thread,
-     with the same random pauses as the contended slice and nothing else running. Only the
-     contention differs between the two: on this 2-core VM, with no contention at all (the
-     `--no-hog --threads 1` control), paused requests read 42% above a back-to-back quiet
-     truth, so back-to-back quiet requests are not a fair truth;
-   - a contended slice: a share of the contended requests, shuffled, sent by concurrent
-     threads with random pauses (so concurrency varies), while a CPU-hogging background
-     process is started, switches on and off, and is stopped at the end of the slice.
+2. Interleave, in rounds, so slow drift in the machine's own speed hits both sides equally,
+   a quiet slice (nothing else running) and a contended slice. Two designs (`--load`):
+   - paced (default): every request follows a random pause (mean 0.3 s). Quiet: every (p, o)
+     configuration twice, from one thread. Contended: a share of the contended requests,
+     shuffled, from concurrent threads (so concurrency varies), while a CPU-hogging process
+     runs 1 s on, 3 s off. Only the contention differs: on this 2-core VM a pause alone slows
+     what follows (paused requests read 42% above a back-to-back quiet truth in the
+     `--no-hog --threads 1` control; `bench/timing_noise.py` shows the same on a bare matmul);
+   - bursty: quiet and tested requests go back to back from one thread, as HELM's clients send
+     them. Contended: the tested share goes back to back while `--threads - 1` background
+     threads send random configurations in bursts (about `--burst-s` on, `--rest-s` off) and
+     the hog runs; background requests are timed and denoised too. Contention comes and goes,
+     so some requests meet none, the premise of any lower-envelope method.
 3. Quiet truth per configuration: the mean of the fastest half of its quiet repeats (the
    profiler's rule). Its own noise floor is reported: the truth from even rounds against the
    truth from odd rounds. An error below that floor cannot be resolved on this machine.
@@ -23,6 +27,7 @@
 
     python bench/denoise_contention.py [--model he-tiny] [--threads 2] [--rounds 6] [--no-hog]
     python bench/denoise_contention.py --no-hog --threads 1    # control: no contention at all
+    python bench/denoise_contention.py --load bursty [--threads 2] [--burst-s 0.6] [--rest-s 1.2]
     python bench/denoise_contention.py --from-timings TIMINGS.csv [--quantile 0.1]
 """
 
@@ -32,6 +37,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -81,11 +87,45 @@ def paced_slice(client, name: str, jobs, threads: int, mean_gap_s: float, hog: b
     """Send `jobs` ((p, o) each) from `threads` threads, each after an exponential pause. A
     quiet slice is one thread with no hog; a contended slice adds threads and a CPU hog process
     (1 s on, 3 s off) for the slice's duration."""
-    gaps = [rng.expovariate(1.0 / mean_gap_s) for _ in jobs]
+    gaps = [rng.expovariate(1.0 / mean_gap_s) if mean_gap_s > 0 else 0.0 for _ in jobs]
     process = subprocess.Popen([sys.executable, "-c", HOG]) if hog else None
     try:
         with ThreadPoolExecutor(threads) as pool:
             return list(pool.map(lambda job: (time.sleep(job[1]), send(client, name, *job[0]))[1], zip(jobs, gaps)))
+    finally:
+        if process is not None:
+            process.kill()
+            process.wait()
+
+
+def bursty_slice(client, name: str, jobs, configs, threads: int, burst_s: float, rest_s: float, hog: bool, rng: random.Random) -> list:
+    """Send `jobs` back to back from one thread (the stream under test) while `threads - 1`
+    background threads send requests for random `configs` in bursts (back to back for about
+    `burst_s`, then quiet for about `rest_s`), and a CPU hog (1 s on, 3 s off) runs for the
+    slice. Contention comes and goes: some requests meet none. Every request is returned, the
+    background ones too: a real run cannot tell them apart either."""
+    stop = threading.Event()
+    seeds = [rng.random() for _ in range(threads - 1)]
+
+    def background(seed: float) -> list:
+        local, rows = random.Random(seed), []
+        stop.wait(local.uniform(0, rest_s))
+        while not stop.is_set():
+            end = time.time() + local.expovariate(1.0 / burst_s)
+            while time.time() < end and not stop.is_set():
+                rows.append(dict(send(client, name, *local.choice(configs)), stream="background"))
+            stop.wait(local.expovariate(1.0 / rest_s))
+        return rows
+
+    process = subprocess.Popen([sys.executable, "-c", HOG]) if hog else None
+    try:
+        with ThreadPoolExecutor(max(1, threads - 1)) as pool:
+            busy = [pool.submit(background, seed) for seed in seeds]
+            try:
+                rows = [dict(send(client, name, *job), stream="main") for job in jobs]
+            finally:
+                stop.set()
+            return rows + [row for future in busy for row in future.result()]
     finally:
         if process is not None:
             process.kill()
@@ -103,7 +143,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="quiet/contended rounds (even, for the truth's noise floor)")
     parser.add_argument("--repeats", type=int, default=12, help="contended requests per configuration, over all rounds")
     parser.add_argument("--quiet-repeats", type=int, default=2, help="quiet repeats per configuration per round")
-    parser.add_argument("--mean-gap-s", type=float, default=0.3, help="mean random pause before each contended request")
+    parser.add_argument("--load", choices=("paced", "bursty"), default="paced",
+                        help="bursty: quiet and tested requests back to back, background load comes and goes; "
+                             "paced: every request after a random pause, from --threads threads")
+    parser.add_argument("--mean-gap-s", type=float, default=0.3, help="paced: mean random pause before each request")
+    parser.add_argument("--burst-s", type=float, default=0.6, help="bursty: mean length of a background burst")
+    parser.add_argument("--rest-s", type=float, default=1.2, help="bursty: mean pause between background bursts")
     parser.add_argument("--no-hog", action="store_true", help="no background process (a control run)")
     parser.add_argument("--timings-out", help="write every quiet and contended timing to this CSV")
     parser.add_argument("--from-timings", help="re-analyse a --timings-out CSV instead of measuring")
@@ -142,12 +187,18 @@ def measure(args) -> tuple:
         for r in range(args.rounds):
             order = [c for c in configs for _ in range(args.quiet_repeats)]
             rng.shuffle(order)
-            quiet = paced_slice(client, args.model, order, threads=1, mean_gap_s=args.mean_gap_s, hog=False, rng=rng)
+            quiet_gap_s = args.mean_gap_s if args.load == "paced" else 0.0
+            quiet = paced_slice(client, args.model, order, threads=1, mean_gap_s=quiet_gap_s, hog=False, rng=rng)
             quiet_rows += [dict(row, round=r) for row in quiet]
             share = jobs[r * len(jobs) // args.rounds : (r + 1) * len(jobs) // args.rounds]
-            contended = paced_slice(client, args.model, share, threads=args.threads, mean_gap_s=args.mean_gap_s, hog=not args.no_hog, rng=rng)
+            if args.load == "paced":
+                contended = paced_slice(client, args.model, share, threads=args.threads, mean_gap_s=args.mean_gap_s,
+                                        hog=not args.no_hog, rng=rng)
+            else:
+                contended = bursty_slice(client, args.model, share, configs, threads=args.threads, burst_s=args.burst_s,
+                                         rest_s=args.rest_s, hog=not args.no_hog, rng=rng)
             contended_rows += [dict(row, round=r) for row in contended]
-            print(f"round {r + 1}/{args.rounds}: {len(order)} quiet, {len(share)} contended requests "
+            print(f"round {r + 1}/{args.rounds}: {len(order)} quiet, {len(contended)} contended requests "
                   f"({time.time() - started:.0f}s)", flush=True)
     return pd.DataFrame(quiet_rows), pd.DataFrame(contended_rows)
 
@@ -172,6 +223,11 @@ def report(quiet: pd.DataFrame, contended: pd.DataFrame, quantile=None) -> None:
     print()
     print(result.to_string(float_format=lambda v: f"{v:.1f}"))
     print(f"\nquiet truth's own noise floor (even vs odd rounds): median {floor[0]:.1f}%, p90 {floor[1]:.1f}%")
+    spread = quiet["runtime_s"].to_numpy() / truth.reindex(quiet["config"]).to_numpy() - 1
+    p10, p50, p90 = np.percentile(spread, [10, 50, 90]) * 100
+    by_round = (quiet.assign(spread=spread).groupby("round")["spread"].median() * 100).agg(["min", "max"])
+    print(f"quiet timings against their own truth (the machine's jitter with no contention): p10 {p10:+.1f}%, "
+          f"median {p50:+.1f}%, p90 {p90:+.1f}%; per-round medians from {by_round['min']:+.1f}% to {by_round['max']:+.1f}%")
     removal = relative_errors(per_config["denoised"], per_config["quiet_envelope"])
     print(f"contention removal alone (denoised against the same denoiser on the quiet timings): "
           f"median {removal[0]:.1f}%, p90 {removal[1]:.1f}%")
