@@ -7,9 +7,8 @@
    - paced (default): every request follows a random pause (mean 0.3 s). Quiet: every (p, o)
      configuration twice, from one thread. Contended: a share of the contended requests,
      shuffled, from concurrent threads (so concurrency varies), while a CPU-hogging process
-     runs 1 s on, 3 s off. Only the contention differs: on this 2-core VM a pause alone slows
-     what follows (paused requests read 42% above a back-to-back quiet truth in the
-     `--no-hog --threads 1` control; `bench/timing_noise.py` shows the same on a bare matmul);
+     runs 1 s on, 3 s off. Only the contention differs (in one back-to-back-quiet control run,
+     `--no-hog --threads 1`, paused requests read 42% above the back-to-back truth);
    - bursty: quiet and tested requests go back to back from one thread, as HELM's clients send
      them. Contended: the tested share goes back to back while `--threads - 1` background
      threads send random configurations in bursts (about `--burst-s` on, `--rest-s` off) and
