@@ -9,6 +9,10 @@ Noise models (all but jitter_contention only add time):
   jitter_contention  ±5% two-sided log-normal jitter around truth (truth = its median), and
               70% of requests slowed by a further exponential factor (mean 0.5)
   stale_cache 30% of rows are cached copies of other requests' timings (excluded by `cached`)
+  retries     exponential waits (mean 0.3 × truth), and 10% of requests retried: a failed
+              attempt as long as the request, then a 1–4 s backoff
+  cold_start  exponential waits (mean 0.3 × truth), and the first request pays a 20 s model
+              load, left unflagged (as in a timings CSV without request times)
 For each noise model and request count, report the median and p90 relative error of
   raw (the timings themselves), min_per_config (the paper's minimum over repeats of each
   (p, o)) and denoised (our lower-envelope fit), over all requests. Deterministic (seeded).
@@ -28,7 +32,7 @@ PROMPTS = np.array([32, 128, 256, 512, 1024])
 OUTPUTS = np.array([1, 4, 16, 64])
 
 
-NOISES = ("lognormal", "queueing", "pareto", "drift", "jitter_contention", "stale_cache")
+NOISES = ("lognormal", "queueing", "pareto", "drift", "jitter_contention", "stale_cache", "retries", "cold_start")
 
 
 def truth_of(p, o):
@@ -58,6 +62,13 @@ def simulate(noise: str, n: int, rng: np.random.Generator) -> pd.DataFrame:
         observed = t + rng.exponential(0.3 * t)
         cached = rng.random(n) < 0.3
         observed[cached] = rng.permutation(observed)[cached]  # a timing from some other request
+    elif noise == "retries":
+        observed = t + rng.exponential(0.3 * t)
+        retried = rng.random(n) < 0.1
+        observed[retried] += t[retried] + rng.uniform(1.0, 4.0, retried.sum())
+    elif noise == "cold_start":
+        observed = t + rng.exponential(0.3 * t)
+        observed[0] += 20.0
     else:
         raise ValueError(noise)
     return pd.DataFrame({"num_prompt_tokens": p, "num_output_tokens": o, "runtime_s": observed, "cached": cached, "truth": t})
