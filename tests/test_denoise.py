@@ -63,3 +63,17 @@ def test_relative_fit_keeps_short_requests_on_a_curved_surface():
     relative = LowerEnvelopeDenoiser().fit(data).predict(p, o)
     assert np.isnan(relative).sum() <= 2 < 10 <= np.isnan(absolute).sum()
     assert np.nanmedian(np.abs(relative[short] / truth[short] - 1)) < 0.5 * np.nanmedian(np.abs(absolute[short] / truth[short] - 1))
+
+
+def test_retries_and_an_unflagged_cold_start_do_not_lift_the_envelope():
+    """A 20 s model load on the first request and 10% retries (a failed attempt plus a 1–4 s
+    backoff) are huge upper outliers; the envelope, at the automatic quantile, ignores them."""
+    data, truth = timings()
+    rng = np.random.default_rng(1)
+    retried = rng.random(len(data)) < 0.1
+    data.loc[retried, "runtime_s"] += truth[retried] + rng.uniform(1.0, 4.0, retried.sum())
+    data.loc[0, "runtime_s"] += 20.0
+    clean = LowerEnvelopeDenoiser().fit(timings()[0]).predict(data["num_prompt_tokens"], data["num_output_tokens"])
+    noisy = LowerEnvelopeDenoiser().fit(data).predict(data["num_prompt_tokens"], data["num_output_tokens"])
+    assert np.median(np.abs(noisy / truth - 1)) < 0.05 < np.median(np.abs(data["runtime_s"] / truth - 1))
+    assert np.median(np.abs(noisy / clean - 1)) < 0.01
