@@ -39,6 +39,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -82,19 +83,25 @@ def relative_errors(estimate: pd.Series, truth: pd.Series) -> tuple:
     return float(np.nanmedian(e) * 100), float(np.nanpercentile(e, 90) * 100)
 
 
+@contextmanager
+def cpu_hog(on: bool):
+    """A CPU-hogging process (1 s on, 3 s off) for the duration of the block, if `on`."""
+    process = subprocess.Popen([sys.executable, "-c", HOG]) if on else None
+    try:
+        yield
+    finally:
+        if process is not None:
+            process.kill()
+            process.wait()
+
+
 def paced_slice(client, name: str, jobs, threads: int, mean_gap_s: float, hog: bool, rng: random.Random) -> list:
     """Send `jobs` ((p, o) each) from `threads` threads, each after an exponential pause. A
     quiet slice is one thread with no hog; a contended slice adds threads and a CPU hog process
     (1 s on, 3 s off) for the slice's duration."""
     gaps = [rng.expovariate(1.0 / mean_gap_s) if mean_gap_s > 0 else 0.0 for _ in jobs]
-    process = subprocess.Popen([sys.executable, "-c", HOG]) if hog else None
-    try:
-        with ThreadPoolExecutor(threads) as pool:
-            return list(pool.map(lambda job: (time.sleep(job[1]), send(client, name, *job[0]))[1], zip(jobs, gaps)))
-    finally:
-        if process is not None:
-            process.kill()
-            process.wait()
+    with cpu_hog(hog), ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(lambda job: (time.sleep(job[1]), send(client, name, *job[0]))[1], zip(jobs, gaps)))
 
 
 def bursty_slice(client, name: str, jobs, configs, threads: int, burst_s: float, rest_s: float, hog: bool, rng: random.Random) -> list:
@@ -116,19 +123,13 @@ def bursty_slice(client, name: str, jobs, configs, threads: int, burst_s: float,
             stop.wait(local.expovariate(1.0 / rest_s))
         return rows
 
-    process = subprocess.Popen([sys.executable, "-c", HOG]) if hog else None
-    try:
-        with ThreadPoolExecutor(max(1, threads - 1)) as pool:
-            busy = [pool.submit(background, seed) for seed in seeds]
-            try:
-                rows = [dict(send(client, name, *job), stream="main") for job in jobs]
-            finally:
-                stop.set()
-            return rows + [row for future in busy for row in future.result()]
-    finally:
-        if process is not None:
-            process.kill()
-            process.wait()
+    with cpu_hog(hog), ThreadPoolExecutor(max(1, threads - 1)) as pool:
+        busy = [pool.submit(background, seed) for seed in seeds]
+        try:
+            rows = [dict(send(client, name, *job), stream="main") for job in jobs]
+        finally:
+            stop.set()
+        return rows + [row for future in busy for row in future.result()]
 
 
 def truth_of(quiet: pd.DataFrame) -> pd.Series:
@@ -183,10 +184,10 @@ def measure(args) -> tuple:
         for _ in range(3):
             send(client, args.model, 64, 4)  # load and warm up
         started = time.time()
+        quiet_gap_s = args.mean_gap_s if args.load == "paced" else 0.0
         for r in range(args.rounds):
             order = [c for c in configs for _ in range(args.quiet_repeats)]
             rng.shuffle(order)
-            quiet_gap_s = args.mean_gap_s if args.load == "paced" else 0.0
             quiet = paced_slice(client, args.model, order, threads=1, mean_gap_s=quiet_gap_s, hog=False, rng=rng)
             quiet_rows += [dict(row, round=r) for row in quiet]
             share = jobs[r * len(jobs) // args.rounds : (r + 1) * len(jobs) // args.rounds]
