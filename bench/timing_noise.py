@@ -39,10 +39,10 @@ def main() -> None:
             matrix @ matrix
         runtimes.append(time.perf_counter() - started)
     runtimes = np.array(runtimes[3:])  # the first three warm up
-    truth = robust_mean_std(runtimes)[0]
+    truth, median = robust_mean_std(runtimes)[0], float(np.median(runtimes))
     print(f"{args.repeats} repeats of one fixed workload, {args.threads} thread(s), mean pause {args.mean_gap_s} s; "
-          f"fastest-half mean {truth * 1000:.1f} ms, median {np.median(runtimes) * 1000:.1f} ms")
-    for name, base in (("fastest-half mean", truth), ("median", np.median(runtimes))):
+          f"fastest-half mean {truth * 1000:.1f} ms, median {median * 1000:.1f} ms")
+    for name, base in (("fastest-half mean", truth), ("median", median)):
         p = np.percentile(runtimes / base - 1, [5, 10, 25, 50, 75, 90, 95]) * 100
         print(f"runtime / {name} − 1 (%): p5 {p[0]:+.1f}  p10 {p[1]:+.1f}  p25 {p[2]:+.1f}  p50 {p[3]:+.1f}  "
               f"p75 {p[4]:+.1f}  p90 {p[5]:+.1f}  p95 {p[6]:+.1f}")
