@@ -27,7 +27,7 @@ from helm_efficiency.analytic.roofline import request_time_s
 from helm_efficiency.analytic.transfer import LENGTH_SCALE, NUGGET, TransferModel
 from helm_efficiency.tables.calibrate import calibrate_table
 from helm_efficiency.measurements import architecture_of
-from helm_efficiency.tables.megatron import import_megatron_logs
+from helm_efficiency.sources.megatron import import_megatron_logs
 
 
 def request_flops(arch, p, o):

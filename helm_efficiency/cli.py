@@ -26,7 +26,7 @@ def cmd_demo(args) -> None:
 
 
 def cmd_import_megatron(args) -> None:
-    from helm_efficiency.tables.megatron import import_megatron_logs
+    from helm_efficiency.sources.megatron import import_megatron_logs
 
     df = import_megatron_logs(args.logs)
     df.to_csv(args.output, index=False)
@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("explain", cmd_explain, "Take a transfer (architecture-only) estimate apart: roofline, regression terms, profiled neighbours.",
             "helm-efficiency explain meta/llama-3.1-8b --hardware a100 --prompt-tokens 512 --output-tokens 32")
-    p.add_argument("model", help="a registry or HELM model name (see helm_efficiency/profiling/registry.json)")
+    p.add_argument("model", help="a registry or HELM model name (see helm_efficiency/analytic/registry.json)")
     p.add_argument("--hardware", help="reference hardware (default: the first table's)")
     p.add_argument("--table", action="append", help="table name or JSON path (default: a100)")
     p.add_argument("--prompt-tokens", type=int, default=512)

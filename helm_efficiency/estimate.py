@@ -19,7 +19,7 @@ from helm_efficiency.analytic.transfer import (
     transfer_from_entries,
 )
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.profiling.registry import registry_architecture
+from helm_efficiency.analytic.registry import registry_architecture
 from helm_efficiency.tables.cost_table import CostTable
 
 REASON_UNKNOWN_MODEL = "no reference table covers this model"
@@ -97,7 +97,7 @@ def explain_transfer(name: str, tables: Sequence[CostTable], num_prompt_tokens: 
                      hardware: Optional[str] = None) -> dict:
     """TransferModel.explain for a registry model on `hardware` (default: as `transfer_entry`)."""
     if registry_architecture(name) is None:
-        raise EfficiencyInputError(name, "model", "not in the architecture registry (helm_efficiency/profiling/registry.json)")
+        raise EfficiencyInputError(name, "model", "not in the architecture registry (helm_efficiency/analytic/registry.json)")
     entry = transfer_entry(tables, [name], pd.DataFrame(), hardware=hardware)
     if entry is None:
         raise EfficiencyInputError(str(hardware), "hardware", "no transfer model: needs roofline specs and profiled architectures")

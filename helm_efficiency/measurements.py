@@ -26,6 +26,15 @@ ARCHITECTURE_COLUMNS: List[str] = [
     "num_active_experts",
     "num_mlp_matrices",
     "head_dim",
+    "tied_embeddings",
+    "sliding_window",
+    "shared_expert_intermediate_size",
+    "num_dense_layers",
+    "dense_intermediate_size",
+    "kv_lora_rank",
+    "q_lora_rank",
+    "qk_rope_head_dim",
+    "v_head_dim",
 ]
 
 

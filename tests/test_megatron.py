@@ -6,7 +6,7 @@ import os
 import pytest
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.tables.megatron import parse_megatron_log
+from helm_efficiency.sources.megatron import parse_megatron_log
 
 LOG = """using world size: 2
 ------------------------ arguments ------------------------

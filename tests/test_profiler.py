@@ -5,7 +5,7 @@ import json
 import pytest
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.profiling.architecture import architecture_from_config
+from helm_efficiency.analytic.architecture import architecture_from_config
 from helm_efficiency.profiling.profile_cmd import check_memory, profile
 from helm_efficiency.profiling.profiler import bisection_order, informative_order, robust_mean_std
 from helm_efficiency.tables.calibrate import calibrate_table

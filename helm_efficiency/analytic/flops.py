@@ -3,7 +3,10 @@
 Architecture dict keys (measurements schema): num_layers L, hidden_size h, num_attention_heads,
 num_kv_heads (GQA/MQA), intermediate_size i, vocab_size V, tensor_parallel t, and for MoE
 num_experts / num_active_experts. Optional: num_mlp_matrices (2 for GPT-style MLPs, 3 for
-gated SwiGLU/GeGLU MLPs; default 2), head_dim (default h / heads).
+gated SwiGLU/GeGLU MLPs; default 2), head_dim (default h / heads), tied_embeddings (1: the
+LM head shares the input embedding), MoE shared_expert_intermediate_size, num_dense_layers and
+dense_intermediate_size (layers with a dense MLP instead of experts), and MLA kv_lora_rank,
+q_lora_rank, qk_rope_head_dim, v_head_dim (head_dim is then the query/key width).
 Counts are per sequence at batch size 1; FLOPs count a multiply-add as 2.
 """
 
@@ -17,29 +20,49 @@ def head_dim(arch: Arch) -> int:
 
 
 def attention_params_per_layer(arch: Arch) -> int:
-    h, d = arch["hidden_size"], head_dim(arch)
-    q_out = arch["num_attention_heads"] * d
-    kv_out = arch.get("num_kv_heads", arch["num_attention_heads"]) * d
+    h, d, heads = arch["hidden_size"], head_dim(arch), arch["num_attention_heads"]
+    if arch.get("kv_lora_rank"):  # MLA: low-rank Q and KV projections, decompressed per head
+        q_rank, kv_rank, rope = arch.get("q_lora_rank"), arch["kv_lora_rank"], arch.get("qk_rope_head_dim", 0)
+        v = arch.get("v_head_dim") or d
+        q = h * q_rank + q_rank * heads * d if q_rank else h * heads * d
+        return q + h * (kv_rank + rope) + kv_rank * heads * (d - rope + v) + heads * v * h
+    q_out = heads * d
+    kv_out = arch.get("num_kv_heads", heads) * d
     return h * q_out + 2 * h * kv_out + q_out * h  # Q, K, V, O projections
 
 
-def mlp_params_per_expert(arch: Arch) -> int:
-    return int(arch.get("num_mlp_matrices") or 2) * arch["hidden_size"] * arch["intermediate_size"]
+def mlp_params_per_expert(arch: Arch, intermediate_size: int = 0) -> int:
+    return int(arch.get("num_mlp_matrices") or 2) * arch["hidden_size"] * (intermediate_size or arch["intermediate_size"])
+
+
+def mlp_params(arch: Arch, active_only: bool = True) -> int:
+    """Feed-forward parameters over all layers: dense layers, then MoE layers (routed experts,
+    the shared expert and the router)."""
+    experts = arch.get("num_experts") or 1
+    if experts <= 1:
+        return arch["num_layers"] * mlp_params_per_expert(arch)
+    dense_layers = arch.get("num_dense_layers") or 0
+    dense = dense_layers * mlp_params_per_expert(arch, arch.get("dense_intermediate_size") or 0)
+    routed = (arch.get("num_active_experts") or experts) if active_only else experts
+    shared = arch.get("shared_expert_intermediate_size") or 0
+    per_moe_layer = routed * mlp_params_per_expert(arch) + (mlp_params_per_expert(arch, shared) if shared else 0) + arch["hidden_size"] * experts
+    return dense + (arch["num_layers"] - dense_layers) * per_moe_layer
+
+
+def embedding_params(arch: Arch) -> int:
+    """Input embedding plus LM head (one matrix when tied)."""
+    return (1 if arch.get("tied_embeddings") else 2) * arch.get("vocab_size", 0) * arch["hidden_size"]
 
 
 def parameter_count(arch: Arch, active_only: bool = True) -> int:
     """Matrix parameters touched per token (active_only) or stored, embeddings and LM head included."""
-    experts = arch.get("num_experts") or 1
-    active = arch.get("num_active_experts") or experts if experts > 1 else 1
-    per_layer_mlp = mlp_params_per_expert(arch) * (active if active_only else experts)
-    router = arch["hidden_size"] * experts if experts > 1 else 0
-    layers = arch["num_layers"] * (attention_params_per_layer(arch) + per_layer_mlp + router)
-    return layers + 2 * arch.get("vocab_size", 0) * arch["hidden_size"]
+    return arch["num_layers"] * attention_params_per_layer(arch) + mlp_params(arch, active_only) + embedding_params(arch)
 
 
 def matmul_params(arch: Arch) -> int:
-    """Active parameters that take part in a matmul per token (the input embedding is a lookup)."""
-    return parameter_count(arch, active_only=True) - arch.get("vocab_size", 0) * arch["hidden_size"]
+    """Active parameters that take part in a matmul per token (the input embedding is a lookup;
+    a tied LM head is still a matmul)."""
+    return arch["num_layers"] * attention_params_per_layer(arch) + mlp_params(arch) + arch.get("vocab_size", 0) * arch["hidden_size"]
 
 
 def attention_flops(arch: Arch, query_tokens: int, context_start: int) -> float:
@@ -60,7 +83,12 @@ def decode_flops(arch: Arch, context_tokens: int) -> float:
 
 
 def kv_cache_bytes(arch: Arch, tokens: int, bytes_per_value: int = 2) -> float:
-    return 2.0 * arch["num_layers"] * tokens * arch.get("num_kv_heads", arch["num_attention_heads"]) * head_dim(arch) * bytes_per_value
+    """K and V for `tokens` tokens over all layers (MLA caches one compressed latent plus the rope key)."""
+    if arch.get("kv_lora_rank"):
+        per_token = arch["kv_lora_rank"] + arch.get("qk_rope_head_dim", 0)
+    else:
+        per_token = 2 * arch.get("num_kv_heads", arch["num_attention_heads"]) * head_dim(arch)
+    return float(arch["num_layers"]) * tokens * per_token * bytes_per_value
 
 
 def weight_bytes(arch: Arch, bytes_per_value: int = 2) -> float:

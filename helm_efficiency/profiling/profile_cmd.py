@@ -8,7 +8,7 @@ from typing import Dict, Optional, Sequence
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.profiling.architecture import architecture_from_config
+from helm_efficiency.analytic.architecture import architecture_from_config
 
 
 def demo_model_configs() -> Dict[str, dict]:
@@ -32,7 +32,7 @@ def load_config_dict(config_path: Optional[str], arch: Optional[str]) -> Dict:
     demo = demo_model_configs()
     if arch in demo:
         return dict(demo[arch])
-    from helm_efficiency.profiling.registry import registry_config
+    from helm_efficiency.analytic.registry import registry_config
 
     return registry_config(arch)
 

@@ -10,7 +10,7 @@ import glob
 import os
 
 from helm_efficiency.tables.calibrate import calibrate_table
-from helm_efficiency.tables.megatron import import_megatron_logs
+from helm_efficiency.sources.megatron import import_megatron_logs
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 CREDIT = "Megatron-LM profiles from github.com/stanford-crfm/helm-efficiency (logs/), NeurIPS 2023 paper authors"

@@ -1,0 +1,62 @@
+"""HELM's model catalog (model_metadata.yaml, model_deployments.yaml), read as data files.
+
+Reads the YAML that ships inside the installed `crfm-helm` without importing HELM's code, so
+the estimate path stays light. Returns empty results when HELM is not installed.
+"""
+
+from functools import lru_cache
+from importlib import resources
+from typing import Dict, List, Optional
+
+import yaml
+
+CLOSED_ACCESS = ("closed", "limited")
+
+
+@lru_cache(maxsize=None)
+def _read(file_name: str, key: str) -> List[dict]:
+    try:
+        text = resources.files("helm.config").joinpath(file_name).read_text()
+    except (ModuleNotFoundError, FileNotFoundError):
+        return []
+    return list((yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}).get(key) or [])
+
+
+def helm_models() -> List[dict]:
+    """Every entry of HELM's model_metadata.yaml (name, access, num_parameters, release_date, tags)."""
+    return _read("model_metadata.yaml", "models")
+
+
+@lru_cache(maxsize=1)
+def _deployment_models() -> Dict[str, str]:
+    """Deployment name and Hugging Face path (lower-cased) → HELM model name."""
+    index: Dict[str, str] = {}
+    for deployment in _read("model_deployments.yaml", "model_deployments"):
+        model = deployment.get("model_name") or deployment["name"]
+        index.setdefault(deployment["name"].lower(), model)
+        path = ((deployment.get("client_spec") or {}).get("args") or {}).get("pretrained_model_name_or_path")
+        if path:
+            index.setdefault(str(path).lower(), model)
+    return index
+
+
+def model_of_deployment(name: str) -> Optional[str]:
+    """HELM model name for a HELM deployment name or a Hugging Face path HELM serves, else None."""
+    return _deployment_models().get(name.lower())
+
+
+def model_metadata(name: str) -> Optional[dict]:
+    for model in helm_models():
+        if model["name"] == name:
+            return model
+    return None
+
+
+def open_text_models() -> List[dict]:
+    """HELM's open-weight text models (access 'open', TEXT_MODEL_TAG), each name once."""
+    seen, out = set(), []
+    for model in helm_models():
+        if model.get("access") == "open" and "TEXT_MODEL_TAG" in (model.get("tags") or []) and model["name"] not in seen:
+            seen.add(model["name"])
+            out.append(model)
+    return out
