@@ -28,7 +28,10 @@ def load_hardware() -> Dict[str, HardwareSpec]:
 
 
 def hardware_spec(key: str) -> Optional[HardwareSpec]:
-    return load_hardware().get(key.lower())
+    """Specs for a GPU key (`h100`) or a reference stack named after its GPU (`h100-trtllm`)."""
+    specs = load_hardware()
+    key = key.lower()
+    return specs.get(key) or specs.get(key.split("-")[0])
 
 
 def idealized_energy_j(runtime_s: float, num_gpus: Optional[int], power_w: Optional[float]) -> Optional[float]:

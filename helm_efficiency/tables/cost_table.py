@@ -24,7 +24,10 @@ from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.measurements import architecture_of
 
 SCHEMA_VERSION = 1
-SHIPPED_TABLES = ("a100", "v100", "cpu")
+# Simulated modern stacks (GPU-backend, AIConfigurator), the paper's Megatron-LM tables, the demo CPU.
+SIMULATED_TABLES = ("h100-trtllm", "h100-vllm", "h200-trtllm", "a100-trtllm", "a100-vllm")
+SHIPPED_TABLES = SIMULATED_TABLES + ("a100", "v100", "cpu")
+DEFAULT_TABLE = "h100-trtllm"
 HELM_TABLE = "helm"
 MEASUREMENT_FIELDS = ("num_prompt_tokens", "num_output_tokens", "runtime_s", "batch_size")
 
@@ -138,6 +141,7 @@ class CostTable:
     prefill_shapes: Dict[str, PrefillShape] = field(default_factory=dict)
     description: str = ""
     source: str = ""
+    not_tabulated: Dict[str, str] = field(default_factory=dict)  # model → why its source gave no points
 
     def entry(self, name: str):
         for e in self.entries:
@@ -167,6 +171,7 @@ class CostTable:
                 hw: {"num_prompt_tokens": list(s.num_prompt_tokens), "relative_cost": list(s.relative_cost)}
                 for hw, s in sorted(self.prefill_shapes.items())
             },
+            "not_tabulated": dict(sorted(self.not_tabulated.items())),
             "entries": [e.to_json() for e in self.entries],
         }
 
@@ -217,6 +222,7 @@ def table_from_json(raw: dict, source: str) -> CostTable:
         prefill_shapes=shapes,
         description=raw.get("description", ""),
         source=raw.get("source", ""),
+        not_tabulated=dict(raw.get("not_tabulated", {})),
     )
 
 
@@ -248,7 +254,7 @@ def shipped_table(name: str) -> CostTable:
 
 
 def load_table(name_or_path: str) -> CostTable:
-    """Load a CostTable from a JSON path, a shipped table name (a100, v100, cpu) or 'helm'."""
+    """Load a CostTable from a JSON path, a shipped table name (SHIPPED_TABLES) or 'helm'."""
     if name_or_path == HELM_TABLE:
         return load_helm_efficiency_data()
     if os.path.exists(name_or_path):
@@ -264,6 +270,16 @@ def load_table(name_or_path: str) -> CostTable:
     else:
         raise EfficiencyInputError(name_or_path, "table", f"no such file, and not a shipped table {SHIPPED_TABLES + (HELM_TABLE,)}")
     return table_from_json(raw, source)
+
+
+def _row_provenance(row: pd.Series) -> dict:
+    """A measurement row's `source` and `provenance_*` columns (how its points were produced)."""
+    out = {"source": str(row["source"])} if "source" in row.index and pd.notna(row["source"]) else {}
+    for column in row.index:
+        if str(column).startswith("provenance_") and pd.notna(row[column]):
+            value = row[column]
+            out[column[len("provenance_"):]] = value.item() if hasattr(value, "item") else value
+    return out
 
 
 def entries_from_measurements(
@@ -282,7 +298,7 @@ def entries_from_measurements(
             dtype=str(first["dtype"]) if "dtype" in rows and pd.notna(first["dtype"]) else None,
             software=str(first["software"]) if "software" in rows and pd.notna(first["software"]) else None,
             architecture=architecture_of(rows),
-            provenance=dict(provenance or {}, **({"source": str(first["source"])} if "source" in rows else {})),
+            provenance=dict(provenance or {}, **_row_provenance(first)),
             prefill_shape=(shapes or {}).get(str(hardware)),
         )
         # Freeze the automatic choice so the saved table refits exactly the same form.
