@@ -1,10 +1,11 @@
-"""`helm-efficiency <verb>`: demo, import-megatron, calibrate, estimate, explain, profile, denoise, rescore, leaderboard, schema."""
+"""`helm-efficiency <verb>`: demo, import-megatron, tabulate, calibrate, estimate, explain, registry, profile, denoise, rescore, leaderboard, schema."""
 
 import argparse
 import sys
 from typing import List, Optional
 
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.tables.names import DEFAULT_TABLE
 
 
 def _csv_ints(text: str) -> List[int]:
@@ -80,6 +81,39 @@ def cmd_explain(args) -> None:
     lo, hi = report["interval_s"]
     flag = "  [extrapolated]" if report["extrapolated"] else ""
     print(f"  transfer estimate            {report['runtime_s']:.4f} s   (90% interval {lo:.4f}–{hi:.4f}){flag}")
+
+
+def cmd_tabulate(args) -> None:
+    from helm_efficiency.sources.aiconfigurator import stack, tabulate
+    from helm_efficiency.profiling.profile_cmd import load_config_dict
+    from helm_efficiency.analytic.registry import registry_entry
+
+    config = load_config_dict(args.config, args.arch)
+    entry = registry_entry(args.arch) if args.arch else None
+    name = args.name or (entry["key"] if entry else None)
+    if not name:
+        raise EfficiencyInputError(args.config, "--name", "required with --config (the model name the table will use)")
+    df = tabulate(config, name, stack(args.stack), args.prompts, args.outputs, args.tensor_parallel,
+                  hf_id=entry.get("hf_id") if entry else None, source=args.config or f"registry {name}")
+    df.to_csv(args.output, index=False)
+    mapped = df["provenance_mapped_from"].iloc[0]
+    print(f"wrote {len(df)} simulated points for {name} on {args.stack} (TP {df['num_gpus'].iloc[0]}) to {args.output}"
+          + (f"; simulated as an equivalent architecture (was {mapped})" if mapped else ""))
+
+
+def cmd_registry(args) -> None:
+    from helm_efficiency.analytic.registry import load_registry, registry_name
+    from helm_efficiency.helm_catalog import open_text_models
+
+    if args.missing:
+        missing = [m for m in open_text_models() if registry_name(m["name"]) is None]
+        for m in missing:
+            size = f"{m['num_parameters'] / 1e9:.1f}B" if m.get("num_parameters") else "size unknown"
+            print(f"{m['name']}\t{size}\t{m.get('release_date') or ''}")
+        print(f"{len(missing)} of {len(open_text_models())} open-weight text models in the installed HELM are not in the registry", file=sys.stderr)
+        return
+    for key, entry in sorted(load_registry().items()):
+        print(f"{key}\t{entry['source']}\t{', '.join(entry.get('helm_names', []))}")
 
 
 def cmd_profile(args) -> None:
@@ -161,10 +195,26 @@ def build_parser() -> argparse.ArgumentParser:
             "helm-efficiency explain meta/llama-3.1-8b --hardware a100 --prompt-tokens 512 --output-tokens 32")
     p.add_argument("model", help="a registry or HELM model name (see helm_efficiency/analytic/registry.json)")
     p.add_argument("--hardware", help="reference hardware (default: the first table's)")
-    p.add_argument("--table", action="append", help="table name or JSON path (default: a100)")
+    p.add_argument("--table", action="append", help="table name or JSON path (default: h100-trtllm)")
     p.add_argument("--prompt-tokens", type=int, default=512)
     p.add_argument("--output-tokens", type=int, default=32)
     p.add_argument("--json", action="store_true", help="print the breakdown as JSON")
+
+    p = add("tabulate", cmd_tabulate, "Simulate a model's batch-1 runtime grid on a modern stack (AIConfigurator's measured kernels) into a measurements CSV.",
+            "helm-efficiency tabulate --arch meta/llama-3-8b --stack h100-trtllm -o llama3.csv && helm-efficiency calibrate llama3.csv -o mine.json")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="a Hugging Face config.json")
+    source.add_argument("--arch", help="a registry, HELM or Hugging Face name (see `helm-efficiency registry`)")
+    p.add_argument("--stack", default=DEFAULT_TABLE, help="h100-trtllm (default), h100-vllm, h200-trtllm, a100-trtllm or a100-vllm")
+    p.add_argument("--prompts", type=_csv_ints, default=[1, 256, 1024, 2048, 4096, 8192], help="prompt lengths (tokens)")
+    p.add_argument("--outputs", type=_csv_ints, default=[1, 32, 256, 1024], help="output lengths (tokens)")
+    p.add_argument("--tensor-parallel", type=int, help="GPUs (default: the smallest power of two that holds the bf16 weights)")
+    p.add_argument("--name", help="model name in the table (default: the registry name; required with --config)")
+    p.add_argument("-o", "--output", required=True)
+
+    p = add("registry", cmd_registry, "List the architecture registry, or (--missing) HELM's open-weight text models it lacks.",
+            "helm-efficiency registry --missing")
+    p.add_argument("--missing", action="store_true", help="list the installed HELM's open-weight text models with no registry entry")
 
     p = add("profile", cmd_profile, "Profile a random-weight model (from a config or registry name) and write a measurements CSV.",
             "helm-efficiency profile --arch test/tiny-llama --device cpu -o m.csv")
@@ -193,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("rescore", cmd_rescore, "Add efficiency stats to the runs of an existing benchmark_output suite, without calling any model.",
             "helm-efficiency rescore benchmark_output/runs/my-suite --table a100 -j 2")
     p.add_argument("suite_dir")
-    p.add_argument("--table", action="append", help="table name or JSON path; repeat to search several (default: a100, helm)")
+    p.add_argument("--table", action="append", help="table name or JSON path; repeat to search several (default: h100-trtllm)")
     p.add_argument("--runs", default="*", help="glob over run folder names")
     p.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
     p.add_argument("-j", "--jobs", type=int, default=1)
@@ -217,7 +267,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if getattr(args, "dtype", "unset") is None:
         args.dtype = "bf16" if str(args.device).startswith("cuda") else "fp32"
     if getattr(args, "table", "unset") is None:
-        args.table = ["a100"] if args.verb == "explain" else ["a100", "helm"]
+        args.table = [DEFAULT_TABLE]
     try:
         args.func(args)
     except EfficiencyInputError as e:

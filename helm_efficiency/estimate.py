@@ -1,10 +1,15 @@
 """Idealized runtime, energy and cost for a requests table, from reference CostTables.
 
 Idealized runtime is the request's cost at batch size 1 on the reference stack, whatever
-batching the real deployment used. Each model resolves to a calibrated table entry
-(`calibrated`, or `helm_table` for HELM's bundled table); failing that, a model whose
-architecture is known (request columns or the architecture registry) gets a `transfer`
-estimate learned from the stack's other models. Anything else gets no number and a reason.
+batching the real deployment used. One resolution chain, used by the metric, `estimate` and
+`rescore`: deployment → HELM model → architecture registry → entry on the chosen stack
+(`calibrated`, or `helm_table` for HELM's bundled table) → `transfer` on that stack from the
+model's architecture (request columns or the registry) → `size_only` on that stack from the
+model's parameter count (request column or HELM's metadata) → not estimated, with a reason
+that names what is missing.
+
+Energy is per phase: prefill time (the request priced at one output token) at the GPU's
+batch-1 prefill power, the rest at its batch-1 decode power (hardware.json), times the GPUs.
 """
 
 from typing import Iterable, List, Optional, Sequence
@@ -14,15 +19,16 @@ import pandas as pd
 
 from helm_efficiency.analytic.hardware import hardware_spec
 from helm_efficiency.analytic.transfer import (
+    REQUIRED_ARCH,
     complete_architecture,
     tensor_parallel_for,
     transfer_from_entries,
 )
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.analytic.registry import registry_architecture
+from helm_efficiency.analytic.registry import registry_architecture, registry_name
 from helm_efficiency.tables.cost_table import CostTable
 
-REASON_UNKNOWN_MODEL = "no reference table covers this model"
+REASON_UNKNOWN_MODEL = "no reference table covers this model"  # prefix of every "not covered" reason
 REASON_NO_GPU_COUNT = "reference entry has no GPU count"
 REASON_NO_POWER = "no power assumption for this hardware"
 REASON_NO_PRICE = "no price assumption for this hardware"
@@ -42,7 +48,9 @@ ESTIMATE_COLUMNS = [
 
 
 def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]]):
+    """First table entry for any of `names` or, failing that, their architecture-registry key."""
     names = [n for n in names if n]
+    names = names + [k for k in (registry_name(n) for n in names) if k and k not in names]
     for table in tables:
         entry = table.resolve(names)
         if entry is not None:
@@ -81,7 +89,7 @@ def transfer_entry(
             arch = registry_architecture(name) if name else None
             if arch is not None:
                 break
-    if arch is None:
+    if arch is None or not all(k in arch for k in REQUIRED_ARCH):
         return None
     fitted = {} if fitted is None else fitted
     candidates = [hardware] if hardware else [h for table in tables for h in sorted({getattr(e, "hardware", None) for e in table.entries} - {None})]
@@ -121,14 +129,90 @@ class TransferEntry:
         return self.transfer.predict(self.architecture, num_prompt_tokens, num_output_tokens)
 
 
+def _num_parameters(rows: pd.DataFrame, names: Sequence[Optional[str]]) -> Optional[float]:
+    """Total parameters from a `num_parameters` request column, else HELM's model metadata."""
+    if "num_parameters" in rows.columns and rows["num_parameters"].notna().any():
+        return float(rows["num_parameters"].dropna().iloc[0])
+    from helm_efficiency.helm_catalog import model_metadata, model_of_deployment
+
+    for name in names:
+        if not name:
+            continue
+        meta = model_metadata(model_of_deployment(name) or name) or model_metadata(name)
+        if meta and meta.get("num_parameters"):
+            return float(meta["num_parameters"])
+    return None
+
+
+def _closed_model(names: Sequence[Optional[str]]) -> Optional[str]:
+    from helm_efficiency.helm_catalog import CLOSED_ACCESS, model_metadata, model_of_deployment
+
+    for name in names:
+        meta = model_metadata(model_of_deployment(name) or name) if name else None
+        if meta and meta.get("access") in CLOSED_ACCESS:
+            return meta["name"]
+    return None
+
+
+def size_only_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], rows: pd.DataFrame, fitted: dict):
+    """A `size_only` entry on the first table's stack for a model known only by its size, else None."""
+    from helm_efficiency.analytic.size_only import SizeOnlyEntry, SizeOnlyModel
+
+    size = _num_parameters(rows, names)
+    if size is None or not tables:
+        return None
+    table = tables[0]
+    if table.name not in fitted:
+        try:
+            fitted[table.name] = SizeOnlyModel().fit(table.entries, source=f"table {table.name}")
+        except EfficiencyInputError:
+            fitted[table.name] = None
+    model = fitted[table.name]
+    if model is None:
+        return None
+    spec = hardware_spec(model.hardware_)
+    gpus = 1
+    while spec is not None and spec.memory_bytes and 2 * size > 0.8 * gpus * spec.memory_bytes and gpus < 64:
+        gpus *= 2  # bf16 weights on the smallest power-of-two GPU count, as for transfer
+    return SizeOnlyEntry(model, size, gpus, next((n for n in names if n), "model"))
+
+
+def unestimated_reason(names: Sequence[Optional[str]], rows: pd.DataFrame) -> str:
+    """Why the chain found nothing: what each step was missing."""
+    closed = _closed_model(names)
+    if closed:
+        return f"{REASON_UNKNOWN_MODEL}: {closed} is closed-weight (HELM access), so no public architecture or size"
+    name = next((n for n in names if n), "model")
+    arch = complete_architecture(rows) or next((a for a in (registry_architecture(n) for n in names if n) if a), None)
+    if arch is not None:
+        missing = [k for k in REQUIRED_ARCH if k not in arch]
+        what = f"its architecture lacks {', '.join(missing)}" if missing else "no table entry and no transfer model on this stack"
+        return f"{REASON_UNKNOWN_MODEL}: {name}: {what}"
+    return f"{REASON_UNKNOWN_MODEL}: {name}: no table entry, not in the architecture registry, no architecture columns, and no num_parameters"
+
+
+def _phase_energy_j(entry, p: np.ndarray, runtime: np.ndarray, power_w: Optional[float]) -> Optional[np.ndarray]:
+    """Energy per request (J) on all the entry's GPUs: prefill at batch-1 prefill power, decode at
+    decode power; one `power_w` for both phases when given. None without a power assumption."""
+    spec = hardware_spec(entry.hardware)
+    if power_w is not None:
+        return runtime * entry.num_gpus * power_w
+    if spec is None or spec.power_prefill_w is None or spec.power_decode_w is None:
+        return None
+    prefill = np.minimum(entry.predict(p, np.ones_like(p))["runtime_s"].to_numpy(), runtime)
+    return entry.num_gpus * (prefill * spec.power_prefill_w + (runtime - prefill) * spec.power_decode_w)
+
+
 def estimate_idealized(
     requests: pd.DataFrame,
     tables: Sequence[CostTable],
     power_w: Optional[float] = None,
     usd_per_gpu_hour: Optional[float] = None,
     name_columns: Sequence[str] = ("model_deployment", "model"),
+    group_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Add ESTIMATE_COLUMNS to a copy of `requests` (needs num_prompt_tokens, num_output_tokens)."""
+    """Add ESTIMATE_COLUMNS to a copy of `requests` (needs num_prompt_tokens, num_output_tokens).
+    Rows are resolved per distinct value of `name_columns` + `group_columns`."""
     out = requests.copy()
     n = len(out)
     result = {c: np.full(n, np.nan) for c in ESTIMATE_COLUMNS}
@@ -136,17 +220,22 @@ def estimate_idealized(
         result[c] = np.full(n, None, dtype=object)
     result["extrapolated"] = np.zeros(n, bool)
     present = [c for c in name_columns if c in out.columns]
-    keys = out[present].astype(object).where(out[present].notna(), None)
-    groups = keys.groupby(present, dropna=False, sort=False).indices if present else {(): np.arange(n)}
+    grouping = present + [c for c in group_columns if c in out.columns and c not in present]
+    keys = out[grouping].astype(object).where(out[grouping].notna(), None)
+    groups = keys.groupby(grouping, dropna=False, sort=False).indices if grouping else {(): np.arange(n)}
     transfer_models: dict = {}
+    size_models: dict = {}
     for key, index in groups.items():
         key = key if isinstance(key, tuple) else (key,)
+        names = key[: len(present)]
         rows = out.iloc[index]
-        entry = resolve_entry(tables, key) or transfer_entry(tables, key, rows, transfer_models)
+        entry = (resolve_entry(tables, names) or transfer_entry(tables, names, rows, transfer_models)
+                 or size_only_entry(tables, names, rows, size_models))
         if entry is None:
-            result["unestimated_reason"][index] = REASON_UNKNOWN_MODEL
+            result["unestimated_reason"][index] = unestimated_reason(names, rows)
             continue
-        predicted = entry.predict(rows["num_prompt_tokens"].to_numpy(), rows["num_output_tokens"].to_numpy())
+        p = rows["num_prompt_tokens"].to_numpy(float)
+        predicted = entry.predict(p, rows["num_output_tokens"].to_numpy())
         runtime = predicted["runtime_s"].to_numpy()
         result["idealized_runtime_s"][index] = runtime
         result["idealized_runtime_lo_s"][index] = predicted["runtime_lo_s"].to_numpy()
@@ -156,18 +245,18 @@ def estimate_idealized(
         result["reference_model"][index] = entry.model
         result["reference_hardware"][index] = entry.hardware
         spec = hardware_spec(entry.hardware)
-        power = power_w if power_w is not None else (spec.power_w if spec else None)
         price = usd_per_gpu_hour if usd_per_gpu_hour is not None else (spec.usd_per_gpu_hour if spec else None)
         if entry.num_gpus is None:
             result["unestimated_reason"][index] = REASON_NO_GPU_COUNT
             continue
-        if power is not None:
-            result["idealized_energy_j"][index] = runtime * entry.num_gpus * power
+        energy = _phase_energy_j(entry, p, runtime, power_w)
+        if energy is not None:
+            result["idealized_energy_j"][index] = energy
         else:
             result["unestimated_reason"][index] = REASON_NO_POWER
         if price is not None:
             result["idealized_cost_usd"][index] = runtime / 3600.0 * entry.num_gpus * price
-        elif power is not None:
+        elif energy is not None:
             result["unestimated_reason"][index] = REASON_NO_PRICE
     for c in ESTIMATE_COLUMNS:
         out[c] = result[c]

@@ -28,6 +28,7 @@ from helm_efficiency.atomic import write_text_atomic
 from helm_efficiency.efficiency import efficiency_columns
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.estimate import load_tables
+from helm_efficiency.tables.names import DEFAULT_TABLE
 from helm_efficiency.helm.metric_names import PER_REQUEST_STATS
 from helm_efficiency.helm.stats import TIMING_COLUMNS, run_count_values
 from helm_efficiency.requests import EXCLUSION_STATUSES, STATUS_OK, request_rows
@@ -266,7 +267,7 @@ def map_runs(fn: Callable, items: Sequence, jobs: int = 1, progress: str = "") -
 # -- the verb ------------------------------------------------------------------------------------------
 def rescore_suite(
     suite_dir: str,
-    tables: Sequence[str] = ("a100", "helm"),
+    tables: Sequence[str] = (DEFAULT_TABLE,),
     pattern: str = "*",
     dry_run: bool = False,
     jobs: int = 1,

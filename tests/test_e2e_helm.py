@@ -51,6 +51,8 @@ def suites(tmp_path_factory):
     entries += [f"synthetic_reasoning:mode=pattern_match,model=huggingface/{m},efficiency=cpu" for m in models]
     helm_run(work, "fresh", entries, models)
     helm_run(work, "rerun", entries, models)  # same request cache: every result is cached
+    # The default stack (h100-trtllm) prices a local model from its folder's config.json.
+    helm_run(work, "modern", [f"synthetic_reasoning:mode=pattern_match,model=huggingface/{models[0]},efficiency=true"], models, local_path="prod_env_m")
     # helm-summarize cannot resolve --enable-local-huggingface-models deployments, so the
     # acceptance check summarizes a suite with HELM's own simple/model1 only.
     helm_run(work, "t", ["simple1:model=simple/model1,efficiency=true"], [], local_path="prod_env_t")
@@ -66,6 +68,13 @@ def test_stats_are_positive_and_finite(suites):
             assert stats[name]["count"] > 0
             assert math.isfinite(stats[name]["mean"]) and stats[name]["mean"] > 0
         assert stats["efficiency_num_requests"]["mean"] >= 5
+
+
+def test_default_stack_prices_a_local_model_from_its_config_with_energy_and_cost(suites):
+    stats = stats_of(suites, "modern", "synthetic_reasoning")
+    for name in ("efficiency_idealized_runtime_s", "efficiency_idealized_energy_j", "efficiency_idealized_cost_usd"):
+        assert stats[name]["count"] > 0 and stats[name]["mean"] > 0, name
+    assert stats["efficiency_num_unestimated_requests"]["mean"] == 0
 
 
 def test_larger_model_has_larger_idealized_runtime(suites):

@@ -1,4 +1,4 @@
-"""Reference hardware specs (shipped in hardware.json) and the energy/cost derived from runtime."""
+"""Reference hardware specs and energy/price assumptions (shipped in hardware.json)."""
 
 import json
 from dataclasses import dataclass
@@ -15,9 +15,12 @@ class HardwareSpec:
     peak_flops: Optional[float]  # FLOP/s per device, dense fp16/bf16
     memory_bandwidth: Optional[float]  # bytes/s per device
     interconnect_bandwidth: Optional[float]  # bytes/s per device, one direction
-    power_w: Optional[float]  # watts per device, assumed draw while busy
+    power_w: Optional[float]  # watts per device: board power limit (TDP)
     usd_per_gpu_hour: Optional[float]
     source: str
+    power_prefill_w: Optional[float] = None  # watts per device while processing the prompt at batch 1
+    power_decode_w: Optional[float] = None  # watts per device while decoding at batch 1
+    power_source: Optional[str] = None
 
 
 @lru_cache(maxsize=1)
@@ -32,17 +35,3 @@ def hardware_spec(key: str) -> Optional[HardwareSpec]:
     specs = load_hardware()
     key = key.lower()
     return specs.get(key) or specs.get(key.split("-")[0])
-
-
-def idealized_energy_j(runtime_s: float, num_gpus: Optional[int], power_w: Optional[float]) -> Optional[float]:
-    """Energy = runtime (s) × devices × power per device (W). None when either is unknown."""
-    if num_gpus is None or power_w is None:
-        return None
-    return runtime_s * num_gpus * power_w
-
-
-def idealized_cost_usd(runtime_s: float, num_gpus: Optional[int], usd_per_gpu_hour: Optional[float]) -> Optional[float]:
-    """Cost = runtime (h) × devices × price per device-hour. None when either is unknown."""
-    if num_gpus is None or usd_per_gpu_hour is None:
-        return None
-    return runtime_s / 3600.0 * num_gpus * usd_per_gpu_hour

@@ -3,7 +3,7 @@
 Use it by dotted class name in a MetricSpec::
 
     MetricSpec(class_name="helm_efficiency.helm.metric.InferenceEfficiencyMetric",
-               args={"tables": "a100+helm"})
+               args={"tables": "h100-trtllm"})
 
 or add ``efficiency=true`` to any run entry (see run_expander.py). Denoising needs all the
 run's timings at once, so ``evaluate`` first builds the requests table for the whole run,
@@ -24,23 +24,25 @@ from helm.benchmark.metrics.statistic import Stat
 from helm.benchmark.window_services.window_service_factory import WindowServiceFactory
 
 from helm_efficiency.efficiency import efficiency_columns
+from helm_efficiency.helm.local_models import local_model_architecture
 from helm_efficiency.helm.metric_names import metadata_fields
 from helm_efficiency.helm.stats import per_request_values, run_count_values
 from helm_efficiency.requests import request_rows
 from helm_efficiency.estimate import load_tables
+from helm_efficiency.tables.names import DEFAULT_TABLE
 
 
 class InferenceEfficiencyMetric(Metric):
     """Raw, denoised and idealized runtime plus idealized energy and cost, per request.
 
-    tables: reference CostTables searched in order, joined by '+' (shipped names 'a100',
-    'v100', 'cpu', 'helm' for HELM's bundled table, or JSON paths). power_w / usd_per_gpu_hour override the
+    tables: reference CostTables searched in order, joined by '+' (shipped names such as
+    'h100-trtllm' (default), 'a100', 'cpu', 'helm' for HELM's bundled table, or JSON paths). power_w / usd_per_gpu_hour override the
     hardware's documented assumptions. quantile: the denoising lower-envelope quantile (None: automatic).
     """
 
     def __init__(
         self,
-        tables: Union[str, Sequence[str]] = "a100+helm",
+        tables: Union[str, Sequence[str]] = DEFAULT_TABLE,
         power_w: Optional[float] = None,
         usd_per_gpu_hour: Optional[float] = None,
         quantile: Optional[float] = None,
@@ -58,6 +60,9 @@ class InferenceEfficiencyMetric(Metric):
         window_service = WindowServiceFactory.get_window_service(adapter_spec.model_deployment, metric_service)
         states = list(scenario_state.request_states)
         requests = request_rows(states, count_tokens=window_service.get_num_tokens)
+        # A model served from a local folder is priced from its own config.json, not its name.
+        for column, value in (local_model_architecture(adapter_spec.model_deployment) or {}).items():
+            requests[column] = value
         table, _ = efficiency_columns(
             requests, load_tables(self.table_names), self.power_w, self.usd_per_gpu_hour, self.quantile
         )

@@ -16,6 +16,7 @@ from helm.benchmark.run_spec import RunSpec, run_spec_function
 from helm.benchmark.scenarios.scenario import CORRECT_TAG, TEST_SPLIT, Input, Instance, Output, Reference, Scenario, ScenarioSpec
 
 from helm_efficiency.helm.run_expander import efficiency_metric_spec, tables_from_value
+from helm_efficiency.tables.names import DEFAULT_TABLE
 
 WORDS = ("the", "cat", "sat", "on", "a", "mat", "and", "then", "it", "ran", "to", "the", "old", "red", "barn", "door")
 DEFAULT_PROMPT_WORDS = "16,64,256,512"
@@ -45,7 +46,7 @@ class EfficiencyProbeScenario(Scenario):
 
 @run_spec_function("efficiency_probe")
 def get_efficiency_probe_spec(num_output_tokens: str = "8", prompt_words: str = DEFAULT_PROMPT_WORDS, repeats: str = "3",
-                              tables: str = "a100+helm") -> RunSpec:
+                              tables: str = DEFAULT_TABLE) -> RunSpec:
     scenario_spec = ScenarioSpec(
         class_name="helm_efficiency.helm.probe.EfficiencyProbeScenario", args={"prompt_words": prompt_words, "repeats": int(repeats)}
     )

@@ -1,7 +1,7 @@
 """`efficiency=...` for any run entry: adds the efficiency MetricSpec without touching the
 entry's run-spec function. Registered into HELM's run-expander registry by the plugin.
 
-    mmlu:subject=anatomy,model=openai/gpt2,efficiency=true      # tables a100, then HELM's own
+    mmlu:subject=anatomy,model=openai/gpt2,efficiency=true      # the default stack, h100-trtllm
     simple1:model=simple/model1,efficiency=cpu                  # the shipped CPU table
     ...,efficiency=a100+my_table.json                           # several tables, in order
 """
@@ -13,8 +13,10 @@ from helm.benchmark.metrics.metric import MetricSpec
 from helm.benchmark.run_expander import RunExpander
 from helm.benchmark.run_spec import RunSpec
 
+from helm_efficiency.tables.names import DEFAULT_TABLE
+
 METRIC_CLASS = "helm_efficiency.helm.metric.InferenceEfficiencyMetric"
-DEFAULT_TABLES: Tuple[str, ...] = ("a100", "helm")
+DEFAULT_TABLES: Tuple[str, ...] = (DEFAULT_TABLE,)
 
 
 def efficiency_metric_spec(tables=DEFAULT_TABLES) -> MetricSpec:

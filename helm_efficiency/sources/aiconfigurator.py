@@ -66,9 +66,9 @@ NATIVE_ARCHITECTURES = {
     "kimi_k2": "DeepseekV3ForCausalLM",
 }
 
-# A calibration grid: 6 prompt lengths x 4 output lengths = 24 points per model (tokens).
+# The calibration grid: 6 prompt lengths x 4 output lengths = 24 points per model (tokens).
 CALIBRATION_PROMPT_TOKENS = (1, 256, 1024, 2048, 4096, 8192)
-CALIBRATION_OUTPUT_TOKENS = (1, 16, 128, 512)
+CALIBRATION_OUTPUT_TOKENS = (1, 32, 256, 1024)
 
 
 def stack(name: str) -> ReferenceStack:

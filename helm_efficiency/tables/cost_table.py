@@ -22,13 +22,9 @@ from helm_efficiency.costmodel.estimator import RuntimeModel
 from helm_efficiency.costmodel.forms import PrefillShape
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.measurements import architecture_of
+from helm_efficiency.tables.names import HELM_TABLE, SHIPPED_TABLES
 
 SCHEMA_VERSION = 1
-# Simulated modern stacks (GPU-backend, AIConfigurator), the paper's Megatron-LM tables, the demo CPU.
-SIMULATED_TABLES = ("h100-trtllm", "h100-vllm", "h200-trtllm", "a100-trtllm", "a100-vllm")
-SHIPPED_TABLES = SIMULATED_TABLES + ("a100", "v100", "cpu")
-DEFAULT_TABLE = "h100-trtllm"
-HELM_TABLE = "helm"
 MEASUREMENT_FIELDS = ("num_prompt_tokens", "num_output_tokens", "runtime_s", "batch_size")
 
 
