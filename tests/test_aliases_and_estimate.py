@@ -25,7 +25,7 @@ def test_unknown_model_gets_reason_and_no_number():
     requests = pd.DataFrame({"model_deployment": ["org/unknown"], "model": ["org/unknown"], "num_prompt_tokens": [10], "num_output_tokens": [5]})
     out = estimate_idealized(requests, [load_table("a100"), load_table("helm")])
     assert np.isnan(out["idealized_runtime_s"].iloc[0])
-    assert out["unestimated_reason"].iloc[0] == REASON_UNKNOWN_MODEL
+    assert out["unestimated_reason"].iloc[0].startswith(REASON_UNKNOWN_MODEL + ": org/unknown")
 
 
 def test_energy_and_cost_use_gpu_count_power_and_price(tmp_path):
@@ -33,7 +33,10 @@ def test_energy_and_cost_use_gpu_count_power_and_price(tmp_path):
     requests = pd.DataFrame({"model_deployment": ["org/dep"], "model": ["x"], "num_prompt_tokens": [100], "num_output_tokens": [10]})
     out = estimate_idealized(requests, [table])
     runtime = out["idealized_runtime_s"].iloc[0]
-    assert out["idealized_energy_j"].iloc[0] == pytest.approx(runtime * 8 * 400)
+    # Per phase: prefill (the request priced at one output token) at A100's batch-1 prefill
+    # power, the rest at its decode power (helm_efficiency/analytic/hardware.json).
+    prefill = table.entries[0].predict([100], [1])["runtime_s"].iloc[0]
+    assert out["idealized_energy_j"].iloc[0] == pytest.approx(8 * (prefill * 340 + (runtime - prefill) * 220))
     assert out["idealized_cost_usd"].iloc[0] == pytest.approx(runtime / 3600 * 8 * 4.096)
     custom = estimate_idealized(requests, [table], power_w=100, usd_per_gpu_hour=1.0)
     assert custom["idealized_energy_j"].iloc[0] == pytest.approx(runtime * 8 * 100)

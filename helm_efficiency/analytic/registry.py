@@ -35,7 +35,7 @@ def _name_index() -> Dict[str, str]:
 
 def registry_name(name: Optional[str]) -> Optional[str]:
     """Registry key for a registry key, a HELM model or deployment name, or a Hugging Face id; else None."""
-    if not name:
+    if not isinstance(name, str) or not name:
         return None
     index = _name_index()
     key = index.get(name.lower())
