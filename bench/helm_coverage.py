@@ -1,0 +1,55 @@
+"""How many of the installed HELM's open-weight text models get an idealized number, and how.
+
+    python bench/helm_coverage.py                  # the default stack (h100-trtllm)
+    python bench/helm_coverage.py --table a100     # the paper's Megatron A100 table, for comparison
+
+Every open-weight text model in crfm-helm's model_metadata.yaml (each name once) is estimated
+at p = 512, o = 32 through the same resolution chain the metric, `estimate` and `rescore` use.
+Prints the count and share per method, for all models and for those released since 2024, and
+the leave-one-model-out error of the size_only fallback on this stack (the spread its 90%
+interval is built from). The error of `calibrated` and `transfer` on the stack is measured by
+bench/simulated_calibration.py.
+"""
+
+import argparse
+import datetime
+import time
+
+import numpy as np
+import pandas as pd
+
+from helm_efficiency.analytic.size_only import SizeOnlyModel
+from helm_efficiency.estimate import estimate_idealized, load_tables
+from helm_efficiency.helm_catalog import open_text_models
+from helm_efficiency.tables.names import DEFAULT_TABLE
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--table", action="append", help=f"tables searched in order (default: {DEFAULT_TABLE})")
+    parser.add_argument("--show", action="store_true", help="list every model with its method")
+    args = parser.parse_args()
+    started = time.time()
+    tables = load_tables(args.table or [DEFAULT_TABLE])
+    models = open_text_models()
+    requests = pd.DataFrame({"model": [m["name"] for m in models], "num_prompt_tokens": 512, "num_output_tokens": 32})
+    out = estimate_idealized(requests, tables, name_columns=("model",))
+    out["method"] = out["method"].fillna("not estimated")
+    out["since_2024"] = [str(m.get("release_date") or "") >= str(datetime.date(2024, 1, 1)) for m in models]
+    if args.show:
+        print(out[["model", "method", "idealized_runtime_s", "unestimated_reason"]].to_string(index=False))
+    print(f"tables: {', '.join(t.name for t in tables)}; p = 512, o = 32")
+    for label, rows in (("all", out), ("released since 2024", out[out["since_2024"]])):
+        counts = rows["method"].value_counts()
+        estimated = rows["idealized_runtime_s"].notna().sum()
+        parts = ", ".join(f"{method} {n} ({n / len(rows):.0%})" for method, n in counts.items())
+        print(f"{label}: {estimated} of {len(rows)} estimated ({estimated / len(rows):.1%}); {parts}")
+    size_only = SizeOnlyModel().fit(tables[0].entries, source=tables[0].name)
+    errors = np.abs(np.exp(size_only.loo_log_errors_) - 1) * 100
+    print(f"size_only on {tables[0].name}, leaving each of {len(size_only.models_)} dense models out: median {np.median(errors):.1f}%, "
+          f"p90 {np.percentile(errors, 90):.1f}%; its 90% interval is x/÷ {np.exp(size_only.half_width_):.2f}")
+    print(f"({time.time() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
