@@ -21,6 +21,7 @@ from helm_efficiency.analytic.hardware import hardware_spec
 from helm_efficiency.analytic.transfer import (
     REQUIRED_ARCH,
     complete_architecture,
+    gpus_to_hold,
     tensor_parallel_for,
     transfer_from_entries,
 )
@@ -129,29 +130,27 @@ class TransferEntry:
         return self.transfer.predict(self.architecture, num_prompt_tokens, num_output_tokens)
 
 
+def _helm_metadata(names: Sequence[Optional[str]]):
+    """HELM's metadata entry for each name that has one (a deployment through its model)."""
+    from helm_efficiency.helm_catalog import model_metadata, model_of_deployment
+
+    for name in names:
+        meta = (model_metadata(model_of_deployment(name) or name) or model_metadata(name)) if name else None
+        if meta:
+            yield meta
+
+
 def _num_parameters(rows: pd.DataFrame, names: Sequence[Optional[str]]) -> Optional[float]:
     """Total parameters from a `num_parameters` request column, else HELM's model metadata."""
     if "num_parameters" in rows.columns and rows["num_parameters"].notna().any():
         return float(rows["num_parameters"].dropna().iloc[0])
-    from helm_efficiency.helm_catalog import model_metadata, model_of_deployment
-
-    for name in names:
-        if not name:
-            continue
-        meta = model_metadata(model_of_deployment(name) or name) or model_metadata(name)
-        if meta and meta.get("num_parameters"):
-            return float(meta["num_parameters"])
-    return None
+    return next((float(m["num_parameters"]) for m in _helm_metadata(names) if m.get("num_parameters")), None)
 
 
 def _closed_model(names: Sequence[Optional[str]]) -> Optional[str]:
-    from helm_efficiency.helm_catalog import CLOSED_ACCESS, model_metadata, model_of_deployment
+    from helm_efficiency.helm_catalog import CLOSED_ACCESS
 
-    for name in names:
-        meta = model_metadata(model_of_deployment(name) or name) if name else None
-        if meta and meta.get("access") in CLOSED_ACCESS:
-            return meta["name"]
-    return None
+    return next((m["name"] for m in _helm_metadata(names) if m.get("access") in CLOSED_ACCESS), None)
 
 
 def size_only_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], rows: pd.DataFrame, fitted: dict):
@@ -171,9 +170,7 @@ def size_only_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]],
     if model is None:
         return None
     spec = hardware_spec(model.hardware_)
-    gpus = 1
-    while spec is not None and spec.memory_bytes and 2 * size > 0.8 * gpus * spec.memory_bytes and gpus < 64:
-        gpus *= 2  # bf16 weights on the smallest power-of-two GPU count, as for transfer
+    gpus = gpus_to_hold(2 * size, spec) if spec is not None else 1  # bf16 weights, the same rule as transfer
     return SizeOnlyEntry(model, size, gpus, next((n for n in names if n), "model"))
 
 

@@ -45,11 +45,17 @@ def model_of_deployment(name: str) -> Optional[str]:
     return _deployment_models().get(name.lower())
 
 
-def model_metadata(name: str) -> Optional[dict]:
+@lru_cache(maxsize=1)
+def _metadata_by_name() -> Dict[str, dict]:
+    index: Dict[str, dict] = {}
     for model in helm_models():
-        if model["name"] == name:
-            return model
-    return None
+        index.setdefault(model["name"], model)  # the first entry, as a scan in file order would find
+    return index
+
+
+def model_metadata(name: str) -> Optional[dict]:
+    """HELM's metadata entry for a model name, or None."""
+    return _metadata_by_name().get(name)
 
 
 def open_text_models() -> List[dict]:

@@ -22,14 +22,6 @@ def _get(config: Any, name: str) -> Optional[Any]:
     return config.get(name) if isinstance(config, Mapping) else getattr(config, name, None)
 
 
-def _first(config: Any, *names: str) -> Optional[Any]:
-    for name in names:
-        value = _get(config, name)
-        if value is not None:
-            return value
-    return None
-
-
 def _int(config: Any, source: str, *names: str) -> Optional[int]:
     """The first of `names` present, as an int; a value that is not a whole number is an error."""
     for name in names:

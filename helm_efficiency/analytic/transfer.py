@@ -255,13 +255,17 @@ class TransferModel:
         return dict(zip(FEATURES, map(float, self.params_)))
 
 
-def tensor_parallel_for(arch: Dict[str, int], hw: HardwareSpec, bytes_per_value: int = 2, headroom: float = 0.8) -> int:
-    """Smallest power-of-two GPU count whose memory holds all weights within `headroom`."""
-    stored = F.parameter_count(arch, active_only=False) * bytes_per_value
+def gpus_to_hold(stored_bytes: float, hw: HardwareSpec, headroom: float = 0.8) -> int:
+    """Smallest power-of-two GPU count (at most 64) whose memory holds `stored_bytes` within `headroom`."""
     t = 1
-    while hw.memory_bytes and stored > headroom * t * hw.memory_bytes and t < 64:
+    while hw.memory_bytes and stored_bytes > headroom * t * hw.memory_bytes and t < 64:
         t *= 2
     return t
+
+
+def tensor_parallel_for(arch: Dict[str, int], hw: HardwareSpec, bytes_per_value: int = 2, headroom: float = 0.8) -> int:
+    """Smallest power-of-two GPU count whose memory holds all weights within `headroom`."""
+    return gpus_to_hold(F.parameter_count(arch, active_only=False) * bytes_per_value, hw, headroom)
 
 
 def transfer_from_entries(entries: Sequence, hardware: str) -> Optional[TransferModel]:

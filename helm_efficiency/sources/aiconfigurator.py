@@ -159,17 +159,17 @@ def _silence_simulator_logs() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _parallel_layouts(config: dict, tensor_parallel: int) -> List[Dict[str, int]]:
+def _parallel_layouts(moe: bool, tensor_parallel: int) -> List[Dict[str, int]]:
     """Simulator parallelism to try, in order: plain TP; for MoE, experts split by TP, then by expert parallelism."""
     if tensor_parallel <= 1:
         return [{}]
-    if architecture_from_config(config).get("num_experts"):
+    if moe:
         return [dict(tp_size=tensor_parallel, moe_tp_size=tensor_parallel, moe_ep_size=1),
                 dict(tp_size=tensor_parallel, moe_tp_size=1, moe_ep_size=tensor_parallel)]
     return [dict(tp_size=tensor_parallel)]
 
 
-def compile_engine(config: dict, hf_id: Optional[str], reference: ReferenceStack, tensor_parallel: int, source: str):
+def compile_engine(config: dict, hf_id: Optional[str], reference: ReferenceStack, tensor_parallel: int, source: str, moe: bool = False):
     """The simulator's engine for one model on one stack (checked with one request), and
     provenance fields describing it. Raises EfficiencyInputError with the simulator's reason
     when no parallel layout is modelled."""
@@ -192,7 +192,7 @@ def compile_engine(config: dict, hf_id: Optional[str], reference: ReferenceStack
         for candidate, mapped in candidates:
             with open(os.path.join(folder, "config.json"), "w") as f:
                 json.dump(candidate, f)
-            for layout in _parallel_layouts(config, tensor_parallel):
+            for layout in _parallel_layouts(moe, tensor_parallel):
                 try:
                     handle = EngineHandle.compile(folder, reference.system, reference.backend, **layout)
                     handle.run_static(batch_size=1, isl=16, osl=2)
@@ -234,7 +234,7 @@ def tabulate(
     arch = architecture_from_config(config, source)
     tp = int(tensor_parallel or tensor_parallel_for(arch, hardware_spec(reference.hardware)))
     arch["tensor_parallel"] = tp
-    handle, provenance = compile_engine(config, hf_id, reference, tp, source)
+    handle, provenance = compile_engine(config, hf_id, reference, tp, source, moe=bool(arch.get("num_experts")))
     rows: List[dict] = []
     for p in prompt_tokens:
         for o in output_tokens:
@@ -260,15 +260,16 @@ def tabulate(
     return out
 
 
-def tabulate_many(jobs: Iterable[Tuple], progress: bool = True) -> Tuple[pd.DataFrame, List[str]]:
-    """`tabulate(*job)` for each job; refusals are collected as messages, not raised."""
+def tabulate_many(jobs: Iterable[Tuple], progress: bool = True) -> Tuple[pd.DataFrame, Dict[str, str]]:
+    """`tabulate(*job)` for each job; refusals are collected by model name (the job's second
+    item) with the simulator's reason, not raised."""
     from tqdm import tqdm
 
-    frames, refused = [], []
+    frames, refused = [], {}
     jobs = list(jobs)
     for job in tqdm(jobs, desc="simulating", unit="model", disable=not progress):
         try:
             frames.append(tabulate(*job))
         except EfficiencyInputError as e:
-            refused.append(str(e))
+            refused[job[1]] = str(e)
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), refused

@@ -32,8 +32,7 @@ def build_stack(stack_name: str, out_dir: str = DATA_DIR, models: Optional[Seque
     jobs = [(registry[k]["config"], k, reference, CALIBRATION_PROMPT_TOKENS, CALIBRATION_OUTPUT_TOKENS, None, registry[k].get("hf_id"), f"registry {k}")
             for k in keys]
     started = time.time()
-    measurements, refused = tabulate_many(jobs, progress=progress)
-    not_tabulated = {message.split(":")[0].replace("registry ", ""): message for message in refused}
+    measurements, not_tabulated = tabulate_many(jobs, progress=progress)
     table = calibrate_table(
         measurements,
         name=stack_name,
