@@ -134,12 +134,16 @@ def cmd_denoise(args) -> None:
     denoise_csv(args.timings, args.output, args.fit_out, args.quantile)
 
 
+# rescore's exit status when some runs could not be read or written (every good run was written).
+RESCORE_PARTIAL_EXIT = 3
+
+
 def cmd_rescore(args) -> None:
     from helm_efficiency.rescore import rescore_suite
 
     summary = rescore_suite(args.suite_dir, tables=args.table, pattern=args.runs, dry_run=args.dry_run, jobs=args.jobs)
     if summary.get("failed"):
-        sys.exit(1 if args.strict else 0)
+        sys.exit(RESCORE_PARTIAL_EXIT)
 
 
 def cmd_leaderboard(args) -> None:
@@ -179,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
             "helm-efficiency calibrate a100.csv -o a100.json --aliases aliases.json")
     p.add_argument("measurements", nargs="+", help="one or more measurements CSVs")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--form", default="auto", help="auto (cross-validated), paper, paper_context or long_context")
+    p.add_argument("--form", default="auto", help="auto (paper_context where the points identify it, else paper, else long_context), cv (chosen by cross-validation), paper, paper_context or long_context")
     p.add_argument("--aliases", help="JSON {HELM model or deployment name: table model name}")
     p.add_argument("--name", help="table name (default: the output path)")
 
@@ -240,14 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fit-out")
     p.add_argument("--quantile", type=float, default=None, help="envelope quantile (default: automatic, 10/n within [0.02, 0.1])")
 
-    p = add("rescore", cmd_rescore, "Add efficiency stats to the runs of an existing benchmark_output suite, without calling any model.",
+    p = add("rescore", cmd_rescore, "Add efficiency stats to the runs of an existing benchmark_output suite, without calling any model. "
+            f"Exit status {RESCORE_PARTIAL_EXIT} when some runs could not be read or written (every good run is still written), 2 on bad input.",
             "helm-efficiency rescore benchmark_output/runs/my-suite --table a100 -j 2")
     p.add_argument("suite_dir")
     p.add_argument("--table", action="append", help="table name or JSON path; repeat to search several (default: h100-trtllm)")
     p.add_argument("--runs", default="*", help="glob over run folder names")
     p.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
     p.add_argument("-j", "--jobs", type=int, default=1)
-    p.add_argument("--strict", action="store_true", help="exit 1 if any run failed")
 
     p = add("leaderboard", cmd_leaderboard, "Capability vs efficiency: table (CSV, Markdown, HTML), Pareto flags, ranks and PNG plots.",
             "helm-efficiency leaderboard benchmark_output/runs/demo -o leaderboard/")

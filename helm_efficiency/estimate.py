@@ -26,6 +26,7 @@ from helm_efficiency.analytic.transfer import (
     transfer_from_entries,
 )
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.measurements import architecture_of
 from helm_efficiency.analytic.registry import registry_architecture, registry_name
 from helm_efficiency.tables.cost_table import CostTable
 
@@ -89,6 +90,8 @@ def transfer_entry(
         for name in names:
             arch = registry_architecture(name) if name else None
             if arch is not None:
+                # Columns the rows do give (tensor_parallel, say) override the registry's.
+                arch = {**arch, **(architecture_of(rows) or {})}
                 break
     if arch is None or not all(k in arch for k in REQUIRED_ARCH):
         return None
@@ -226,8 +229,11 @@ def estimate_idealized(
         key = key if isinstance(key, tuple) else (key,)
         names = key[: len(present)]
         rows = out.iloc[index]
-        entry = (resolve_entry(tables, names) or transfer_entry(tables, names, rows, transfer_models)
-                 or size_only_entry(tables, names, rows, size_models))
+        entry = resolve_entry(tables, names)
+        requested_gpus = (architecture_of(rows) or {}).get("tensor_parallel")
+        if entry is not None and requested_gpus and entry.num_gpus and entry.num_gpus != requested_gpus:
+            entry = None  # profiled at another tensor parallelism: transfer to the one asked for
+        entry = entry or transfer_entry(tables, names, rows, transfer_models) or size_only_entry(tables, names, rows, size_models)
         if entry is None:
             result["unestimated_reason"][index] = unestimated_reason(names, rows)
             continue

@@ -6,7 +6,7 @@ import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.estimate import estimate_idealized, load_tables
-from helm_efficiency.measurements import check_positive_numeric, read_csv, require_columns
+from helm_efficiency.measurements import ARCHITECTURE_COLUMNS, check_architecture_columns, check_positive_numeric, read_csv, require_columns
 
 REQUIRED = ["model", "num_prompt_tokens", "num_output_tokens"]
 
@@ -18,15 +18,34 @@ def estimate_csv(
     require_columns(df, REQUIRED, requests_path)
     df["num_prompt_tokens"] = check_positive_numeric(df, "num_prompt_tokens", requests_path, integer=True)
     df["num_output_tokens"] = check_positive_numeric(df, "num_output_tokens", requests_path, integer=True, allow_zero=True)
-    out = estimate_idealized(df, load_tables(tables), power_w=power_w, usd_per_gpu_hour=usd, name_columns=("model",))
-    if "hardware" in df.columns:
-        mismatch = out["reference_hardware"].notna() & df["hardware"].notna() & (out["reference_hardware"] != df["hardware"])
-        if mismatch.any():
-            row = int(mismatch.to_numpy().nonzero()[0][0])
-            raise EfficiencyInputError(
-                requests_path, "hardware", f"row {row + 2} asks for {df['hardware'].iloc[row]!r} but the table covers {out['reference_hardware'].iloc[row]!r}"
-            )
+    df = check_architecture_columns(df, requests_path)
+    loaded = load_tables(tables)
+    # Rows of one model that differ in architecture (say tensor_parallel 1, 4, 8) are estimated apart.
+    group_columns = [c for c in ARCHITECTURE_COLUMNS if c in df.columns]
+    parts = []
+    for hardware, rows in _by_hardware(df):
+        chosen = loaded if hardware is None else _tables_for(hardware, loaded, tables, requests_path, rows.index[0])
+        parts.append(estimate_idealized(rows, chosen, power_w=power_w, usd_per_gpu_hour=usd, name_columns=("model",), group_columns=group_columns))
+    out = pd.concat(parts).sort_index()
     out.to_csv(output_path, index=False)
     n_missing = int(out["idealized_runtime_s"].isna().sum())
     print(f"wrote {len(out)} rows to {output_path}; {n_missing} not estimated, {int(out['extrapolated'].sum())} extrapolated")
     return out
+
+
+def _by_hardware(df: pd.DataFrame):
+    """(hardware, rows) per value of the optional `hardware` column; (None, all rows) without it."""
+    if "hardware" not in df.columns:
+        return [(None, df)]
+    key = df["hardware"].astype(object).where(df["hardware"].notna(), None)
+    return [(None if h == "" else h, df.loc[key.fillna("") == h]) for h in key.fillna("").unique()]
+
+
+def _tables_for(hardware: str, loaded, names: Sequence[str], source: str, first_row: int):
+    """The given tables whose entries are on `hardware` (a row's `hardware` column picks them)."""
+    chosen = [t for t in loaded if any(e.hardware == hardware for e in t.entries)]
+    if not chosen:
+        covered = sorted({e.hardware for t in loaded for e in t.entries})
+        raise EfficiencyInputError(source, "hardware", f"row {first_row + 2} asks for {hardware!r}; the tables given "
+                                   f"({', '.join(names)}) cover {', '.join(covered)}; add one with --table")
+    return chosen

@@ -39,9 +39,10 @@ ARCHITECTURE_COLUMNS: List[str] = [
 
 
 def check_positive_numeric(
-    df: pd.DataFrame, column: str, source: str, *, integer: bool = False, allow_zero: bool = False
+    df: pd.DataFrame, column: str, source: str, *, integer: bool = False, allow_zero: bool = False, row_numbers=None
 ) -> pd.Series:
-    """Coerce `column` to numbers, raising a clear error naming the first bad row."""
+    """Coerce `column` to numbers, raising a clear error naming the first bad row (its number in
+    the file: `row_numbers[i]`, by default i + 2 for a CSV with a header)."""
     values = pd.to_numeric(df[column], errors="coerce")
     bad = values.isna() | ~np.isfinite(values.astype(float))
     bad |= (values < 0) if allow_zero else (values <= 0)
@@ -51,7 +52,10 @@ def check_positive_numeric(
         row = int(np.flatnonzero(bad.to_numpy())[0])
         kind = "a non-negative" if allow_zero else "a positive"
         kind += " integer" if integer else " finite number"
-        raise EfficiencyInputError(source, column, f"row {row + 2} has {df[column].iloc[row]!r}; expected {kind}")
+        number = int(row_numbers[row]) if row_numbers is not None else row + 2
+        value = df[column].iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value  # 5, not np.int64(5)
+        raise EfficiencyInputError(source, column, f"row {number} has {value!r}; expected {kind}")
     return values.astype(int) if integer else values.astype(float)
 
 
@@ -90,10 +94,25 @@ def validate_measurements(df: pd.DataFrame, source: str = "measurements") -> pd.
         out["batch_size"] = 1
     if "runtime_std_s" in out.columns:
         out["runtime_std_s"] = pd.to_numeric(out["runtime_std_s"], errors="coerce")
-    for column in ARCHITECTURE_COLUMNS + ["num_gpus"]:
-        if column in out.columns and out[column].notna().any():
-            present = out[column].notna()
-            out.loc[present, column] = check_positive_numeric(out[present], column, source, integer=True)
+    return check_architecture_columns(out, source, extra=("num_gpus",))
+
+
+# Architecture fields where 0 is meaningful (a flag, or "none of them").
+ZERO_ALLOWED = ("tied_embeddings", "sliding_window", "num_dense_layers", "shared_expert_intermediate_size")
+
+
+def check_architecture_columns(df: pd.DataFrame, source: str, extra: Iterable[str] = ()) -> pd.DataFrame:
+    """Architecture columns as integers where given (blank cells stay blank); a non-numeric or
+    negative cell raises an error naming the file, its row (as a spreadsheet counts) and field."""
+    out = df.copy()
+    for column in list(ARCHITECTURE_COLUMNS) + list(extra):
+        if column not in out.columns or not out[column].notna().any():
+            continue
+        present = out[column].notna() & (out[column].astype(str).str.strip() != "")
+        checked = check_positive_numeric(out[present].reset_index(drop=True), column, source, integer=True, allow_zero=column in ZERO_ALLOWED,
+                                         row_numbers=np.flatnonzero(present.to_numpy()) + 2)
+        out[column] = pd.array([pd.NA] * len(out), dtype="Int64")
+        out.loc[present.to_numpy(), column] = checked.to_numpy()
     return out
 
 

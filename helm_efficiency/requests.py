@@ -12,7 +12,9 @@ Works on HELM `RequestState` objects (in the metric) and on the plain dicts of a
   list is empty is re-tokenized from its text; with ``echo_prompt`` the prompt is subtracted.
 """
 
+import json
 import math
+from dataclasses import asdict, is_dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import numpy as np
@@ -34,7 +36,9 @@ REQUEST_COLUMNS = [
     "instance_id",
     "train_trial_index",
     "split",
+    "sub_split",
     "perturbation",
+    "perturbation_description",
     "num_prompt_tokens",
     "num_output_tokens",
     "raw_runtime_s",
@@ -52,6 +56,15 @@ def _get(obj: Any, name: str, default=None):
     if isinstance(obj, dict):
         return obj.get(name, default)
     return getattr(obj, name, default)
+
+
+def perturbation_description_json(perturbation: Any) -> Optional[str]:
+    """HELM's PerturbationDescription (object or dict) as canonical JSON, None fields dropped the
+    way HELM writes it (``asdict_without_nones``); None for an unperturbed instance."""
+    if perturbation is None:
+        return None
+    fields = asdict(perturbation) if is_dataclass(perturbation) else dict(perturbation)
+    return json.dumps({k: v for k, v in fields.items() if v is not None}, sort_keys=True)
 
 
 def _prompt_text(request: Any) -> str:
@@ -110,7 +123,8 @@ def request_rows(
     rows: List[dict] = []
     for state in request_states:
         request, result, instance = _get(state, "request"), _get(state, "result"), _get(state, "instance")
-        perturbation = _get(_get(instance, "perturbation"), "name")
+        description = _get(instance, "perturbation")
+        perturbation = _get(description, "name")
         key = (_get(instance, "id"), _get(state, "train_trial_index", 0), perturbation)
         if prompt_token_counts is not None and key in prompt_token_counts:
             num_prompt_tokens = int(prompt_token_counts[key])
@@ -124,7 +138,9 @@ def request_rows(
                 "instance_id": key[0],
                 "train_trial_index": key[1],
                 "split": _get(instance, "split"),
+                "sub_split": _get(instance, "sub_split"),
                 "perturbation": perturbation,
+                "perturbation_description": perturbation_description_json(description),
                 "num_prompt_tokens": num_prompt_tokens,
                 "num_output_tokens": (
                     count_output_tokens(result, bool(_get(request, "echo_prompt")), num_prompt_tokens, count_tokens)

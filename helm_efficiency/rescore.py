@@ -20,7 +20,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 import orjson
 import pandas as pd
 
@@ -29,13 +28,12 @@ from helm_efficiency.efficiency import efficiency_columns
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.estimate import load_tables
 from helm_efficiency.tables.names import DEFAULT_TABLE
-from helm_efficiency.helm.metric_names import PER_REQUEST_STATS
-from helm_efficiency.helm.stats import TIMING_COLUMNS, run_count_values
-from helm_efficiency.requests import EXCLUSION_STATUSES, STATUS_OK, request_rows
-from helm_efficiency.runs import PER_INSTANCE_STATS, SCENARIO_STATE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of
+from helm_efficiency.helm import aggregate
+from helm_efficiency.helm.stats import run_count_values
+from helm_efficiency.requests import EXCLUSION_STATUSES, perturbation_description_json, request_rows
+from helm_efficiency.runs import PER_INSTANCE_STATS, RUN_SPEC, SCENARIO_STATE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of
 
 PREFIX = "efficiency_"
-PER_REQUEST_ORDER = {name: i for i, (name, *_) in enumerate(PER_REQUEST_STATS)}
 JOURNAL = ".efficiency_rescore.journal"
 REQUESTS_TABLE = "efficiency_requests.csv"
 
@@ -107,67 +105,16 @@ def helm_token_counter(deployment: str, source: str) -> Callable[[str], int]:
     return count
 
 
-# -- phase 3: stats in HELM's format (vectorized) ------------------------------------------------
-def _stat_records(groups: pd.DataFrame, name_of: Callable[[tuple], dict]) -> List[dict]:
-    """HELM Stat dicts (same fields and arithmetic as helm's Stat) from count/sum/sum_squared/min/max columns."""
-    count = groups["count"].to_numpy(dtype=np.int64)
-    total = groups["sum"].to_numpy(dtype=float)
-    squares = groups["sum_squared"].to_numpy(dtype=float)
-    mean = total / count
-    variance = np.maximum(squares / count - mean**2, 0.0)
-    columns = zip(groups.index.tolist(), count.tolist(), total.tolist(), squares.tolist(), groups["min"].astype(float).tolist(),
-                  groups["max"].astype(float).tolist(), mean.tolist(), variance.tolist(), np.sqrt(variance).tolist())
-    return [{"name": name_of(k), "count": c, "sum": t, "sum_squared": q, "min": lo, "max": hi, "mean": m, "variance": v, "stddev": sd}
-            for k, c, t, q, lo, hi, m, v, sd in columns]
-
-
-def _metric_name(name: str, split, perturbation: Optional[dict]) -> dict:
-    out = {"name": name}
-    if isinstance(split, str):
-        out["split"] = split
-    if perturbation:
-        out["perturbation"] = perturbation
-    return out
-
-
-def _long_values(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per (request, stat) with a finite value, as `per_request_values` would emit."""
-    keys = rows[["instance_id", "train_trial_index", "perturbation", "split"]].astype(object)
-    keys = keys.where(keys.notna(), None)
-    frames = []
-    for name, column, *_ in PER_REQUEST_STATS:
-        values = pd.to_numeric(rows[column], errors="coerce").astype(float)
-        keep = np.isfinite(values.to_numpy())
-        if column in TIMING_COLUMNS:
-            keep &= (rows["status"] == STATUS_OK).to_numpy()
-        frames.append(keys[keep].assign(stat=name, value=values[keep].to_numpy(), order=PER_REQUEST_ORDER[name]))
-    return pd.concat(frames, ignore_index=True)
-
-
-def run_stats(rows: pd.DataFrame, perturbations: Dict[str, dict]) -> Tuple[List[dict], Dict[tuple, List[dict]]]:
-    """(aggregated stats, per-instance stats by (instance_id, trial, perturbation name)), with
-    HELM's Metric.evaluate arithmetic: per trial, one mean over all requests; then a Stat over
-    the trials' means. Run-level counts are added per split."""
-    values = _long_values(rows)
-    values["sq"] = values["value"] ** 2
-    keys = ["instance_id", "train_trial_index", "perturbation", "split", "order", "stat"]
-    grouped = values.groupby(keys, dropna=False, sort=True).agg(
-        count=("value", "size"), sum=("value", "sum"), sum_squared=("sq", "sum"), min=("value", "min"), max=("value", "max"))
-    per_instance: Dict[tuple, List[dict]] = {}
-    records = _stat_records(grouped, lambda k: _metric_name(k[5], k[3], perturbations.get(k[2]) if isinstance(k[2], str) else None))
-    for key, record in zip(grouped.index.tolist(), records):
-        pert = key[2] if isinstance(key[2], str) else None  # NaN for "no perturbation"
-        per_instance.setdefault((key[0], int(key[1]), pert), []).append(record)
-    trial = values.groupby(["order", "stat", "split", "perturbation", "train_trial_index"], dropna=False, sort=True)["value"].mean()
-    trial = trial.rename("value").reset_index()
-    trial["sq"] = trial["value"] ** 2
-    by_stat = trial.groupby(["order", "stat", "split", "perturbation"], dropna=False, sort=True).agg(
-        count=("value", "size"), sum=("value", "sum"), sum_squared=("sq", "sum"), min=("value", "min"), max=("value", "max"))
-    aggregated = _stat_records(by_stat, lambda k: _metric_name(k[1], k[2], perturbations.get(k[3]) if isinstance(k[3], str) else None))
+# -- phase 3: stats in HELM's format (helm/aggregate.py, shared with the live metric) ------------
+def run_stats(rows: pd.DataFrame) -> Tuple[List[dict], Dict[tuple, List[dict]]]:
+    """(aggregated stats, per-instance stats by (instance_id, trial, perturbation JSON)) as HELM's
+    JSON dicts. Run-level counts are added per split, as the metric does."""
+    aggregated, per_instance = aggregate.run_stats(rows, aggregate.json_name)
+    stats = [{"name": name, **moments} for name, moments in aggregated]
     for split, group in rows.groupby(rows["split"].fillna("test"), sort=True):
-        counts = pd.DataFrame([{"name": n, "count": 1, "sum": v, "sum_squared": v * v, "min": v, "max": v} for n, v in run_count_values(group)]).set_index("name")
-        aggregated += _stat_records(counts, lambda n, split=split: _metric_name(n, split, None))
-    return aggregated, per_instance
+        stats += [{"name": aggregate.json_name(n, split, None, None, None), **aggregate.run_count_moments(v)}
+                  for n, v in run_count_values(group)]
+    return stats, {key: [{"name": name, **moments} for name, moments in values] for key, values in per_instance.items()}
 
 
 def _merged_stats(existing: List[dict], ours: List[dict]) -> List[dict]:
@@ -177,7 +124,7 @@ def _merged_stats(existing: List[dict], ours: List[dict]) -> List[dict]:
 def _merged_per_instance(existing: List[dict], ours: Dict[tuple, List[dict]]) -> List[dict]:
     merged = []
     for entry in existing:
-        key = (entry.get("instance_id"), entry.get("train_trial_index", 0), (entry.get("perturbation") or {}).get("name"))
+        key = (entry.get("instance_id"), entry.get("train_trial_index", 0), perturbation_description_json(entry.get("perturbation")))
         entry = dict(entry)
         entry["stats"] = _merged_stats(entry.get("stats", []), ours.get(key, []))
         merged.append(entry)
@@ -229,11 +176,7 @@ def write_run(run_dir: str, rows: pd.DataFrame) -> None:
     per_instance_path = os.path.join(run_dir, PER_INSTANCE_STATS)
     existing_stats = read_json(stats_path) if os.path.exists(stats_path) else []
     existing_per_instance = read_json(per_instance_path) if os.path.exists(per_instance_path) else []
-    perturbations = {}
-    for entry in existing_per_instance:
-        if entry.get("perturbation"):
-            perturbations[entry["perturbation"]["name"]] = entry["perturbation"]
-    aggregated, per_instance = run_stats(rows, perturbations)
+    aggregated, per_instance = run_stats(rows)
     commit_run_files(
         run_dir,
         {
@@ -276,6 +219,8 @@ def rescore_suite(
     progress: bool = True,
 ) -> dict:
     runs = list_run_dirs(suite_dir, pattern)
+    if not runs:
+        raise EfficiencyInputError(suite_dir, "<folder>", _why_no_runs(suite_dir, pattern))
     if not dry_run:
         for run_dir in runs:
             recover_run(run_dir)
@@ -304,6 +249,17 @@ def rescore_suite(
             summary["would_rescore"] = len(ok)
     print_summary(summary, dry_run)
     return summary
+
+
+def _why_no_runs(suite_dir: str, pattern: str) -> str:
+    """What rescore looked for, and what the folder is instead."""
+    looked_for = f"no run folders (holding {RUN_SPEC} or {SCENARIO_STATE}) matching --runs {pattern!r}"
+    if os.path.exists(os.path.join(suite_dir, RUN_SPEC)) or os.path.exists(os.path.join(suite_dir, SCENARIO_STATE)):
+        return f"{looked_for}: this is one run; pass its suite folder ({os.path.dirname(os.path.abspath(suite_dir))}) and --runs '{os.path.basename(os.path.abspath(suite_dir))}'"
+    suites = sorted(name for name in os.listdir(suite_dir) if os.path.isdir(os.path.join(suite_dir, name)) and list_run_dirs(os.path.join(suite_dir, name)))
+    if suites:
+        return f"{looked_for}: this folder holds suites ({', '.join(suites[:5])}{', ...' if len(suites) > 5 else ''}); pass one of them"
+    return looked_for
 
 
 def print_summary(summary: dict, dry_run: bool) -> None:

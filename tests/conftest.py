@@ -3,7 +3,9 @@ import os
 import pandas as pd
 import pytest
 
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+# A slice of the public data from github.com/stanford-crfm/helm-efficiency, shipped with the
+# tests (see tests/data/README.md) so that no test depends on anything outside this repository.
+TEST_DATA = os.path.join(os.path.dirname(__file__), "data")
 
 
 def synthetic_measurements(model="synthetic", hardware="testhw", f0=0.02, f1=2e-5, g=0.01, h=0.0, prompts=(1, 64, 128, 256, 512), outputs=(1, 4, 16), num_gpus=1):
@@ -17,7 +19,5 @@ def synthetic_measurements(model="synthetic", hardware="testhw", f0=0.02, f1=2e-
 
 
 @pytest.fixture
-def shared_data_dir():
-    if not os.path.isdir(SHARED):
-        pytest.skip("../shared/data is not present")
-    return SHARED
+def data_dir():
+    return TEST_DATA

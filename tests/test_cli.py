@@ -45,6 +45,50 @@ def test_estimate_rejects_malformed_rows_by_name(tmp_path, capsys):
     assert "r.csv: field 'num_prompt_tokens': row 2" in capsys.readouterr().err
 
 
+def test_estimate_names_file_row_and_field_of_a_non_numeric_architecture_cell(tmp_path, capsys):
+    rows = pd.DataFrame({"model": ["meta/llama-3.1-8b"] * 8, "num_prompt_tokens": 100, "num_output_tokens": 10,
+                         "intermediate_size": ["14336"] * 6 + ["abc", ""]})
+    rows.to_csv(tmp_path / "r.csv", index=False)
+    with pytest.raises(SystemExit):
+        main(["estimate", "--table", "a100", str(tmp_path / "r.csv"), "-o", str(tmp_path / "e.csv")])
+    assert "r.csv: field 'intermediate_size': row 8 has 'abc'" in capsys.readouterr().err
+
+
+def test_estimate_uses_the_hardware_column_to_pick_the_table(tmp_path):
+    pd.DataFrame({"model": ["openai/davinci", "openai/davinci"], "hardware": ["a100", "v100"], "num_prompt_tokens": [512, 512],
+                  "num_output_tokens": [16, 16]}).to_csv(tmp_path / "r.csv", index=False)
+    main(["estimate", "--table", "a100", "--table", "v100", str(tmp_path / "r.csv"), "-o", str(tmp_path / "e.csv")])
+    est = pd.read_csv(tmp_path / "e.csv")
+    assert list(est["reference_hardware"]) == ["a100", "v100"]
+    assert est["idealized_runtime_s"].iloc[1] > est["idealized_runtime_s"].iloc[0]  # the V100 is slower
+
+
+def test_estimate_keeps_rows_of_one_model_with_different_tensor_parallelism_apart(tmp_path):
+    """Three rows of one model at TP 1, 4, 8 are three estimates, not the first row's three times."""
+    pd.DataFrame({"model": ["meta/llama-3.1-70b"] * 3, "tensor_parallel": [1, 4, 8], "num_prompt_tokens": 512,
+                  "num_output_tokens": 64}).to_csv(tmp_path / "r.csv", index=False)
+    main(["estimate", "--table", "a100", str(tmp_path / "r.csv"), "-o", str(tmp_path / "e.csv")])
+    est = pd.read_csv(tmp_path / "e.csv")
+    assert est["idealized_runtime_s"].nunique() == 3 and est["idealized_energy_j"].nunique() == 3
+
+
+@pytest.mark.parametrize("layout, expected", [
+    ("outputs", "holds suites (s1)"),
+    ("run", "this is one run; pass its suite folder"),
+    ("empty", "no run folders (holding run_spec.json or scenario_state.json) matching --runs '*'"),
+])
+def test_rescore_says_what_it_looked_for_when_no_run_matches(tmp_path, capsys, layout, expected):
+    run = tmp_path / "runs" / "s1" / "simple1:model=x"
+    run.mkdir(parents=True)
+    (run / "run_spec.json").write_text("{}")
+    (tmp_path / "nothing").mkdir()
+    target = {"outputs": tmp_path / "runs", "run": run, "empty": tmp_path / "nothing"}[layout]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["rescore", str(target)])
+    assert exit_info.value.code == 2
+    assert expected in capsys.readouterr().err
+
+
 def test_denoise_keeps_every_row_in_order(tmp_path):
     rng = np.random.default_rng(1)
     n = 60

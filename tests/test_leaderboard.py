@@ -66,8 +66,8 @@ def test_model_without_number_is_kept_and_marked_with_reason():
     assert table.loc["c", "rank_raw"] == 2 and pd.isna(table.loc["c", "rank_idealized"])
 
 
-def test_write_leaderboard_from_imported_real_data(shared_data_dir, tmp_path):
-    source = os.path.join(shared_data_dir, "api_runtimes", "inference_runtimes_and_accuracies_all_scenarios.csv")
+def test_write_leaderboard_from_imported_real_data(data_dir, tmp_path):
+    source = os.path.join(data_dir, "api_runtimes", "inference_runtimes_and_accuracies_slice.csv")
     table = write_leaderboard(source, str(tmp_path), efficiency="idealized")
     for name in ("leaderboard.csv", "leaderboard.md", "leaderboard.html", "overall_idealized.png", "rank_raw_vs_idealized.png"):
         assert (tmp_path / name).stat().st_size > 0, name

@@ -40,9 +40,9 @@ def test_log_without_runtimes_is_rejected(tmp_path):
         parse_megatron_log(str(path))
 
 
-def test_shared_profiles_parse_completely(shared_data_dir):
-    logs = sorted(glob.glob(os.path.join(shared_data_dir, "reference_profiles", "*", "*.log")))
-    assert logs
+def test_public_profiles_parse_completely(data_dir):
+    logs = sorted(glob.glob(os.path.join(data_dir, "reference_profiles", "*", "*.log")))
+    assert len(logs) == 2
     for log in logs:
         df = parse_megatron_log(log)
         assert len(df) in (110, 270)

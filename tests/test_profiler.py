@@ -62,3 +62,25 @@ def test_model_too_large_for_memory_is_refused_before_allocating():
     huge = {"num_layers": 400, "hidden_size": 65536, "num_attention_heads": 64, "num_kv_heads": 64, "intermediate_size": 262144, "vocab_size": 32000}
     with pytest.raises(EfficiencyInputError, match="GiB"):
         check_memory(huge, 4, 4096, "cpu", "--arch huge")
+
+
+def test_grid_beyond_the_context_window_is_trimmed_and_said(tmp_path, capsys):
+    """A GPT-2-shaped config with n_positions = 64: the grid's p + o must fit, else the embedding
+    lookup fails inside torch (it used to raise IndexError)."""
+    config = {"model_type": "gpt2", "n_layer": 1, "n_embd": 32, "n_head": 2, "n_positions": 64, "vocab_size": 128}
+    folder = tmp_path / "tiny-gpt2"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(config))
+    df = profile(str(folder / "config.json"), None, "cpu", "fp32", [1, 16, 48, 64], [1, 8, 32], [1], repeats=1, warmup=0, max_seconds=None)
+    assert (df["num_prompt_tokens"] + df["num_output_tokens"]).max() <= 64
+    assert set(df["num_prompt_tokens"]) == {1, 16} and set(df["num_output_tokens"]) == {1, 8, 32}
+    assert "n_positions = 64" in capsys.readouterr().err
+    assert set(df["model"]) == {"tiny-gpt2"}  # a Hugging Face folder's name, not "config"
+
+
+def test_grid_that_cannot_fit_the_window_is_refused_naming_the_field(tmp_path):
+    config = {"model_type": "gpt2", "n_layer": 1, "n_embd": 32, "n_head": 2, "n_positions": 8, "vocab_size": 128}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(EfficiencyInputError, match="n_positions"):
+        profile(str(path), None, "cpu", "fp32", [16, 32], [1, 8], [1], repeats=1, warmup=0, max_seconds=None)

@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from helm_efficiency.cli import RESCORE_PARTIAL_EXIT, main
 from helm_efficiency.rescore import JOURNAL, commit_run_files, recover_run, rescore_suite
 from helm_efficiency.tables.calibrate import calibrate_table
 
@@ -93,6 +94,10 @@ def test_corrupt_runs_are_reported_and_the_rest_succeed(suite):
     missing = suite_dir / "broken_missing"
     shutil.copytree(good[0], missing)
     os.unlink(missing / "scenario_state.json")
+    # The CLI writes every good run and exits with its documented "partial" status, so scripts notice.
+    with pytest.raises(SystemExit) as exit_info:
+        main(["rescore", str(suite_dir), "--table", table])
+    assert exit_info.value.code == RESCORE_PARTIAL_EXIT == 3
     summary = rescore_suite(str(suite_dir), tables=[table], progress=False)
     assert set(summary["failed"]) == {"broken_truncated", "broken_missing"}
     assert "scenario_state.json" in summary["failed"]["broken_truncated"] and "truncated" in summary["failed"]["broken_truncated"]
@@ -160,3 +165,53 @@ def test_summarize_with_our_schema_shows_the_efficiency_group(suite, pristine_su
     schema = json.loads((out / "runs" / "s" / "schema.json").read_text())
     assert "efficiency_plugin" in {g["name"] for g in schema["metric_groups"]}
     assert "efficiency_idealized_runtime_s" in {m["name"] for m in schema["metrics"]}
+
+
+def _efficiency_only(stats):
+    return {json.dumps(s["name"], sort_keys=True): (s["count"], s["mean"]) for s in stats if s["name"]["name"].startswith("efficiency_")}
+
+
+def _strip_ours(path):
+    with open(path) as f:
+        data = json.load(f)
+    if path.endswith("per_instance_stats.json"):
+        for entry in data:
+            entry["stats"] = [s for s in entry["stats"] if not s["name"]["name"].startswith("efficiency_")]
+    else:
+        data = [s for s in data if not s["name"]["name"].startswith("efficiency_")]
+    with open(path, "w") as f:
+        json.dump(data, f)
+
+
+def test_live_and_rescored_runs_carry_identical_stats(pristine_suite, tmp_path):
+    """One aggregation path: the metric during helm-run and rescore afterwards give the same stat
+    names (split, sub_split, perturbation with HELM's worst-case copies), counts and means."""
+    table = str(pristine_suite / "table.json")
+    entry = f"simple1:model=simple/model1,data_augmentation=robustness,efficiency={table}"
+    done = subprocess.run(["helm-run", "--run-entries", entry, "--suite", "live", "--max-eval-instances", "10",
+                           "--output-path", str(tmp_path / "out"), "--local-path", str(tmp_path / "prod_env"), "--num-threads", "1"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [live_run] = run_dirs(tmp_path / "out" / "runs" / "live")
+    shutil.copytree(os.path.dirname(live_run), tmp_path / "rescored")
+    [rescored_run] = run_dirs(tmp_path / "rescored")
+    for name in ("stats.json", "per_instance_stats.json"):
+        _strip_ours(os.path.join(rescored_run, name))
+    summary = rescore_suite(str(tmp_path / "rescored"), tables=[table], progress=False)
+    assert summary["rescored"] == 1 and not summary["failed"]
+
+    live = _efficiency_only(json.load(open(os.path.join(live_run, "stats.json"))))
+    rescored = _efficiency_only(json.load(open(os.path.join(rescored_run, "stats.json"))))
+    assert any('"computed_on": "worst"' in name for name in live)  # HELM's worst-case copies are there
+    assert sorted(live) == sorted(rescored)
+    for name in live:
+        assert live[name][0] == rescored[name][0], name
+        assert live[name][1] == pytest.approx(rescored[name][1], rel=1e-9), name
+
+    def per_instance(run):
+        return {(e["instance_id"], e["train_trial_index"], json.dumps(e.get("perturbation"), sort_keys=True)): _efficiency_only(e["stats"])
+                for e in json.load(open(os.path.join(run, "per_instance_stats.json")))}
+
+    assert per_instance(live_run).keys() == per_instance(rescored_run).keys()
+    for key, stats in per_instance(live_run).items():
+        assert sorted(stats) == sorted(per_instance(rescored_run)[key]), key

@@ -9,6 +9,7 @@ Two layers, both fitted on calibrated cost-table entries:
    degree, L = layers:
 
      decode_memory_s     (o−1) × weight bytes / (t · bandwidth)      memory-bound decode
+     decode_kv_memory_s  Σ_{i=1}^{o−1} KV-cache bytes(p+i) / (t · bandwidth)  attention reads the cache
      decode_layer_steps  (o−1) × L                                   per-layer kernel overhead
      decode_tp_steps     (o−1) × L × log2 t                          all-reduce latency per step
      prefill_compute_s   prefill FLOPs / (t · peak)                  compute-bound prefill
@@ -46,6 +47,7 @@ from helm_efficiency.measurements import architecture_of
 
 FEATURES = (
     "decode_memory_s",
+    "decode_kv_memory_s",
     "decode_layer_steps",
     "decode_tp_steps",
     "prefill_compute_s",
@@ -81,11 +83,15 @@ def features(arch: Dict[str, int], hw: HardwareSpec, p, o, bytes_per_value: int 
     layers = float(arch["num_layers"])
     steps = o - 1
     weights_s = F.weight_bytes(arch, bytes_per_value) / (t * hw.memory_bandwidth)
+    # KV-cache bytes are linear in context: the decode steps read Σ_{i=1}^{o−1} (p + i) tokens' worth.
+    kv_per_token_s = F.kv_cache_bytes(arch, 1, bytes_per_value) / (t * hw.memory_bandwidth)
+    context_sum = steps * p + steps * (steps + 1) / 2
     prefill_compute = np.array([F.prefill_flops(arch, int(x)) for x in p]) / (t * hw.peak_flops)
     ones = np.ones_like(p)
     return np.column_stack(
         [
             steps * weights_s,
+            context_sum * kv_per_token_s,
             steps * layers,
             steps * layers * np.log2(t),
             prefill_compute,

@@ -6,28 +6,33 @@ Use it by dotted class name in a MetricSpec::
                args={"tables": "h100-trtllm"})
 
 or add ``efficiency=true`` to any run entry (see run_expander.py). Denoising needs all the
-run's timings at once, so ``evaluate`` first builds the requests table for the whole run,
-then lets HELM's usual per-instance aggregation collect the precomputed per-request stats.
-Importing this module registers nothing, so ``helm-summarize`` can load it without plugins.
+run's timings at once, so ``evaluate`` builds the requests table for the whole run and turns
+it into HELM stats with the same code `rescore` uses (helm/aggregate.py, which reproduces
+HELM's Metric.evaluate aggregation, worst-case copies included), so a run scored live and one
+re-scored carry the same stats. Importing this module registers nothing, so ``helm-summarize``
+can load it without plugins.
 """
 
+import json
+from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Union
-
 
 from helm.benchmark.adaptation.adapter_spec import AdapterSpec
 from helm.benchmark.adaptation.request_state import RequestState
 from helm.benchmark.adaptation.scenario_state import ScenarioState
-from helm.benchmark.metrics.metric import Metric, MetricMetadata, MetricResult
+from helm.benchmark.augmentations.perturbation_description import PerturbationDescription
+from helm.benchmark.metrics.metric import Metric, MetricMetadata, MetricResult, PerInstanceStats
 from helm.benchmark.metrics.metric_name import MetricName
 from helm.benchmark.metrics.metric_service import MetricService
 from helm.benchmark.metrics.statistic import Stat
 from helm.benchmark.window_services.window_service_factory import WindowServiceFactory
 
 from helm_efficiency.efficiency import efficiency_columns
+from helm_efficiency.helm import aggregate
 from helm_efficiency.helm.local_models import local_model_architecture
 from helm_efficiency.helm.metric_names import metadata_fields
-from helm_efficiency.helm.stats import per_request_values, run_count_values
-from helm_efficiency.requests import request_rows
+from helm_efficiency.helm.stats import run_count_values
+from helm_efficiency.requests import perturbation_description_json, request_rows
 from helm_efficiency.estimate import load_tables
 from helm_efficiency.tables.names import DEFAULT_TABLE
 
@@ -51,7 +56,6 @@ class InferenceEfficiencyMetric(Metric):
         self.power_w = power_w
         self.usd_per_gpu_hour = usd_per_gpu_hour
         self.quantile = quantile
-        self._stats_by_request: Dict[int, List[Stat]] = {}
 
     def evaluate(
         self, scenario_state: ScenarioState, metric_service: MetricService, eval_cache_path: str, parallelism: int
@@ -66,20 +70,57 @@ class InferenceEfficiencyMetric(Metric):
         table, _ = efficiency_columns(
             requests, load_tables(self.table_names), self.power_w, self.usd_per_gpu_hour, self.quantile
         )
-        self._stats_by_request = {
-            id(state): [Stat(MetricName(name)).add(value) for name, value in per_request_values(row)]
-            for state, row in zip(states, table.to_dict("records"))
-        }
-        result = super().evaluate(scenario_state, metric_service, eval_cache_path, parallelism)
+        render = _metric_name_renderer(states)
+        aggregated, per_instance = aggregate.run_stats(table, render)
+        stats = [_stat(name, moments) for name, moments in aggregated]
         for split, rows in table.groupby(table["split"].fillna("test"), sort=True):
             for name, value in run_count_values(rows):
-                result.aggregated_stats.append(Stat(MetricName(name, split=split)).add(value))
-        return result
+                stats.append(_stat(MetricName(name, split=split), aggregate.run_count_moments(value)))
+        per_instance_stats = [
+            PerInstanceStats(instance_id, render.perturbations.get(description), trial, [_stat(n, m) for n, m in values])
+            for (instance_id, trial, description), values in per_instance.items()
+        ]
+        return MetricResult(stats, per_instance_stats)
 
     def evaluate_generation(
         self, adapter_spec: AdapterSpec, request_state: RequestState, metric_service: MetricService, eval_cache_path: str
     ) -> List[Stat]:
-        return self._stats_by_request.get(id(request_state), [])
+        raise NotImplementedError("InferenceEfficiencyMetric scores a whole run at once: call evaluate()")
 
     def get_metadata(self) -> List[MetricMetadata]:
         return [MetricMetadata(**fields) for fields in metadata_fields()]
+
+
+def _stat(name: MetricName, moments: dict) -> Stat:
+    stat = Stat(name)
+    for field, value in moments.items():
+        setattr(stat, field, value)
+    return stat
+
+
+class _MetricNameRenderer:
+    """aggregate.Render producing HELM MetricName objects; perturbations keep the instances'
+    own PerturbationDescription objects (subclass fields included), as HELM's evaluate does."""
+
+    def __init__(self, perturbations: Dict[str, PerturbationDescription]):
+        self.perturbations = perturbations
+
+    def __call__(self, stat, split, sub_split, description, computed_on) -> MetricName:
+        perturbation = None
+        if description is not None:
+            perturbation = self.perturbations.get(description)
+            if perturbation is None:  # HELM's robustness / fairness aggregates
+                fields = json.loads(description)
+                perturbation = PerturbationDescription(name=fields["name"], robustness=fields["robustness"], fairness=fields["fairness"])
+            if computed_on is not None:
+                perturbation = replace(perturbation, computed_on=computed_on)
+        return MetricName(stat, split=split, sub_split=sub_split, perturbation=perturbation)
+
+
+def _metric_name_renderer(states: Sequence[RequestState]) -> _MetricNameRenderer:
+    perturbations = {}
+    for state in states:
+        description = perturbation_description_json(state.instance.perturbation)
+        if description is not None:
+            perturbations[description] = state.instance.perturbation
+    return _MetricNameRenderer(perturbations)

@@ -1,40 +1,17 @@
-"""Turn requests-table rows into efficiency stat values (shared by the metric and rescore)."""
+"""Run-level count stats from the requests table (shared by the metric and rescore)."""
 
-import math
 from typing import List, Tuple
 
 import pandas as pd
 
 from helm_efficiency.denoise.envelope import QUALITY_OK
-from helm_efficiency.helm.metric_names import PER_REQUEST_STATS
 from helm_efficiency.requests import (
     STATUS_CACHED,
     STATUS_COLD,
     STATUS_FAILED,
     STATUS_INVALID_TIME,
     STATUS_MISSING_TIME,
-    STATUS_OK,
 )
-
-
-def _finite(value) -> bool:
-    return value is not None and isinstance(value, (int, float)) and math.isfinite(value)
-
-
-# Columns that are measured timings: reported only for requests whose timing is usable.
-TIMING_COLUMNS = ("raw_runtime_s",)
-
-
-def per_request_values(row: dict) -> List[Tuple[str, float]]:
-    """(stat name, value) pairs for one request; absent values (not estimated, excluded) are skipped."""
-    values = []
-    for name, column, _, _, _ in PER_REQUEST_STATS:
-        value = row.get(column)
-        if column in TIMING_COLUMNS and row.get("status") != STATUS_OK:
-            continue
-        if _finite(value):
-            values.append((name, float(value)))
-    return values
 
 
 def run_count_values(rows: pd.DataFrame) -> List[Tuple[str, float]]:

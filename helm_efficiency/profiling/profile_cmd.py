@@ -2,8 +2,9 @@
 
 import json
 import os
+import sys
 from importlib import resources
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import pandas as pd
 
@@ -60,6 +61,47 @@ def check_memory(arch: Dict[str, int], dtype_bytes: int, max_tokens: int, device
         )
 
 
+CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "n_ctx", "seq_length")
+
+
+def context_window(config: Dict) -> Optional[Tuple[str, int]]:
+    """(field, tokens) of the model's context window as its config states it, or None."""
+    for field in CONTEXT_FIELDS:
+        if isinstance(config.get(field), int) and config[field] > 0:
+            return field, config[field]
+    return None
+
+
+def fit_grid_to_window(prompts: Sequence[int], outputs: Sequence[int], config: Dict, source: str):
+    """Prompt and output lengths whose every (p, o) pair fits the context window (p + o tokens),
+    and a note naming what was dropped. Refuses, naming the field, when nothing fits."""
+    window = context_window(config)
+    if window is None:
+        return list(prompts), list(outputs), None
+    field, limit = window
+    kept_outputs = [o for o in outputs if min(prompts) + o <= limit]
+    kept_prompts = [p for p in prompts if kept_outputs and p + max(kept_outputs) <= limit]
+    if len(kept_prompts) < 2 or len(kept_outputs) < 2:
+        raise EfficiencyInputError(source, field, f"context window of {limit} tokens holds fewer than two prompt and two output lengths of the grid (p + o must fit)")
+    dropped = sorted(set(prompts) - set(kept_prompts)), sorted(set(outputs) - set(kept_outputs))
+    if not dropped[0] and not dropped[1]:
+        return kept_prompts, kept_outputs, None
+    return kept_prompts, kept_outputs, (f"{source}: {field} = {limit}: dropped prompt lengths {dropped[0]} and output lengths "
+                                        f"{dropped[1]} so that every profiled p + o fits the context window")
+
+
+def default_model_name(config_path: Optional[str], arch_name: Optional[str], config: Dict) -> str:
+    """--arch NAME, else the config's own name, else its folder for a Hugging Face `config.json`, else the file stem."""
+    if arch_name:
+        return arch_name
+    stem = os.path.splitext(os.path.basename(config_path))[0]
+    if config.get("_name_or_path"):
+        return os.path.basename(str(config["_name_or_path"]).rstrip("/"))
+    if stem == "config":
+        return os.path.basename(os.path.dirname(os.path.abspath(config_path)))
+    return stem
+
+
 DTYPES = {"fp32": ("float32", 4), "fp16": ("float16", 2), "bf16": ("bfloat16", 2)}
 
 
@@ -93,10 +135,13 @@ def profile(
     except (ValueError, KeyError) as e:
         raise EfficiencyInputError(source, "model_type", str(e))
     arch = architecture_from_config(config, source)
+    prompts, outputs, note = fit_grid_to_window(prompts, outputs, config_dict, source)
+    if note:
+        print(note, file=sys.stderr)
     torch_dtype, dtype_bytes = DTYPES[dtype]
     check_memory(arch, dtype_bytes, max(batch_sizes) * (max(prompts) + max(outputs)), device, source)
     model = build_model(config_dict).to(device=device, dtype=getattr(torch, torch_dtype))
-    name = model_name or arch_name or os.path.splitext(os.path.basename(config_path))[0]
+    name = model_name or default_model_name(config_path, arch_name, config_dict)
     return profile_model(
         model,
         name,

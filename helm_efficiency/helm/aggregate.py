@@ -1,0 +1,167 @@
+"""HELM's aggregation of per-request stats, computed from the requests table in one pass.
+
+The one path from requests-table rows to HELM stats, used by the live metric and by `rescore`,
+so a run scored either way carries the same stats. It reproduces `Metric.evaluate` of crfm-helm
+(checked against it in tests/test_aggregate.py):
+
+- per-instance stats: one Stat per (instance, trial, perturbation) and stat name, in the
+  instance's context (split, sub_split, perturbation); an instance with several requests
+  (multiple_choice_separate adapters) gets one Stat over all of them;
+- per trial: the mean over all of a context's requests; the aggregated Stat is over trials;
+- HELM's worst-case copies (``compute_worst_case_metrics``): per instance, the minimum over the
+  original and its perturbations (``computed_on: worst``) for ``robustness`` and ``fairness``
+  (even when a run has no perturbations) and for each perturbation, plus the original values of
+  the perturbed instances (``computed_on: original``). HELM takes the minimum whatever the stat's
+  direction; so do we, for parity.
+
+Names are produced by a ``render(stat, split, sub_split, perturbation_json, computed_on)``
+callback, so rescore can write JSON dicts and the metric HELM `MetricName` objects.
+pandas only: importing this loads neither helm nor torch.
+"""
+
+import json
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+import pandas as pd
+
+from helm_efficiency.helm.metric_names import PER_REQUEST_STATS
+from helm_efficiency.requests import STATUS_OK
+
+# HELM's PERTURBATION_WORST / PERTURBATION_ORIGINAL, and its two aggregate perturbations as
+# `asdict_without_nones(PerturbationDescription(name=..., robustness/fairness=True))` writes them.
+WORST = "worst"
+ORIGINAL = "original"
+ROBUSTNESS = json.dumps({"name": "robustness", "robustness": True, "fairness": False, "computed_on": "perturbed"}, sort_keys=True)
+FAIRNESS = json.dumps({"name": "fairness", "robustness": False, "fairness": True, "computed_on": "perturbed"}, sort_keys=True)
+
+# Measured timings are reported only for requests whose timing is usable (status ok).
+TIMING_COLUMNS = ("raw_runtime_s",)
+STAT_ORDER = {name: i for i, (name, *_) in enumerate(PER_REQUEST_STATS)}
+CONTEXT = ["split", "sub_split", "perturbation_description"]
+INSTANCE = ["instance_id", "train_trial_index"]
+MOMENTS = dict(count=("value", "size"), sum=("value", "sum"), sum_squared=("sq", "sum"), min=("value", "min"), max=("value", "max"))
+
+Render = Callable[[str, Optional[str], Optional[str], Optional[str], Optional[str]], Any]
+Moments = Dict[str, float]
+
+
+def _none(value):
+    """None for pandas' missing markers (NaN, None) in group keys."""
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
+def long_values(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per (request, stat) with a finite value: what the metric reports per request."""
+    for column in ("sub_split", "perturbation_description"):
+        if column not in rows:
+            rows = rows.assign(**{column: None})
+    keys = rows[INSTANCE + CONTEXT].astype(object)
+    keys = keys.where(keys.notna(), None)
+    frames = []
+    for name, column, *_ in PER_REQUEST_STATS:
+        values = pd.to_numeric(rows[column], errors="coerce").astype(float)
+        keep = np.isfinite(values.to_numpy())
+        if column in TIMING_COLUMNS:
+            keep &= (rows["status"] == STATUS_OK).to_numpy()
+        frames.append(keys[keep].assign(stat=name, value=values[keep].to_numpy(), order=STAT_ORDER[name]))
+    values = pd.concat(frames, ignore_index=True)
+    values["sq"] = values["value"] ** 2
+    return values
+
+
+def _moments(groups: pd.DataFrame) -> List[Moments]:
+    """HELM Stat fields from count/sum/sum_squared/min/max columns (HELM's own arithmetic)."""
+    count = groups["count"].to_numpy(dtype=np.int64)
+    total = groups["sum"].to_numpy(dtype=float)
+    squares = groups["sum_squared"].to_numpy(dtype=float)
+    mean = total / count
+    variance = np.maximum(squares / count - mean**2, 0.0)
+    columns = zip(count.tolist(), total.tolist(), squares.tolist(), groups["min"].astype(float).tolist(),
+                  groups["max"].astype(float).tolist(), mean.tolist(), variance.tolist(), np.sqrt(variance).tolist())
+    return [{"count": c, "sum": t, "sum_squared": q, "min": lo, "max": hi, "mean": m, "variance": v, "stddev": sd}
+            for c, t, q, lo, hi, m, v, sd in columns]
+
+
+def _flag(description: Optional[str], flag: str) -> bool:
+    return bool(description) and bool(json.loads(description).get(flag))
+
+
+def _worst_case_trial_means(per_instance: pd.DataFrame) -> pd.DataFrame:
+    """HELM's compute_worst_case_metrics, then each trial's mean: columns train_trial_index,
+    order, stat, split, sub_split, perturbation_description, computed_on, value."""
+    key = ["train_trial_index", "order", "stat", "split", "sub_split", "instance_id"]
+    original = per_instance[per_instance["perturbation_description"].isna()]
+    perturbed = per_instance[per_instance["perturbation_description"].notna()]
+    derived = []
+    # robustness / fairness: min over the original and every perturbation carrying the flag.
+    for flag, description in (("robustness", ROBUSTNESS), ("fairness", FAIRNESS)):
+        flagged = perturbed[perturbed["perturbation_description"].map(lambda d, f=flag: _flag(d, f))]
+        pool = pd.concat([original, flagged])
+        if len(pool):
+            worst = pool.groupby(key, dropna=False, sort=False)["min"].min().rename("value").reset_index()
+            derived.append(worst.assign(perturbation_description=description, computed_on=WORST))
+    # each perturbation: min over it and the original; and the original's values ("before").
+    if len(perturbed):
+        joined = perturbed.merge(original, on=key, how="left", suffixes=("", "_original"))
+        worst = joined.assign(value=np.fmin(joined["min"], joined["min_original"]))
+        derived.append(worst[key + ["perturbation_description", "value"]].assign(computed_on=WORST))
+        before = joined[joined["count_original"].notna()]
+        if len(before):
+            group = ["train_trial_index", "order", "stat", "split", "sub_split", "perturbation_description"]
+            sums = before.groupby(group, dropna=False, sort=False)[["sum_original", "count_original"]].sum()
+            means = (sums["sum_original"] / sums["count_original"]).rename("value").reset_index()
+            derived.append(means.assign(computed_on=ORIGINAL))
+    if not derived:
+        return pd.DataFrame(columns=["train_trial_index", "order", "stat", *CONTEXT, "computed_on", "value"])
+    derived = pd.concat(derived, ignore_index=True)
+    group = ["train_trial_index", "order", "stat", *CONTEXT, "computed_on"]
+    # "before" rows are already trial means; worst rows are per instance (one value each).
+    return derived.groupby(group, dropna=False, sort=False)["value"].mean().reset_index()
+
+
+def run_stats(rows: pd.DataFrame, render: Render) -> Tuple[List[Tuple[Any, Moments]], Dict[tuple, List[Tuple[Any, Moments]]]]:
+    """(aggregated stats, per-instance stats keyed by (instance_id, trial, perturbation JSON)),
+    each stat a (rendered name, moments) pair, for the per-request stats of `rows`."""
+    values = long_values(rows)
+    group = INSTANCE + CONTEXT + ["order", "stat"]
+    per_instance = values.groupby(group, dropna=False, sort=True).agg(**MOMENTS)
+    by_instance: Dict[tuple, List[Tuple[Any, Moments]]] = {}
+    for key, moments in zip(per_instance.index.tolist(), _moments(per_instance)):
+        instance_id, trial, split, sub_split, description, _, stat = (_none(k) for k in key)
+        name = render(stat, split, sub_split, description, None)
+        by_instance.setdefault((instance_id, int(trial), description), []).append((name, moments))
+
+    trial = values.groupby(["train_trial_index", "order", "stat", *CONTEXT], dropna=False, sort=True)["value"].mean().reset_index()
+    trial["computed_on"] = None
+    worst = _worst_case_trial_means(per_instance.reset_index())
+    trials = pd.concat([trial, worst], ignore_index=True)
+    trials["sq"] = trials["value"] ** 2
+    over_trials = trials.groupby(["order", "stat", *CONTEXT, "computed_on"], dropna=False, sort=True).agg(**MOMENTS)
+    aggregated = []
+    for key, moments in zip(over_trials.index.tolist(), _moments(over_trials)):
+        _, stat, split, sub_split, description, computed_on = (_none(k) for k in key)
+        aggregated.append((render(stat, split, sub_split, description, computed_on), moments))
+    return aggregated, by_instance
+
+
+def run_count_moments(value: float) -> Moments:
+    """Moments of a Stat holding one value (the run-level counts)."""
+    return {"count": 1, "sum": value, "sum_squared": value * value, "min": value, "max": value,
+            "mean": value, "variance": 0.0, "stddev": 0.0}
+
+
+def json_name(stat: str, split: Optional[str], sub_split: Optional[str], description: Optional[str],
+              computed_on: Optional[str]) -> dict:
+    """A MetricName as HELM writes it to stats.json (None fields dropped)."""
+    out: Dict[str, Any] = {"name": stat}
+    if split is not None:
+        out["split"] = split
+    if sub_split is not None:
+        out["sub_split"] = sub_split
+    if description is not None:
+        perturbation = json.loads(description)
+        if computed_on is not None:
+            perturbation["computed_on"] = computed_on
+        out["perturbation"] = perturbation
+    return out

@@ -1,0 +1,124 @@
+"""helm/aggregate.py against HELM's own Metric.evaluate (the oracle), on HELM objects with
+perturbations (robustness and fairness), sub-splits, two trials and missing or excluded values."""
+
+import json
+import math
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import pytest
+from helm.benchmark.adaptation.adapter_spec import AdapterSpec
+from helm.benchmark.adaptation.request_state import RequestState
+from helm.benchmark.adaptation.scenario_state import ScenarioState
+from helm.benchmark.augmentations.perturbation_description import PerturbationDescription
+from helm.benchmark.augmentations.typos_perturbation import TyposPerturbation
+from helm.benchmark.metrics.metric import Metric
+from helm.benchmark.metrics.metric_name import MetricName
+from helm.benchmark.metrics.statistic import Stat
+from helm.benchmark.scenarios.scenario import Input, Instance
+from helm.common.general import asdict_without_nones
+from helm.common.request import Request
+
+from helm_efficiency.helm import aggregate
+from helm_efficiency.helm.metric import _metric_name_renderer, _stat
+from helm_efficiency.helm.metric_names import PER_REQUEST_STATS
+from helm_efficiency.requests import STATUS_OK, perturbation_description_json
+
+TYPOS = TyposPerturbation.Description(name="typos", robustness=True, prob=0.1)
+DIALECT = PerturbationDescription(name="dialect", fairness=True)
+
+
+def scenario(seed: int = 0):
+    """Request states and their requests-table rows (random values, some missing or not ok)."""
+    rng = np.random.default_rng(seed)
+    states, rows = [], []
+    for trial in (0, 1):
+        for i in range(6):
+            sub_split = "easy" if i % 2 else None
+            for perturbation in (None, TYPOS, DIALECT):
+                if perturbation is DIALECT and i == 5:
+                    continue  # an instance without every perturbation
+                instance = Instance(Input(text=f"q{i}"), references=[], split="test", sub_split=sub_split,
+                                    id=f"id{i}", perturbation=perturbation)
+                for _ in range(1):  # HELM's generation path takes one request per instance
+                    state = RequestState(instance=instance, reference_index=None, request_mode=None,
+                                         train_trial_index=trial, output_mapping=None,
+                                         request=Request(model="m/x", model_deployment="m/x"), result=None,
+                                         num_train_instances=0, prompt_truncated=False)
+                    row = {column: float(rng.uniform(0.1, 2.0)) for _, column, *_ in PER_REQUEST_STATS}
+                    if rng.random() < 0.2:
+                        row["denoised_runtime_s"] = np.nan
+                    row.update(instance_id=instance.id, train_trial_index=trial, split="test", sub_split=sub_split,
+                               perturbation=perturbation and perturbation.name,
+                               perturbation_description=perturbation_description_json(perturbation),
+                               status=STATUS_OK if rng.random() > 0.2 else "cached")
+                    states.append(state)
+                    rows.append(row)
+    return states, pd.DataFrame(rows)
+
+
+class OracleMetric(Metric):
+    """HELM's own aggregation, fed the same per-request values."""
+
+    def __init__(self, states, table):
+        self.rows = {id(s): r for s, r in zip(states, table.to_dict("records"))}
+
+    def evaluate_generation(self, adapter_spec, request_state, metric_service, eval_cache_path):
+        row, stats = self.rows[id(request_state)], []
+        for name, column, *_ in PER_REQUEST_STATS:
+            if column in aggregate.TIMING_COLUMNS and row["status"] != STATUS_OK:
+                continue
+            if math.isfinite(row[column]):
+                stats.append(Stat(MetricName(name)).add(row[column]))
+        return stats
+
+
+def as_json(stat: Stat) -> dict:
+    return json.loads(json.dumps(asdict_without_nones(stat)))
+
+
+def keyed(stats):
+    return {json.dumps(s["name"], sort_keys=True): s for s in stats}
+
+
+def assert_same(ours: dict, helm: dict):
+    assert sorted(ours) == sorted(helm)
+    for key in helm:
+        assert ours[key]["count"] == helm[key]["count"], key
+        for field in ("sum", "sum_squared", "min", "max", "mean"):
+            assert ours[key][field] == pytest.approx(helm[key][field], rel=1e-9, abs=1e-12), (key, field)
+
+
+def test_aggregation_matches_helm_metric_evaluate_with_perturbations_and_sub_splits():
+    states, table = scenario()
+    state = ScenarioState(adapter_spec=AdapterSpec(method="generation", num_train_trials=2), request_states=states)
+    helm_result = OracleMetric(states, table).evaluate(state, None, "", parallelism=1)
+    render = _metric_name_renderer(states)
+    aggregated, per_instance = aggregate.run_stats(table, render)
+
+    ours = keyed(as_json(_stat(name, moments)) for name, moments in aggregated)
+    helm = keyed(as_json(stat) for stat in helm_result.aggregated_stats)
+    assert_same(ours, helm)
+    # HELM's worst-case copies are there: robustness/fairness for every stat, per perturbation, and "original".
+    computed_on = {json.loads(k).get("perturbation", {}).get("computed_on") for k in helm}
+    assert {"worst", "original", "perturbed", None} <= computed_on
+
+    helm_per_instance = {(p.instance_id, p.train_trial_index, perturbation_description_json(p.perturbation)):
+                         keyed(as_json(s) for s in p.stats) for p in helm_result.per_instance_stats}
+    ours_per_instance = {key: keyed(as_json(_stat(n, m)) for n, m in values) for key, values in per_instance.items()}
+    assert set(ours_per_instance) == set(helm_per_instance)
+    for key in helm_per_instance:
+        assert_same(ours_per_instance[key], helm_per_instance[key])
+
+
+def test_json_names_match_what_helm_writes():
+    """Rescore writes names as dicts; they must equal HELM's serialization of the same MetricName."""
+    states, table = scenario(1)
+    render = _metric_name_renderer(states)
+    objects, _ = aggregate.run_stats(table, render)
+    dicts, _ = aggregate.run_stats(table, aggregate.json_name)
+    assert [asdict_without_nones(name) for name, _ in objects] == [name for name, _ in dicts]
+    # The subclass field of a perturbation (typos' prob) survives both ways.
+    assert any(name.get("perturbation", {}).get("prob") == 0.1 for name, _ in dicts)
+    assert asdict(TYPOS)["prob"] == 0.1
