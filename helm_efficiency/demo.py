@@ -8,9 +8,11 @@ is reported as not estimated.
 """
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import time
 from typing import List
 
 import pandas as pd
@@ -31,9 +33,28 @@ def run_entries(models: List[str], max_eval_instances: int) -> List[str]:
     return entries
 
 
+# HELM logs "Running RUN_NAME {" when it starts a run entry (six spaces: inside helm_run { }).
+RUN_START = re.compile(r" INFO {6}Running (.+) \{$")
+
+
+def run_with_progress(command: List[str], log_path: str, total: int) -> int:
+    """Run `command`, its output going to `log_path`; print a line as each run entry starts."""
+    started = time.time()
+    done = 0
+    with open(log_path, "w") as log, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        for line in process.stdout:
+            log.write(line)
+            match = RUN_START.search(line.rstrip("\n"))
+            if match:
+                done += 1
+                print(f"  [{done}/{total}] {time.time() - started:5.0f} s  helm-run: {match.group(1)}", flush=True)
+    print(f"  helm-run finished in {time.time() - started:.0f} s (log: {log_path})", flush=True)
+    return process.returncode
+
+
 def run_demo(output_path: str = "benchmark_output", max_eval_instances: int = 20, suite: str = SUITE) -> pd.DataFrame:
-    from helm_efficiency.leaderboard import model_table
-    from helm_efficiency.leaderboard_data import suite_run_table
+    from helm_efficiency.report.leaderboard import model_table
+    from helm_efficiency.report.leaderboard_data import suite_run_table
 
     with tempfile.TemporaryDirectory(prefix="helm-efficiency-demo-") as tmp:
         models = []
@@ -61,11 +82,10 @@ def run_demo(output_path: str = "benchmark_output", max_eval_instances: int = 20
         print("running: " + " ".join(command), flush=True)
         log_path = os.path.join(output_path, f"{suite}_helm_run.log")
         os.makedirs(output_path, exist_ok=True)
-        with open(log_path, "w") as log:
-            completed = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
-        if completed.returncode != 0:
-            sys.stderr.write(f"helm-run failed (exit {completed.returncode}); see {log_path}\n")
-            raise SystemExit(completed.returncode)
+        returncode = run_with_progress(command, log_path, total=len(run_entries(models, max_eval_instances)))
+        if returncode != 0:
+            sys.stderr.write(f"helm-run failed (exit {returncode}); see {log_path}\n")
+            raise SystemExit(returncode)
     return model_table(suite_run_table(os.path.join(output_path, "runs", suite)), efficiency="idealized")
 
 

@@ -9,3 +9,14 @@ class EfficiencyInputError(ValueError):
         self.field = field
         self.problem = problem
         super().__init__(f"{source}: field '{field}': {problem}")
+
+
+class NotFittedError(RuntimeError):
+    """An estimator's predict/report was called before fit."""
+
+
+def check_fitted(estimator, attribute: str) -> None:
+    """Raise NotFittedError unless `estimator` has the learned `attribute` that fit sets."""
+    if not hasattr(estimator, attribute):
+        name = type(estimator).__name__
+        raise NotFittedError(f"this {name} is not fitted yet: call {name}.fit(...) before using it")

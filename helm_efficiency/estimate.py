@@ -191,6 +191,16 @@ def unestimated_reason(names: Sequence[Optional[str]], rows: pd.DataFrame) -> st
     return f"{REASON_UNKNOWN_MODEL}: {name}: no table entry, not in the architecture registry, no architecture columns, and no num_parameters"
 
 
+def _rows_describe_another_model(entry, rows: pd.DataFrame) -> bool:
+    """True when the rows' own architecture columns contradict the entry found by name: another
+    tensor parallelism, or (a local folder named like a known model, say) other dimensions."""
+    given = architecture_of(rows) or {}
+    if given.get("tensor_parallel") and entry.num_gpus and entry.num_gpus != given["tensor_parallel"]:
+        return True
+    known = entry.architecture or {}
+    return any(k in given and k in known and int(given[k]) != int(known[k]) for k in REQUIRED_ARCH)
+
+
 def _phase_energy_j(entry, p: np.ndarray, runtime: np.ndarray, power_w: Optional[float]) -> Optional[np.ndarray]:
     """Energy per request (J) on all the entry's GPUs: prefill at batch-1 prefill power, decode at
     decode power; one `power_w` for both phases when given. None without a power assumption."""
@@ -230,9 +240,8 @@ def estimate_idealized(
         names = key[: len(present)]
         rows = out.iloc[index]
         entry = resolve_entry(tables, names)
-        requested_gpus = (architecture_of(rows) or {}).get("tensor_parallel")
-        if entry is not None and requested_gpus and entry.num_gpus and entry.num_gpus != requested_gpus:
-            entry = None  # profiled at another tensor parallelism: transfer to the one asked for
+        if entry is not None and _rows_describe_another_model(entry, rows):
+            entry = None  # transfer to the architecture (or tensor parallelism) the rows give
         entry = entry or transfer_entry(tables, names, rows, transfer_models) or size_only_entry(tables, names, rows, size_models)
         if entry is None:
             result["unestimated_reason"][index] = unestimated_reason(names, rows)

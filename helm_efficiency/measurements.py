@@ -60,9 +60,10 @@ def check_positive_numeric(
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], source: str) -> None:
-    for column in columns:
-        if column not in df.columns:
-            raise EfficiencyInputError(source, column, f"missing column (have: {', '.join(map(str, df.columns))})")
+    """Raise one error naming every missing column."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise EfficiencyInputError(source, ", ".join(missing), f"missing column{'s' if len(missing) > 1 else ''} (have: {', '.join(map(str, df.columns))})")
 
 
 def read_csv(path: str) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.estimate import REASON_UNKNOWN_MODEL, estimate_idealized
+from helm_efficiency.estimate import REASON_UNKNOWN_MODEL, estimate_idealized, load_tables
 from helm_efficiency.tables.calibrate import calibrate_table
 from helm_efficiency.tables.cost_table import load_table
 
@@ -59,3 +59,14 @@ def test_corrupt_table_file_names_file(tmp_path):
     path.write_text(json.dumps({"schema_version": 99, "entries": []}))
     with pytest.raises(EfficiencyInputError, match="schema_version"):
         load_table(str(path))
+
+
+def test_rows_whose_architecture_contradicts_the_named_entry_are_priced_from_the_architecture():
+    """A local folder named like a known model but really 2 layers, 128 wide (issue #19)."""
+    tables = load_tables(["h100-trtllm"])
+    rows = pd.DataFrame({"model": ["meta/llama-3-8b"] * 2, "num_prompt_tokens": [512, 512], "num_output_tokens": [64, 64]})
+    by_name = estimate_idealized(rows, tables, name_columns=("model",))
+    tiny = rows.assign(num_layers=2, hidden_size=128, num_attention_heads=2, intermediate_size=512, vocab_size=1000)
+    by_config = estimate_idealized(tiny, tables, name_columns=("model",))
+    assert set(by_name["method"]) == {"calibrated"} and set(by_config["method"]) == {"transfer"}
+    assert (by_config["idealized_runtime_s"] < by_name["idealized_runtime_s"] / 5).all()

@@ -1,12 +1,18 @@
 """RuntimeModel on exact synthetic surfaces, intervals, determinism and bad measurement CSVs."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from helm_efficiency.analytic.size_only import SizeOnlyModel
 from helm_efficiency.costmodel.estimator import RuntimeModel
 from helm_efficiency.costmodel.forms import FORMS
-from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.denoise.envelope import LowerEnvelopeDenoiser
+from helm_efficiency.errors import EfficiencyInputError, NotFittedError
+from helm_efficiency.tables.calibrate import calibrate_table
+from helm_efficiency.tables.cost_table import ReferenceEntry
 from helm_efficiency.measurements import read_csv, validate_measurements
 
 from conftest import synthetic_measurements
@@ -90,3 +96,20 @@ def test_predicting_as_many_rows_as_parameters_works():
     model = RuntimeModel(form="long_context").fit(noisy(synthetic_measurements()))
     out = model.predict([10, 20, 30, 40, 50], [2, 2, 2, 2, 2])  # 5 rows, 5 parameters
     assert len(out) == 5 and out["runtime_hi_s"].notna().all()
+
+
+@pytest.mark.parametrize("make, call", [
+    (lambda: RuntimeModel(), lambda m: m.predict([1], [1])),
+    (lambda: LowerEnvelopeDenoiser(), lambda m: m.predict([1], [1])),
+    (lambda: SizeOnlyModel(), lambda m: m.predict(1e9, [1], [1])),
+])
+def test_estimators_say_they_are_not_fitted(make, call):
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        call(make())
+
+
+def test_cost_entry_is_immutable():
+    entry = calibrate_table(synthetic_measurements(), name="t").entries[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        entry.form = "paper"
+    assert isinstance(entry, ReferenceEntry)

@@ -29,6 +29,7 @@ def helm_run(work, suite, entries, models, local_path="prod_env"):
         command += ["--enable-local-huggingface-models", *[str(work / "models" / m) for m in models]]
     done = subprocess.run(command, capture_output=True, text=True, cwd=work)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (work / f"{suite}.log").write_text(done.stdout + done.stderr)
 
 
 def stats_of(work, suite, run_prefix):
@@ -93,6 +94,9 @@ def test_cached_rerun_is_counted_and_excluded_from_raw_runtime(suites):
     assert stats["efficiency_num_cached_requests"]["mean"] == stats["efficiency_num_requests"]["mean"]
     assert "efficiency_raw_runtime_s" not in stats or stats["efficiency_raw_runtime_s"]["count"] == 0
     assert stats["efficiency_idealized_runtime_s"]["mean"] > 0  # idealized needs no timing
+    assert "efficiency_denoise_underdetermined" not in stats  # no fit was attempted, so no verdict
+    log = (suites / "rerun.log").read_text()
+    assert "came from HELM's request cache; their timings are stale" in log and "rescore" in log
 
 
 def test_helm_builtin_stats_are_untouched(suites):
@@ -115,3 +119,22 @@ def test_helm_summarize_runs_and_keeps_metadata(suites):
     assert names["efficiency_raw_runtime_s"]["lower_is_better"] is True
     assert names["efficiency_raw_runtime_s"]["display_name"] == "Raw runtime (s)"
     assert "efficiency_num_unestimated_requests" in names  # simple/model1 has no reference entry
+
+
+def test_unknown_table_fails_when_the_run_entry_is_expanded(tmp_path):
+    """`efficiency=h100` (no such table) fails before any request is sent, naming the table."""
+    done = subprocess.run(["helm-run", "--run-entries", "simple1:model=simple/model1,efficiency=h100", "--suite", "x",
+                           "--max-eval-instances", "2", "--output-path", str(tmp_path / "out"), "--local-path", str(tmp_path / "prod_env")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "'h100' is neither a shipped table" in done.stdout + done.stderr
+    assert not (tmp_path / "out" / "runs" / "x").exists() or not any((tmp_path / "out" / "runs" / "x").iterdir())
+
+
+def test_one_table_syntax_for_run_entries_and_the_cli(tmp_path):
+    from helm_efficiency.cli import main
+
+    pd_rows = "model,num_prompt_tokens,num_output_tokens\nopenai/davinci,100,10\n"
+    (tmp_path / "r.csv").write_text(pd_rows)
+    main(["estimate", str(tmp_path / "r.csv"), "--table", "cpu+a100", "-o", str(tmp_path / "e.csv")])
+    assert "a100" in (tmp_path / "e.csv").read_text()

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helm_efficiency.leaderboard import model_table, write_leaderboard
-from helm_efficiency.pareto import pareto_optimal, rank_correlation, rank_lower_better
+from helm_efficiency.report.leaderboard import model_table, write_leaderboard
+from helm_efficiency.report.pareto import pareto_optimal, rank_correlation, rank_lower_better
 
 
 def s(values):

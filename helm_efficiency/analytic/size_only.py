@@ -15,11 +15,12 @@ from typing import List, Sequence
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
+from statsmodels.tools.tools import add_constant
 from scipy.stats import t as student_t
 
 from helm_efficiency.analytic import flops as F
-from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.errors import EfficiencyInputError, check_fitted
 
 PROMPT_GRID = (1, 256, 1024, 2048, 4096, 8192)  # tokens; where the surfaces are compared
 DECODE_OUTPUT_TOKENS = 128  # decode cost per token is read between o = 1 and this o
@@ -40,9 +41,9 @@ class SizeOnlyModel:
         self.alpha = alpha
 
     def _fit_arrays(self, log_sizes: np.ndarray, prefill: np.ndarray, decode: np.ndarray):
-        x = sm.add_constant(log_sizes)
-        return ([sm.OLS(np.log(prefill[:, k]), x).fit().params for k in range(prefill.shape[1])],
-                [sm.OLS(np.log(decode[:, k]), x).fit().params for k in range(decode.shape[1])])
+        x = add_constant(log_sizes)
+        return ([OLS(np.log(prefill[:, k]), x).fit().params for k in range(prefill.shape[1])],
+                [OLS(np.log(decode[:, k]), x).fit().params for k in range(decode.shape[1])])
 
     def fit(self, entries: Sequence, source: str = "reference entries") -> "SizeOnlyModel":
         usable = [e for e in entries if getattr(e, "architecture", None) and not e.architecture.get("num_experts")
@@ -86,6 +87,7 @@ class SizeOnlyModel:
 
     def predict(self, num_parameters: float, num_prompt_tokens, num_output_tokens) -> pd.DataFrame:
         """Runtime (s) with a 90% interval; `extrapolated` outside the fitted sizes or prompt grid."""
+        check_fitted(self, "prefill_params_")
         p = np.asarray(num_prompt_tokens, float)
         o = np.asarray(num_output_tokens, float)
         runtime = self._runtime(self.prefill_params_, self.decode_params_, float(num_parameters), p, o)

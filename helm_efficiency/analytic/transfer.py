@@ -4,8 +4,8 @@ the models profiled on that software stack (on any hardware with roofline specs)
 Two layers, both fitted on calibrated cost-table entries:
 
 1. A regression shared by all hardware of the stack on roofline-derived features of each
-   (architecture, hardware, p, o): statsmodels WLS with weights 1/runtime², so errors are
-   relative, and no negative coefficient, since every feature is a cost. t = tensor-parallel
+   (architecture, hardware, p, o): least squares with weights 1/runtime², so errors are
+   relative, and no negative coefficient, since every feature is a cost (scipy's NNLS). t = tensor-parallel
    degree, L = layers:
 
      decode_memory_s     (o−1) × weight bytes / (t · bandwidth)      memory-bound decode
@@ -32,12 +32,11 @@ kriging posterior variance, with a Student t quantile for the few models it come
 calibrated entry's elsewhere.
 """
 
-import warnings
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from scipy.optimize import nnls
 from scipy.stats import t as student_t
 
 from helm_efficiency.analytic import flops as F
@@ -108,21 +107,9 @@ def similarity_coordinates(arch: Dict[str, int]) -> np.ndarray:
 
 
 def _wls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Relative-error WLS coefficients, none negative: every feature is a cost, so a negative
-    coefficient (collinear features, few shapes) is dropped and the rest refitted."""
-    active = np.ones(x.shape[1], bool)
-    params = np.zeros(x.shape[1])
-    while active.any():
-        with warnings.catch_warnings():
-            # One or two profiled shapes cannot separate every coefficient; statsmodels' pinv
-            # then gives the minimum-norm fit, and the leave-one-model-out variance shows the cost.
-            warnings.simplefilter("ignore")
-            fitted = np.asarray(sm.WLS(y, x[:, active], weights=1.0 / y**2).fit().params)
-        if (fitted >= 0).all():
-            params[active] = fitted
-            break
-        active[np.flatnonzero(active)[np.argmin(fitted)]] = False
-    return params
+    """Relative-error least squares (weights 1/y², as WLS) with no negative coefficient, since every
+    feature is a cost: scipy's NNLS on the rows scaled by 1/y."""
+    return nnls(x / y[:, None], np.ones_like(y))[0]
 
 
 class TransferModel:

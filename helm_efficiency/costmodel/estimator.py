@@ -12,10 +12,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import WLS
 
 from helm_efficiency.costmodel.forms import FORMS, KNOT_FORMS, PrefillShape, design_matrix, param_names
-from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.errors import EfficiencyInputError, check_fitted
 
 AUTO_PREFERENCE = ("paper_context", "paper", "long_context")
 
@@ -73,7 +73,7 @@ class RuntimeModel:
         if not _full_rank(x):
             return None, knots
         # Relative errors: weights 1/T² so short requests count as much as long ones.
-        return sm.WLS(t, x, weights=1.0 / t**2).fit(), knots
+        return WLS(t, x, weights=1.0 / t**2).fit(), knots
 
     def _cv_error(self, form: str, p, o, t) -> Tuple[float, float]:
         """Mean absolute and mean squared relative error of `form`, holding out one interior
@@ -142,6 +142,7 @@ class RuntimeModel:
     # -- prediction --------------------------------------------------------------------------
     def predict(self, num_prompt_tokens: Sequence[float], num_output_tokens: Sequence[float]) -> pd.DataFrame:
         """Columns: runtime_s, runtime_lo_s, runtime_hi_s (1−alpha prediction interval), extrapolated."""
+        check_fitted(self, "result_")
         p = np.asarray(num_prompt_tokens, float)
         o = np.asarray(num_output_tokens, float)
         x = self._design(self.form_, p, o, self.knots_)
@@ -162,6 +163,7 @@ class RuntimeModel:
 
     def summary(self) -> dict:
         """Fit statistics for a CostTable entry: form, parameters with standard errors, fit quality."""
+        check_fitted(self, "result_")
         r = self.result_
         return {
             "form": self.form_,

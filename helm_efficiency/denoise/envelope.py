@@ -14,12 +14,19 @@ from typing import Dict, Optional
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.quantile_regression import QuantReg
+
+from helm_efficiency.errors import check_fitted
 
 QUALITY_OK = "ok"
 QUALITY_TOO_FEW = "too_few_requests"
 QUALITY_NO_OUTPUT_SPREAD = "output_length_not_identified"
 QUALITY_NO_PROMPT_SPREAD = "prompt_length_not_identified"
+QUALITY_NO_TIMINGS = "no_usable_timings"  # nothing to fit (all cached, failed or untimed): no fit attempted
+QUALITY_NEGATIVE_OVERHEAD = "negative_overhead"  # the envelope crosses zero at short requests
+# QuantReg's interval needs a density estimate at the quantile: with few requests below the
+# envelope it comes out NaN. Said in the report rather than shown as NaN.
+INTERVAL_NOTE = "QuantReg could not estimate an interval: too few requests near the envelope (about 60 or more are needed)"
 
 
 def _has_spread(values: np.ndarray) -> bool:
@@ -74,7 +81,7 @@ class LowerEnvelopeDenoiser:
         self.params_: Optional[pd.Series] = None
         self.conf_int_: Optional[pd.DataFrame] = None
         if self.n_ < self.min_requests:
-            self.quality_ = QUALITY_TOO_FEW
+            self.quality_ = QUALITY_NO_TIMINGS if self.n_ == 0 else QUALITY_TOO_FEW
             return self
         self.quality_ = QUALITY_OK
         if not self.uses_output_:
@@ -90,6 +97,10 @@ class LowerEnvelopeDenoiser:
             self.conf_int_ = pd.DataFrame(np.asarray(result.conf_int(alpha=self.alpha)), index=names, columns=["lo", "hi"])
         except (np.linalg.LinAlgError, ValueError):
             self.conf_int_ = None
+        if self.conf_int_ is not None and not np.isfinite(self.conf_int_.to_numpy()).all():
+            self.conf_int_ = None
+        if self.quality_ == QUALITY_OK and self.params_["overhead_s"] < 0:
+            self.quality_ = QUALITY_NEGATIVE_OVERHEAD
         return self
 
     def _relative_quantile_fit(self, x: np.ndarray, t: np.ndarray):
@@ -98,7 +109,7 @@ class LowerEnvelopeDenoiser:
         (floored at half the fastest timing, so a surface near zero cannot blow a row up)."""
         scale = np.ones_like(t)
         for _ in range(1 + self.relative_passes):
-            result = sm.QuantReg(t / scale, x / scale[:, None]).fit(q=self.quantile_, max_iter=5000)
+            result = QuantReg(t / scale, x / scale[:, None]).fit(q=self.quantile_, max_iter=5000)
             scale = np.maximum(x @ np.asarray(result.params), 0.5 * t.min())
         return result
 
@@ -110,6 +121,7 @@ class LowerEnvelopeDenoiser:
         """Denoised runtime (s). NaN where the fit cannot speak: no fit, or a prompt/output length
         that differs from the single one observed when that dimension was not identified, or a
         non-positive fitted value."""
+        check_fitted(self, "quality_")
         p = np.asarray(num_prompt_tokens, float)
         o = np.asarray(num_output_tokens, float)
         if not self.fitted:
@@ -125,17 +137,21 @@ class LowerEnvelopeDenoiser:
 
     def report(self) -> Dict[str, object]:
         """Per-deployment summary: params with intervals, implied latencies, requests used, quality."""
+        check_fitted(self, "quality_")
         out: Dict[str, object] = {"num_requests_used": int(self.n_), "quality": self.quality_, "quantile": getattr(self, "quantile_", self.quantile)}
         if not self.fitted:
             return out
         out["params"] = {k: float(v) for k, v in self.params_.items()}
         if self.conf_int_ is not None:
             out["params_interval"] = {k: [float(r.lo), float(r.hi)] for k, r in self.conf_int_.iterrows()}
+        else:
+            out["params_interval"] = None
+            out["params_interval_note"] = INTERVAL_NOTE
         p_mid = float(np.mean(self.observed_prompt_))
-        out["time_to_first_token_s_at_mean_prompt"] = float(
+        out["time_to_first_token_s_at_mid_prompt"] = float(
             self.params_["overhead_s"] + self.params_.get("prefill_s_per_token", 0.0) * p_mid
         )
-        out["mean_prompt_tokens"] = p_mid
+        out["mid_prompt_tokens"] = p_mid  # midpoint of the observed prompt lengths
         if self.uses_output_:
             out["time_per_output_token_s"] = float(self.params_["decode_s_per_token"])
         return out

@@ -2,14 +2,14 @@
 
 import json
 import os
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from helm_efficiency.analytic.architecture import architecture_from_config
 
 
-def local_model_architecture(deployment: str) -> Optional[Dict[str, int]]:
-    """Architecture columns from the folder's config.json for a deployment HELM serves from local
-    files, or None (remote deployments, unregistered names, folders without a config)."""
+def local_model_architecture(deployment: str) -> Optional[Tuple[Dict[str, int], str]]:
+    """(architecture columns, config.json path) for a deployment HELM serves from a local folder,
+    or None (remote deployments, unregistered names, folders without a config)."""
     from helm.benchmark.model_deployment_registry import get_model_deployment
 
     try:
@@ -23,4 +23,4 @@ def local_model_architecture(deployment: str) -> Optional[Dict[str, int]]:
     with open(config_path) as f:
         arch = architecture_from_config(json.load(f), config_path)
     arch.pop("tensor_parallel")
-    return arch
+    return arch, config_path

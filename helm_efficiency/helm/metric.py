@@ -26,15 +26,16 @@ from helm.benchmark.metrics.metric_name import MetricName
 from helm.benchmark.metrics.metric_service import MetricService
 from helm.benchmark.metrics.statistic import Stat
 from helm.benchmark.window_services.window_service_factory import WindowServiceFactory
+from helm.common.hierarchical_logger import hlog
 
 from helm_efficiency.efficiency import efficiency_columns
 from helm_efficiency.helm import aggregate
 from helm_efficiency.helm.local_models import local_model_architecture
 from helm_efficiency.helm.metric_names import metadata_fields
 from helm_efficiency.helm.stats import run_count_values
-from helm_efficiency.requests import perturbation_description_json, request_rows
+from helm_efficiency.requests import STATUS_CACHED, perturbation_description_json, request_rows
 from helm_efficiency.estimate import load_tables
-from helm_efficiency.tables.names import DEFAULT_TABLE
+from helm_efficiency.tables.names import DEFAULT_TABLE, split_table_names
 
 
 class InferenceEfficiencyMetric(Metric):
@@ -52,7 +53,7 @@ class InferenceEfficiencyMetric(Metric):
         usd_per_gpu_hour: Optional[float] = None,
         quantile: Optional[float] = None,
     ):
-        self.table_names = tables.split("+") if isinstance(tables, str) else list(tables)
+        self.table_names = list(split_table_names(tables))
         self.power_w = power_w
         self.usd_per_gpu_hour = usd_per_gpu_hour
         self.quantile = quantile
@@ -65,11 +66,16 @@ class InferenceEfficiencyMetric(Metric):
         states = list(scenario_state.request_states)
         requests = request_rows(states, count_tokens=window_service.get_num_tokens)
         # A model served from a local folder is priced from its own config.json, not its name.
-        for column, value in (local_model_architecture(adapter_spec.model_deployment) or {}).items():
-            requests[column] = value
+        local = local_model_architecture(adapter_spec.model_deployment)
+        if local is not None:
+            architecture, config_path = local
+            for column, value in architecture.items():
+                requests[column] = value
+            hlog(f"efficiency: {adapter_spec.model_deployment} is priced from the architecture in {config_path}")
         table, _ = efficiency_columns(
             requests, load_tables(self.table_names), self.power_w, self.usd_per_gpu_hour, self.quantile
         )
+        _log_stale_timings(adapter_spec.model_deployment, table)
         render = _metric_name_renderer(states)
         aggregated, per_instance = aggregate.run_stats(table, render)
         stats = [_stat(name, moments) for name, moments in aggregated]
@@ -124,3 +130,12 @@ def _metric_name_renderer(states: Sequence[RequestState]) -> _MetricNameRenderer
         if description is not None:
             perturbations[description] = state.instance.perturbation
     return _MetricNameRenderer(perturbations)
+
+
+def _log_stale_timings(deployment: str, table) -> None:
+    """Say so when HELM's request cache answered: those timings are from an earlier run."""
+    cached = int((table["status"] == STATUS_CACHED).sum())
+    if cached:
+        hlog(f"efficiency: {cached} of {len(table)} requests to {deployment} came from HELM's request cache; their timings are "
+             "stale (from the run that filled the cache), so they get no raw or denoised runtime. To measure them, "
+             "`helm-efficiency rescore` the suite that filled the cache, or rerun with a fresh --local-path.")

@@ -13,7 +13,7 @@ from helm.benchmark.metrics.metric import MetricSpec
 from helm.benchmark.run_expander import RunExpander
 from helm.benchmark.run_spec import RunSpec
 
-from helm_efficiency.tables.names import DEFAULT_TABLE
+from helm_efficiency.tables.names import DEFAULT_TABLE, check_table_names, split_table_names
 
 METRIC_CLASS = "helm_efficiency.helm.metric.InferenceEfficiencyMetric"
 DEFAULT_TABLES: Tuple[str, ...] = (DEFAULT_TABLE,)
@@ -25,10 +25,14 @@ def efficiency_metric_spec(tables=DEFAULT_TABLES) -> MetricSpec:
 
 
 def tables_from_value(value: str) -> Tuple[str, ...]:
+    """The tables an `efficiency=` value names, checked now: a typo fails when the run entry is
+    expanded, before any request is sent (not after a paid run)."""
     value = str(value).strip()
     if value.lower() in ("true", "1", "yes", "default"):
         return DEFAULT_TABLES
-    return tuple(part for part in value.split("+") if part)
+    tables = split_table_names(value)
+    check_table_names(tables, f"run entry efficiency={value}")
+    return tables
 
 
 class EfficiencyRunExpander(RunExpander):

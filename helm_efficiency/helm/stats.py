@@ -4,7 +4,7 @@ from typing import List, Tuple
 
 import pandas as pd
 
-from helm_efficiency.denoise.envelope import QUALITY_OK
+from helm_efficiency.denoise.envelope import QUALITY_NO_TIMINGS, QUALITY_OK
 from helm_efficiency.requests import (
     STATUS_CACHED,
     STATUS_COLD,
@@ -15,9 +15,12 @@ from helm_efficiency.requests import (
 
 
 def run_count_values(rows: pd.DataFrame) -> List[Tuple[str, float]]:
-    """Run-level counts (one value per run and split)."""
+    """Run-level counts (one value per run and split). `efficiency_denoise_underdetermined` only
+    where a fit was attempted (some timing was usable): 1 if any attempted fit is not ok."""
     status = rows["status"]
-    quality = rows["denoise_quality"].dropna()
+    attempted = rows["denoise_quality"].dropna()
+    attempted = attempted[attempted != QUALITY_NO_TIMINGS]
+    underdetermined = [("efficiency_denoise_underdetermined", float((attempted != QUALITY_OK).any()))] if len(attempted) else []
     return [
         ("efficiency_num_requests", float(len(rows))),
         ("efficiency_num_cached_requests", float((status == STATUS_CACHED).sum())),
@@ -27,5 +30,4 @@ def run_count_values(rows: pd.DataFrame) -> List[Tuple[str, float]]:
         ("efficiency_num_unestimated_requests", float(rows["idealized_runtime_s"].isna().sum())),
         ("efficiency_num_extrapolated_requests", float(rows["extrapolated"].fillna(False).astype(bool).sum())),
         ("efficiency_num_denoise_fit_requests", float(rows["used_in_denoise_fit"].sum())),
-        ("efficiency_denoise_underdetermined", float(any(q != QUALITY_OK for q in quality) or quality.empty)),
-    ]
+    ] + underdetermined

@@ -2,7 +2,10 @@
 
 A table entry keeps the measurements it was fitted from, so loading refits the statsmodels
 model deterministically and prediction intervals come from statsmodels itself. The recorded
-``fit`` block (form, params, R², valid range) documents the fit and is checked on load.
+``fit`` block (form, params, R², valid range) documents the fit for readers; it is not read back.
+
+Every estimator the resolution chain returns (CostEntry, HelmTableEntry, TransferEntry,
+SizeOnlyEntry) satisfies the ``ReferenceEntry`` protocol.
 
 Names resolve to entries through the table's aliases: HELM deployment → HELM model →
 entry model (e.g. ``together/gpt-j-6b`` → ``eleutherai/gpt-j-6b`` → ``gptj_6b``).
@@ -10,10 +13,10 @@ entry model (e.g. ``together/gpt-j-6b`` → ``eleutherai/gpt-j-6b`` → ``gptj_6
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from importlib import resources
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -28,9 +31,27 @@ SCHEMA_VERSION = 1
 MEASUREMENT_FIELDS = ("num_prompt_tokens", "num_output_tokens", "runtime_s", "batch_size")
 
 
-@dataclass
+@runtime_checkable
+class ReferenceEntry(Protocol):
+    """What the resolution chain needs of an idealized-runtime estimator for one model."""
+
+    model: str  # the entry's own name (calibrated model, or "transfer:NAME", "size_only:NAME")
+    hardware: str  # the reference stack, e.g. "h100-trtllm"
+    num_gpus: Optional[int]  # GPUs one request occupies (None: unknown, so no energy or cost)
+    architecture: Optional[dict]
+    method: str  # "calibrated", "helm_table", "transfer" or "size_only"
+
+    def predict(self, num_prompt_tokens, num_output_tokens, batch_size: int = 1) -> pd.DataFrame:
+        """Columns runtime_s, runtime_lo_s, runtime_hi_s (90% interval; NaN if none), extrapolated."""
+
+
+@dataclass(frozen=True)
 class CostEntry:
-    """One model on one reference stack. Runtimes are seconds per request."""
+    """One model on one reference stack. Runtimes are seconds per request.
+
+    Immutable: the statsmodels fit (one RuntimeModel per profiled batch size) is made on first
+    use and cached. `form` is the fitted form once the entry comes from `entries_from_measurements`.
+    """
 
     model: str
     hardware: str
@@ -297,8 +318,6 @@ def entries_from_measurements(
             provenance=dict(provenance or {}, **_row_provenance(first)),
             prefill_shape=(shapes or {}).get(str(hardware)),
         )
-        # Freeze the automatic choice so the saved table refits exactly the same form.
-        entry.form = next(iter(entry._models.values())).form_
-        entry.__dict__.pop("_models", None)
-        entries.append(entry)
+        # Record the automatic choice so the saved table refits exactly the same form.
+        entries.append(replace(entry, form=next(iter(entry._models.values())).form_))
     return entries

@@ -13,8 +13,8 @@ from typing import Dict
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.leaderboard_data import EFFICIENCY_STATS, suite_run_table
-from helm_efficiency.pareto import pareto_optimal, rank_correlation, rank_lower_better
+from helm_efficiency.report.leaderboard_data import EFFICIENCY_STATS, suite_run_table
+from helm_efficiency.report.pareto import pareto_optimal, rank_correlation, rank_lower_better
 
 EFFICIENCY_COLUMNS: Dict[str, str] = {
     "idealized": "idealized_runtime_s",
@@ -36,7 +36,7 @@ RUNTIME_NOTIONS = ("raw_runtime_s", "denoised_runtime_s", "idealized_runtime_s")
 def load_runs(source: str, metric: str) -> pd.DataFrame:
     if os.path.isdir(source):
         return suite_run_table(source, metric)
-    from helm_efficiency.import_helm_csv import import_helm_runtime_csv
+    from helm_efficiency.report.import_helm_csv import import_helm_runtime_csv
 
     return import_helm_runtime_csv(source, metric)
 

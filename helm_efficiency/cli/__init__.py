@@ -5,7 +5,7 @@ import sys
 from typing import List, Optional
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.tables.names import DEFAULT_TABLE
+from helm_efficiency.tables.names import DEFAULT_TABLE, split_table_names
 
 
 def _csv_ints(text: str) -> List[int]:
@@ -56,7 +56,7 @@ def cmd_calibrate(args) -> None:
 
 
 def cmd_estimate(args) -> None:
-    from helm_efficiency.estimate_cmd import estimate_csv
+    from helm_efficiency.cli.estimate import estimate_csv
 
     estimate_csv(args.requests, args.output, args.table, args.power_w, args.usd_per_gpu_hour)
 
@@ -84,7 +84,7 @@ def cmd_explain(args) -> None:
 
 
 def cmd_tabulate(args) -> None:
-    from helm_efficiency.sources.aiconfigurator import stack, tabulate
+    from helm_efficiency.sources.aiconfigurator import CALIBRATION_OUTPUT_TOKENS, CALIBRATION_PROMPT_TOKENS, stack, tabulate
     from helm_efficiency.profiling.profile_cmd import load_config_dict
     from helm_efficiency.analytic.registry import registry_entry
 
@@ -93,7 +93,8 @@ def cmd_tabulate(args) -> None:
     name = args.name or (entry["key"] if entry else None)
     if not name:
         raise EfficiencyInputError(args.config, "--name", "required with --config (the model name the table will use)")
-    df = tabulate(config, name, stack(args.stack), args.prompts, args.outputs, args.tensor_parallel,
+    prompts, outputs = args.prompts or CALIBRATION_PROMPT_TOKENS, args.outputs or CALIBRATION_OUTPUT_TOKENS
+    df = tabulate(config, name, stack(args.stack), prompts, outputs, args.tensor_parallel,
                   hf_id=entry.get("hf_id") if entry else None, source=args.config or f"registry {name}")
     df.to_csv(args.output, index=False)
     mapped = df["provenance_mapped_from"].iloc[0]
@@ -129,7 +130,7 @@ def cmd_profile(args) -> None:
 
 
 def cmd_denoise(args) -> None:
-    from helm_efficiency.denoise.cli import denoise_csv
+    from helm_efficiency.cli.denoise import denoise_csv
 
     denoise_csv(args.timings, args.output, args.fit_out, args.quantile)
 
@@ -147,7 +148,7 @@ def cmd_rescore(args) -> None:
 
 
 def cmd_leaderboard(args) -> None:
-    from helm_efficiency.leaderboard import write_leaderboard
+    from helm_efficiency.report.leaderboard import write_leaderboard
 
     write_leaderboard(args.source, args.output_dir, metric=args.metric, efficiency=args.efficiency)
 
@@ -191,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
             "helm-efficiency estimate --table a100 requests.csv -o estimates.csv")
     p.add_argument("requests")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--table", action="append", help="table name (a100, v100, cpu, helm) or JSON path; repeat to search several")
+    p.add_argument("--table", action="append", help="a shipped table (h100-trtllm, h100-vllm, h200-trtllm, a100-trtllm, a100-vllm, a100, v100, cpu, helm) or a JSON path; repeat, or join with '+', to search several in order (default: h100-trtllm)")
     p.add_argument("--power-w", type=float, help="override the per-GPU power assumption (W)")
     p.add_argument("--usd-per-gpu-hour", type=float, help="override the per-GPU-hour price (USD)")
 
@@ -199,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
             "helm-efficiency explain meta/llama-3.1-8b --hardware a100 --prompt-tokens 512 --output-tokens 32")
     p.add_argument("model", help="a registry or HELM model name (see helm_efficiency/analytic/registry.json)")
     p.add_argument("--hardware", help="reference hardware (default: the first table's)")
-    p.add_argument("--table", action="append", help="table name or JSON path (default: h100-trtllm)")
+    p.add_argument("--table", action="append", help="a shipped table name or a JSON path; repeat, or join with '+', to search several in order (default: h100-trtllm)")
     p.add_argument("--prompt-tokens", type=int, default=512)
     p.add_argument("--output-tokens", type=int, default=32)
     p.add_argument("--json", action="store_true", help="print the breakdown as JSON")
@@ -210,8 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--config", help="a Hugging Face config.json")
     source.add_argument("--arch", help="a registry, HELM or Hugging Face name (see `helm-efficiency registry`)")
     p.add_argument("--stack", default=DEFAULT_TABLE, help="h100-trtllm (default), h100-vllm, h200-trtllm, a100-trtllm or a100-vllm")
-    p.add_argument("--prompts", type=_csv_ints, default=[1, 256, 1024, 2048, 4096, 8192], help="prompt lengths (tokens)")
-    p.add_argument("--outputs", type=_csv_ints, default=[1, 32, 256, 1024], help="output lengths (tokens)")
+    p.add_argument("--prompts", type=_csv_ints, help="prompt lengths (tokens), comma-separated (default: 1,64,256,512,1024,2048,4096,8192)")
+    p.add_argument("--outputs", type=_csv_ints, help="output lengths (tokens), comma-separated (default: 1,64,1024)")
     p.add_argument("--tensor-parallel", type=int, help="GPUs (default: the smallest power of two that holds the bf16 weights)")
     p.add_argument("--name", help="model name in the table (default: the registry name; required with --config)")
     p.add_argument("-o", "--output", required=True)
@@ -248,14 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
             f"Exit status {RESCORE_PARTIAL_EXIT} when some runs could not be read or written (every good run is still written), 2 on bad input.",
             "helm-efficiency rescore benchmark_output/runs/my-suite --table a100 -j 2")
     p.add_argument("suite_dir")
-    p.add_argument("--table", action="append", help="table name or JSON path; repeat to search several (default: h100-trtllm)")
+    p.add_argument("--table", action="append", help="a shipped table name or a JSON path; repeat, or join with '+', to search several in order (default: h100-trtllm)")
     p.add_argument("--runs", default="*", help="glob over run folder names")
     p.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
     p.add_argument("-j", "--jobs", type=int, default=1)
 
     p = add("leaderboard", cmd_leaderboard, "Capability vs efficiency: table (CSV, Markdown, HTML), Pareto flags, ranks and PNG plots.",
             "helm-efficiency leaderboard benchmark_output/runs/demo -o leaderboard/")
-    p.add_argument("source", help="a suite folder, or a CSV imported with `import-helm-csv`")
+    p.add_argument("source", help="a suite folder (benchmark_output/runs/SUITE), or a HELM 2022 runtimes-and-accuracies CSV (github.com/stanford-crfm/helm-efficiency)")
     p.add_argument("-o", "--output-dir", required=True)
     p.add_argument("--metric", default="exact_match")
     p.add_argument("--efficiency", default="idealized", choices=["idealized", "denoised", "raw", "energy", "cost"])
@@ -272,12 +273,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         args.dtype = "bf16" if str(args.device).startswith("cuda") else "fp32"
     if getattr(args, "table", "unset") is None:
         args.table = [DEFAULT_TABLE]
+    if isinstance(getattr(args, "table", None), list):
+        args.table = list(split_table_names(args.table))  # --table a100 --table v100, or --table a100+v100
     try:
         args.func(args)
     except EfficiencyInputError as e:
         sys.stderr.write(f"error: {e}\n")
         sys.exit(2)
-
-
-if __name__ == "__main__":
-    main()

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.atomic import write_text_atomic
-from helm_efficiency.efficiency import denoise_requests
+from helm_efficiency.denoise.requests import denoise_requests
 from helm_efficiency.measurements import check_positive_numeric, read_csv, require_columns
 from helm_efficiency.requests import (
     STATUS_CACHED,
@@ -21,12 +21,29 @@ from helm_efficiency.requests import (
 REQUIRED = ["model", "num_prompt_tokens", "num_output_tokens", "runtime_s"]
 
 
+def json_safe(value):
+    """NaN and infinities as JSON null (bare NaN is not JSON), recursively."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def _truthy(series: pd.Series) -> pd.Series:
     return series.astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
 
 
+# rescore's SUITE/efficiency_requests.csv names these columns as the requests table does.
+REQUESTS_TABLE_NAMES = {"model_deployment": "model", "raw_runtime_s": "runtime_s"}
+
+
 def timings_to_requests(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Map a timings CSV onto the requests table; bad runtimes become excluded rows, not errors."""
+    """Map a timings CSV (or rescore's efficiency_requests.csv) onto the requests table; bad
+    runtimes become excluded rows, not errors."""
+    df = df.rename(columns={k: v for k, v in REQUESTS_TABLE_NAMES.items() if k in df.columns and v not in df.columns})
     require_columns(df, REQUIRED, source)
     requests = pd.DataFrame(
         {
@@ -45,6 +62,9 @@ def timings_to_requests(df: pd.DataFrame, source: str) -> pd.DataFrame:
         status[(~_truthy(df["success"])).to_numpy()] = STATUS_FAILED
     if "cached" in df:
         status[_truthy(df["cached"]).to_numpy()] = STATUS_CACHED
+    if "status" in df:  # a requests table already says which timings are usable
+        given = df["status"].astype(str).to_numpy()
+        status = np.where((status == STATUS_OK) & (given != STATUS_OK), given, status)
     requests["status"] = status
     # The cold start can only be told apart when request times are known.
     return flag_cold_start(requests) if "request_datetime" in df else requests
@@ -61,7 +81,7 @@ def denoise_csv(timings_path: str, output_path: str, fit_out: Optional[str] = No
     out["fit_quality"] = denoised["denoise_quality"].to_numpy()
     out.to_csv(output_path, index=False)
     if fit_out:
-        write_text_atomic(fit_out, json.dumps(reports, indent=1) + "\n")
+        write_text_atomic(fit_out, json.dumps(json_safe(reports), indent=1, allow_nan=False) + "\n")
     print(f"wrote {len(out)} rows to {output_path}; {int(out['used_in_fit'].sum())} used in fits, "
           f"{int((~out['used_in_fit']).sum())} excluded; {int(out['denoised_runtime_s'].isna().sum())} without a value")
     return out

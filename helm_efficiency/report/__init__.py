@@ -1,0 +1,1 @@
+"""Reporting: capability vs efficiency leaderboards, Pareto frontiers, plots, HELM 2022 CSV import."""
