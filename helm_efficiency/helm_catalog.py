@@ -40,6 +40,16 @@ def _deployment_models() -> Dict[str, str]:
     return index
 
 
+@lru_cache(maxsize=1)
+def _deployment_clients() -> Dict[str, str]:
+    return {d["name"]: (d.get("client_spec") or {}).get("class_name", "") for d in _read("model_deployments.yaml", "model_deployments")}
+
+
+def deployment_client(name: str) -> Optional[str]:
+    """The client class HELM's model_deployments.yaml names for a deployment, else None."""
+    return _deployment_clients().get(name)
+
+
 def model_of_deployment(name: str) -> Optional[str]:
     """HELM model name for a HELM deployment name or a Hugging Face path HELM serves, else None."""
     return _deployment_models().get(name.lower())

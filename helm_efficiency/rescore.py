@@ -29,6 +29,7 @@ from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.estimate import load_tables
 from helm_efficiency.tables.names import DEFAULT_TABLE
 from helm_efficiency.helm import aggregate
+from helm_efficiency.helm.local_models import serving
 from helm_efficiency.helm.stats import run_count_values
 from helm_efficiency.requests import EXCLUSION_STATUSES, perturbation_description_json, request_rows
 from helm_efficiency.runs import PER_INSTANCE_STATS, RUN_SPEC, SCENARIO_STATE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of
@@ -74,6 +75,7 @@ def read_run(run_dir: str) -> RunRead:
         requests = request_rows(state["request_states"], helm_token_counter(deployment, path), prompt_token_counts=counts)
         requests.insert(0, "run", os.path.basename(run_dir))
         requests["model_deployment"] = requests["model_deployment"].fillna(deployment)
+        requests["serving"] = serving(deployment)
         return RunRead(run_dir, requests=requests)
     except EfficiencyInputError as e:
         return RunRead(run_dir, error=str(e))

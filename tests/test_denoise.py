@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from helm_efficiency.denoise.envelope import QUALITY_NO_OUTPUT_SPREAD, QUALITY_OK, QUALITY_TOO_FEW, LowerEnvelopeDenoiser
 
@@ -77,3 +78,38 @@ def test_retries_and_an_unflagged_cold_start_do_not_lift_the_envelope():
     noisy = LowerEnvelopeDenoiser().fit(data).predict(data["num_prompt_tokens"], data["num_output_tokens"])
     assert np.median(np.abs(noisy / truth - 1)) < 0.05 < np.median(np.abs(data["runtime_s"] / truth - 1))
     assert np.median(np.abs(noisy / clean - 1)) < 0.01
+
+
+def _overlapping_requests(serving: str, threads: int, n: int = 40, solo_s: float = 0.5) -> pd.DataFrame:
+    """n requests on `threads` workers in FIFO order; each takes solo × threads while all overlap."""
+    rng = np.random.default_rng(0)
+    p = rng.integers(10, 500, n)
+    o = rng.integers(1, 40, n)
+    solo = solo_s * (0.2 + p / 500 + o / 40)
+    runtime = solo * threads
+    free = np.zeros(threads)
+    start = np.zeros(n)
+    for i in range(n):
+        worker = int(np.argmin(free))
+        start[i], free[worker] = free[worker], free[worker] + runtime[i]
+    return pd.DataFrame({"model_deployment": "local/model", "num_prompt_tokens": p, "num_output_tokens": o,
+                         "raw_runtime_s": runtime, "request_datetime": 1_700_000_000 + np.floor(start), "status": "ok",
+                         "serving": serving}), solo
+
+
+def test_concurrency_is_measured_and_corrected_only_for_local_models():
+    from helm_efficiency.denoise.envelope import QUALITY_CONTENDED
+    from helm_efficiency.denoise.requests import denoise_requests
+
+    local, solo = _overlapping_requests("local", threads=4)
+    corrected, reports = denoise_requests(local)
+    assert reports["local/model"]["concurrency"] == pytest.approx(4, rel=0.1)
+    assert set(corrected["denoise_quality"]) == {QUALITY_CONTENDED}
+    assert np.median(corrected["denoised_runtime_s"] / solo) == pytest.approx(1, rel=0.15)
+    remote, _ = _overlapping_requests("remote", threads=4)
+    reported, reports = denoise_requests(remote)
+    assert reports["local/model"]["concurrency"] == pytest.approx(4, rel=0.1)
+    assert np.median(reported["denoised_runtime_s"] / solo) > 3  # APIs: reported, not corrected
+    single, _ = _overlapping_requests("local", threads=1)
+    alone, reports = denoise_requests(single)
+    assert reports["local/model"]["concurrency"] <= 1.05 and "contended" not in set(alone["denoise_quality"])

@@ -23,7 +23,8 @@ QUALITY_TOO_FEW = "too_few_requests"
 QUALITY_NO_OUTPUT_SPREAD = "output_length_not_identified"
 QUALITY_NO_PROMPT_SPREAD = "prompt_length_not_identified"
 QUALITY_NO_TIMINGS = "no_usable_timings"  # nothing to fit (all cached, failed or untimed): no fit attempted
-QUALITY_NEGATIVE_OVERHEAD = "negative_overhead"  # the envelope crosses zero at short requests
+QUALITY_NEGATIVE_OVERHEAD = "negative_overhead"
+QUALITY_CONTENDED = "contended"  # requests overlapped on the model's own hardware (denoise/requests.py)  # the envelope crosses zero at short requests
 # QuantReg's interval needs a density estimate at the quantile: with few requests below the
 # envelope it comes out NaN. Said in the report rather than shown as NaN.
 INTERVAL_NOTE = "QuantReg could not estimate an interval: too few requests near the envelope (about 60 or more are needed)"

@@ -28,9 +28,11 @@ from helm.benchmark.metrics.statistic import Stat
 from helm.benchmark.window_services.window_service_factory import WindowServiceFactory
 from helm.common.hierarchical_logger import hlog
 
+from helm_efficiency.denoise.concurrency import CONTENDED
+from helm_efficiency.denoise.envelope import QUALITY_CONTENDED
 from helm_efficiency.efficiency import efficiency_columns
 from helm_efficiency.helm import aggregate
-from helm_efficiency.helm.local_models import local_model_architecture
+from helm_efficiency.helm.local_models import local_model_architecture, serving
 from helm_efficiency.helm.metric_names import metadata_fields
 from helm_efficiency.helm.stats import run_count_values
 from helm_efficiency.requests import STATUS_CACHED, perturbation_description_json, request_rows
@@ -65,6 +67,7 @@ class InferenceEfficiencyMetric(Metric):
         window_service = WindowServiceFactory.get_window_service(adapter_spec.model_deployment, metric_service)
         states = list(scenario_state.request_states)
         requests = request_rows(states, count_tokens=window_service.get_num_tokens)
+        requests["serving"] = serving(adapter_spec.model_deployment)
         # A model served from a local folder is priced from its own config.json, not its name.
         local = local_model_architecture(adapter_spec.model_deployment)
         if local is not None:
@@ -76,6 +79,7 @@ class InferenceEfficiencyMetric(Metric):
             requests, load_tables(self.table_names), self.power_w, self.usd_per_gpu_hour, self.quantile
         )
         _log_stale_timings(adapter_spec.model_deployment, table)
+        _log_contention(adapter_spec.model_deployment, table)
         render = _metric_name_renderer(states)
         aggregated, per_instance = aggregate.run_stats(table, render)
         stats = [_stat(name, moments) for name, moments in aggregated]
@@ -139,3 +143,18 @@ def _log_stale_timings(deployment: str, table) -> None:
         hlog(f"efficiency: {cached} of {len(table)} requests to {deployment} came from HELM's request cache; their timings are "
              "stale (from the run that filled the cache), so they get no raw or denoised runtime. To measure them, "
              "`helm-efficiency rescore` the suite that filled the cache, or rerun with a fresh --local-path.")
+
+
+def _log_contention(deployment: str, table) -> None:
+    """Say so when requests overlapped: corrected for a local model, only reported for an API."""
+    concurrency = table["concurrency"].dropna()
+    if concurrency.empty or concurrency.iloc[0] <= CONTENDED:
+        return
+    level = float(concurrency.iloc[0])
+    if (table["denoise_quality"] == QUALITY_CONTENDED).any():
+        hlog(f"efficiency: requests to {deployment} overlapped on this machine (mean concurrency {level:.1f}); the denoised "
+             "runtime is divided by it, which removes most but not all of the contention. For clean timings of a local "
+             "model, run helm-run with --num-threads 1.")
+    else:
+        hlog(f"efficiency: requests to {deployment} overlapped (mean concurrency {level:.1f}); reported, not corrected: "
+             "the serving hardware is not on this machine.")

@@ -30,4 +30,12 @@ def run_count_values(rows: pd.DataFrame) -> List[Tuple[str, float]]:
         ("efficiency_num_unestimated_requests", float(rows["idealized_runtime_s"].isna().sum())),
         ("efficiency_num_extrapolated_requests", float(rows["extrapolated"].fillna(False).astype(bool).sum())),
         ("efficiency_num_denoise_fit_requests", float(rows["used_in_denoise_fit"].sum())),
-    ] + underdetermined
+    ] + underdetermined + _concurrency(rows)
+
+
+def _concurrency(rows: pd.DataFrame) -> List[Tuple[str, float]]:
+    """The deployment's mean requests in flight, where its timestamps could tell."""
+    if "concurrency" not in rows:
+        return []
+    measured = pd.to_numeric(rows["concurrency"], errors="coerce").dropna()
+    return [("efficiency_concurrency", float(measured.iloc[0]))] if len(measured) else []

@@ -1,0 +1,36 @@
+"""How many requests a deployment had in flight at once, from HELM's own timestamps.
+
+HELM runs requests on several threads (4 by default). Requests that overlap on hardware they
+share (a model served locally) slow each other down, so even their lower envelope is contended.
+A deployment's mean concurrency is its busy time over its wall span:
+
+    concurrency = Σ request_time / (max(start + request_time) − min(start))
+
+with start = `request_datetime`, which HELM records in whole seconds. Over a span of a few
+seconds that rounding is a large error, so concurrency is reported only when the span is at
+least MIN_SPAN_S long. A single thread gives at most 1 (less when HELM spends time between
+requests); 4 threads on a saturated model give about 4.
+"""
+
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+MIN_SPAN_S = 2.0
+# Above this mean concurrency, requests overlapped for most of the run.
+CONTENDED = 1.5
+
+
+def mean_concurrency(start_s: pd.Series, runtime_s: pd.Series) -> Optional[float]:
+    """Mean requests in flight (busy time / wall span), or None when the timestamps cannot tell."""
+    start = pd.to_numeric(start_s, errors="coerce").to_numpy(float)
+    runtime = pd.to_numeric(runtime_s, errors="coerce").to_numpy(float)
+    keep = np.isfinite(start) & np.isfinite(runtime) & (runtime > 0)
+    if keep.sum() < 2:
+        return None
+    start, runtime = start[keep], runtime[keep]
+    span = float(np.max(start + runtime) - np.min(start))
+    if span < MIN_SPAN_S:
+        return None
+    return float(runtime.sum() / span)
