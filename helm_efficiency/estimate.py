@@ -191,6 +191,38 @@ def unestimated_reason(names: Sequence[Optional[str]], rows: pd.DataFrame) -> st
     return f"{REASON_UNKNOWN_MODEL}: {name}: no table entry, not in the architecture registry, no architecture columns, and no num_parameters"
 
 
+CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "n_ctx", "seq_length")
+
+
+def context_window(names: Sequence[Optional[str]], entry=None) -> Optional[tuple]:
+    """(tokens, where it says so): the entry's own architecture (a profiled model's
+    max_position_embeddings), else the first name's registry config, else HELM's
+    model_deployments.yaml. None when nothing says."""
+    from helm_efficiency.analytic.registry import registry_entry
+    from helm_efficiency.helm_catalog import deployment_context_window
+
+    own = (getattr(entry, "architecture", None) or {}).get("max_position_embeddings")
+    if own:
+        return int(own), f"max_position_embeddings of the profiled {entry.model}"
+
+    for name in (n for n in names if n):
+        config = (registry_entry(name) or {}).get("config", {})
+        field = next((f for f in CONTEXT_FIELDS if isinstance(config.get(f), int)), None)
+        if field:
+            return config[field], f"{field} of {registry_name(name)} in the architecture registry"
+        tokens = deployment_context_window(name)
+        if tokens:
+            return tokens, f"max request length of {name} in HELM's model_deployments.yaml"
+    return None
+
+
+def _give_reason(result: dict, index: np.ndarray, reason: str) -> None:
+    """Set `unestimated_reason` on rows that have none yet (the first reason found stands)."""
+    reasons = result["unestimated_reason"]
+    empty = index[[reasons[i] is None for i in index]]
+    reasons[empty] = reason
+
+
 def _rows_describe_another_model(entry, rows: pd.DataFrame) -> bool:
     """True when the rows' own architecture columns contradict the entry found by name: another
     tensor parallelism, or (a local folder named like a known model, say) other dimensions."""
@@ -248,6 +280,11 @@ def estimate_idealized(
             continue
         p = rows["num_prompt_tokens"].to_numpy(float)
         predicted = entry.predict(p, rows["num_output_tokens"].to_numpy())
+        window = context_window(names, entry)
+        if window is not None:
+            beyond = (p + rows["num_output_tokens"].to_numpy(float)) > window[0]
+            predicted.loc[beyond, ["runtime_s", "runtime_lo_s", "runtime_hi_s"]] = np.nan
+            _give_reason(result, index[beyond], f"prompt + output tokens exceed the model's context window ({window[0]} tokens, {window[1]})")
         runtime = predicted["runtime_s"].to_numpy()
         result["idealized_runtime_s"][index] = runtime
         result["idealized_runtime_lo_s"][index] = predicted["runtime_lo_s"].to_numpy()
@@ -259,17 +296,17 @@ def estimate_idealized(
         spec = hardware_spec(entry.hardware)
         price = usd_per_gpu_hour if usd_per_gpu_hour is not None else (spec.usd_per_gpu_hour if spec else None)
         if entry.num_gpus is None:
-            result["unestimated_reason"][index] = REASON_NO_GPU_COUNT
+            _give_reason(result, index, REASON_NO_GPU_COUNT)
             continue
         energy = _phase_energy_j(entry, p, runtime, power_w)
         if energy is not None:
             result["idealized_energy_j"][index] = energy
         else:
-            result["unestimated_reason"][index] = REASON_NO_POWER
+            _give_reason(result, index, REASON_NO_POWER)
         if price is not None:
             result["idealized_cost_usd"][index] = runtime / 3600.0 * entry.num_gpus * price
         elif energy is not None:
-            result["unestimated_reason"][index] = REASON_NO_PRICE
+            _give_reason(result, index, REASON_NO_PRICE)
     for c in ESTIMATE_COLUMNS:
         out[c] = result[c]
     return out

@@ -41,6 +41,23 @@ def _deployment_models() -> Dict[str, str]:
 
 
 @lru_cache(maxsize=1)
+def _deployment_windows() -> Dict[str, int]:
+    """Deployment (and its model) → the longest request HELM sends it, in tokens."""
+    windows: Dict[str, int] = {}
+    for d in _read("model_deployments.yaml", "model_deployments"):
+        length = d.get("max_request_length") or d.get("max_sequence_length")
+        if isinstance(length, int) and length > 0:
+            windows.setdefault(d["name"], length)
+            windows.setdefault(d.get("model_name") or d["name"], length)
+    return windows
+
+
+def deployment_context_window(name: str) -> Optional[int]:
+    """max_request_length (else max_sequence_length) of a HELM deployment or model, in tokens."""
+    return _deployment_windows().get(name)
+
+
+@lru_cache(maxsize=1)
 def _deployment_clients() -> Dict[str, str]:
     return {d["name"]: (d.get("client_spec") or {}).get("class_name", "") for d in _read("model_deployments.yaml", "model_deployments")}
 

@@ -35,6 +35,7 @@ ARCHITECTURE_COLUMNS: List[str] = [
     "q_lora_rank",
     "qk_rope_head_dim",
     "v_head_dim",
+    "max_position_embeddings",  # the context window (tokens): not a cost, but requests beyond it are refused
 ]
 
 

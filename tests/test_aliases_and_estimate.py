@@ -70,3 +70,23 @@ def test_rows_whose_architecture_contradicts_the_named_entry_are_priced_from_the
     by_config = estimate_idealized(tiny, tables, name_columns=("model",))
     assert set(by_name["method"]) == {"calibrated"} and set(by_config["method"]) == {"transfer"}
     assert (by_config["idealized_runtime_s"] < by_name["idealized_runtime_s"] / 5).all()
+
+
+def test_transfer_beyond_the_profiled_lengths_is_flagged_and_wider():
+    tables = load_tables(["a100"])
+    rows = pd.DataFrame({"model": ["meta/llama-3.1-8b"] * 3, "num_prompt_tokens": [512, 100_000, 4096], "num_output_tokens": [32, 10, 2048]})
+    out = estimate_idealized(rows, tables, name_columns=("model",))
+    assert set(out["method"]) == {"transfer"}
+    assert list(out["extrapolated"]) == [False, True, True]
+    relative_width = (out["idealized_runtime_hi_s"] - out["idealized_runtime_lo_s"]) / out["idealized_runtime_s"]
+    assert relative_width[1] > 2 * relative_width[0] and relative_width[2] > 2 * relative_width[0]
+
+
+def test_lengths_beyond_the_context_window_are_refused_with_the_reason():
+    tables = load_tables(["a100"])
+    rows = pd.DataFrame({"model": ["openai/davinci", "meta/llama-3.1-8b", "openai/davinci"],
+                         "num_prompt_tokens": [10**12, 200_000, 1000], "num_output_tokens": [1, 1, 10]})
+    out = estimate_idealized(rows, tables, name_columns=("model",))
+    assert out["idealized_runtime_s"].isna().tolist() == [True, True, False]
+    assert "context window (2048 tokens" in out["unestimated_reason"][0]
+    assert "context window (131072 tokens" in out["unestimated_reason"][1]

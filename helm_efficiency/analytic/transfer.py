@@ -152,6 +152,9 @@ class TransferModel:
         sizes = [F.parameter_count(a) for a in archs]
         tps = [int(a.get("tensor_parallel") or 1) for a in archs]
         self.params_range_, self.tp_range_ = (min(sizes), max(sizes)), (min(tps), max(tps))
+        measured = pd.concat([e.measurements for e in usable])
+        self.num_prompt_tokens_range_ = (float(measured["num_prompt_tokens"].min()), float(measured["num_prompt_tokens"].max()))
+        self.num_output_tokens_range_ = (float(measured["num_output_tokens"].min()), float(measured["num_output_tokens"].max()))
         return self
 
     def _held_out_log_variance(self, blocks: Dict) -> float:
@@ -191,14 +194,26 @@ class TransferModel:
         posterior = 1.0 + self.nugget - weights @ similarity
         # The prior variance is estimated from len(models_) held-out models: Student t quantile.
         half_width = student_t.ppf(1 - self.alpha / 2, df=max(len(self.models_) - 1, 1)) * np.sqrt(self.prior_variance_ * posterior)
+        # Beyond the profiled (p, o) range nothing was measured: each doubling past it adds one
+        # more interval width (a stated rule, not an estimate), and the row is flagged.
+        doublings = self._doublings_outside(p, o)
+        half_width = half_width * (1 + doublings)
         return pd.DataFrame(
             {
                 "runtime_s": np.exp(log_mean),
                 "runtime_lo_s": np.exp(log_mean - half_width),
                 "runtime_hi_s": np.exp(log_mean + half_width),
-                "extrapolated": np.full(len(p), self._outside_training(arch)),
+                "extrapolated": self._outside_training(arch) | (doublings > 0),
             }
         )
+
+    def _doublings_outside(self, p: np.ndarray, o: np.ndarray) -> np.ndarray:
+        """How many doublings (log2) each (p, o) lies outside the profiled ranges, summed; 0 inside."""
+        out = np.zeros(len(p))
+        for values, (lo, hi) in ((p, self.num_prompt_tokens_range_), (o, self.num_output_tokens_range_)):
+            values = np.maximum(values, 1.0)
+            out += np.log2(np.maximum(values / hi, 1.0)) + np.log2(np.maximum(max(lo, 1.0) / values, 1.0))
+        return out
 
     def _neighbour_weights(self, arch: Dict[str, int]):
         """Kernel similarity of `arch` to each neighbour, and the kriging weights it implies."""

@@ -27,6 +27,7 @@ ARGUMENT_TO_COLUMN: Dict[str, str] = {
     "tensor_model_parallel_size": "tensor_parallel",
     "padded_vocab_size": "vocab_size",
     "kv_channels": "head_dim",
+    "max_position_embeddings": "max_position_embeddings",
 }
 GPT2_BPE_VOCAB_SIZE = 50257
 
