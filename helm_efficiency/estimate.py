@@ -112,7 +112,9 @@ def explain_transfer(name: str, tables: Sequence[CostTable], num_prompt_tokens: 
         raise EfficiencyInputError(name, "model", "not in the architecture registry (helm_efficiency/analytic/registry.json)")
     entry = transfer_entry(tables, [name], pd.DataFrame(), hardware=hardware)
     if entry is None:
-        raise EfficiencyInputError(str(hardware), "hardware", "no transfer model: needs roofline specs and profiled architectures")
+        where = f"--hardware {hardware}" if hardware else "tables " + "+".join(sorted({getattr(e, "hardware", "?") for t in tables for e in t.entries}))
+        raise EfficiencyInputError(where, "hardware", "no transfer model there: transfer needs a GPU with roofline specs "
+                                   "(a100, v100, h100, h200) and at least two profiled architectures on it")
     return entry.transfer.explain(entry.architecture, num_prompt_tokens, num_output_tokens)
 
 
@@ -255,6 +257,9 @@ def estimate_idealized(
 ) -> pd.DataFrame:
     """Add ESTIMATE_COLUMNS to a copy of `requests` (needs num_prompt_tokens, num_output_tokens).
     Rows are resolved per distinct value of `name_columns` + `group_columns`."""
+    for name, value in (("power_w", power_w), ("usd_per_gpu_hour", usd_per_gpu_hour)):
+        if value is not None and not (np.isfinite(value) and value > 0):
+            raise EfficiencyInputError(name, name, f"{value} is not a positive number (a power in W, a price in USD per GPU-hour)")
     out = requests.copy()
     n = len(out)
     result = {c: np.full(n, np.nan) for c in ESTIMATE_COLUMNS}

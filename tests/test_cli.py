@@ -120,3 +120,70 @@ def test_explain_adds_up_and_names_its_neighbours(capsys):
     with pytest.raises(SystemExit):
         main(["explain", "no/such-model"])
     assert "registry" in capsys.readouterr().err
+
+
+def test_random_model_verb_writes_a_folder_helm_can_serve(tmp_path):
+    from transformers import AutoConfig
+
+    main(["random-model", "--arch", "test/tiny-llama", "-o", str(tmp_path / "tiny")])
+    config = AutoConfig.from_pretrained(str(tmp_path / "tiny"))
+    assert config.model_type == "llama"
+    assert (tmp_path / "tiny" / "tokenizer_config.json").exists()
+    assert any(p.suffix == ".safetensors" for p in (tmp_path / "tiny").iterdir())
+
+
+def test_negative_power_is_refused(tmp_path, capsys):
+    (tmp_path / "r.csv").write_text("model,num_prompt_tokens,num_output_tokens\nmeta/llama-3-8b,10,10\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["estimate", str(tmp_path / "r.csv"), "--power-w", "-5", "-o", str(tmp_path / "e.csv")])
+    assert exit_info.value.code == 2 and "must be a positive" in capsys.readouterr().err
+
+
+def test_schema_with_a_missing_base_names_the_file(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["schema", "-o", str(tmp_path / "s.yaml"), "--base", str(tmp_path / "nope.yaml")])
+    assert "nope.yaml: field '--base': cannot read" in capsys.readouterr().err
+
+
+def test_explain_piped_into_head_exits_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(f"{sys.executable} -m helm_efficiency.cli explain meta/llama-3.1-8b --table a100 "
+                          "--prompt-tokens 512 --output-tokens 32 | head -1", shell=True, capture_output=True, text=True)
+    assert done.stdout.startswith("meta/llama-3.1-8b on a100") and "Traceback" not in done.stderr
+
+
+def test_denoise_fit_out_is_strict_json_and_says_why_there_is_no_interval(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 20
+    p, o = rng.integers(10, 400, n), rng.integers(1, 30, n)
+    runtime = 0.05 + 1e-4 * p + 0.01 * (o - 1) + rng.exponential(0.01, n)
+    pd.DataFrame({"model": "m", "num_prompt_tokens": p, "num_output_tokens": o, "runtime_s": runtime}).to_csv(tmp_path / "t.csv", index=False)
+    main(["denoise", str(tmp_path / "t.csv"), "-o", str(tmp_path / "d.csv"), "--fit-out", str(tmp_path / "fit.json")])
+    text = (tmp_path / "fit.json").read_text()
+    assert "NaN" not in text
+    report = json.loads(text)["m"]
+    assert report["params_interval"] is not None or "too few requests" in report["params_interval_note"]
+
+
+def test_denoise_reads_rescores_requests_table(tmp_path):
+    rng = np.random.default_rng(4)
+    n = 40
+    p, o = rng.integers(10, 400, n), rng.integers(1, 30, n)
+    table = pd.DataFrame({"run": "r", "model_deployment": "simple/model1", "num_prompt_tokens": p, "num_output_tokens": o,
+                          "raw_runtime_s": 0.05 + 1e-4 * p + 0.01 * (o - 1), "status": ["ok"] * (n - 3) + ["cached"] * 3})
+    table.to_csv(tmp_path / "efficiency_requests.csv", index=False)
+    main(["denoise", str(tmp_path / "efficiency_requests.csv"), "-o", str(tmp_path / "d.csv")])
+    out = pd.read_csv(tmp_path / "d.csv")
+    assert out["used_in_fit"].sum() == n - 3 and list(out["excluded_reason"].fillna("")[-3:]) == ["cached"] * 3
+    assert out["denoised_runtime_s"].notna().all()
+
+
+def test_a_negative_overhead_is_not_reported_as_ok():
+    from helm_efficiency.denoise.envelope import QUALITY_NEGATIVE_OVERHEAD, LowerEnvelopeDenoiser
+
+    p = np.tile([100, 200, 300, 400], 5)
+    o = np.repeat([2, 4, 8, 16, 32], 4)
+    timings = pd.DataFrame({"num_prompt_tokens": p, "num_output_tokens": o, "runtime_s": -0.2 + 1e-3 * p + 0.01 * (o - 1)})
+    assert LowerEnvelopeDenoiser().fit(timings).quality_ == QUALITY_NEGATIVE_OVERHEAD

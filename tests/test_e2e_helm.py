@@ -138,3 +138,15 @@ def test_one_table_syntax_for_run_entries_and_the_cli(tmp_path):
     (tmp_path / "r.csv").write_text(pd_rows)
     main(["estimate", str(tmp_path / "r.csv"), "--table", "cpu+a100", "-o", str(tmp_path / "e.csv")])
     assert "a100" in (tmp_path / "e.csv").read_text()
+
+
+def test_probe_conf_runs_any_model_with_distinct_repeats(tmp_path):
+    """run_specs/efficiency_probe.conf names `model=text`; --models-to-run picks the model, and no
+    request of a run is answered from HELM's cache by an earlier repeat of the same prompt."""
+    conf = os.path.join(os.path.dirname(__file__), "..", "run_specs", "efficiency_probe.conf")
+    done = subprocess.run(["helm-run", "--conf-paths", conf, "--suite", "p", "--models-to-run", "simple/model1",
+                           "--max-eval-instances", "20", "--output-path", str(tmp_path / "out"), "--local-path", str(tmp_path / "prod_env")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    stats = stats_of(tmp_path, "p", "efficiency_probe:num_output_tokens=1")
+    assert stats["efficiency_num_requests"]["mean"] == 12 and stats["efficiency_num_cached_requests"]["mean"] == 0

@@ -84,3 +84,20 @@ def test_grid_that_cannot_fit_the_window_is_refused_naming_the_field(tmp_path):
     path.write_text(json.dumps(config))
     with pytest.raises(EfficiencyInputError, match="n_positions"):
         profile(str(path), None, "cpu", "fp32", [16, 32], [1, 8], [1], repeats=1, warmup=0, max_seconds=None)
+
+
+def test_a_machine_that_changed_load_is_warned_about():
+    from helm_efficiency.profiling.profiler import load_warnings
+
+    quiet = load_warnings((1, 1, 1), 0.010, 0.011, 0.1, 2.1, cpus=2, own_threads=2)
+    assert quiet == []
+    slowed = load_warnings((1, 1, 1), 0.010, 0.036, 0.1, 2.1, cpus=2, own_threads=2)
+    assert len(slowed) == 1 and "+260%" in slowed[0]
+    busy = load_warnings((1, 1, 1), 0.010, 0.010, 1.6, 2.0, cpus=2, own_threads=2)
+    assert len(busy) == 1 and "load average 1.6" in busy[0]
+
+
+def test_profile_records_its_warnings_and_keeps_the_budget():
+    df = profile(None, "test/tiny-llama", "cpu", "fp32", [1, 8, 16, 32], [1, 2, 4], [1], repeats=2, warmup=0, max_seconds=60)
+    assert isinstance(df.attrs["warnings"], list)
+    assert len(df) == 12

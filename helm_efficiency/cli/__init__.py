@@ -1,6 +1,7 @@
 """`helm-efficiency <verb>`: demo, import-megatron, tabulate, calibrate, estimate, explain, registry, profile, denoise, rescore, leaderboard, schema."""
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
@@ -126,7 +127,22 @@ def cmd_profile(args) -> None:
     )
     df.to_csv(args.output, index=False)
     worst = (df["runtime_std_s"] / df["runtime_s"]).max() if len(df) else float("nan")
-    print(f"wrote {len(df)} points to {args.output}; worst repeat std/mean = {worst:.1%}")
+    print(f"wrote {len(df)} points to {args.output}; worst repeat std/mean = {worst:.1%}"
+          + (f"; {len(df.attrs['warnings'])} warning(s) above: the machine was not quiet" if df.attrs.get("warnings") else ""))
+
+
+def cmd_random_model(args) -> None:
+    from helm_efficiency.profiling.profile_cmd import check_memory, load_config_dict
+    from helm_efficiency.analytic.architecture import architecture_from_config
+    from helm_efficiency.profiling.random_model import save_random_model
+
+    source = args.config or f"--arch {args.arch}"
+    config = load_config_dict(args.config, args.arch)
+    arch = architecture_from_config(config, source)
+    check_memory(arch, 4, 1, "cpu", source)  # fp32 weights must fit in this machine's memory
+    save_random_model(config, args.output_dir, seed=args.seed)
+    print(f"wrote a random-weight {config.get('model_type')} model to {args.output_dir}; serve it with "
+          f"helm-run --enable-local-huggingface-models {args.output_dir} (model huggingface/{os.path.basename(os.path.abspath(args.output_dir))})")
 
 
 def cmd_denoise(args) -> None:
@@ -193,8 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("requests")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--table", action="append", help="a shipped table (h100-trtllm, h100-vllm, h200-trtllm, a100-trtllm, a100-vllm, a100, v100, cpu, helm) or a JSON path; repeat, or join with '+', to search several in order (default: h100-trtllm)")
-    p.add_argument("--power-w", type=float, help="override the per-GPU power assumption (W)")
-    p.add_argument("--usd-per-gpu-hour", type=float, help="override the per-GPU-hour price (USD)")
+    p.add_argument("--power-w", type=_positive_float, help="override the per-GPU power assumption (W, both phases)")
+    p.add_argument("--usd-per-gpu-hour", type=_positive_float, help="override the per-GPU-hour price (USD)")
 
     p = add("explain", cmd_explain, "Take a transfer (architecture-only) estimate apart: roofline, regression terms, profiled neighbours.",
             "helm-efficiency explain meta/llama-3.1-8b --hardware a100 --prompt-tokens 512 --output-tokens 32")
@@ -221,6 +237,16 @@ def build_parser() -> argparse.ArgumentParser:
             "helm-efficiency registry --missing")
     p.add_argument("--missing", action="store_true", help="list the installed HELM's open-weight text models with no registry entry")
 
+    p = add("random-model", cmd_random_model, "Build a random-weight model from a config (no download) and save it with a byte tokenizer, "
+            "ready for helm-run --enable-local-huggingface-models DIR.",
+            "helm-efficiency random-model --arch test/tiny-llama -o models/tiny && "
+            "helm-run --run-entries 'simple1:model=huggingface/tiny,efficiency=true' --enable-local-huggingface-models models/tiny --suite s --max-eval-instances 5")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="a Hugging Face config.json (must have model_type)")
+    source.add_argument("--arch", help="a registry name, e.g. meta/llama-3.2-1b-instruct (see `helm-efficiency registry`)")
+    p.add_argument("--seed", type=int, default=0, help="weight seed (runtime does not depend on weight values)")
+    p.add_argument("-o", "--output-dir", required=True, help="folder to write; HELM names the model huggingface/<folder name>")
+
     p = add("profile", cmd_profile, "Profile a random-weight model (from a config or registry name) and write a measurements CSV.",
             "helm-efficiency profile --arch test/tiny-llama --device cpu -o m.csv")
     source = p.add_mutually_exclusive_group(required=True)
@@ -235,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--max-seconds", type=float, default=None, help="time budget; most informative points go first")
     p.add_argument("--hardware", help="hardware label for the table (default: detected device name)")
-    p.add_argument("--name", help="model name in the table (default: --arch or config file stem)")
+    p.add_argument("--name", help="model name in the table (default: --arch, else the config's name, else its folder for a config.json)")
     p.add_argument("-o", "--output", required=True)
 
     p = add("denoise", cmd_denoise, "Fit a lower envelope per model to request timings and add denoised_runtime_s to every row.",
@@ -267,6 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number above zero (a negative power or price makes no sense)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number")
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive, finite number")
+    return value
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     args = build_parser().parse_args(argv)
     if getattr(args, "dtype", "unset") is None:
@@ -280,3 +317,6 @@ def main(argv: Optional[List[str]] = None) -> None:
     except EfficiencyInputError as e:
         sys.stderr.write(f"error: {e}\n")
         sys.exit(2)
+    except BrokenPipeError:  # `helm-efficiency explain ... | head` closed the pipe: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)

@@ -6,7 +6,7 @@ prompt of n words is about n tokens for BPE tokenizers (one token per byte for b
 ones). Denoising uses the actual token counts, so exactness is not needed.
 
     helm-run --run-entries "efficiency_probe:num_output_tokens=8,model=openai/gpt2" ...
-    helm-run --conf-paths run_specs/efficiency_probe.conf ...   # o = 1, 8 and 32
+    helm-run --conf-paths run_specs/efficiency_probe.conf --models-to-run MODEL ...   # o = 1, 8 and 32
 """
 
 from typing import List
@@ -35,8 +35,10 @@ class EfficiencyProbeScenario(Scenario):
     def get_instances(self, output_path: str) -> List[Instance]:
         instances = []
         for n in self.prompt_words:
-            text = " ".join(WORDS[i % len(WORDS)] for i in range(n))
             for r in range(self.repeats):
+                # Each repeat starts at another word: same length, a distinct prompt, so HELM's
+                # request cache cannot answer a repeat with the first one's stale timing.
+                text = " ".join(WORDS[(i + 3 * r) % len(WORDS)] for i in range(n))
                 instances.append(
                     Instance(Input(text=text), references=[Reference(Output(text=""), tags=[CORRECT_TAG])], split=TEST_SPLIT,
                              id=f"probe-{n}-{r}")

@@ -14,6 +14,7 @@ from typing import Optional
 import yaml
 
 from helm_efficiency.atomic import write_text_atomic
+from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.helm.metric_names import metadata_fields
 
 GROUP = "efficiency_plugin"
@@ -23,8 +24,15 @@ GROUP_METRICS = ("efficiency_idealized_runtime_s", "efficiency_denoised_runtime_
 
 def efficiency_schema(base_path: Optional[str] = None) -> dict:
     if base_path:
-        with open(base_path) as f:
-            schema = yaml.safe_load(f)
+        try:
+            with open(base_path) as f:
+                schema = yaml.safe_load(f)
+        except OSError as e:
+            raise EfficiencyInputError(base_path, "--base", f"cannot read the schema to extend ({e.strerror})")
+        except yaml.YAMLError as e:
+            raise EfficiencyInputError(base_path, "--base", f"not valid YAML ({e})")
+        if not isinstance(schema, dict):
+            raise EfficiencyInputError(base_path, "--base", "not a HELM schema (expected a mapping with metrics and metric_groups)")
     else:
         schema = yaml.safe_load(resources.files("helm.benchmark.static").joinpath("schema_classic.yaml").read_text())
     known = {m["name"] for m in schema.get("metrics", [])}

@@ -6,6 +6,7 @@ On CUDA, timing uses CUDA events with synchronisation; on CPU, `time.perf_counte
 Warm-up runs precede `repeats` timed runs; the mean and std of the fastest half are recorded.
 """
 
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -152,12 +153,22 @@ def profile_model(
     rows = []
     started = time.perf_counter()
     stack = software_stack(device, dtype)
+    # The cheapest point, timed before and after the grid: a machine that got busier (or quieter)
+    # in between shows up as a change there, which back-to-back repeats of one point cannot show.
+    anchor = (min(prompts), min(outputs), min(batch_sizes))
+    load_before = _load_average()
+    anchor_before = time_point(model, vocab_size, *anchor, device, warmup, repeats).mean_s
     bar = tqdm(points, desc=f"profiling {model_name}", disable=not progress, unit="pt")
+    slowest_point_s = 0.0
     for p, o, b in bar:
-        if rows and max_seconds is not None and time.perf_counter() - started > max_seconds:
-            bar.write(f"time budget of {max_seconds:.0f}s reached after {len(rows)} points")
+        elapsed = time.perf_counter() - started
+        # Stop before a point that would overrun the budget (the slowest point so far as its guess).
+        if rows and max_seconds is not None and elapsed + slowest_point_s > max_seconds:
+            bar.write(f"time budget of {max_seconds:.0f}s: stopping after {len(rows)} points ({elapsed:.0f}s; the next could take {slowest_point_s:.0f}s)")
             break
+        point_started = time.perf_counter()
         timing = time_point(model, vocab_size, p, o, b, device, warmup, repeats)
+        slowest_point_s = max(slowest_point_s, time.perf_counter() - point_started)
         rows.append(
             {
                 "model": model_name,
@@ -173,4 +184,45 @@ def profile_model(
                 **architecture,
             }
         )
-    return pd.DataFrame(rows)
+    anchor_after = time_point(model, vocab_size, *anchor, device, warmup, repeats).mean_s
+    table = pd.DataFrame(rows)
+    table.attrs["warnings"] = load_warnings(anchor, anchor_before, anchor_after, load_before, _load_average(), os.cpu_count() or 1,
+                                            own_threads=_own_threads(device))
+    for warning in table.attrs["warnings"]:
+        bar.write(f"warning: {warning}")
+    return table
+
+
+ANCHOR_TOLERANCE = 0.2  # relative change of the anchor point's time that counts as a changed machine
+
+
+def _load_average() -> Optional[float]:
+    """The 1-minute load average, where the OS gives one."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def _own_threads(device: str) -> int:
+    """Runnable threads the profiler itself adds to the load average (torch's CPU threads)."""
+    import torch
+
+    return torch.get_num_threads() if device == "cpu" else 1
+
+
+def load_warnings(anchor, before_s: float, after_s: float, load_before: Optional[float], load_during: Optional[float], cpus: int,
+                  own_threads: int = 1) -> List[str]:
+    """Why a profile may not be idealized: the anchor point's time changed between the start and
+    the end of the grid, or other work loaded the machine: a 1-minute load average above half
+    its CPUs before profiling, or above that plus the profiler's own threads during it."""
+    warnings = []
+    change = after_s / before_s - 1 if before_s > 0 else 0.0
+    if abs(change) > ANCHOR_TOLERANCE:
+        warnings.append(f"the anchor point (p={anchor[0]}, o={anchor[1]}, batch {anchor[2]}) took {before_s:.4g}s before the grid and "
+                        f"{after_s:.4g}s after ({change:+.0%}): the machine's load changed while profiling; re-run on a quiet machine")
+    other = [x for x, own in ((load_before, 0), (load_during, own_threads)) if x is not None and x - own > 0.5 * cpus]
+    if other:
+        warnings.append(f"load average {max(other):.1f} on {cpus} CPUs around profiling: other work shares this machine, so timings "
+                        "include contention")
+    return warnings
