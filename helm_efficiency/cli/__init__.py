@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("random-model", cmd_random_model, "Build a random-weight model from a config (no download) and save it with a byte tokenizer, "
             "ready for helm-run --enable-local-huggingface-models DIR.",
             "helm-efficiency random-model --arch test/tiny-llama -o models/tiny && "
-            "helm-run --run-entries 'simple1:model=huggingface/tiny,efficiency=true' --enable-local-huggingface-models models/tiny --suite s --max-eval-instances 5")
+            "helm-run --run-entries 'synthetic_reasoning:mode=pattern_match,model=huggingface/tiny,efficiency=true' --enable-local-huggingface-models models/tiny --suite s --max-eval-instances 5")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", help="a Hugging Face config.json (must have model_type)")
     source.add_argument("--arch", help="a registry name, e.g. meta/llama-3.2-1b-instruct (see `helm-efficiency registry`)")
