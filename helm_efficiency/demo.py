@@ -1,7 +1,7 @@
 """`helm-efficiency demo`: a real, offline `helm-run` with the plugin, then a short table.
 
-Two random-weight GPT-2-shaped models (built from configs, saved to a temp dir, served by
-HELM's local Hugging Face client) and HELM's `simple/model1` answer `synthetic_reasoning`
+Two random-weight GPT-2-shaped models (built from configs, saved under
+OUTPUT_PATH/demo_models and registered in prod_env/, served by HELM's local Hugging Face client) and HELM's `simple/model1` answer `synthetic_reasoning`
 and `simple1`. Idealized runtime comes from the shipped CPU reference table, which was
 profiled on a CPU with `helm-efficiency profile`; `simple/model1` has no reference entry and
 is reported as not estimated.
@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from typing import List
 
@@ -33,8 +32,8 @@ def run_entries(models: List[str], max_eval_instances: int) -> List[str]:
     return entries
 
 
-# HELM logs "Running RUN_NAME {" when it starts a run entry (six spaces: inside helm_run { }).
-RUN_START = re.compile(r" INFO {6}Running (.+) \{$")
+# HELM logs "Running RUN_NAME {" when it starts a run entry.
+RUN_START = re.compile(r" INFO\s+Running (\S+) \{$")
 
 
 def run_with_progress(command: List[str], log_path: str, total: int) -> int:
@@ -52,41 +51,46 @@ def run_with_progress(command: List[str], log_path: str, total: int) -> int:
     return process.returncode
 
 
-def run_demo(output_path: str = "benchmark_output", max_eval_instances: int = 20, suite: str = SUITE) -> pd.DataFrame:
+def run_demo(output_path: str = "benchmark_output", max_eval_instances: int = 20, suite: str = SUITE,
+             prod_env: str = "prod_env") -> pd.DataFrame:
+    """Build the demo models under OUTPUT_PATH/demo_models, register them in PROD_ENV (so
+    `helm-summarize --suite demo` and `helm-server` resolve them afterwards, offline), run
+    helm-run with its request cache disabled (every demo run measures), return the table."""
+    from helm_efficiency.helm.local_configs import write_local_model_configs
     from helm_efficiency.report.leaderboard import model_table
     from helm_efficiency.report.leaderboard_data import suite_run_table
 
-    with tempfile.TemporaryDirectory(prefix="helm-efficiency-demo-") as tmp:
-        models = []
-        for name, config in demo_model_configs().items():
-            print(f"building random-weight model {name} from its config (no download)", flush=True)
-            save_random_model(config, os.path.join(tmp, "models", name))
-            models.append(name)
-        command = [
-            "helm-run",
-            "--run-entries",
-            *run_entries(models, max_eval_instances),
-            "--suite",
-            suite,
-            "--max-eval-instances",
-            str(max_eval_instances),
-            "--output-path",
-            output_path,
-            "--local-path",
-            os.path.join(tmp, "prod_env"),  # fresh request cache: every demo run measures
-            "--num-threads",
-            "1",
-        ]
-        # One flag with all paths: HELM keeps only the last occurrence of a repeated flag.
-        command += ["--enable-local-huggingface-models", *[os.path.join(tmp, "models", name) for name in models]]
-        print("running: " + " ".join(command), flush=True)
-        log_path = os.path.join(output_path, f"{suite}_helm_run.log")
-        os.makedirs(output_path, exist_ok=True)
-        returncode = run_with_progress(command, log_path, total=len(run_entries(models, max_eval_instances)))
-        if returncode != 0:
-            sys.stderr.write(f"helm-run failed (exit {returncode}); see {log_path}\n")
-            raise SystemExit(returncode)
-    return model_table(suite_run_table(os.path.join(output_path, "runs", suite)), efficiency="idealized")
+    models = []
+    for name, config in demo_model_configs().items():
+        print(f"building random-weight model {name} from its config (no download)", flush=True)
+        save_random_model(config, os.path.join(output_path, "demo_models", name))
+        models.append(name)
+    write_local_model_configs([os.path.join(output_path, "demo_models", name) for name in models], prod_env)
+    print(f"registered huggingface/{', huggingface/'.join(models)} in {prod_env}/ (helm-summarize and helm-server will find them)", flush=True)
+    command = [
+        "helm-run",
+        "--run-entries",
+        *run_entries(models, max_eval_instances),
+        "--suite",
+        suite,
+        "--max-eval-instances",
+        str(max_eval_instances),
+        "--output-path",
+        output_path,
+        "--local-path",
+        prod_env,
+        "--disable-cache",  # no stale timings from an earlier demo
+        "--num-threads",
+        "1",
+    ]
+    print("running: " + " ".join(command), flush=True)
+    log_path = os.path.join(output_path, f"{suite}_helm_run.log")
+    os.makedirs(output_path, exist_ok=True)
+    returncode = run_with_progress(command, log_path, total=len(run_entries(models, max_eval_instances)))
+    if returncode != 0:
+        sys.stderr.write(f"helm-run failed (exit {returncode}); see {log_path}\n")
+        raise SystemExit(returncode)
+    return model_table(suite_run_table(os.path.join(output_path, "runs", suite), "exact_match"), efficiency="idealized")
 
 
 def format_demo_table(table: pd.DataFrame) -> str:

@@ -83,3 +83,37 @@ def test_served_group_data_has_numbers_in_our_columns(served_suite):
     denoised = values["Synthetic reasoning (abstract symbols) - Denoised runtime (s)"]
     assert isinstance(raw, float) and raw > 0
     assert isinstance(denoised, float) and denoised > 0
+
+
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def test_clicking_our_tab_in_helm_server_shows_our_numbers(served_suite):
+    """A person's path: open the group page, click the "Efficiency (helm-efficiency)" tab, read a number."""
+    if CHROMEDRIVER is None:
+        pytest.skip("chromedriver is not installed (apt-get install chromium-driver); the click test needs it")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    work, base = served_suite
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", f"--user-data-dir={work / 'selenium'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # no Selenium Manager download
+    try:
+        driver.get(f"{base}/#/groups/reasoning")
+        tab = WebDriverWait(driver, 30).until(expected_conditions.element_to_be_clickable(
+            (By.XPATH, "//*[normalize-space(text())='Efficiency (helm-efficiency)']")))
+        tab.click()
+        WebDriverWait(driver, 30).until(lambda d: "Raw runtime" in d.find_element(By.TAG_NAME, "table").get_attribute("textContent"))
+        rows = driver.find_elements(By.CSS_SELECTOR, "table tbody tr")
+        cells = [c.text.strip() for c in rows[0].find_elements(By.TAG_NAME, "td")]
+        assert cells[0].startswith("Simple Model 1")
+        numbers = [float(c) for c in cells[1:] if re.fullmatch(r"-?\d+(\.\d+)?(e-?\d+)?", c)]
+        assert numbers, cells
+    finally:
+        driver.quit()

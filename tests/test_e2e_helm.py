@@ -150,3 +150,26 @@ def test_probe_conf_runs_any_model_with_distinct_repeats(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     stats = stats_of(tmp_path, "p", "efficiency_probe:num_output_tokens=1")
     assert stats["efficiency_num_requests"]["mean"] == 12 and stats["efficiency_num_cached_requests"]["mean"] == 0
+
+
+def test_entries_differing_only_in_tables_get_their_own_run_folders(tmp_path):
+    entries = ["simple1:model=simple/model1,efficiency=a100", "simple1:model=simple/model1,efficiency=v100"]
+    done = subprocess.run(["helm-run", "--run-entries", *entries, "--suite", "two", "--max-eval-instances", "3",
+                           "--output-path", str(tmp_path / "out"), "--local-path", str(tmp_path / "prod_env")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = sorted(d for d in os.listdir(tmp_path / "out" / "runs" / "two") if d.startswith("simple1"))
+    assert runs == ["simple1:model=simple_model1,efficiency=a100", "simple1:model=simple_model1,efficiency=v100"]
+
+
+def test_local_models_registered_in_prod_env_can_be_summarized(suites):
+    """helm-summarize cannot resolve --enable-local-huggingface-models deployments; after
+    `helm-efficiency local-model-config` it can, offline."""
+    from helm_efficiency.cli import main
+
+    models = [str(suites / "models" / m) for m in demo_model_configs()]
+    main(["local-model-config", *models, "--prod-env", str(suites / "prod_env_summarize")])
+    done = subprocess.run(["helm-summarize", "--suite", "fresh", "-o", str(suites / "out"), "--local-path", str(suites / "prod_env_summarize")],
+                          capture_output=True, text=True, cwd=suites)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (suites / "out" / "runs" / "fresh" / "groups" / "synthetic_reasoning.json").exists()

@@ -24,7 +24,8 @@ def cmd_demo(args) -> None:
     print("Efficiency per model (means over runs; random-weight models, so accuracy is ~0).")
     print("Idealized = shipped CPU reference table (profiled with `helm-efficiency profile` on a CPU, batch 1).")
     print(format_demo_table(table))
-    print(f"\nSuite written to {args.output_path}/runs/{args.suite}")
+    print(f"\nSuite written to {args.output_path}/runs/{args.suite}. Next, offline: helm-summarize --suite {args.suite} && helm-server "
+          f"(the models are registered in prod_env/); helm-efficiency leaderboard {args.output_path}/runs/{args.suite} -o leaderboard/")
 
 
 def cmd_import_megatron(args) -> None:
@@ -145,6 +146,13 @@ def cmd_random_model(args) -> None:
           f"helm-run --enable-local-huggingface-models {args.output_dir} (model huggingface/{os.path.basename(os.path.abspath(args.output_dir))})")
 
 
+def cmd_local_model_config(args) -> None:
+    from helm_efficiency.helm.local_configs import write_local_model_configs
+
+    names = write_local_model_configs(args.folders, args.prod_env)
+    print(f"registered {', '.join(names)} in {args.prod_env}/{{model_deployments,tokenizer_configs,model_metadata}}.yaml")
+
+
 def cmd_denoise(args) -> None:
     from helm_efficiency.cli.denoise import denoise_csv
 
@@ -166,7 +174,8 @@ def cmd_rescore(args) -> None:
 def cmd_leaderboard(args) -> None:
     from helm_efficiency.report.leaderboard import write_leaderboard
 
-    write_leaderboard(args.source, args.output_dir, metric=args.metric, efficiency=args.efficiency)
+    write_leaderboard(args.source, args.output_dir, metric=args.metric, efficiency=args.efficiency,
+                      common_scenarios=args.common_scenarios, allow_mixed_stacks=args.allow_mixed_stacks)
 
 
 def cmd_schema(args) -> None:
@@ -180,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", required=True)
 
     def add(name, func, help_text, example):
-        p = sub.add_parser(name, help=help_text, description=help_text, epilog=f"example:\n  {example}",
+        p = sub.add_parser(name, help=help_text, description=help_text.replace("%%", "%"), epilog=f"example:\n  {example}",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(func=func)
         return p
@@ -247,6 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="weight seed (runtime does not depend on weight values)")
     p.add_argument("-o", "--output-dir", required=True, help="folder to write; HELM names the model huggingface/<folder name>")
 
+    p = add("local-model-config", cmd_local_model_config, "Register local Hugging Face model folders in PROD_ENV's model_deployments.yaml, "
+            "tokenizer_configs.yaml and model_metadata.yaml, so helm-run, helm-summarize and helm-server resolve huggingface/<folder> "
+            "without --enable-local-huggingface-models.",
+            "helm-efficiency local-model-config models/mine && helm-summarize --suite mine")
+    p.add_argument("folders", nargs="+", help="model folders (config.json and tokenizer files, as save_pretrained writes them)")
+    p.add_argument("--prod-env", default="prod_env", help="HELM's --local-path (default: prod_env)")
+
     p = add("profile", cmd_profile, "Profile a random-weight model (from a config or registry name) and write a measurements CSV.",
             "helm-efficiency profile --arch test/tiny-llama --device cpu -o m.csv")
     source = p.add_mutually_exclusive_group(required=True)
@@ -283,9 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("leaderboard", cmd_leaderboard, "Capability vs efficiency: table (CSV, Markdown, HTML), Pareto flags, ranks and PNG plots.",
             "helm-efficiency leaderboard benchmark_output/runs/demo -o leaderboard/")
     p.add_argument("source", help="a suite folder (benchmark_output/runs/SUITE), or a HELM 2022 runtimes-and-accuracies CSV (github.com/stanford-crfm/helm-efficiency)")
-    p.add_argument("-o", "--output-dir", required=True)
-    p.add_argument("--metric", default="exact_match")
-    p.add_argument("--efficiency", default="idealized", choices=["idealized", "denoised", "raw", "energy", "cost"])
+    p.add_argument("-o", "--output-dir", required=True, help="folder for leaderboard.{csv,md,html} and the PNGs")
+    p.add_argument("--metric", default="auto", help="capability stat; auto (default): each run group's main metric from HELM's schema "
+                   "(F1 for QA, quasi-exact match for classification, ...), combined by mean win rate when they differ")
+    p.add_argument("--efficiency", default="idealized", choices=["idealized", "denoised", "raw", "energy", "cost"],
+                   help="the measure Pareto flags and the plots use (default: idealized runtime)")
+    p.add_argument("--common-scenarios", action="store_true", help="average every model over only the scenarios all models have")
+    p.add_argument("--allow-mixed-stacks", action="store_true",
+                   help="rank idealized numbers from different reference stacks together (every output then says so)")
     p = add("schema", cmd_schema, "Write a helm-summarize schema: HELM's schema plus an efficiency_plugin metric group with our stats.",
             "helm-efficiency schema -o schema_efficiency.yaml && helm-summarize --suite my-suite --schema-path schema_efficiency.yaml")
     p.add_argument("-o", "--output", required=True)

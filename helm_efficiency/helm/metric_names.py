@@ -26,9 +26,16 @@ RUN_COUNT_STATS: List[Tuple[str, str, str]] = [
     ("efficiency_num_unestimated_requests", "# requests without idealized runtime", "Requests whose model no reference table covers (no number is made up)."),
     ("efficiency_num_extrapolated_requests", "# extrapolated requests", "Requests outside the reference table's profiled (p, o) range."),
     ("efficiency_num_denoise_fit_requests", "# requests in denoise fit", "Requests of this run used in the deployment's lower-envelope fit."),
+    ("efficiency_num_calibrated_requests", "# requests from a calibrated entry", "Idealized runtime from a cost-table entry calibrated on this model's own profile."),
+    ("efficiency_num_transfer_requests", "# requests by transfer", "Idealized runtime transferred from other profiled models through this model's architecture."),
+    ("efficiency_num_size_only_requests", "# requests by size only", "Idealized runtime from the model's parameter count alone (no architecture known)."),
+    ("efficiency_num_helm_table_requests", "# requests from HELM's table", "Idealized runtime from HELM's bundled efficiency_data."),
     ("efficiency_concurrency", "Concurrency", "Mean requests in flight at once for this deployment (busy time / wall span, from HELM's timestamps; whole-second starts, so only over spans of 2 s or more). Above 1.5 on a local model the denoised runtime is corrected and flagged."),
     ("efficiency_denoise_underdetermined", "Denoise underdetermined", "1 if the denoising fit was attempted but is not ok: too few usable timings, prompt or output length not identified, or a negative overhead. Absent when no timing was usable (all cached, failed or untimed)."),
 ]
+
+# How idealized runtime was obtained, as the `method` column and the efficiency_num_<method>_requests stats say.
+METHODS = ("calibrated", "transfer", "size_only", "helm_table")
 
 GROUP = "efficiency"
 

@@ -6,6 +6,7 @@ entry's run-spec function. Registered into HELM's run-expander registry by the p
     ...,efficiency=a100+my_table.json                           # several tables, in order
 """
 
+import os
 from dataclasses import replace
 from typing import List, Tuple
 
@@ -46,6 +47,10 @@ class EfficiencyRunExpander(RunExpander):
     def expand(self, run_spec: RunSpec) -> List[RunSpec]:
         if self.value.lower() in ("false", "0", "no"):
             return [run_spec]
+        tables = tables_from_value(self.value)
         specs = [s for s in run_spec.metric_specs if s.class_name != METRIC_CLASS]
-        specs.append(efficiency_metric_spec(tables_from_value(self.value)))
-        return [replace(run_spec, metric_specs=specs)]
+        specs.append(efficiency_metric_spec(tables))
+        # The tables go into the run's name (its folder), so entries that differ only in
+        # `efficiency=` get their own folders instead of overwriting each other.
+        label = "+".join(os.path.splitext(os.path.basename(t))[0] for t in tables)
+        return [replace(run_spec, name=f"{run_spec.name},efficiency={label}", metric_specs=specs)]

@@ -5,6 +5,7 @@ from typing import List, Tuple
 import pandas as pd
 
 from helm_efficiency.denoise.envelope import QUALITY_NO_TIMINGS, QUALITY_OK
+from helm_efficiency.helm.metric_names import METHODS
 from helm_efficiency.requests import (
     STATUS_CACHED,
     STATUS_COLD,
@@ -30,7 +31,13 @@ def run_count_values(rows: pd.DataFrame) -> List[Tuple[str, float]]:
         ("efficiency_num_unestimated_requests", float(rows["idealized_runtime_s"].isna().sum())),
         ("efficiency_num_extrapolated_requests", float(rows["extrapolated"].fillna(False).astype(bool).sum())),
         ("efficiency_num_denoise_fit_requests", float(rows["used_in_denoise_fit"].sum())),
-    ] + underdetermined + _concurrency(rows)
+    ] + _method_counts(rows) + underdetermined + _concurrency(rows)
+
+
+def _method_counts(rows: pd.DataFrame) -> List[Tuple[str, float]]:
+    """How many requests got idealized runtime by each method (the leaderboard shows the method)."""
+    method = rows["method"] if "method" in rows else pd.Series(dtype=object)
+    return [(f"efficiency_num_{m}_requests", float((method == m).sum())) for m in METHODS]
 
 
 def _concurrency(rows: pd.DataFrame) -> List[Tuple[str, float]]:

@@ -16,9 +16,13 @@ from helm_efficiency.measurements import read_csv, require_columns
 MODEL_ARG = re.compile(r"(?:^|[:,])model=([^,]+)")
 
 
-def import_helm_runtime_csv(path: str, metric: str = "exact_match") -> pd.DataFrame:
+STACK_2022 = "a100 (HELM 2022, Megatron-LM)"
+
+
+def import_helm_runtime_csv(path: str, metric: str = "auto") -> pd.DataFrame:
     """One row per (scenario, model): model, scenario, accuracy, raw_runtime_s, idealized_runtime_s.
-    Rows for perturbed runs (`data_augmentation=...`) are left out."""
+    Rows for perturbed runs (`data_augmentation=...`) are left out. `auto` is the file's exact_match."""
+    metric = "exact_match" if metric == "auto" else metric
     df = read_csv(path)
     require_columns(df, ["scenario", "inference_runtime", "inference_idealized_runtime", metric], path)
     df = df[~df["scenario"].astype(str).str.contains("data_augmentation=")]  # perturbed variants: not the main table
@@ -33,6 +37,7 @@ def import_helm_runtime_csv(path: str, metric: str = "exact_match") -> pd.DataFr
             "run": df["scenario"].astype(str),
             "model": models.str.replace("_", "/", n=1),
             "scenario": df["scenario"].astype(str).str.split(":").str[0],
+            "metric": metric,
             "accuracy": pd.to_numeric(df[metric], errors="coerce"),
             "raw_runtime_s": pd.to_numeric(df["inference_runtime"], errors="coerce"),
             "denoised_runtime_s": np.nan,
@@ -42,5 +47,7 @@ def import_helm_runtime_csv(path: str, metric: str = "exact_match") -> pd.DataFr
         }
     )
     out["has_efficiency_stats"] = out[["raw_runtime_s", "idealized_runtime_s"]].notna().any(axis=1)
+    out["stack"] = STACK_2022
+    out["method"] = "helm_table"
     out["source"] = "HELM 2022 runs, github.com/stanford-crfm/helm-efficiency"
     return out

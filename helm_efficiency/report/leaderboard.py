@@ -8,7 +8,8 @@ then everything below is shared.
 import base64
 import io
 import os
-from typing import Dict
+import re
+from typing import Dict, List, Tuple
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,9 @@ LABELS = {
 RUNTIME_NOTIONS = ("raw_runtime_s", "denoised_runtime_s", "idealized_runtime_s")
 
 
+IDEALIZED_COLUMNS = ("idealized_runtime_s", "idealized_energy_j", "idealized_cost_usd")  # estimated on a reference stack
+
+
 def load_runs(source: str, metric: str) -> pd.DataFrame:
     if os.path.isdir(source):
         return suite_run_table(source, metric)
@@ -49,27 +53,94 @@ def _reason(group: pd.DataFrame, column: str) -> str:
     return "no usable timings"
 
 
-def model_table(runs: pd.DataFrame, efficiency: str = "idealized") -> pd.DataFrame:
-    """One row per model: capability (mean over scenarios, with the count), each efficiency
-    measure, Pareto flag against the chosen measure, and rank under each runtime notion."""
-    runs = runs[runs["model"].notna()] if "model" in runs else runs
+def win_rates(runs: pd.DataFrame) -> pd.Series:
+    """HELM's mean-win-rate ingredient: in each scenario, the share of the other models a model
+    beats on capability (ties count half). NaN where the model has no capability value."""
+    def per_scenario(values: pd.Series) -> pd.Series:
+        valid = values.dropna()
+        if len(valid) < 2:
+            return pd.Series(np.where(values.notna(), 0.5, np.nan), index=values.index)
+        ranks = valid.rank(method="average")  # 1 = lowest; beaten others = rank - 1 (ties half)
+        return ((ranks - 1) / (len(valid) - 1)).reindex(values.index)
+
+    return runs.groupby("scenario", group_keys=False)["accuracy"].apply(per_scenario)
+
+
+def capability_label(runs: pd.DataFrame) -> str:
+    """What the capability column is: one metric's mean, or HELM's mean win rate over mixed metrics."""
+    metrics = sorted(runs["metric"].dropna().unique()) if "metric" in runs else []
+    if len(metrics) <= 1:
+        return f"mean {metrics[0] if metrics else 'capability'}"
+    return f"mean win rate ({', '.join(metrics)})"
+
+
+def model_table(runs: pd.DataFrame, efficiency: str = "idealized", common_scenarios: bool = False) -> pd.DataFrame:
+    """One row per model: capability and each efficiency measure averaged over the *same*
+    scenarios (those where the model has both capability and the chosen measure), the Pareto
+    flag against the chosen measure, ranks, the reference stack and the method.
+
+    Capability is the mean of the metric when every scenario uses one metric, else HELM's mean
+    win rate (scenario metrics differ in scale, so their values cannot be averaged).
+    common_scenarios: use only the scenarios in which every judged model has both values."""
+    runs = runs[runs["model"].notna()].copy() if "model" in runs else runs.copy()
+    if "metric" not in runs:
+        runs["metric"] = None
+    chosen = EFFICIENCY_COLUMNS[efficiency]
+    for column in list(EFFICIENCY_STATS) + ["accuracy"]:
+        runs[column] = pd.to_numeric(runs.get(column), errors="coerce")
+    runs = _per_model_scenario(runs)
+    mixed_metrics = runs["metric"].dropna().nunique() > 1
+    runs["score"] = win_rates(runs) if mixed_metrics else runs["accuracy"]
+    paired = runs["score"].notna() & runs[chosen].notna()
+    if common_scenarios:
+        judged = runs.loc[paired, "model"].unique()
+        shared = [sc for sc, g in runs[paired].groupby("scenario") if set(judged) <= set(g["model"])]
+        paired &= runs["scenario"].isin(shared)
     rows = []
     for model, group in runs.groupby("model", sort=True):
-        row = {"model": model, "capability": group["accuracy"].mean(), "num_scenarios": int(group["accuracy"].notna().sum())}
-        notes = []
+        used = group[paired.loc[group.index]]
+        fallback = used.empty
+        if fallback:  # the chosen measure is missing everywhere: not judged; average what there is
+            used = group[group["score"].notna()] if group["score"].notna().any() else group
+        row = {"model": model, "capability": used["score"].mean() if len(used) else np.nan, "num_scenarios": int(used["score"].notna().sum()),
+               "scenarios": ", ".join(sorted(used["scenario"].astype(str).unique()))}
         for column in EFFICIENCY_STATS:
-            values = pd.to_numeric(group.get(column), errors="coerce") if column in group else pd.Series(dtype=float)
-            row[column] = values.mean() if len(values) else np.nan
-            if column == EFFICIENCY_COLUMNS[efficiency] and not np.isfinite(row[column]):
-                notes.append(f"{efficiency} not estimated: {_reason(group, column)}")
-        row["note"] = "; ".join(notes)
+            row[column] = used[column].mean() if len(used) else np.nan
+        stacks = sorted({str(v) for v in used.get("stack", pd.Series(dtype=object)).dropna() if str(v)})
+        row["stack"] = "+".join(stacks) if stacks else None
+        methods = used.get("method", pd.Series(dtype=object)).dropna()
+        row["method"] = methods.mode().iloc[0] if len(methods) else None
+        row["note"] = f"{efficiency} not estimated: {_reason(group, chosen)}" if fallback else ""
         rows.append(row)
     table = pd.DataFrame(rows)
-    chosen = EFFICIENCY_COLUMNS[efficiency]
+    if table.empty:
+        return table
     table["pareto_optimal"] = pareto_optimal(table["capability"], table[chosen])
     for column in RUNTIME_NOTIONS:
         table[f"rank_{column.replace('_runtime_s', '')}"] = rank_lower_better(table[column])
-    return table.sort_values(["pareto_optimal", "capability"], ascending=[False, False], na_position="last").reset_index(drop=True)
+    table = table.sort_values(["pareto_optimal", "capability"], ascending=[False, False], na_position="last").reset_index(drop=True)
+    table.attrs["capability_label"] = capability_label(runs)
+    table.attrs["common_scenarios"] = common_scenarios
+    return table
+
+
+def _per_model_scenario(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, scenario): runs of one scenario (e.g. MMLU subjects) averaged."""
+    numeric = ["accuracy"] + list(EFFICIENCY_STATS)
+    text = [c for c in ("metric", "stack", "method", "has_efficiency_stats") if c in runs]
+    grouped = runs.groupby(["model", "scenario"], sort=True, dropna=False)
+    out = grouped[numeric].mean()
+    for column in text:
+        out[column] = grouped[column].agg(lambda v: v.dropna().iloc[0] if v.notna().any() else None)
+    return out.reset_index()
+
+
+def stacks_in(table: pd.DataFrame, efficiency: str) -> List[str]:
+    """The reference stacks behind the table's estimated (idealized) numbers."""
+    chosen = EFFICIENCY_COLUMNS[efficiency]
+    if chosen not in IDEALIZED_COLUMNS or "stack" not in table:
+        return []
+    return sorted({s for s in table.loc[table[chosen].notna(), "stack"].dropna()})
 
 
 def rank_correlations(table: pd.DataFrame) -> pd.DataFrame:
@@ -79,27 +150,42 @@ def rank_correlations(table: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- plots ----------------------------------------------------------------------------------------
-def _frontier(ax, x: pd.Series, y: pd.Series, optimal: pd.Series) -> None:
-    points = sorted((xi, yi) for xi, yi, ok in zip(x, y, optimal.fillna(False)) if ok)
-    if points:
+SCENARIOS_PER_PAGE = 12
+
+
+def _log_scale(values: pd.Series) -> bool:
+    """Log x when positive values span more than 20x (one rule for every panel of a leaderboard)."""
+    positive = pd.to_numeric(values, errors="coerce").dropna()
+    return bool(len(positive)) and (positive > 0).all() and positive.max() / positive.min() > 20
+
+
+def scatter(ax, data: pd.DataFrame, x: str, title: str, capability: str, log_x: bool) -> None:
+    """Capability vs `x`, Pareto-optimal points in red joined by the frontier, labelled points."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    sub = data.assign(**{c: pd.to_numeric(data[c], errors="coerce") for c in ("capability", x)}).dropna(subset=["capability", x])
+    optimal = pareto_optimal(sub["capability"], sub[x]).fillna(False).astype(bool)
+    ax.scatter(sub.loc[~optimal, x], sub.loc[~optimal, "capability"], c="tab:blue", s=36, zorder=3, label="dominated")
+    ax.scatter(sub.loc[optimal, x], sub.loc[optimal, "capability"], c="tab:red", s=36, zorder=3, label="Pareto-optimal")
+    points = sorted(zip(sub.loc[optimal, x], sub.loc[optimal, "capability"]))
+    if len(points) > 1:
         xs, ys = zip(*points)
-        ax.step(xs, ys, where="post", color="tab:red", lw=1.5, label="Pareto frontier")
-
-
-def scatter(ax, data: pd.DataFrame, x: str, title: str) -> None:
-    ok = data[["capability", x]].apply(pd.to_numeric, errors="coerce").dropna()
-    sub = data.loc[ok.index]
-    optimal = pareto_optimal(sub["capability"], sub[x])
-    colors = ["tab:red" if o else "tab:blue" for o in optimal.fillna(False)]
-    ax.scatter(sub[x], sub["capability"], c=colors, s=36, zorder=3)
-    for _, r in sub.iterrows():
-        ax.annotate(str(r["model"]), (r[x], r["capability"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    _frontier(ax, sub[x], sub["capability"], optimal)
-    positive = pd.to_numeric(sub[x], errors="coerce")
-    if len(positive) and (positive > 0).all() and positive.max() / max(positive.min(), 1e-300) > 20:
+        ax.step(xs, ys, where="post", color="tab:red", lw=1.2, alpha=0.6, label="Pareto frontier")
+    # Alternate label offsets by vertical order, so neighbouring labels do not sit on each other.
+    for i, (_, r) in enumerate(sub.sort_values("capability").iterrows()):
+        ax.annotate(str(r["model"]), (r[x], r["capability"]), fontsize=7, xytext=(4, 4 if i % 2 else -9), textcoords="offset points")
+    if log_x:
         ax.set_xscale("log")
-    ax.set(xlabel=LABELS.get(x, x), ylabel="capability", title=title)
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    values = sub["capability"]
+    if len(values) and values.min() >= 0 and values.max() <= 1:  # a proportion: show its scale
+        ax.set_ylim(-0.02, max(1.02, values.max() + 0.02) if values.max() > 0.5 or values.max() == 0 else values.max() * 1.25 + 0.02)
+    ax.set(xlabel=LABELS.get(x, x), ylabel=capability, title=title)
     ax.grid(True, alpha=0.3)
+    if len(sub):
+        ax.legend(fontsize=7, loc="best")
 
 
 def _png(fig) -> bytes:
@@ -108,66 +194,155 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def plots(runs: pd.DataFrame, table: pd.DataFrame, efficiency: str) -> Dict[str, bytes]:
+def plots(runs: pd.DataFrame, table: pd.DataFrame, efficiency: str) -> Dict[str, Tuple[str, bytes]]:
+    """{file name: (caption, PNG bytes)}: the overall scatter, per-scenario pages of 12 panels
+    (every scenario with two or more models), and the raw-vs-idealized rank plot."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     x = EFFICIENCY_COLUMNS[efficiency]
+    capability = table.attrs.get("capability_label", "capability")
+    log_x = _log_scale(runs[x]) if x in runs else False
     out = {}
-    fig, ax = plt.subplots(figsize=(8, 5.5))
-    scatter(ax, table, x, f"Capability vs {efficiency} (mean over scenarios); red = Pareto-optimal")
-    ax.legend(fontsize=8)
-    out[f"overall_{efficiency}.png"] = _png(fig)
+    fig, ax = plt.subplots(figsize=(9, 6))
+    plotted = int(table[["capability", x]].notna().all(axis=1).sum())
+    scatter(ax, table, x, f"Capability vs {LABELS[x]}: {plotted} of {len(table)} models have both", capability, log_x)
+    out[f"overall_{efficiency}.png"] = (f"Capability ({capability}) against {LABELS[x]}, over each model's scenarios", _png(fig))
     plt.close(fig)
 
-    scenarios = sorted(runs["scenario"].dropna().unique()) if "scenario" in runs else []
-    scenarios = [s for s in scenarios if runs.loc[runs["scenario"] == s, ["accuracy", x]].dropna().shape[0] >= 2][:12]
-    if scenarios:
-        cols = min(3, len(scenarios))
-        nrows = int(np.ceil(len(scenarios) / cols))
-        fig, axes = plt.subplots(nrows, cols, figsize=(5.5 * cols, 4.2 * nrows), squeeze=False)
-        for ax, scenario in zip(axes.flat, scenarios):
-            sub = runs[runs["scenario"] == scenario].rename(columns={"accuracy": "capability"})
+    per_scenario = runs.rename(columns={"accuracy": "capability"})
+    scenarios = [sc for sc, g in per_scenario.groupby("scenario") if g[["capability", x]].apply(pd.to_numeric, errors="coerce").dropna().shape[0] >= 2]
+    pages = [scenarios[i:i + SCENARIOS_PER_PAGE] for i in range(0, len(scenarios), SCENARIOS_PER_PAGE)]
+    for number, page in enumerate(pages, 1):
+        cols = min(3, len(page))
+        nrows = int(np.ceil(len(page) / cols))
+        fig, axes = plt.subplots(nrows, cols, figsize=(5.8 * cols, 4.4 * nrows), squeeze=False)
+        for ax, scenario in zip(axes.flat, page):
+            sub = per_scenario[per_scenario["scenario"] == scenario]
+            metric = sub["metric"].dropna().iloc[0] if "metric" in sub and sub["metric"].notna().any() else "capability"
             sub = sub.groupby("model", as_index=False)[["capability", x]].mean()
-            scatter(ax, sub, x, scenario)
-        for ax in list(axes.flat)[len(scenarios):]:
+            scatter(ax, sub, x, scenario, metric, log_x)
+        for ax in list(axes.flat)[len(page):]:
             ax.axis("off")
         fig.tight_layout()
-        out[f"per_scenario_{efficiency}.png"] = _png(fig)
+        name = f"per_scenario_{efficiency}.png" if len(pages) == 1 else f"per_scenario_{efficiency}_{number}.png"
+        out[name] = (f"Per scenario, page {number} of {len(pages)} ({len(page)} of {len(scenarios)} scenarios with two or more models)", _png(fig))
         plt.close(fig)
 
-    both = table[["model", "rank_raw", "rank_idealized"]].dropna()
+    both = table[["model", "raw_runtime_s", "idealized_runtime_s"]].dropna()
     if len(both) >= 2:
-        fig, ax = plt.subplots(figsize=(6, 0.45 * len(both) + 2))
+        # Ranked among the same models on both sides, so a model moves only if its order changes.
+        # Tied models share a rank (shown in brackets) but get their own row, so labels do not overlap.
+        both = both.assign(rank_raw=rank_lower_better(both["raw_runtime_s"]), rank_idealized=rank_lower_better(both["idealized_runtime_s"]),
+                           row_raw=both["raw_runtime_s"].rank(method="first"), row_idealized=both["idealized_runtime_s"].rank(method="first"))
+        fig, ax = plt.subplots(figsize=(9, 0.42 * len(both) + 2))
         for _, r in both.iterrows():
-            ax.plot([0, 1], [r["rank_raw"], r["rank_idealized"]], marker="o")
-            ax.annotate(r["model"], (0, r["rank_raw"]), xytext=(-6, 0), textcoords="offset points", ha="right", va="center", fontsize=8)
-            ax.annotate(r["model"], (1, r["rank_idealized"]), xytext=(6, 0), textcoords="offset points", ha="left", va="center", fontsize=8)
-        ax.set_xticks([0, 1], ["rank by raw runtime", "rank by idealized runtime"])
-        ax.set_xlim(-0.8, 1.8)
-        ax.invert_yaxis()
-        ax.set_yticks([])
-        ax.set_title("Raw API runtime ranks providers; idealized runtime ranks models (1 = fastest)")
-        out["rank_raw_vs_idealized.png"] = _png(fig)
+            moved = r["rank_raw"] != r["rank_idealized"]
+            ax.plot([0, 1], [r["row_raw"], r["row_idealized"]], marker="o", color="tab:orange" if moved else "tab:gray", alpha=0.8)
+            ax.annotate(f"{r['model']} ({r['rank_raw']})", (0, r["row_raw"]), xytext=(-6, 0), textcoords="offset points", ha="right", va="center", fontsize=8)
+            ax.annotate(f"({r['rank_idealized']}) {r['model']}", (1, r["row_idealized"]), xytext=(6, 0), textcoords="offset points", ha="left", va="center", fontsize=8)
+        ax.set_xticks([0, 1], ["by raw runtime", "by idealized runtime"], fontsize=9)
+        ax.set_xlim(-1.3, 2.3)
+        ax.set_ylim(len(both) + 0.5, 0.5)
+        ax.set_yticks(range(1, len(both) + 1))
+        ax.set_ylabel("rank (1 = fastest)")
+        ax.set_title(f"{len(both)} models with both numbers, ranked by raw and by idealized runtime (orange: rank changes)", fontsize=9)
+        out["rank_raw_vs_idealized.png"] = ("Rank by measured (raw) runtime against rank by idealized runtime on the reference stack", _png(fig))
         plt.close(fig)
     return out
 
 
 # -- output ---------------------------------------------------------------------------------------
+HEADERS = {
+    "model": "Model",
+    "capability": "Capability",
+    "num_scenarios": "Scenarios",
+    "raw_runtime_s": "Raw runtime (s/request)",
+    "denoised_runtime_s": "Denoised runtime (s/request)",
+    "idealized_runtime_s": "Idealized runtime (s/request)",
+    "idealized_energy_j": "Idealized energy (J/request)",
+    "idealized_cost_usd": "Idealized cost (USD/request)",
+    "pareto_optimal": "Pareto-optimal",
+    "rank_raw": "Rank, raw",
+    "rank_denoised": "Rank, denoised",
+    "rank_idealized": "Rank, idealized",
+    "stack": "Reference stack",
+    "method": "Method",
+    "note": "Note",
+}
+
+
 def _display(table: pd.DataFrame) -> pd.DataFrame:
-    shown = table.copy()
-    for column in EFFICIENCY_STATS:
-        shown[column] = shown[column].map(lambda v: "not estimated" if pd.isna(v) else f"{v:.4g}")
-    shown["capability"] = shown["capability"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.3f}")
-    shown["pareto_optimal"] = shown["pareto_optimal"].map(lambda v: "" if pd.isna(v) else ("yes" if v else "no"))
-    return shown
+    """The table as people read it: formatted numbers, words for missing values, titled headers."""
+    # Columns without a single value (no denoised runtime in the 2022 data, say) are left out.
+    shown = table[[c for c in HEADERS if c in table and (c in ("model", "capability", "note") or table[c].notna().any())]].copy()
+    formats = {"capability": lambda v: "n/a" if pd.isna(v) else f"{v:.3f}",
+               "pareto_optimal": lambda v: "not judged" if pd.isna(v) else ("yes" if v else "no")}
+    formats.update({c: (lambda v: "not estimated" if pd.isna(v) else f"{v:.4g}") for c in EFFICIENCY_STATS})
+    formats.update({c: (lambda v: "–" if pd.isna(v) else str(int(v))) for c in ("rank_raw", "rank_denoised", "rank_idealized")})
+    formats.update({c: (lambda v: "" if v is None or pd.isna(v) else str(v)) for c in ("stack", "method", "note")})
+    for column in shown.columns:
+        if column in formats:
+            shown[column] = shown[column].map(formats[column])
+    return shown.rename(columns=HEADERS)
 
 
-def write_leaderboard(source: str, output_dir: str, metric: str = "exact_match", efficiency: str = "idealized") -> pd.DataFrame:
+def _html_page(title: str, caption: str, shown: pd.DataFrame, correlations: pd.DataFrame, images, notes: List[str]) -> str:
+    """A readable page: title, caption (metric, stack, date), the table, then the plots inline."""
+    import html as html_lib
+
+    table_html = shown.to_html(index=False, escape=True, border=0, classes="board")
+    corr = correlations.assign(a=correlations["a"].map(lambda c: LABELS.get(c, c)), b=correlations["b"].map(lambda c: LABELS.get(c, c)))
+    corr = corr.rename(columns={"a": "Runtime notion A", "b": "Runtime notion B", "spearman": "Spearman rank correlation", "n": "Models"})
+    corr["Spearman rank correlation"] = corr["Spearman rank correlation"].map(lambda v: "too few models" if pd.isna(v) else f"{v:.2f}")
+    figures = "".join(
+        f'<figure><img alt="{html_lib.escape(caption_text)}" src="data:image/png;base64,{base64.b64encode(data).decode()}"/>'
+        f"<figcaption>{html_lib.escape(caption_text)}</figcaption></figure>"
+        for caption_text, data in images.values()
+    )
+    note_html = "".join(f"<p class='note'>{html_lib.escape(n)}</p>" for n in notes)
+    style = ("body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1360px;padding:0 1em;color:#222}"
+             ".scroll{overflow-x:auto}table{border-collapse:collapse;font-size:0.85em}"
+             "th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;white-space:nowrap}"
+             "th{background:#f4f4f4}.caption{color:#444}"
+             "img{max-width:100%;height:auto}figure{margin:1.5em 0}figcaption{color:#555;font-size:0.9em}"
+             ".note{background:#fff4e5;padding:0.5em;border-left:4px solid #f0a030}")
+    body = (f"<h1>{html_lib.escape(title)}</h1>{note_html}<p class='caption'>{html_lib.escape(caption)}</p><div class='scroll'>"
+            + re.sub(r"<table[^>]*>", lambda _: f'<table class="board" aria-label="{html_lib.escape(title)}">', table_html, count=1)
+            + "</div><h2>Do the runtime notions agree?</h2><div class='scroll'>"
+            + corr.to_html(index=False, border=0) + f"</div><h2>Plots</h2>{figures}")
+    return f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html_lib.escape(title)}</title><style>{style}</style></head><body>{body}</body></html>"
+
+
+def write_leaderboard(source: str, output_dir: str, metric: str = "auto", efficiency: str = "idealized",
+                      common_scenarios: bool = False, allow_mixed_stacks: bool = False) -> pd.DataFrame:
+    """Write leaderboard.{csv,md,html} and PNGs for a suite folder or a HELM 2022 CSV.
+
+    Refuses to rank estimated numbers from different reference stacks together unless
+    allow_mixed_stacks, and then says so on every output."""
+    from datetime import date
+
+    from helm_efficiency.errors import EfficiencyInputError
+
     runs = load_runs(source, metric)
-    table = model_table(runs, efficiency)
+    table = model_table(runs, efficiency, common_scenarios)
+    if table.empty:
+        raise EfficiencyInputError(source, "runs", "no run with a model and stats to rank")
+    stacks = stacks_in(table, efficiency)
+    notes = []
+    if len(stacks) > 1:
+        if not allow_mixed_stacks:
+            raise EfficiencyInputError(source, "stack", f"the models' {efficiency} numbers come from different reference stacks "
+                                       f"({', '.join(stacks)}); rank one stack at a time, or pass --allow-mixed-stacks")
+        notes.append(f"MIXED REFERENCE STACKS ({', '.join(stacks)}): {efficiency} numbers from different stacks are not comparable.")
+    capability = table.attrs["capability_label"]
+    scenario_set = "the scenarios every model has" if common_scenarios else "each model's scenarios with both numbers"
+    stack_text = ", ".join(stacks) if stacks else "measured (no reference stack)"
+    title = f"Capability vs {LABELS[EFFICIENCY_COLUMNS[efficiency]]}"
+    caption = (f"Capability: {capability}, over {scenario_set}. Efficiency: {LABELS[EFFICIENCY_COLUMNS[efficiency]]}; "
+               f"reference stack: {stack_text}. Source: {source}. Generated {date.today().isoformat()} by helm-efficiency.")
     correlations = rank_correlations(table)
     os.makedirs(output_dir, exist_ok=True)
     table.to_csv(os.path.join(output_dir, "leaderboard.csv"), index=False)
@@ -175,23 +350,18 @@ def write_leaderboard(source: str, output_dir: str, metric: str = "exact_match",
     markdown = shown.to_markdown(index=False) if _has_tabulate() else shown.to_string(index=False)
     corr_text = correlations.to_string(index=False, float_format=lambda v: f"{v:.2f}")
     with open(os.path.join(output_dir, "leaderboard.md"), "w") as f:
-        f.write(f"# Capability ({metric}) vs efficiency ({efficiency})\n\nSource: `{source}`\n\n{markdown}\n\n"
+        f.write(f"# {title}\n\n" + "".join(f"**{n}**\n\n" for n in notes) + f"{caption}\n\n{markdown}\n\n"
                 f"Spearman rank correlation between runtime notions:\n\n```\n{corr_text}\n```\n")
     images = plots(runs, table, efficiency)
-    for name, data in images.items():
+    for name, (_, data) in images.items():
         with open(os.path.join(output_dir, name), "wb") as f:
             f.write(data)
-    html_images = "".join(f'<h2>{name}</h2><img alt="{name}" src="data:image/png;base64,{base64.b64encode(data).decode()}"/>'
-                          for name, data in images.items())
-    html = (f"<!doctype html><html><head><meta charset='utf-8'><title>helm-efficiency leaderboard</title>"
-            f"<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}"
-            f"img{{max-width:100%}}</style></head><body><h1>Capability ({metric}) vs efficiency ({efficiency})</h1>"
-            f"<p>Source: {source}</p>{shown.to_html(index=False)}<h2>Rank correlations</h2>{correlations.to_html(index=False)}"
-            f"{html_images}</body></html>")
     with open(os.path.join(output_dir, "leaderboard.html"), "w") as f:
-        f.write(html)
-    print(shown[["model", "capability", "num_scenarios", EFFICIENCY_COLUMNS[efficiency], "pareto_optimal", "rank_raw", "rank_idealized", "note"]]
-          .to_string(index=False))
+        f.write(_html_page(title, caption, shown, correlations, images, notes))
+    for note in notes:
+        print(f"warning: {note}")
+    print(caption)
+    print(shown.to_string(index=False))
     print(f"\nrank correlations:\n{corr_text}\nwrote {output_dir}/leaderboard.{{csv,md,html}} and {len(images)} PNGs")
     return table
 
