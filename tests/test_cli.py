@@ -187,3 +187,11 @@ def test_a_negative_overhead_is_not_reported_as_ok():
     o = np.repeat([2, 4, 8, 16, 32], 4)
     timings = pd.DataFrame({"num_prompt_tokens": p, "num_output_tokens": o, "runtime_s": -0.2 + 1e-3 * p + 0.01 * (o - 1)})
     assert LowerEnvelopeDenoiser().fit(timings).quality_ == QUALITY_NEGATIVE_OVERHEAD
+
+
+def test_help_names_required_columns_without_format_escapes(capsys):
+    with pytest.raises(SystemExit):
+        main(["estimate", "--help"])
+    text = capsys.readouterr().out
+    assert "90% interval" in text and "%%" not in text
+    assert "Required columns: model" in text and "num_prompt_tokens" in text

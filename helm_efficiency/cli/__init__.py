@@ -1,4 +1,4 @@
-"""`helm-efficiency <verb>`: demo, import-megatron, tabulate, calibrate, estimate, explain, registry, profile, denoise, rescore, leaderboard, schema."""
+"""`helm-efficiency <verb>`: run `helm-efficiency --help` for the verbs, `helm-efficiency VERB --help` for each."""
 
 import argparse
 import os
@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", required=True)
 
     def add(name, func, help_text, example):
-        p = sub.add_parser(name, help=help_text, description=help_text.replace("%%", "%"), epilog=f"example:\n  {example}",
+        p = sub.add_parser(name, help=help_text.split("\n\n")[0], description=help_text.replace("%%", "%"), epilog=f"example:\n  {example}",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(func=func)
         return p
@@ -205,17 +205,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("logs", nargs="+")
     p.add_argument("-o", "--output", required=True)
 
-    p = add("calibrate", cmd_calibrate, "Fit a CostTable (one entry per model and hardware) from a measurements CSV.",
+    p = add("calibrate", cmd_calibrate, "Fit a CostTable (one entry per model and hardware) from a measurements CSV.\n\n"
+            "Required columns: model, hardware, num_prompt_tokens, num_output_tokens, runtime_s (seconds per request). Optional: "
+            "runtime_std_s, batch_size, num_gpus, dtype, software, source, provenance_*, and architecture columns (num_layers, "
+            "hidden_size, num_attention_heads, num_kv_heads, intermediate_size, vocab_size, tensor_parallel, ...).",
             "helm-efficiency calibrate a100.csv -o a100.json --aliases aliases.json")
-    p.add_argument("measurements", nargs="+", help="one or more measurements CSVs")
+    p.add_argument("measurements", nargs="+", help="one or more measurements CSVs (columns above)")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--form", default="auto", help="auto (paper_context where the points identify it, else paper, else long_context), cv (chosen by cross-validation), paper, paper_context or long_context")
     p.add_argument("--aliases", help="JSON {HELM model or deployment name: table model name}")
     p.add_argument("--name", help="table name (default: the output path)")
 
-    p = add("estimate", cmd_estimate, "Add idealized runtime (90%% interval), method, energy and cost to a requests CSV.",
+    p = add("estimate", cmd_estimate, "Add idealized runtime (90%% interval), method, energy and cost to a requests CSV.\n\n"
+            "Required columns: model (a HELM, registry or table name), num_prompt_tokens, num_output_tokens. Optional: hardware "
+            "(picks the table whose entries are on it), and architecture columns (num_layers, hidden_size, num_attention_heads, "
+            "intermediate_size, tensor_parallel, ...) that override the registry's and are estimated apart.",
             "helm-efficiency estimate --table a100 requests.csv -o estimates.csv")
-    p.add_argument("requests")
+    p.add_argument("requests", help="requests CSV (columns above)")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--table", action="append", help="a shipped table (h100-trtllm, h100-vllm, h200-trtllm, a100-trtllm, a100-vllm, a100, v100, cpu, helm) or a JSON path; repeat, or join with '+', to search several in order (default: h100-trtllm)")
     p.add_argument("--power-w", type=_positive_float, help="override the per-GPU power assumption (W, both phases)")
@@ -280,9 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="model name in the table (default: --arch, else the config's name, else its folder for a config.json)")
     p.add_argument("-o", "--output", required=True)
 
-    p = add("denoise", cmd_denoise, "Fit a lower envelope per model to request timings and add denoised_runtime_s to every row.",
+    p = add("denoise", cmd_denoise, "Fit a lower envelope per model to request timings and add denoised_runtime_s to every row.\n\n"
+            "Required columns: model, num_prompt_tokens, num_output_tokens, runtime_s (or rescore's efficiency_requests.csv, with "
+            "model_deployment and raw_runtime_s). Optional: request_datetime (for the cold start), success, cached, status.",
             "helm-efficiency denoise timings.csv -o denoised.csv --fit-out fit.json")
-    p.add_argument("timings")
+    p.add_argument("timings", help="timings CSV (columns above)")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--fit-out")
     p.add_argument("--quantile", type=float, default=None, help="envelope quantile (default: automatic, 10/n within [0.02, 0.1])")

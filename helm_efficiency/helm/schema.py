@@ -18,8 +18,13 @@ from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.helm.metric_names import metadata_fields
 
 GROUP = "efficiency_plugin"
-GROUP_METRICS = ("efficiency_idealized_runtime_s", "efficiency_denoised_runtime_s", "efficiency_raw_runtime_s",
-                 "efficiency_idealized_energy_j", "efficiency_idealized_cost_usd")
+# The group's columns, per scenario: the numbers, the idealized 90% interval, and the counts
+# that explain a blank cell (HELM shows numbers only, so the reason is a count: requests served
+# from the cache, requests no table covers, a denoising fit that is not ok).
+GROUP_METRICS = ("efficiency_idealized_runtime_s", "efficiency_idealized_runtime_lo_s", "efficiency_idealized_runtime_hi_s",
+                 "efficiency_denoised_runtime_s", "efficiency_raw_runtime_s", "efficiency_idealized_energy_j",
+                 "efficiency_idealized_cost_usd", "efficiency_num_requests", "efficiency_num_cached_requests",
+                 "efficiency_num_unestimated_requests", "efficiency_denoise_underdetermined")
 
 
 def efficiency_schema(base_path: Optional[str] = None) -> dict:
@@ -42,7 +47,10 @@ def efficiency_schema(base_path: Optional[str] = None) -> dict:
             schema.setdefault("metrics", []).append(entry)
     groups = [g for g in schema.get("metric_groups", []) if g["name"] != GROUP]
     groups.append({"name": GROUP, "display_name": "Efficiency (helm-efficiency)",
-                   "description": "Raw, denoised and idealized runtime per request, idealized energy and cost (helm-efficiency plugin).",
+                   "description": "Raw, denoised and idealized runtime per request (with the idealized 90% interval), idealized energy "
+                                  "and cost, and the counts that explain a blank cell: cached requests (stale timings: no raw or "
+                                  "denoised runtime), requests no reference table covers (no idealized runtime), and 1 where the "
+                                  "denoising fit was not ok (helm-efficiency plugin).",
                    "metrics": [{"name": name, "split": "${main_split}"} for name in GROUP_METRICS]})
     schema["metric_groups"] = groups
     for run_group in schema.get("run_groups", []):
