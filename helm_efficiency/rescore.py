@@ -1,7 +1,7 @@
 """Re-score past runs: efficiency stats for an existing benchmark_output suite, no model calls.
 
-Work unit = one run folder, so the per-run phases are a plain map that a process pool (or
-Dask / Ray, by swapping `map_runs`) can fan out:
+Work unit = one run folder, so the per-run phases are a plain map that runs here, on a local
+process pool or on Dask (helm_efficiency/executors.py, `--executor`, `--address`):
 
   1. read   (per run)   run_spec.json + scenario_state.json + HELM's per-instance token counts
                         → requests table, with the same rules as the HELM metric
@@ -16,7 +16,6 @@ rescore, never duplicated; HELM's own stats are never touched.
 
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -26,6 +25,7 @@ import pandas as pd
 from helm_efficiency.atomic import write_text_atomic
 from helm_efficiency.efficiency import efficiency_columns
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.executors import map_ordered
 from helm_efficiency.estimate import load_tables
 from helm_efficiency.tables.names import DEFAULT_TABLE
 from helm_efficiency.helm import aggregate
@@ -197,18 +197,6 @@ def _write_job(job: Tuple[str, pd.DataFrame]) -> Optional[str]:
         return str(e)
 
 
-# -- the executor swap point ------------------------------------------------------------------------
-def map_runs(fn: Callable, items: Sequence, jobs: int = 1, progress: str = "") -> List:
-    """Apply `fn` to each run's work item, in order. jobs > 1 uses a local process pool; to fan
-    out on a cluster, replace this with e.g. `dask.bag.from_sequence(items).map(fn).compute()`."""
-    from tqdm import tqdm
-
-    if jobs <= 1:
-        return [fn(item) for item in tqdm(items, desc=progress, unit="run", disable=not progress)]
-    with ProcessPoolExecutor(jobs) as pool:
-        return list(tqdm(pool.map(fn, items, chunksize=max(1, len(items) // (4 * jobs))), total=len(items), desc=progress, unit="run", disable=not progress))
-
-
 # -- the verb ------------------------------------------------------------------------------------------
 def rescore_suite(
     suite_dir: str,
@@ -219,14 +207,23 @@ def rescore_suite(
     power_w: Optional[float] = None,
     usd_per_gpu_hour: Optional[float] = None,
     progress: bool = True,
+    executor: str = "local",
+    address: Optional[str] = None,
 ) -> dict:
+    """Re-score every run of a suite: read (in parallel), denoise per deployment over the whole
+    suite and estimate (one step, on the concatenated requests tables), write (in parallel).
+    `executor`/`address`/`jobs` choose where the per-run phases run (helm_efficiency/executors.py)."""
+
+    def map_runs(fn, items, label):
+        return map_ordered(fn, items, jobs, label if progress else "", executor, address, unit="run")
+
     runs = list_run_dirs(suite_dir, pattern)
     if not runs:
         raise EfficiencyInputError(suite_dir, "<folder>", _why_no_runs(suite_dir, pattern))
     if not dry_run:
         for run_dir in runs:
             recover_run(run_dir)
-    reads = map_runs(read_run, runs, jobs, "reading runs" if progress else "")
+    reads = map_runs(read_run, runs, "reading runs")
     failed = {os.path.basename(r.run_dir): r.error for r in reads if r.error}
     ok = [r for r in reads if r.requests is not None and len(r.requests)]
     skipped = {os.path.basename(r.run_dir): "no request states" for r in reads if r.requests is not None and not len(r.requests)}
@@ -242,7 +239,7 @@ def rescore_suite(
             write_text_atomic(os.path.join(suite_dir, REQUESTS_TABLE), table.to_csv(index=False))
             groups = {run: rows for run, rows in table.groupby("run", sort=False)}
             jobs_list = [(r.run_dir, groups[os.path.basename(r.run_dir)]) for r in ok]
-            errors = map_runs(_write_job, jobs_list, jobs, "writing stats" if progress else "")
+            errors = map_runs(_write_job, jobs_list, "writing stats")
             for (run_dir, _), error in zip(jobs_list, errors):
                 if error:
                     failed[os.path.basename(run_dir)] = error

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 
+import pandas as pd
 import pytest
 
 from helm_efficiency.cli import RESCORE_PARTIAL_EXIT, main
@@ -106,14 +107,74 @@ def test_corrupt_runs_are_reported_and_the_rest_succeed(suite):
     assert not (broken / "stats.json.orig").exists()
 
 
-def test_parallel_rescore_matches_serial(suite, tmp_path):
+def _same_files(a, b):
+    names = [os.path.relpath(p, a) for p in glob.glob(os.path.join(a, "**", "*"), recursive=True) if os.path.isfile(p)]
+    assert names and sorted(names) == sorted(os.path.relpath(p, b) for p in glob.glob(os.path.join(b, "**", "*"), recursive=True) if os.path.isfile(p))
+    for name in names:
+        assert filecmp.cmp(os.path.join(a, name), os.path.join(b, name), shallow=False), name
+
+
+@pytest.mark.parametrize("executor, jobs", [("local", 2), ("dask", 2)])
+def test_rescore_is_byte_identical_on_every_executor(suite, tmp_path, executor, jobs):
+    """Serial, a local process pool and a Dask LocalCluster write the same files, byte for byte."""
+    if executor == "dask":
+        pytest.importorskip("distributed")
     suite_dir, table = suite
     other = tmp_path / "copy"
     shutil.copytree(suite_dir, other)
     rescore_suite(str(suite_dir), tables=[table], progress=False)
-    rescore_suite(str(other), tables=[table], jobs=2, progress=False)
-    for path in glob.glob(os.path.join(suite_dir, "*", "stats.json")):
-        assert filecmp.cmp(path, str(other / os.path.relpath(path, suite_dir)), shallow=False)
+    rescore_suite(str(other), tables=[table], jobs=jobs, progress=False, executor=executor)
+    _same_files(str(suite_dir), str(other))
+
+
+def crash_mid_commit_once(job):
+    """A Dask task that kills its worker after staging a run's new files and journal (the worst
+    moment), the first time only; the rerun, on another worker, finishes the commit."""
+    from helm_efficiency.rescore import _write_job, commit_run_files
+
+    run_dir, rows = job
+    marker = os.path.join(os.path.dirname(run_dir), "..", "crashed-once")
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        import helm_efficiency.rescore as rescore
+
+        rescore.recover_run = lambda run_dir: os._exit(1)  # die right after the journal is written
+        commit_run_files(run_dir, {"stats.json": "[]", "per_instance_stats.json": "[]"})
+    return _write_job(job)
+
+
+def test_a_dask_worker_killed_mid_commit_loses_nothing(suite, tmp_path):
+    """The journal makes each run either old or new: a worker dying mid-commit on Dask, then the
+    rerun, ends with the same files as a run that never crashed."""
+    pytest.importorskip("distributed")
+    import sys
+
+    import cloudpickle
+
+    from helm_efficiency.efficiency import efficiency_columns
+    from helm_efficiency.estimate import load_tables
+    from helm_efficiency.executors import map_ordered
+    from helm_efficiency.rescore import read_run
+
+    suite_dir, table = suite
+    other = tmp_path / "copy" / "s"
+    shutil.copytree(suite_dir, other)
+    rescore_suite(str(suite_dir), tables=[table], progress=False)
+    # rescore_suite's own phases, with the write phase on Dask through the crashing task.
+    runs = run_dirs(other)
+    requests = pd.concat([read_run(r).requests for r in runs], ignore_index=True)
+    rows, _ = efficiency_columns(requests, load_tables([table]))
+    rows.to_csv(other / "efficiency_requests.csv", index=False)
+    jobs = [(r, rows[rows["run"] == os.path.basename(r)]) for r in runs]
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        errors = map_ordered(crash_mid_commit_once, jobs, jobs=2, executor="dask")
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    assert errors == [None] * len(runs)
+    assert (tmp_path / "copy" / "crashed-once").exists()
+    os.unlink(tmp_path / "copy" / "crashed-once")
+    _same_files(str(suite_dir), str(other))
 
 
 def test_interrupted_commit_leaves_run_old_or_rolls_forward(suite, monkeypatch):

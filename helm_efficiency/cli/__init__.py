@@ -166,7 +166,8 @@ RESCORE_PARTIAL_EXIT = 3
 def cmd_rescore(args) -> None:
     from helm_efficiency.rescore import rescore_suite
 
-    summary = rescore_suite(args.suite_dir, tables=args.table, pattern=args.runs, dry_run=args.dry_run, jobs=args.jobs)
+    summary = rescore_suite(args.suite_dir, tables=args.table, pattern=args.runs, dry_run=args.dry_run, jobs=args.jobs,
+                            executor=args.executor, address=args.address)
     if summary.get("failed"):
         sys.exit(RESCORE_PARTIAL_EXIT)
 
@@ -302,7 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", action="append", help="a shipped table name or a JSON path; repeat, or join with '+', to search several in order (default: h100-trtllm)")
     p.add_argument("--runs", default="*", help="glob over run folder names")
     p.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
-    p.add_argument("-j", "--jobs", type=int, default=1)
+    p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes for the per-run phases (local pool, or a Dask LocalCluster)")
+    p.add_argument("--executor", choices=["local", "dask"], default="local",
+                   help="where the per-run phases run: local (default) or dask (pip install 'helm-efficiency[dask]')")
+    p.add_argument("--address", help="with --executor dask: an existing scheduler, e.g. tcp://scheduler:8786 (default: start a LocalCluster of -j workers)")
 
     p = add("leaderboard", cmd_leaderboard, "Capability vs efficiency: table (CSV, Markdown, HTML), Pareto flags, ranks and PNG plots.",
             "helm-efficiency leaderboard benchmark_output/runs/demo -o leaderboard/")

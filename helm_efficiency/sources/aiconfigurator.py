@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata, resources
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import pandas as pd
 
@@ -262,17 +262,3 @@ def tabulate(
         out[f"provenance_{column}"] = value
     return out
 
-
-def tabulate_many(jobs: Iterable[Tuple], progress: bool = True) -> Tuple[pd.DataFrame, Dict[str, str]]:
-    """`tabulate(*job)` for each job; refusals are collected by model name (the job's second
-    item) with the simulator's reason, not raised."""
-    from tqdm import tqdm
-
-    frames, refused = [], {}
-    jobs = list(jobs)
-    for job in tqdm(jobs, desc="simulating", unit="model", disable=not progress):
-        try:
-            frames.append(tabulate(*job))
-        except EfficiencyInputError as e:
-            refused[job[1]] = str(e)
-    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), refused
