@@ -9,9 +9,14 @@ per-instance num_prompt_tokens stats. Deployment: simple/model1 (a local HELM to
   load scenario_state.json into HELM's ScenarioState (dacite), then
   EfficiencyMetric.compute_efficiency_metrics for every request (tokenizing through HELM's
   window service, as `helm-run` does).
-Prints seconds per request for each and the ratio.
+Prints seconds per request for each and the ratio, and where our time goes (read, the
+suite-level denoising fit and estimates, the requests CSV, the writes).
 
     python bench/rescore_speed.py [--runs 200] [--requests 1000] [--helm-sample-runs 5] [-j 1]
+    python bench/rescore_speed.py --requests-total 1000000 -j 2   # wall time for a million requests
+
+With --requests-total, 10 distinct runs are synthesized and copied to reach the total (the
+copies keep the suite on disk cheap to make; every copy is read, fitted and written like any run).
 """
 
 import argparse
@@ -89,7 +94,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="request states per run")
     parser.add_argument("--helm-sample-runs", type=int, default=5, help="runs timed through HELM's path (it is slow)")
     parser.add_argument("-j", "--jobs", type=int, default=1)
+    parser.add_argument("--requests-total", type=int, help="synthesize this many requests (runs of --requests each) and report the wall time")
     args = parser.parse_args()
+    if args.requests_total:
+        args.runs = max(1, args.requests_total // args.requests)
 
     from helm_efficiency.rescore import rescore_suite
 
@@ -98,8 +106,12 @@ def main() -> None:
         suite = os.path.join(tmp, "runs", "bench")
         rng = random.Random(0)
         t0 = time.perf_counter()
+        distinct = args.runs if not args.requests_total else min(10, args.runs)
         for i in range(args.runs):
-            synth_run(os.path.join(suite, f"run{i:04d}"), i, args.requests, rng)
+            if i < distinct:
+                synth_run(os.path.join(suite, f"run{i:04d}"), i, args.requests, rng)
+            else:
+                shutil.copytree(os.path.join(suite, f"run{i % distinct:04d}"), os.path.join(suite, f"run{i:04d}"))
         size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(suite) for f in fs)
         print(f"synthesized {args.runs} runs × {args.requests} requests ({size / 2**30:.2f} GiB) in {time.perf_counter() - t0:.0f}s", flush=True)
 
@@ -114,6 +126,9 @@ def main() -> None:
         print(f"\nours: rescore of {ours_n} requests in {ours_s:.1f}s = {ours_per * 1e6:.0f} µs/request (-j {args.jobs})")
         print(f"HELM: EfficiencyMetric path over {helm_n} requests in {helm_s:.1f}s = {helm_per * 1e6:.0f} µs/request")
         print(f"ratio: rescore is {helm_per / ours_per:.1f}x faster per request than HELM's own efficiency path")
+        print("where the time goes (wall s): " + ", ".join(f"{k} {v:.1f}" for k, v in summary["seconds"].items()))
+        if args.requests_total:
+            print(f"{ours_n:,} requests rescored in {ours_s:.0f} s on -j {args.jobs}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

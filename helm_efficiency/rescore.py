@@ -16,6 +16,7 @@ rescore, never duplicated; HELM's own stats are never touched.
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -112,11 +113,11 @@ def run_stats(rows: pd.DataFrame) -> Tuple[List[dict], Dict[tuple, List[dict]]]:
     """(aggregated stats, per-instance stats by (instance_id, trial, perturbation JSON)) as HELM's
     JSON dicts. Run-level counts are added per split, as the metric does."""
     aggregated, per_instance = aggregate.run_stats(rows, aggregate.json_name)
-    stats = [{"name": name, **moments} for name, moments in aggregated]
+    stats = [aggregate.stat_dict(name, moments) for name, moments in aggregated]
     for split, group in rows.groupby(rows["split"].fillna("test"), sort=True):
-        stats += [{"name": aggregate.json_name(n, split, None, None, None), **aggregate.run_count_moments(v)}
+        stats += [aggregate.stat_dict(aggregate.json_name(n, split, None, None, None), aggregate.run_count_moments(v))
                   for n, v in run_count_values(group)]
-    return stats, {key: [{"name": name, **moments} for name, moments in values] for key, values in per_instance.items()}
+    return stats, {key: [aggregate.stat_dict(name, moments) for name, moments in values] for key, values in per_instance.items()}
 
 
 def _merged_stats(existing: List[dict], ours: List[dict]) -> List[dict]:
@@ -223,7 +224,9 @@ def rescore_suite(
     if not dry_run:
         for run_dir in runs:
             recover_run(run_dir)
+    clock = {"started": time.perf_counter()}
     reads = map_runs(read_run, runs, "reading runs")
+    clock["read"] = time.perf_counter()
     failed = {os.path.basename(r.run_dir): r.error for r in reads if r.error}
     ok = [r for r in reads if r.requests is not None and len(r.requests)]
     skipped = {os.path.basename(r.run_dir): "no request states" for r in reads if r.requests is not None and not len(r.requests)}
@@ -231,12 +234,14 @@ def rescore_suite(
     if ok:
         requests = pd.concat([r.requests for r in ok], ignore_index=True)
         table, reports = efficiency_columns(requests, load_tables(list(tables)), power_w, usd_per_gpu_hour)
+        clock["fit"] = time.perf_counter()
         summary["requests"] = int(len(table))
         summary["excluded"] = {s: int((table["status"] == s).sum()) for s in EXCLUSION_STATUSES if (table["status"] == s).any()}
         summary["unestimated"] = int(table["idealized_runtime_s"].isna().sum())
         summary["denoise"] = reports
         if not dry_run:
             write_text_atomic(os.path.join(suite_dir, REQUESTS_TABLE), table.to_csv(index=False))
+            clock["requests_csv"] = time.perf_counter()
             groups = {run: rows for run, rows in table.groupby("run", sort=False)}
             jobs_list = [(r.run_dir, groups[os.path.basename(r.run_dir)]) for r in ok]
             errors = map_runs(_write_job, jobs_list, "writing stats")
@@ -244,8 +249,12 @@ def rescore_suite(
                 if error:
                     failed[os.path.basename(run_dir)] = error
             summary["rescored"] = len(jobs_list) - sum(1 for e in errors if e)
+            clock["write"] = time.perf_counter()
         else:
             summary["would_rescore"] = len(ok)
+    # Wall seconds per phase: where the time goes (bench/rescore_speed.py prints it).
+    phases = list(clock)
+    summary["seconds"] = {b: round(clock[b] - clock[a], 3) for a, b in zip(phases, phases[1:])}
     print_summary(summary, dry_run)
     return summary
 

@@ -124,7 +124,7 @@ def cmd_profile(args) -> None:
 
     df = profile(
         args.config, args.arch, args.device, args.dtype, args.prompts, args.outputs, args.batch_sizes,
-        args.repeats, args.warmup, args.max_seconds, args.hardware, args.name,
+        args.repeats, args.warmup, args.max_seconds, args.hardware, args.name, args.stack, args.energy,
     )
     df.to_csv(args.output, index=False)
     worst = (df["runtime_std_s"] / df["runtime_s"]).max() if len(df) else float("nan")
@@ -285,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seconds", type=float, default=None, help="time budget; most informative points go first")
     p.add_argument("--hardware", help="hardware label for the table (default: detected device name)")
     p.add_argument("--name", help="model name in the table (default: --arch, else the config's name, else its folder for a config.json)")
+    p.add_argument("--stack", choices=["eager", "optimized"], default="eager",
+                   help="eager: dynamic KV cache, eager PyTorch; optimized: static KV cache and compiled decode (CUDA graphs on GPU)")
+    p.add_argument("--energy", action="store_true", help="CUDA: add energy_j per request from NVML's energy counter (pip install nvidia-ml-py)")
     p.add_argument("-o", "--output", required=True)
 
     p = add("denoise", cmd_denoise, "Fit a lower envelope per model to request timings and add denoised_runtime_s to every row.\n\n"

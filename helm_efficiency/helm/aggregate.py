@@ -43,12 +43,21 @@ INSTANCE = ["instance_id", "train_trial_index"]
 MOMENTS = dict(count=("value", "size"), sum=("value", "sum"), sum_squared=("sq", "sum"), min=("value", "min"), max=("value", "max"))
 
 Render = Callable[[str, Optional[str], Optional[str], Optional[str], Optional[str]], Any]
-Moments = Dict[str, float]
+# A HELM Stat's numbers, in this order (a tuple per stat: runs have tens of thousands).
+MOMENT_FIELDS = ("count", "sum", "sum_squared", "min", "max", "mean", "variance", "stddev")
+Moments = Tuple[float, ...]
 
 
 def _none(value):
     """None for pandas' missing markers (NaN, None) in group keys."""
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
+def _column_values(column: pd.Series) -> list:
+    """A column as a list, pandas' missing markers as None."""
+    out = column.to_numpy(dtype=object)
+    out[pd.isna(column).to_numpy()] = None
+    return out.tolist()
 
 
 def long_values(rows: pd.DataFrame) -> pd.DataFrame:
@@ -71,16 +80,19 @@ def long_values(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _moments(groups: pd.DataFrame) -> List[Moments]:
-    """HELM Stat fields from count/sum/sum_squared/min/max columns (HELM's own arithmetic)."""
+    """HELM Stat fields (MOMENT_FIELDS order) from count/sum/sum_squared/min/max columns, with HELM's arithmetic."""
     count = groups["count"].to_numpy(dtype=np.int64)
     total = groups["sum"].to_numpy(dtype=float)
     squares = groups["sum_squared"].to_numpy(dtype=float)
     mean = total / count
     variance = np.maximum(squares / count - mean**2, 0.0)
-    columns = zip(count.tolist(), total.tolist(), squares.tolist(), groups["min"].astype(float).tolist(),
-                  groups["max"].astype(float).tolist(), mean.tolist(), variance.tolist(), np.sqrt(variance).tolist())
-    return [{"count": c, "sum": t, "sum_squared": q, "min": lo, "max": hi, "mean": m, "variance": v, "stddev": sd}
-            for c, t, q, lo, hi, m, v, sd in columns]
+    return list(zip(count.tolist(), total.tolist(), squares.tolist(), groups["min"].astype(float).tolist(),
+                    groups["max"].astype(float).tolist(), mean.tolist(), variance.tolist(), np.sqrt(variance).tolist()))
+
+
+def stat_dict(name, moments: Moments) -> dict:
+    """A Stat as HELM writes it to stats.json."""
+    return dict(zip(("name",) + MOMENT_FIELDS, (name,) + tuple(moments)))
 
 
 def _flag(description: Optional[str], flag: str) -> bool:
@@ -125,16 +137,34 @@ def run_stats(rows: pd.DataFrame, render: Render) -> Tuple[List[Tuple[Any, Momen
     each stat a (rendered name, moments) pair, for the per-request stats of `rows`."""
     values = long_values(rows)
     group = INSTANCE + CONTEXT + ["order", "stat"]
-    per_instance = values.groupby(group, dropna=False, sort=True).agg(**MOMENTS)
+    keys = rows.reindex(columns=INSTANCE + ["perturbation_description"]).astype(object)
+    one_request_per_instance = not keys.where(keys.notna(), None).duplicated().any()
+    if one_request_per_instance:
+        # One request per (instance, trial, perturbation), as HELM's generation adapters make:
+        # each per-instance Stat holds one value, no grouping needed. long_values lists the
+        # rows stat by stat, so each instance's stats come out in PER_REQUEST_STATS order.
+        per_instance = values.rename(columns={"value": "sum", "sq": "sum_squared"}).assign(count=1)
+        per_instance["min"] = per_instance["max"] = per_instance["sum"]
+    else:  # several requests per instance (multiple_choice_separate adapters)
+        per_instance = values.groupby(group, dropna=False, sort=True).agg(**MOMENTS).reset_index()
     by_instance: Dict[tuple, List[Tuple[Any, Moments]]] = {}
-    for key, moments in zip(per_instance.index.tolist(), _moments(per_instance)):
-        instance_id, trial, split, sub_split, description, _, stat = (_none(k) for k in key)
-        name = render(stat, split, sub_split, description, None)
+    names: Dict[tuple, Any] = {}  # one rendered name per (stat, context): a run has few, and many instances
+    levels = [_column_values(per_instance[c]) for c in group]
+    for instance_id, trial, split, sub_split, description, _, stat, moments in zip(*levels, _moments(per_instance)):
+        key = (stat, split, sub_split, description)
+        name = names.get(key)
+        if name is None:
+            name = names[key] = render(stat, split, sub_split, description, None)
         by_instance.setdefault((instance_id, int(trial), description), []).append((name, moments))
 
     trial = values.groupby(["train_trial_index", "order", "stat", *CONTEXT], dropna=False, sort=True)["value"].mean().reset_index()
     trial["computed_on"] = None
-    worst = _worst_case_trial_means(per_instance.reset_index())
+    if one_request_per_instance and per_instance["perturbation_description"].isna().all():
+        # No perturbations and one value per instance: the robustness and fairness "worst" of an
+        # instance is its own value, so their trial means are the plain ones (HELM adds them anyway).
+        worst = pd.concat([trial.assign(perturbation_description=d, computed_on=WORST) for d in (ROBUSTNESS, FAIRNESS)])
+    else:
+        worst = _worst_case_trial_means(per_instance)
     trials = pd.concat([trial, worst], ignore_index=True)
     trials["sq"] = trials["value"] ** 2
     over_trials = trials.groupby(["order", "stat", *CONTEXT, "computed_on"], dropna=False, sort=True).agg(**MOMENTS)
@@ -147,8 +177,7 @@ def run_stats(rows: pd.DataFrame, render: Render) -> Tuple[List[Tuple[Any, Momen
 
 def run_count_moments(value: float) -> Moments:
     """Moments of a Stat holding one value (the run-level counts)."""
-    return {"count": 1, "sum": value, "sum_squared": value * value, "min": value, "max": value,
-            "mean": value, "variance": 0.0, "stddev": 0.0}
+    return (1, value, value * value, value, value, value, 0.0, 0.0)
 
 
 def json_name(stat: str, split: Optional[str], sub_split: Optional[str], description: Optional[str],

@@ -101,9 +101,9 @@ class InferenceEfficiencyMetric(Metric):
         return [MetricMetadata(**fields) for fields in metadata_fields()]
 
 
-def _stat(name: MetricName, moments: dict) -> Stat:
+def _stat(name: MetricName, moments: tuple) -> Stat:
     stat = Stat(name)
-    for field, value in moments.items():
+    for field, value in zip(aggregate.MOMENT_FIELDS, moments):
         setattr(stat, field, value)
     return stat
 

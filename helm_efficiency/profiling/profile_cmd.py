@@ -118,6 +118,8 @@ def profile(
     max_seconds: Optional[float],
     hardware: Optional[str] = None,
     model_name: Optional[str] = None,
+    stack: str = "eager",
+    measure_energy: bool = False,
 ) -> pd.DataFrame:
     import torch
     from transformers import AutoConfig
@@ -155,4 +157,6 @@ def profile(
         warmup=warmup,
         repeats=repeats,
         max_seconds=max_seconds,
+        stack=stack,
+        measure_energy=measure_energy,
     )

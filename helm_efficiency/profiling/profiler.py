@@ -98,7 +98,91 @@ def robust_mean_std(samples: Sequence[float]) -> Tuple[float, float]:
     return float(kept.mean()), float(kept.std(ddof=1)) if len(kept) > 1 else 0.0
 
 
-def time_point(model, vocab_size: int, p: int, o: int, batch_size: int, device: str, warmup: int, repeats: int) -> Timing:
+STACKS = ("eager", "optimized")
+
+
+class StaticCacheRunner:
+    """The optimized stack: a static KV cache (one per batch size, allocated once for the longest
+    request) and a compiled decode step; prefill runs eagerly with SDPA attention.
+
+    CUDA: torch.compile mode "reduce-overhead" (CUDA graphs), the way optimized servers remove
+    per-token Python and launch overhead. CPU: the same code path compiled with the "eager"
+    backend, a smoke mode that runs in seconds (inductor on CPU compiles for minutes and is not
+    what anyone serves with). Compilation happens in the warm-up runs, never in timed ones.
+    """
+
+    def __init__(self, model, max_cache_len: int, device: str):
+        import torch
+
+        self.model, self.max_cache_len, self.device = model, max_cache_len, device
+        self.caches: dict = {}
+        if device.startswith("cuda"):
+            self.step = torch.compile(model.forward, mode="reduce-overhead", dynamic=False)
+        else:
+            self.step = torch.compile(model.forward, backend="eager", dynamic=False)
+
+    def __call__(self, input_ids, num_output_tokens: int) -> None:
+        import torch
+        from transformers import StaticCache
+
+        batch, p = input_ids.shape
+        if batch not in self.caches:
+            self.caches[batch] = StaticCache(config=self.model.config, max_cache_len=self.max_cache_len)
+        cache = self.caches[batch]
+        cache.reset()
+        cache_kw = _cache_keyword(self.model)
+        out = self.model(input_ids=input_ids, cache_position=torch.arange(p, device=self.device), use_cache=True, **{cache_kw: cache})
+        token = out.logits[:, -1:].argmax(-1)
+        for i in range(num_output_tokens - 1):
+            position = torch.tensor([p + i], device=self.device)
+            out = self.step(input_ids=token, cache_position=position, use_cache=True, **{cache_kw: cache})
+            token = out.logits[:, -1:].argmax(-1)
+
+
+def request_runner(model, stack: str, device: str, max_tokens: int) -> Callable:
+    """run(input_ids, num_output_tokens) for the chosen stack."""
+    if stack == "eager":
+        return lambda input_ids, o: generate_with_cache(model, input_ids, o)
+    if stack == "optimized":
+        return StaticCacheRunner(model, max_tokens, device)
+    raise ValueError(f"unknown stack {stack!r}; expected one of {STACKS}")
+
+
+# NVML's total-energy counter (mJ) updates every few tens of ms: energy is read over enough
+# back-to-back requests to span at least this long, and divided by their number.
+ENERGY_MIN_SECONDS = 2.0
+
+
+def nvml_energy_counter(device: str) -> Optional[Callable[[], float]]:
+    """A function returning the GPU's total energy counter in joules, or None (CPU, no NVML)."""
+    if not device.startswith("cuda"):
+        return None
+    try:
+        import pynvml  # nvidia-ml-py
+    except ImportError:
+        return None
+    pynvml.nvmlInit()
+    index = int(device.split(":")[1]) if ":" in device else 0
+    handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+    return lambda: pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0
+
+
+def energy_per_request(counter: Callable[[], float], run: Callable[[], None], sync: Callable[[], None],
+                       min_seconds: float = ENERGY_MIN_SECONDS) -> Tuple[float, int]:
+    """(joules per request, requests measured): run back to back until `min_seconds` have
+    passed, then the counter's difference over the count (the counter is too coarse for one)."""
+    sync()
+    start_j, started, n = counter(), time.perf_counter(), 0
+    while n == 0 or time.perf_counter() - started < min_seconds:
+        run()
+        n += 1
+    sync()
+    return (counter() - start_j) / n, n
+
+
+def time_point(run: Callable, vocab_size: int, p: int, o: int, batch_size: int, device: str, warmup: int, repeats: int,
+               energy_counter: Optional[Callable[[], float]] = None) -> Tuple[Timing, Optional[float]]:
+    """(timing, joules per request or None) of one (p, o, batch) point."""
     import torch
 
     generator = torch.Generator().manual_seed(p * 1000 + o)
@@ -106,18 +190,24 @@ def time_point(model, vocab_size: int, p: int, o: int, batch_size: int, device: 
     timer = _timer(device)
     with torch.inference_mode():
         for _ in range(warmup):
-            generate_with_cache(model, input_ids, o)
-        samples = [timer(lambda: generate_with_cache(model, input_ids, o)) for _ in range(repeats)]
-    return Timing(*robust_mean_std(samples))
+            run(input_ids, o)
+        samples = [timer(lambda: run(input_ids, o)) for _ in range(repeats)]
+        energy = None
+        if energy_counter is not None:
+            sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+            energy, _ = energy_per_request(energy_counter, lambda: run(input_ids, o), sync)
+    return Timing(*robust_mean_std(samples)), energy
 
 
-def software_stack(device: str, dtype: str) -> str:
+def software_stack(device: str, dtype: str, stack: str = "eager") -> str:
     import torch
     import transformers
 
     threads = torch.get_num_threads()
+    kind = ("static KV cache, compiled decode (" + ("CUDA graphs" if device.startswith("cuda") else "eager backend, smoke mode") + ")"
+            if stack == "optimized" else "dynamic KV cache, eager")
     return (
-        f"torch {torch.__version__} inference_mode sdpa KV-cache; transformers {transformers.__version__}; "
+        f"torch {torch.__version__} inference_mode sdpa, {kind}; transformers {transformers.__version__}; "
         f"{dtype}; {device}" + (f" threads={threads}" if device == "cpu" else "")
     )
 
@@ -144,20 +234,30 @@ def profile_model(
     repeats: int = 5,
     max_seconds: Optional[float] = None,
     progress: bool = True,
+    stack: str = "eager",
+    measure_energy: bool = False,
 ) -> pd.DataFrame:
-    """Profile a grid of (p, o, batch) points in informative order; returns a measurements table."""
+    """Profile a grid of (p, o, batch) points in informative order; returns a measurements table.
+    stack: "eager" or "optimized" (StaticCacheRunner). measure_energy: on CUDA with NVML, add
+    `energy_j` (joules per request, from the GPU's own counter) to every point."""
     from tqdm import tqdm
 
     vocab_size = int(architecture.get("vocab_size") or model.config.vocab_size)
     points = [(p, o, b) for b in batch_sizes for (p, o) in informative_order([(p, o) for p in prompts for o in outputs])]
     rows = []
     started = time.perf_counter()
-    stack = software_stack(device, dtype)
+    software = software_stack(device, dtype, stack)
+    if stack == "optimized":
+        warmup = max(warmup, 1)  # compilation happens in warm-up runs, never in timed ones
+    run = request_runner(model, stack, device, max_tokens=max(prompts) + max(outputs))
+    counter = nvml_energy_counter(device) if measure_energy else None
+    if measure_energy and counter is None:
+        print("energy not measured: needs a CUDA device and NVML (pip install nvidia-ml-py)")
     # The cheapest point, timed before and after the grid: a machine that got busier (or quieter)
     # in between shows up as a change there, which back-to-back repeats of one point cannot show.
     anchor = (min(prompts), min(outputs), min(batch_sizes))
     load_before = _load_average()
-    anchor_before = time_point(model, vocab_size, *anchor, device, warmup, repeats).mean_s
+    anchor_before = time_point(run, vocab_size, *anchor, device, max(warmup, 1), repeats)[0].mean_s
     bar = tqdm(points, desc=f"profiling {model_name}", disable=not progress, unit="pt")
     slowest_point_s = 0.0
     for p, o, b in bar:
@@ -167,7 +267,7 @@ def profile_model(
             bar.write(f"time budget of {max_seconds:.0f}s: stopping after {len(rows)} points ({elapsed:.0f}s; the next could take {slowest_point_s:.0f}s)")
             break
         point_started = time.perf_counter()
-        timing = time_point(model, vocab_size, p, o, b, device, warmup, repeats)
+        timing, energy = time_point(run, vocab_size, p, o, b, device, warmup, repeats, counter)
         slowest_point_s = max(slowest_point_s, time.perf_counter() - point_started)
         rows.append(
             {
@@ -180,11 +280,12 @@ def profile_model(
                 "batch_size": b,
                 "num_gpus": 1,
                 "dtype": dtype,
-                "software": stack,
+                "software": software,
+                **({"energy_j": energy} if counter is not None else {}),
                 **architecture,
             }
         )
-    anchor_after = time_point(model, vocab_size, *anchor, device, warmup, repeats).mean_s
+    anchor_after = time_point(run, vocab_size, *anchor, device, warmup, repeats)[0].mean_s
     table = pd.DataFrame(rows)
     table.attrs["warnings"] = load_warnings(anchor, anchor_before, anchor_after, load_before, _load_average(), os.cpu_count() or 1,
                                             own_threads=_own_threads(device))
