@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--timings-out", help="write every quiet and contended timing to this CSV")
     parser.add_argument("--from-timings", help="re-analyse a --timings-out CSV instead of measuring")
     parser.add_argument("--quantile", type=float, help="envelope quantile (default: the denoiser's automatic rule)")
+    parser.add_argument("--cap-by-repeats", action="store_true", help="cap the envelope at each configuration's fastest repeat")
     args = parser.parse_args()
     if args.from_timings:
         both = pd.read_csv(args.from_timings)
@@ -163,7 +164,7 @@ def main() -> None:
     if args.timings_out:
         both = pd.concat([quiet.assign(phase="quiet"), contended.assign(phase="contended")], ignore_index=True)
         both.drop(columns="config").to_csv(args.timings_out, index=False)
-    report(quiet, contended, args.quantile)
+    report(quiet, contended, args.quantile, args.cap_by_repeats)
 
 
 def measure(args) -> tuple:
@@ -203,15 +204,15 @@ def measure(args) -> tuple:
     return pd.DataFrame(quiet_rows), pd.DataFrame(contended_rows)
 
 
-def report(quiet: pd.DataFrame, contended: pd.DataFrame, quantile=None) -> None:
+def report(quiet: pd.DataFrame, contended: pd.DataFrame, quantile=None, cap_by_repeats: bool = False) -> None:
     truth = truth_of(quiet)
     floor = relative_errors(truth_of(quiet[quiet["round"] % 2 == 0]), truth_of(quiet[quiet["round"] % 2 == 1]))
 
     per_config = contended.groupby("config").agg(raw=("runtime_s", "mean"), min_per_config=("runtime_s", "min"),
                                                   p=("num_prompt_tokens", "first"), o=("num_output_tokens", "median"))
-    denoiser = LowerEnvelopeDenoiser(quantile=quantile).fit(contended)
+    denoiser = LowerEnvelopeDenoiser(quantile=quantile, cap_by_repeats=cap_by_repeats).fit(contended)
     per_config["denoised"] = denoiser.predict(per_config["p"], per_config["o"])
-    per_config["quiet_envelope"] = LowerEnvelopeDenoiser(quantile=quantile).fit(quiet).predict(per_config["p"], per_config["o"])
+    per_config["quiet_envelope"] = LowerEnvelopeDenoiser(quantile=quantile, cap_by_repeats=cap_by_repeats).fit(quiet).predict(per_config["p"], per_config["o"])
     per_config["truth"] = truth
     rows = []
     for method in ("raw", "min_per_config", "denoised", "quiet_envelope"):

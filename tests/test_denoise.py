@@ -113,3 +113,16 @@ def test_concurrency_is_measured_and_corrected_only_for_local_models():
     single, _ = _overlapping_requests("local", threads=1)
     alone, reports = denoise_requests(single)
     assert reports["local/model"]["concurrency"] <= 1.05 and "contended" not in set(alone["denoise_quality"])
+
+
+def test_cap_by_repeats_never_predicts_above_the_fastest_repeat():
+    rng = np.random.default_rng(5)
+    p = np.repeat([32, 128, 512], 20)
+    o = np.tile(np.repeat([1, 8], 10), 3)
+    truth = 0.05 + 2e-4 * p + 0.02 * (o - 1)
+    timings = pd.DataFrame({"num_prompt_tokens": p, "num_output_tokens": o, "runtime_s": truth * (1 + rng.exponential(0.3, len(p)))})
+    capped = LowerEnvelopeDenoiser(cap_by_repeats=True).fit(timings).predict(p, o)
+    fastest = timings.groupby(["num_prompt_tokens", "num_output_tokens"])["runtime_s"].transform("min").to_numpy()
+    assert (capped <= fastest + 1e-12).all()
+    plain = LowerEnvelopeDenoiser().fit(timings).predict(p, o)
+    assert (plain > fastest).any()  # the cap changed something, so the check above could fail
