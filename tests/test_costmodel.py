@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from helm_efficiency.analytic.size_only import SizeOnlyModel
+from helm_efficiency.analytic.transfer import TransferModel
 from helm_efficiency.costmodel.estimator import RuntimeModel
 from helm_efficiency.costmodel.forms import FORMS
 from helm_efficiency.denoise.envelope import LowerEnvelopeDenoiser
@@ -102,6 +103,7 @@ def test_predicting_as_many_rows_as_parameters_works():
     (lambda: RuntimeModel(), lambda m: m.predict([1], [1])),
     (lambda: LowerEnvelopeDenoiser(), lambda m: m.predict([1], [1])),
     (lambda: SizeOnlyModel(), lambda m: m.predict(1e9, [1], [1])),
+    (lambda: TransferModel("a100"), lambda m: m.predict({"num_layers": 2, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 128}, [1], [1])),
 ])
 def test_estimators_say_they_are_not_fitted(make, call):
     with pytest.raises(NotFittedError, match="not fitted yet"):

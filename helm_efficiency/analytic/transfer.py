@@ -41,7 +41,7 @@ from scipy.stats import t as student_t
 
 from helm_efficiency.analytic import flops as F
 from helm_efficiency.analytic.hardware import HardwareSpec, hardware_spec
-from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.errors import EfficiencyInputError, check_fitted
 from helm_efficiency.measurements import architecture_of
 
 FEATURES = (
@@ -181,6 +181,7 @@ class TransferModel:
     def predict(self, arch: Dict[str, int], num_prompt_tokens, num_output_tokens) -> pd.DataFrame:
         """Runtime (s) with a 90% interval. `extrapolated` marks architectures outside the
         training models' parameter-count or tensor-parallel range."""
+        check_fitted(self, "params_")
         missing = [k for k in REQUIRED_ARCH if k not in arch]
         if missing:
             raise EfficiencyInputError("architecture", missing[0], "missing; transfer needs the model's dimensions")
