@@ -68,7 +68,8 @@ def win_rates(runs: pd.DataFrame) -> pd.Series:
 
 def capability_label(runs: pd.DataFrame) -> str:
     """What the capability column is: one metric's mean, or HELM's mean win rate over mixed metrics."""
-    metrics = sorted(runs["metric"].dropna().unique()) if "metric" in runs else []
+    scored = runs[runs["accuracy"].notna()] if "accuracy" in runs else runs
+    metrics = sorted(scored["metric"].dropna().unique()) if "metric" in scored else []
     if len(metrics) <= 1:
         return f"mean {metrics[0] if metrics else 'capability'}"
     return f"mean win rate ({', '.join(metrics)})"
@@ -89,7 +90,7 @@ def model_table(runs: pd.DataFrame, efficiency: str = "idealized", common_scenar
     for column in list(EFFICIENCY_STATS) + ["accuracy"]:
         runs[column] = pd.to_numeric(runs.get(column), errors="coerce")
     runs = _per_model_scenario(runs)
-    mixed_metrics = runs["metric"].dropna().nunique() > 1
+    mixed_metrics = runs.loc[runs["accuracy"].notna(), "metric"].dropna().nunique() > 1  # metrics that have values
     runs["score"] = win_rates(runs) if mixed_metrics else runs["accuracy"]
     paired = runs["score"].notna() & runs[chosen].notna()
     if common_scenarios:
