@@ -128,3 +128,10 @@ def test_estimate_path_imports_neither_torch_nor_helm_code():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_the_shipped_stack_names_and_the_simulator_stacks_agree():
+    """tables/names.py (no heavy imports) and sources/aiconfigurator.py both name the stacks."""
+    from helm_efficiency.sources.aiconfigurator import STACKS
+
+    assert tuple(STACKS) == SIMULATED_TABLES
