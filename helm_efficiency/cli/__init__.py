@@ -185,6 +185,18 @@ def cmd_schema(args) -> None:
     write_schema(args.output, args.base)
 
 
+def add_table_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--table", action="append", help="a shipped table (h100-trtllm, h100-vllm, h200-trtllm, a100-trtllm, a100-vllm, a100, "
+                   "v100, cpu, helm) or a JSON path; repeat, or join with '+', to search several in order (default: h100-trtllm)")
+
+
+def add_model_source(p: argparse.ArgumentParser) -> None:
+    """--config or --arch: where the verbs that build or simulate a model get its architecture."""
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="a Hugging Face config.json (must have model_type)")
+    source.add_argument("--arch", help="a registry, HELM or Hugging Face name, e.g. meta/llama-3.1-8b (see `helm-efficiency registry`)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helm-efficiency", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -224,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
             "helm-efficiency estimate --table a100 requests.csv -o estimates.csv")
     p.add_argument("requests", help="requests CSV (columns above)")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--table", action="append", help="a shipped table (h100-trtllm, h100-vllm, h200-trtllm, a100-trtllm, a100-vllm, a100, v100, cpu, helm) or a JSON path; repeat, or join with '+', to search several in order (default: h100-trtllm)")
+    add_table_option(p)
     p.add_argument("--power-w", type=_positive_float, help="override the per-GPU power assumption (W, both phases)")
     p.add_argument("--usd-per-gpu-hour", type=_positive_float, help="override the per-GPU-hour price (USD)")
 
@@ -232,16 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
             "helm-efficiency explain meta/llama-3.1-8b --hardware a100 --prompt-tokens 512 --output-tokens 32")
     p.add_argument("model", help="a registry or HELM model name (see helm_efficiency/analytic/registry.json)")
     p.add_argument("--hardware", help="reference hardware (default: the first table's)")
-    p.add_argument("--table", action="append", help="a shipped table name or a JSON path; repeat, or join with '+', to search several in order (default: h100-trtllm)")
+    add_table_option(p)
     p.add_argument("--prompt-tokens", type=int, default=512)
     p.add_argument("--output-tokens", type=int, default=32)
     p.add_argument("--json", action="store_true", help="print the breakdown as JSON")
 
     p = add("tabulate", cmd_tabulate, "Simulate a model's batch-1 runtime grid on a modern stack (AIConfigurator's measured kernels) into a measurements CSV.",
             "helm-efficiency tabulate --arch meta/llama-3-8b --stack h100-trtllm -o llama3.csv && helm-efficiency calibrate llama3.csv -o mine.json")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--config", help="a Hugging Face config.json")
-    source.add_argument("--arch", help="a registry, HELM or Hugging Face name (see `helm-efficiency registry`)")
+    add_model_source(p)
     p.add_argument("--stack", default=DEFAULT_TABLE, help="h100-trtllm (default), h100-vllm, h200-trtllm, a100-trtllm or a100-vllm")
     p.add_argument("--prompts", type=_csv_ints, help="prompt lengths (tokens), comma-separated (default: 1,64,256,512,1024,2048,4096,8192)")
     p.add_argument("--outputs", type=_csv_ints, help="output lengths (tokens), comma-separated (default: 1,64,1024)")
@@ -257,9 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
             "ready for helm-run --enable-local-huggingface-models DIR.",
             "helm-efficiency random-model --arch test/tiny-llama -o models/tiny && "
             "helm-run --run-entries 'synthetic_reasoning:mode=pattern_match,model=huggingface/tiny,efficiency=true' --enable-local-huggingface-models models/tiny --suite s --max-eval-instances 5")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--config", help="a Hugging Face config.json (must have model_type)")
-    source.add_argument("--arch", help="a registry name, e.g. meta/llama-3.2-1b-instruct (see `helm-efficiency registry`)")
+    add_model_source(p)
     p.add_argument("--seed", type=int, default=0, help="weight seed (runtime does not depend on weight values)")
     p.add_argument("-o", "--output-dir", required=True, help="folder to write; HELM names the model huggingface/<folder name>")
 
@@ -272,9 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("profile", cmd_profile, "Profile a random-weight model (from a config or registry name) and write a measurements CSV.",
             "helm-efficiency profile --arch test/tiny-llama --device cpu -o m.csv")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--config", help="a Hugging Face config.json (must have model_type)")
-    source.add_argument("--arch", help="a registry name, e.g. meta/llama-3.1-8b")
+    add_model_source(p)
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default=None, help="fp32 (CPU default), fp16 or bf16 (CUDA default)")
     p.add_argument("--prompts", type=_csv_ints, default=[1, 64, 128, 256, 512, 1024])
@@ -303,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"Exit status {RESCORE_PARTIAL_EXIT} when some runs could not be read or written (every good run is still written), 2 on bad input.",
             "helm-efficiency rescore benchmark_output/runs/my-suite --table a100 -j 2")
     p.add_argument("suite_dir")
-    p.add_argument("--table", action="append", help="a shipped table name or a JSON path; repeat, or join with '+', to search several in order (default: h100-trtllm)")
+    add_table_option(p)
     p.add_argument("--runs", default="*", help="glob over run folder names")
     p.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes for the per-run phases (local pool, or a Dask LocalCluster)")
