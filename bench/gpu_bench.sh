@@ -19,18 +19,19 @@ cd "$(dirname "$0")/.."
 OUT="${OUT:-bench/data/gpu}"
 mkdir -p "$OUT"
 WORK="$(mktemp -d)"
+PY="${PYTHON:-python}"  # the interpreter to use (the tests pass their own)
 SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1
 
 if [ "$SMOKE" = 0 ]; then
   if [ -d bench/gpu_wheels ]; then
-    pip install -q --no-index --find-links bench/gpu_wheels nvidia-ml-py || echo "nvidia-ml-py not installed: no energy column"
-    pip install -q --no-index --find-links bench/gpu_wheels crfm-helm 2>/dev/null || echo "crfm-helm not installed: the contention bench is skipped"
+    "$PY" -m pip install -q --no-index --find-links bench/gpu_wheels nvidia-ml-py || echo "nvidia-ml-py not installed: no energy column"
+    "$PY" -m pip install -q --no-index --find-links bench/gpu_wheels crfm-helm 2>/dev/null || echo "crfm-helm not installed: the contention bench is skipped"
   fi
-  python -c "import helm_efficiency" 2>/dev/null || pip install -q --no-deps -e .
+  "$PY" -c "import helm_efficiency" 2>/dev/null || "$PY" -m pip install -q --no-deps -e .
   DEVICE=cuda DTYPE=bf16 PROMPTS=1,128,512,1024,2048 OUTPUTS=1,16,64 REPEATS=3 BUDGET=75
   MODELS="meta/llama-3.2-1b-instruct meta/llama-3.1-8b"
-  NAME="$(python -c 'import torch; print(torch.cuda.get_device_name(0).replace(" ", "_"))')"
+  NAME="$("$PY" -c 'import torch; print(torch.cuda.get_device_name(0).replace(" ", "_"))')"
 else
   DEVICE=cpu DTYPE=fp32 PROMPTS=1,16 OUTPUTS=1,4 REPEATS=2 BUDGET=30
   MODELS="test/tiny-llama"
@@ -40,18 +41,18 @@ fi
 for model in $MODELS; do
   for stack in eager optimized; do
     echo "== profiling $model, $stack stack, on $DEVICE"
-    python -m helm_efficiency.cli profile --arch "$model" --device "$DEVICE" --dtype "$DTYPE" --stack "$stack" --energy \
+    "$PY" -m helm_efficiency.cli profile --arch "$model" --device "$DEVICE" --dtype "$DTYPE" --stack "$stack" --energy \
       --prompts "$PROMPTS" --outputs "$OUTPUTS" --repeats "$REPEATS" --warmup 1 --max-seconds "$BUDGET" \
       -o "$WORK/$(echo "$model" | tr '/' '_')_$stack.csv"
   done
 done
 
 EXTRA=()
-if [ "$SMOKE" = 0 ] && python -c "import helm" 2>/dev/null; then
+if [ "$SMOKE" = 0 ] && "$PY" -c "import helm" 2>/dev/null; then
   echo "== contention bench on the GPU"
-  timeout 150 python bench/denoise_contention.py --load bursty --rounds 4 --timings-out "$OUT/contention_timings.csv" \
+  timeout 150 "$PY" bench/denoise_contention.py --load bursty --rounds 4 --timings-out "$OUT/contention_timings.csv" \
     > "$WORK/contention.txt" 2>&1 || echo "contention bench failed or timed out (see the JSON)"
   EXTRA=(--extra "contention=$WORK/contention.txt")
 fi
 
-python bench/gpu_compare.py "$WORK"/*.csv --json "$OUT/${NAME}_$(date -u +%Y%m%dT%H%M%SZ).json" "${EXTRA[@]}"
+"$PY" bench/gpu_compare.py "$WORK"/*.csv --json "$OUT/${NAME}_$(date -u +%Y%m%dT%H%M%SZ).json" "${EXTRA[@]}"

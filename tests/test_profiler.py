@@ -158,10 +158,11 @@ def test_gpu_bench_script_runs_its_cpu_smoke_mode(tmp_path):
     import glob
     import os
     import subprocess
+    import sys
 
     root = os.path.join(os.path.dirname(__file__), "..")
     done = subprocess.run(["bash", "bench/gpu_bench.sh", "--smoke"], cwd=root, capture_output=True, text=True,
-                          env=dict(os.environ, OUT=str(tmp_path)), timeout=600)
+                          env=dict(os.environ, OUT=str(tmp_path), PYTHON=sys.executable), timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     [path] = glob.glob(str(tmp_path / "cpu_smoke_*.json"))
     result = json.load(open(path))
