@@ -193,13 +193,11 @@ def unestimated_reason(names: Sequence[Optional[str]], rows: pd.DataFrame) -> st
     return f"{REASON_UNKNOWN_MODEL}: {name}: no table entry, not in the architecture registry, no architecture columns, and no num_parameters"
 
 
-CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "n_ctx", "seq_length")
-
-
 def context_window(names: Sequence[Optional[str]], entry=None) -> Optional[tuple]:
     """(tokens, where it says so): the entry's own architecture (a profiled model's
     max_position_embeddings), else the first name's registry config, else HELM's
     model_deployments.yaml. None when nothing says."""
+    from helm_efficiency.analytic.architecture import context_window as config_context_window
     from helm_efficiency.analytic.registry import registry_entry
     from helm_efficiency.helm_catalog import deployment_context_window
 
@@ -208,10 +206,9 @@ def context_window(names: Sequence[Optional[str]], entry=None) -> Optional[tuple
         return int(own), f"max_position_embeddings of the profiled {entry.model}"
 
     for name in (n for n in names if n):
-        config = (registry_entry(name) or {}).get("config", {})
-        field = next((f for f in CONTEXT_FIELDS if isinstance(config.get(f), int)), None)
-        if field:
-            return config[field], f"{field} of {registry_name(name)} in the architecture registry"
+        stated = config_context_window((registry_entry(name) or {}).get("config", {}))
+        if stated:
+            return stated[1], f"{stated[0]} of {registry_name(name)} in the architecture registry"
         tokens = deployment_context_window(name)
         if tokens:
             return tokens, f"max request length of {name} in HELM's model_deployments.yaml"

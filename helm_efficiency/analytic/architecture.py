@@ -6,7 +6,7 @@ heads, the feed-forward kind, experts, multi-head latent attention (MLA) ranks, 
 the input and output embeddings are tied. Field names follow the public configs of each family.
 """
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from helm_efficiency.errors import EfficiencyInputError
 
@@ -114,3 +114,15 @@ def _add_mla(config: Any, source: str, arch: Dict[str, int]) -> None:
     arch["qk_rope_head_dim"] = rope
     arch["head_dim"] = (_int(config, source, "qk_nope_head_dim") or 0) + rope
     arch["v_head_dim"] = _int(config, source, "v_head_dim") or arch["head_dim"]
+
+
+# Config fields that state a model's context window, by family (Llama-style, GPT-2, GPT-J, others).
+CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "n_ctx", "seq_length")
+
+
+def context_window(config: Mapping[str, Any]) -> Optional[Tuple[str, int]]:
+    """(field, tokens) of the model's context window as its config states it, or None."""
+    for field in CONTEXT_FIELDS:
+        if isinstance(config.get(field), int) and config[field] > 0:
+            return field, config[field]
+    return None

@@ -4,12 +4,12 @@ import json
 import os
 import sys
 from importlib import resources
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.analytic.architecture import architecture_from_config
+from helm_efficiency.analytic.architecture import architecture_from_config, context_window
 
 
 def demo_model_configs() -> Dict[str, dict]:
@@ -59,17 +59,6 @@ def check_memory(arch: Dict[str, int], dtype_bytes: int, max_tokens: int, device
         raise EfficiencyInputError(
             source, "size", f"needs about {need / 2**30:.1f} GiB ({arch}) but only {free / 2**30:.1f} GiB is free on {device}"
         )
-
-
-CONTEXT_FIELDS = ("max_position_embeddings", "n_positions", "n_ctx", "seq_length")
-
-
-def context_window(config: Dict) -> Optional[Tuple[str, int]]:
-    """(field, tokens) of the model's context window as its config states it, or None."""
-    for field in CONTEXT_FIELDS:
-        if isinstance(config.get(field), int) and config[field] > 0:
-            return field, config[field]
-    return None
 
 
 def fit_grid_to_window(prompts: Sequence[int], outputs: Sequence[int], config: Dict, source: str):
