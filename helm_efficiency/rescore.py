@@ -33,7 +33,6 @@ from helm_efficiency.estimate import load_tables
 from helm_efficiency.tables.names import DEFAULT_TABLE
 from helm_efficiency.helm import aggregate
 from helm_efficiency.helm.local_models import serving
-from helm_efficiency.helm.stats import run_count_values
 from helm_efficiency.requests import EXCLUSION_STATUSES, perturbation_description_json, request_rows
 from helm_efficiency.runs import PER_INSTANCE_STATS, RUN_SPEC, SCENARIO_STATE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of
 
@@ -132,12 +131,10 @@ def helm_token_counter(deployment: str, source: str) -> Callable[[str], int]:
 # -- phase 3: stats in HELM's format (helm/aggregate.py, shared with the live metric) ------------
 def run_stats(rows: pd.DataFrame) -> Tuple[List[dict], Dict[tuple, List[dict]]]:
     """(aggregated stats, per-instance stats by (instance_id, trial, perturbation JSON)) as HELM's
-    JSON dicts. Run-level counts are added per split, as the metric does."""
+    JSON dicts, run-level counts included (the same aggregate functions as the live metric)."""
     aggregated, per_instance = aggregate.run_stats(rows, aggregate.json_name)
+    aggregated += aggregate.run_count_stats(rows, aggregate.json_name)
     stats = [aggregate.stat_dict(name, moments) for name, moments in aggregated]
-    for split, group in rows.groupby(rows["split"].fillna("test"), sort=True):
-        stats += [aggregate.stat_dict(aggregate.json_name(n, split, None, None, None), aggregate.run_count_moments(v))
-                  for n, v in run_count_values(group)]
     return stats, {key: [aggregate.stat_dict(name, moments) for name, moments in values] for key, values in per_instance.items()}
 
 

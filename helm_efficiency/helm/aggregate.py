@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.helm.metric_names import PER_REQUEST_STATS
+from helm_efficiency.helm.stats import run_count_values
 from helm_efficiency.requests import STATUS_OK
 
 # HELM's PERTURBATION_WORST / PERTURBATION_ORIGINAL, and its two aggregate perturbations as
@@ -173,6 +174,12 @@ def run_stats(rows: pd.DataFrame, render: Render) -> Tuple[List[Tuple[Any, Momen
         _, stat, split, sub_split, description, computed_on = (_none(k) for k in key)
         aggregated.append((render(stat, split, sub_split, description, computed_on), moments))
     return aggregated, by_instance
+
+
+def run_count_stats(rows: pd.DataFrame, render: Render) -> List[Tuple[Any, Moments]]:
+    """The run-level counts (helm/stats.py), one Stat per split, as (rendered name, moments)."""
+    return [(render(name, split, None, None, None), run_count_moments(value))
+            for split, group in rows.groupby(rows["split"].fillna("test"), sort=True) for name, value in run_count_values(group)]
 
 
 def run_count_moments(value: float) -> Moments:

@@ -34,7 +34,6 @@ from helm_efficiency.efficiency import efficiency_columns
 from helm_efficiency.helm import aggregate
 from helm_efficiency.helm.local_models import local_model_architecture, serving
 from helm_efficiency.helm.metric_names import metadata_fields
-from helm_efficiency.helm.stats import run_count_values
 from helm_efficiency.requests import STATUS_CACHED, perturbation_description_json, request_rows
 from helm_efficiency.estimate import load_tables
 from helm_efficiency.tables.names import DEFAULT_TABLE, split_table_names
@@ -82,10 +81,7 @@ class InferenceEfficiencyMetric(Metric):
         _log_contention(adapter_spec.model_deployment, table)
         render = _metric_name_renderer(states)
         aggregated, per_instance = aggregate.run_stats(table, render)
-        stats = [_stat(name, moments) for name, moments in aggregated]
-        for split, rows in table.groupby(table["split"].fillna("test"), sort=True):
-            for name, value in run_count_values(rows):
-                stats.append(_stat(MetricName(name, split=split), aggregate.run_count_moments(value)))
+        stats = [_stat(name, moments) for name, moments in aggregated + aggregate.run_count_stats(table, render)]
         per_instance_stats = [
             PerInstanceStats(instance_id, render.perturbations.get(description), trial, [_stat(n, m) for n, m in values])
             for (instance_id, trial, description), values in per_instance.items()
