@@ -4,6 +4,7 @@ Reads the YAML that ships inside the installed `crfm-helm` without importing HEL
 the estimate path stays light. Returns empty results when HELM is not installed.
 """
 
+import copy
 from functools import lru_cache
 from importlib import resources
 from typing import Dict, List, Optional
@@ -14,12 +15,23 @@ CLOSED_ACCESS = ("closed", "limited")
 
 
 @lru_cache(maxsize=None)
-def _read(file_name: str, key: str) -> List[dict]:
+def _yaml(package: str, file_name: str) -> dict:
+    """A YAML file inside the installed crfm-helm, parsed; {} without HELM. Cached: do not mutate."""
     try:
-        text = resources.files("helm.config").joinpath(file_name).read_text()
+        text = resources.files(package).joinpath(file_name).read_text()
     except (ModuleNotFoundError, FileNotFoundError):
-        return []
-    return list((yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}).get(key) or [])
+        return {}
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+
+
+def _read(file_name: str, key: str) -> List[dict]:
+    return list(_yaml("helm.config", file_name).get(key) or [])
+
+
+def classic_schema() -> dict:
+    """HELM's schema_classic.yaml (metrics, metric groups, run groups with their main metric),
+    a fresh copy each call so callers may change it; {} without HELM."""
+    return copy.deepcopy(_yaml("helm.benchmark.static", "schema_classic.yaml"))
 
 
 def helm_models() -> List[dict]:

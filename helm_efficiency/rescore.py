@@ -34,11 +34,10 @@ from helm_efficiency.tables.names import DEFAULT_TABLE
 from helm_efficiency.helm import aggregate
 from helm_efficiency.helm.local_models import serving
 from helm_efficiency.requests import EXCLUSION_STATUSES, perturbation_description_json, request_rows
-from helm_efficiency.runs import PER_INSTANCE_STATS, RUN_SPEC, SCENARIO_STATE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of
+from helm_efficiency.runs import PER_INSTANCE_STATS, REQUESTS_TABLE, RUN_SPEC, SCENARIO_STATE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of
 
 PREFIX = "efficiency_"
 JOURNAL = ".efficiency_rescore.journal"
-REQUESTS_TABLE = "efficiency_requests.csv"
 
 
 @dataclass

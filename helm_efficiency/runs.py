@@ -12,6 +12,7 @@ RUN_SPEC = "run_spec.json"
 SCENARIO_STATE = "scenario_state.json"
 STATS = "stats.json"
 PER_INSTANCE_STATS = "per_instance_stats.json"
+REQUESTS_TABLE = "efficiency_requests.csv"  # the suite-level requests table rescore writes
 PREFERRED_SPLITS = ("test", "valid", None)
 
 

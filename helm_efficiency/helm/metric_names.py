@@ -3,6 +3,9 @@ collides with HELM's own `inference_*`, `num_*_tokens` or `batch_size` stats."""
 
 from typing import Dict, List, Tuple
 
+# The metric's dotted class name, as run specs and helm-summarize name it.
+METRIC_CLASS = "helm_efficiency.helm.metric.InferenceEfficiencyMetric"
+
 # (stat name, requests-table column, display name, unit description, lower_is_better)
 PER_REQUEST_STATS: List[Tuple[str, str, str, str, object]] = [
     ("efficiency_num_prompt_tokens", "num_prompt_tokens", "# prompt tokens (efficiency)", "Prompt tokens (HELM tokenizer).", None),

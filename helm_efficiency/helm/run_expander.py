@@ -14,9 +14,9 @@ from helm.benchmark.metrics.metric import MetricSpec
 from helm.benchmark.run_expander import RunExpander
 from helm.benchmark.run_spec import RunSpec
 
+from helm_efficiency.helm.metric_names import METRIC_CLASS
 from helm_efficiency.tables.names import DEFAULT_TABLE, check_table_names, split_table_names
 
-METRIC_CLASS = "helm_efficiency.helm.metric.InferenceEfficiencyMetric"
 DEFAULT_TABLES: Tuple[str, ...] = (DEFAULT_TABLE,)
 
 

@@ -8,13 +8,13 @@ shows our numbers next to accuracy. (Alternatively `helm-summarize --auto-genera
 picks our metadata up from the metric class.)
 """
 
-from importlib import resources
 from typing import Optional
 
 import yaml
 
 from helm_efficiency.atomic import write_text_atomic
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.helm_catalog import classic_schema
 from helm_efficiency.helm.metric_names import metadata_fields
 
 GROUP = "efficiency_plugin"
@@ -39,7 +39,7 @@ def efficiency_schema(base_path: Optional[str] = None) -> dict:
         if not isinstance(schema, dict):
             raise EfficiencyInputError(base_path, "--base", "not a HELM schema (expected a mapping with metrics and metric_groups)")
     else:
-        schema = yaml.safe_load(resources.files("helm.benchmark.static").joinpath("schema_classic.yaml").read_text())
+        schema = classic_schema()
     known = {m["name"] for m in schema.get("metrics", [])}
     for fields in metadata_fields():
         if fields["name"] not in known:

@@ -14,8 +14,8 @@ from typing import Dict, Optional
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.helm.metric_names import METHODS
-from helm_efficiency.runs import STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of, scenario_of, stat_means
+from helm_efficiency.helm.metric_names import METHODS, METRIC_CLASS
+from helm_efficiency.runs import REQUESTS_TABLE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of, scenario_of, stat_means
 
 EFFICIENCY_STATS = {
     "raw_runtime_s": "efficiency_raw_runtime_s",
@@ -26,23 +26,14 @@ EFFICIENCY_STATS = {
 }
 AUTO_METRIC = "auto"
 FALLBACK_METRIC = "exact_match"  # for runs whose group HELM's schema does not list
-METRIC_CLASS = "helm_efficiency.helm.metric.InferenceEfficiencyMetric"
-REQUESTS_TABLE = "efficiency_requests.csv"
 
 
 @lru_cache(maxsize=1)
 def main_metrics() -> Dict[str, str]:
     """Run group → its main metric, from HELM's schema_classic.yaml (read as data)."""
-    from importlib import resources
+    from helm_efficiency.helm_catalog import classic_schema
 
-    import yaml
-
-    try:
-        text = resources.files("helm.benchmark.static").joinpath("schema_classic.yaml").read_text()
-    except (ModuleNotFoundError, FileNotFoundError):
-        return {}
-    schema = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-    return {g["name"]: g["environment"]["main_name"] for g in schema.get("run_groups", [])
+    return {g["name"]: g["environment"]["main_name"] for g in classic_schema().get("run_groups", [])
             if (g.get("environment") or {}).get("main_name")}
 
 
