@@ -67,10 +67,11 @@ def run_demo(output_path: str = "benchmark_output", max_eval_instances: int = 20
         models.append(name)
     write_local_model_configs([os.path.join(output_path, "demo_models", name) for name in models], prod_env)
     print(f"registered huggingface/{', huggingface/'.join(models)} in {prod_env}/ (helm-summarize and helm-server will find them)", flush=True)
+    entries = run_entries(models, max_eval_instances)
     command = [
         "helm-run",
         "--run-entries",
-        *run_entries(models, max_eval_instances),
+        *entries,
         "--suite",
         suite,
         "--max-eval-instances",
@@ -86,7 +87,7 @@ def run_demo(output_path: str = "benchmark_output", max_eval_instances: int = 20
     print("running: " + " ".join(command), flush=True)
     log_path = os.path.join(output_path, f"{suite}_helm_run.log")
     os.makedirs(output_path, exist_ok=True)
-    returncode = run_with_progress(command, log_path, total=len(run_entries(models, max_eval_instances)))
+    returncode = run_with_progress(command, log_path, total=len(entries))
     if returncode != 0:
         sys.stderr.write(f"helm-run failed (exit {returncode}); see {log_path}\n")
         raise SystemExit(returncode)
