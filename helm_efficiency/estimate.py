@@ -49,10 +49,22 @@ ESTIMATE_COLUMNS = [
 ]
 
 
+def known_names(names: Iterable[Optional[str]]) -> List[str]:
+    """`names`, then the HELM model each deployment serves (HELM's catalog and the suite's
+    prod_env, helm_catalog), then their architecture-registry keys; each once, in that order."""
+    from helm_efficiency.helm_catalog import model_of_deployment
+
+    out: List[str] = []
+    for name in [n for n in names if n]:
+        for candidate in (name, model_of_deployment(str(name))):
+            if candidate and candidate not in out:
+                out.append(candidate)
+    return out + [k for k in dict.fromkeys(registry_name(n) for n in out) if k and k not in out]
+
+
 def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]]):
-    """First table entry for any of `names` or, failing that, their architecture-registry key."""
-    names = [n for n in names if n]
-    names = names + [k for k in (registry_name(n) for n in names) if k and k not in names]
+    """First table entry for any of `names`, the models they serve, or their architecture-registry key."""
+    names = known_names(names)
     for table in tables:
         entry = table.resolve(names)
         if entry is not None:
@@ -309,6 +321,13 @@ def estimate_idealized(
             result["idealized_cost_usd"][index] = runtime / 3600.0 * entry.num_gpus * price
         elif energy is not None:
             _give_reason(result, index, REASON_NO_PRICE)
+    if "approximate_tokens" in out:
+        # Tokens counted by the offline fallback: the interval also spans its measured error.
+        from helm_efficiency.tokens import FALLBACK_RELATIVE_ERROR
+
+        approx = out["approximate_tokens"].fillna(False).astype(bool).to_numpy()
+        result["idealized_runtime_lo_s"][approx] /= 1.0 + FALLBACK_RELATIVE_ERROR
+        result["idealized_runtime_hi_s"][approx] *= 1.0 + FALLBACK_RELATIVE_ERROR
     for c in ESTIMATE_COLUMNS:
         out[c] = result[c]
     return out

@@ -1,10 +1,13 @@
 """HELM's model catalog (model_metadata.yaml, model_deployments.yaml), read as data files.
 
 Reads the YAML that ships inside the installed `crfm-helm` without importing HELM's code, so
-the estimate path stays light. Returns empty results when HELM is not installed.
+the estimate path stays light. Returns empty results when HELM is not installed. A suite's own
+`prod_env` folder (helm-run's `--local-path`) can define more deployments and models: after
+`use_local_path(path)`, its entries come first, as helm-run reads them.
 """
 
 import copy
+import os
 from functools import lru_cache
 from importlib import resources
 from typing import Dict, List, Optional
@@ -24,8 +27,41 @@ def _yaml(package: str, file_name: str) -> dict:
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
 
 
+_LOCAL_PATH: Optional[str] = None
+
+
+def use_local_path(path: Optional[str]) -> None:
+    """Read `path`/model_deployments.yaml and model_metadata.yaml (a suite's prod_env) before
+    HELM's own from now on; None or a missing folder: HELM's own only."""
+    global _LOCAL_PATH
+    path = os.path.abspath(path) if path and os.path.isdir(path) else None
+    if path != _LOCAL_PATH:
+        _LOCAL_PATH = path
+        for cached in (_local_yaml, _deployment_models, _deployment_windows, _deployment_clients, _metadata_by_name):
+            cached.cache_clear()
+
+
+@lru_cache(maxsize=None)
+def _local_yaml(path: str, file_name: str) -> dict:
+    """A prod_env YAML file, parsed; {} when absent. Malformed: an error naming the file."""
+    from helm_efficiency.errors import EfficiencyInputError
+
+    full = os.path.join(path, file_name)
+    if not os.path.isfile(full):
+        return {}
+    try:
+        with open(full) as f:
+            parsed = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    except yaml.YAMLError as e:
+        raise EfficiencyInputError(full, "<file>", f"invalid YAML ({e})")
+    if not isinstance(parsed, dict):
+        raise EfficiencyInputError(full, "<file>", "not a mapping")
+    return parsed
+
+
 def _read(file_name: str, key: str) -> List[dict]:
-    return list(_yaml("helm.config", file_name).get(key) or [])
+    local = list(_local_yaml(_LOCAL_PATH, file_name).get(key) or []) if _LOCAL_PATH else []
+    return [e for e in local if isinstance(e, dict) and e.get("name")] + list(_yaml("helm.config", file_name).get(key) or [])
 
 
 def classic_schema() -> dict:
@@ -35,7 +71,8 @@ def classic_schema() -> dict:
 
 
 def helm_models() -> List[dict]:
-    """Every entry of HELM's model_metadata.yaml (name, access, num_parameters, release_date, tags)."""
+    """Every entry of HELM's model_metadata.yaml (name, access, num_parameters, release_date, tags),
+    the local prod_env's first."""
     return _read("model_metadata.yaml", "models")
 
 

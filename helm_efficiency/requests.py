@@ -3,24 +3,31 @@
 Works on HELM `RequestState` objects (in the metric) and on the plain dicts of a
 `scenario_state.json` (in rescore), so both paths share one set of rules:
 
-- raw runtime = ``request_time``; for batched results ``batch_request_time / batch_size``;
-- ``cached: true`` results carry a stale timing from an earlier run: never used as timings;
+- raw runtime = ``request_time``; for batched results ``batch_request_time / batch_size``
+  (2022 HELM, as HELM itself computed its runtimes), flagged ``batched``;
+- ``cached: true`` results carry a stale timing from an earlier run: never used as timings,
+  except batched results, which 2022 HELM always marked cached (there it means "from the
+  suite's own request cache", and the batch timing is the one measured when it was filled);
 - failed results (``success: false``) and missing, NaN, zero or negative times are excluded;
-- the cold start (the run's first request, which pays for model loading, and requests started
-  in the same second that visibly waited for it) is flagged and excluded from timings;
+- the cold start of a model served on this machine or of unknown serving (the run's first
+  request, which pays for model loading, and requests started in the same second that visibly
+  waited for it) is flagged and excluded from timings; an API's first request is not;
 - output tokens = completion tokens summed over completions; a completion whose ``tokens``
-  list is empty is re-tokenized from its text; with ``echo_prompt`` the prompt is subtracted.
+  list is empty, or whose token list cannot be its text's tokenization (one "token" holding
+  many words: HELM 0.5's Together client), is counted from its text; with ``echo_prompt`` the
+  prompt is subtracted. Rows counted by the fallback counter (tokens.py) are flagged
+  ``approximate_tokens``.
 """
 
 import json
 import math
 from dataclasses import asdict, is_dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 import pandas as pd
 
-TokenCounter = Callable[[str], int]
+from helm_efficiency.tokens import TokenCounter, approximate_token_count, is_approximate, merged_tokens
 
 STATUS_OK = "ok"
 STATUS_CACHED = "cached"
@@ -43,6 +50,9 @@ REQUEST_COLUMNS = [
     "num_output_tokens",
     "raw_runtime_s",
     "batch_size",
+    "batched",
+    "approximate_tokens",
+    "serving",
     "cached",
     "success",
     "request_datetime",
@@ -77,16 +87,26 @@ def _prompt_text(request: Any) -> str:
     return prompt
 
 
-def count_output_tokens(result: Any, echo_prompt: bool, num_prompt_tokens: int, count_tokens: TokenCounter) -> int:
-    """Generated tokens over all completions; re-tokenizes text when `tokens` is empty."""
-    total = 0
+def count_output_tokens(result: Any, echo_prompt: bool, num_prompt_tokens: int, count_tokens: TokenCounter) -> Tuple[int, bool]:
+    """(generated tokens over all completions, approximate?). A completion without `tokens` is
+    counted from its text with `count_tokens`; one whose token list cannot be its text's
+    tokenization (tokens.merged_tokens) with the fallback counter. Approximate when the
+    fallback counted any completion."""
+    total, approximate = 0, False
     for completion in _get(result, "completions", []) or []:
         tokens = _get(completion, "tokens") or []
-        n = len(tokens) if tokens else count_tokens(_get(completion, "text", "") or "")
+        text = _get(completion, "text", "") or ""
+        if tokens and not merged_tokens(len(tokens), text):
+            n = len(tokens)
+        elif tokens:
+            n, approximate = approximate_token_count(text), True
+        else:
+            n = count_tokens(text)
+            approximate = approximate or is_approximate(count_tokens)
         if echo_prompt:
             n = max(n - num_prompt_tokens, 0)
         total += n
-    return total
+    return total, approximate
 
 
 def raw_runtime_s(result: Any) -> Optional[float]:
@@ -98,10 +118,15 @@ def raw_runtime_s(result: Any) -> Optional[float]:
     return None if request_time is None else float(request_time)
 
 
+def batched(result: Any) -> bool:
+    """The result carries a batch timing (2022 HELM's `batch_request_time` and `batch_size`)."""
+    return _get(result, "batch_request_time") is not None and bool(_get(result, "batch_size"))
+
+
 def _status(result: Any, runtime: Optional[float]) -> str:
     if result is None or not _get(result, "success", False):
         return STATUS_FAILED
-    if _get(result, "cached", False):
+    if _get(result, "cached", False) and not batched(result):
         return STATUS_CACHED
     if runtime is None:
         return STATUS_MISSING_TIME
@@ -114,11 +139,13 @@ def request_rows(
     request_states: Iterable[Any],
     count_tokens: TokenCounter,
     prompt_token_counts: Optional[Dict[tuple, int]] = None,
+    serving: str = "unknown",
 ) -> pd.DataFrame:
     """Build the requests table from request states (objects or dicts).
 
     prompt_token_counts: optional {(instance_id, train_trial_index, perturbation): n} that
     HELM already computed (its per-instance ``num_prompt_tokens`` stat); used before tokenizing.
+    serving: "local", "remote" or "unknown" (helm/local_models.serving): no cold start for remote.
     """
     rows: List[dict] = []
     for state in request_states:
@@ -126,10 +153,16 @@ def request_rows(
         description = _get(instance, "perturbation")
         perturbation = _get(description, "name")
         key = (_get(instance, "id"), _get(state, "train_trial_index", 0), perturbation)
+        approximate = False
         if prompt_token_counts is not None and key in prompt_token_counts:
             num_prompt_tokens = int(prompt_token_counts[key])
         else:
             num_prompt_tokens = int(count_tokens(_prompt_text(request)))
+            approximate = is_approximate(count_tokens)
+        num_output_tokens = 0
+        if result is not None:
+            num_output_tokens, approximate_output = count_output_tokens(result, bool(_get(request, "echo_prompt")), num_prompt_tokens, count_tokens)
+            approximate = approximate or approximate_output
         runtime = raw_runtime_s(result) if result is not None else None
         rows.append(
             {
@@ -142,13 +175,12 @@ def request_rows(
                 "perturbation": perturbation,
                 "perturbation_description": perturbation_description_json(description),
                 "num_prompt_tokens": num_prompt_tokens,
-                "num_output_tokens": (
-                    count_output_tokens(result, bool(_get(request, "echo_prompt")), num_prompt_tokens, count_tokens)
-                    if result is not None
-                    else 0
-                ),
+                "num_output_tokens": num_output_tokens,
                 "raw_runtime_s": np.nan if runtime is None else runtime,
                 "batch_size": _get(result, "batch_size") or 1,
+                "batched": batched(result),
+                "approximate_tokens": approximate,
+                "serving": serving,
                 "cached": bool(_get(result, "cached", False)),
                 "success": bool(_get(result, "success", False)),
                 "request_datetime": _get(result, "request_datetime"),
@@ -163,9 +195,13 @@ def flag_cold_start(table: pd.DataFrame, slowdown: float = 3.0) -> pd.DataFrame:
     """Mark cold-start requests per deployment: the first usable request (earliest
     `request_datetime`, then table order), plus any other request that started in that same
     second and took more than `slowdown`× the median of the later requests (it waited for the
-    model to load). Without later requests only the first is marked."""
+    model to load). Without later requests only the first is marked. Deployments served
+    remotely (`serving == "remote"`: an API, whose model is loaded already) are left alone."""
     table = table.copy()
-    for _, rows in table[table["status"] == STATUS_OK].groupby("model_deployment", sort=False):
+    candidates = table["status"] == STATUS_OK
+    if "serving" in table:
+        candidates &= table["serving"] != "remote"
+    for _, rows in table[candidates].groupby("model_deployment", sort=False):
         times = pd.to_numeric(rows["request_datetime"], errors="coerce")
         if times.notna().any():
             first_second = times == times.min()

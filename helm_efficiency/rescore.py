@@ -19,6 +19,7 @@ import json
 import os
 import time
 from contextlib import contextmanager
+from functools import partial
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -33,8 +34,12 @@ from helm_efficiency.estimate import load_tables
 from helm_efficiency.tables.names import DEFAULT_TABLE
 from helm_efficiency.helm import aggregate
 from helm_efficiency.helm.local_models import serving
+from helm_efficiency.helm_catalog import model_of_deployment, use_local_path
 from helm_efficiency.requests import EXCLUSION_STATUSES, perturbation_description_json, request_rows
-from helm_efficiency.runs import PER_INSTANCE_STATS, REQUESTS_TABLE, RUN_SPEC, SCENARIO_STATE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of
+from helm_efficiency.tokens import offline_counter
+from helm_efficiency.helm.metric_names import HELM_FILLED_STATS
+from helm_efficiency.runs import (PER_INSTANCE_STATS, REQUESTS_TABLE, RUN_METADATA, RUN_SPEC, SCENARIO_STATE, STATS, list_run_dirs,
+                                  model_deployment_of, read_json, run_spec_of)
 
 PREFIX = "efficiency_"
 JOURNAL = ".efficiency_rescore.journal"
@@ -49,17 +54,26 @@ class RunRead:
 
 # -- phase 1: read ------------------------------------------------------------------------------
 def _prompt_token_counts(run_dir: str) -> Dict[tuple, int]:
-    """HELM's own per-instance `num_prompt_tokens` (already tokenized by HELM), keyed like requests."""
+    """HELM's own per-instance `num_prompt_tokens` (already tokenized by HELM), keyed like requests.
+    A perturbed instance's stats carry its perturbation in their names (HELM's convention), so
+    the stat taken is the one whose perturbation is the entry's own (or none)."""
     path = os.path.join(run_dir, PER_INSTANCE_STATS)
     if not os.path.exists(path):
         return {}
+    entries = read_json(path)
+    if not isinstance(entries, list):
+        raise EfficiencyInputError(path, "<file>", "not a list of per-instance entries")
     counts = {}
-    for entry in read_json(path):
-        perturbation = (entry.get("perturbation") or {}).get("name")
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        perturbation = entry.get("perturbation") or {}
         for stat in entry.get("stats", []):
             name = stat.get("name", {})
-            if name.get("name") == "num_prompt_tokens" and name.get("perturbation") is None and stat.get("count"):
-                counts[(entry.get("instance_id"), entry.get("train_trial_index", 0), perturbation)] = int(round(stat["sum"] / stat["count"]))
+            stat_perturbation = name.get("perturbation") or {}
+            if (name.get("name") == "num_prompt_tokens" and stat_perturbation.get("name") == perturbation.get("name")
+                    and stat_perturbation.get("computed_on", "perturbed") == "perturbed" and stat.get("count")):
+                counts[(entry.get("instance_id"), entry.get("train_trial_index", 0), perturbation.get("name"))] = int(round(stat["sum"] / stat["count"]))
     return counts
 
 
@@ -77,78 +91,86 @@ def without_cyclic_gc():
             gc.enable()
 
 
-def read_run(run_dir: str) -> RunRead:
-    """Requests table of one run, or the reason it cannot be read. Never raises for bad input."""
+def read_run(run_dir: str, local_path: Optional[str] = None) -> RunRead:
+    """Requests table of one run, or the reason it cannot be read (file and cause). Never raises:
+    one bad run never stops a suite. `local_path`: the suite's prod_env (helm_catalog)."""
     with without_cyclic_gc():
-        return _read_run(run_dir)
+        try:
+            use_local_path(local_path)
+            return _read_run(run_dir)
+        except EfficiencyInputError as e:
+            return RunRead(run_dir, error=str(e))
+        except Exception as e:  # anything else in one run's data: named, counted, the rest goes on
+            return RunRead(run_dir, error=f"{os.path.join(run_dir, SCENARIO_STATE)}: could not be read ({type(e).__name__}: {e})")
 
 
 def _read_run(run_dir: str) -> RunRead:
-    try:
-        spec = run_spec_of(run_dir)
-        path = os.path.join(run_dir, SCENARIO_STATE)
-        state = read_json(path)
-        if not isinstance(state, dict) or not isinstance(state.get("request_states"), list):
-            raise EfficiencyInputError(path, "request_states", "missing or not a list")
-        counts = _prompt_token_counts(run_dir)
-        deployment = model_deployment_of(spec)
-        requests = request_rows(state["request_states"], helm_token_counter(deployment, path), prompt_token_counts=counts)
-        requests.insert(0, "run", os.path.basename(run_dir))
-        requests["model_deployment"] = requests["model_deployment"].fillna(deployment)
-        requests["serving"] = serving(deployment)
-        return RunRead(run_dir, requests=requests)
-    except EfficiencyInputError as e:
-        return RunRead(run_dir, error=str(e))
-
-
-def helm_token_counter(deployment: str, source: str) -> Callable[[str], int]:
-    """Count tokens with the deployment's HELM tokenizer, offline (HELM's own registry and
-    tokenizer classes, no request cache). Used only where HELM's per-instance stats lack
-    `num_prompt_tokens` or a completion lacks its `tokens`."""
-    state: dict = {}
-
-    def count(text: str) -> int:
-        if "tokenizer" not in state:
-            try:
-                from helm.benchmark.config_registry import register_builtin_configs_from_helm_package
-                from helm.benchmark.model_deployment_registry import get_model_deployment
-                from helm.common.cache_backend_config import BlackHoleCacheBackendConfig
-                from helm.tokenizers.auto_tokenizer import AutoTokenizer
-
-                register_builtin_configs_from_helm_package()
-                state["name"] = get_model_deployment(deployment).tokenizer_name
-                state["tokenizer"] = AutoTokenizer({}, BlackHoleCacheBackendConfig())
-            except Exception as e:  # unknown deployment, tokenizer not available offline, ...
-                raise EfficiencyInputError(source, "num_prompt_tokens", f"not recorded by HELM, and no tokenizer for {deployment!r} ({e})")
-        from helm.common.tokenization_request import TokenizationRequest
-
-        return len(state["tokenizer"].tokenize(TokenizationRequest(text=text, tokenizer=state["name"])).tokens)
-
-    return count
+    spec = run_spec_of(run_dir)
+    path = os.path.join(run_dir, SCENARIO_STATE)
+    state = read_json(path)
+    if not isinstance(state, dict) or not isinstance(state.get("request_states"), list):
+        raise EfficiencyInputError(path, "request_states", "missing or not a list")
+    counts = _prompt_token_counts(run_dir)
+    deployment = model_deployment_of(spec)
+    where = serving(deployment)
+    requests = request_rows(state["request_states"], offline_counter(deployment), prompt_token_counts=counts, serving=where)
+    requests.insert(0, "run", os.path.basename(run_dir))
+    requests["model_deployment"] = requests["model_deployment"].fillna(deployment)
+    requests["model"] = requests["model"].fillna(model_of_deployment(deployment) or deployment)
+    return RunRead(run_dir, requests=requests)
 
 
 # -- phase 3: stats in HELM's format (helm/aggregate.py, shared with the live metric) ------------
-def run_stats(rows: pd.DataFrame) -> Tuple[List[dict], Dict[tuple, List[dict]]]:
+def run_stats(rows: pd.DataFrame, helm_fill: Sequence[str] = ()) -> Tuple[List[dict], Dict[tuple, List[dict]]]:
     """(aggregated stats, per-instance stats by (instance_id, trial, perturbation JSON)) as HELM's
     JSON dicts, run-level counts included (the same aggregate functions as the live metric)."""
-    aggregated, per_instance = aggregate.run_stats(rows, aggregate.json_name)
+    aggregated, per_instance = aggregate.run_stats(rows, aggregate.json_name, helm_fill)
     aggregated += aggregate.run_count_stats(rows, aggregate.json_name)
     stats = [aggregate.stat_dict(name, moments) for name, moments in aggregated]
     return stats, {key: [aggregate.stat_dict(name, moments) for name, moments in values] for key, values in per_instance.items()}
 
 
-def _merged_stats(existing: List[dict], ours: List[dict]) -> List[dict]:
-    return [s for s in existing if not str(s.get("name", {}).get("name", "")).startswith(PREFIX)] + ours
+def _ours(stat: dict, helm_fill: Sequence[str]) -> bool:
+    """A stat this plugin wrote: `efficiency_*`, or a HELM stat it filled (absent from HELM's original)."""
+    name = str(stat.get("name", {}).get("name", ""))
+    return name.startswith(PREFIX) or name in helm_fill
 
 
-def _merged_per_instance(existing: List[dict], ours: Dict[tuple, List[dict]]) -> List[dict]:
+def _merged_stats(existing: List[dict], ours: List[dict], helm_fill: Sequence[str] = ()) -> List[dict]:
+    return [s for s in existing if not _ours(s, helm_fill)] + ours
+
+
+def _merged_per_instance(existing: List[dict], ours: Dict[tuple, List[dict]], helm_fill: Sequence[str] = ()) -> List[dict]:
     merged = []
     for entry in existing:
         key = (entry.get("instance_id"), entry.get("train_trial_index", 0), perturbation_description_json(entry.get("perturbation")))
         entry = dict(entry)
-        entry["stats"] = _merged_stats(entry.get("stats", []), ours.get(key, []))
+        entry["stats"] = _merged_stats(entry.get("stats", []), ours.pop(key, []), helm_fill)  # once per instance, even if HELM listed it twice
         merged.append(entry)
     return merged
+
+
+def helm_stats_to_fill(run_dir: str) -> List[str]:
+    """HELM's efficiency stats (metric_names.HELM_FILLED_STATS) that HELM itself wrote no value
+    for in this run: read from HELM's original stats.json (`stats.json.orig` once rescore has
+    kept it), so a value HELM wrote is never replaced and ours is refreshed on each rescore."""
+    path = os.path.join(run_dir, STATS)
+    original = path + ".orig" if os.path.exists(path + ".orig") else path
+    written = set()
+    if os.path.exists(original):
+        for stat in read_json(original):
+            if isinstance(stat, dict) and stat.get("count"):
+                written.add(str((stat.get("name") or {}).get("name")))
+    return [name for name in HELM_FILLED_STATS if name not in written]
+
+
+def run_metadata(rows: pd.DataFrame, tables: Sequence[str], helm_fill: Sequence[str], local_path: Optional[str]) -> dict:
+    """What a rescore used for this run (written to RUN/efficiency_metadata.json): the reference
+    stacks asked for and those the run's numbers came from, the HELM stats filled, the prod_env."""
+    used = sorted({str(h) for h in rows.get("reference_hardware", pd.Series(dtype=object)).dropna()})
+    return {"tables": "+".join(tables), "reference_stacks": used, "helm_stats_filled": list(helm_fill),
+            "local_path": local_path, "requests": int(len(rows)),
+            "approximate_token_requests": int(rows.get("approximate_tokens", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())}
 
 
 # -- writing: atomic per file, roll-forward journal per run ---------------------------------------------
@@ -191,29 +213,33 @@ def _dumps(obj) -> str:
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode("utf-8")
 
 
-def write_run(run_dir: str, rows: pd.DataFrame) -> None:
+def write_run(run_dir: str, rows: pd.DataFrame, tables: Sequence[str] = (DEFAULT_TABLE,), local_path: Optional[str] = None) -> None:
     stats_path = os.path.join(run_dir, STATS)
     per_instance_path = os.path.join(run_dir, PER_INSTANCE_STATS)
     existing_stats = read_json(stats_path) if os.path.exists(stats_path) else []
     existing_per_instance = read_json(per_instance_path) if os.path.exists(per_instance_path) else []
-    aggregated, per_instance = run_stats(rows)
+    helm_fill = helm_stats_to_fill(run_dir)
+    aggregated, per_instance = run_stats(rows, helm_fill)
     commit_run_files(
         run_dir,
         {
-            STATS: _dumps(_merged_stats(existing_stats, aggregated)),
-            PER_INSTANCE_STATS: _dumps(_merged_per_instance(existing_per_instance, per_instance)),
+            STATS: _dumps(_merged_stats(existing_stats, aggregated, helm_fill)),
+            PER_INSTANCE_STATS: _dumps(_merged_per_instance(existing_per_instance, per_instance, helm_fill)),
+            RUN_METADATA: _dumps(run_metadata(rows, tables, helm_fill, local_path)),
         },
     )
 
 
-def _write_job(job: Tuple[str, pd.DataFrame]) -> Optional[str]:
-    run_dir, rows = job
+def _write_job(job: Tuple[str, pd.DataFrame, Sequence[str], Optional[str]]) -> Optional[str]:
+    run_dir, rows, tables, local_path = job
     try:
         with without_cyclic_gc():
-            write_run(run_dir, rows)
+            write_run(run_dir, rows, tables, local_path)
         return None
     except (EfficiencyInputError, OSError) as e:
         return str(e)
+    except Exception as e:  # one run's bad data never stops the suite
+        return f"{run_dir}: could not be written ({type(e).__name__}: {e})"
 
 
 # -- the verb ------------------------------------------------------------------------------------------
@@ -223,19 +249,22 @@ def rescore_suite(
     pattern: str = "*",
     dry_run: bool = False,
     jobs: int = 1,
-    power_w: Optional[float] = None,
-    usd_per_gpu_hour: Optional[float] = None,
     progress: bool = True,
     executor: str = "local",
     address: Optional[str] = None,
+    local_path: Optional[str] = None,
 ) -> dict:
     """Re-score every run of a suite: read (in parallel), denoise per deployment over the whole
     suite and estimate (one step, on the concatenated requests tables), write (in parallel).
-    `executor`/`address`/`jobs` choose where the per-run phases run (helm_efficiency/executors.py)."""
+    `executor`/`address`/`jobs` choose where the per-run phases run (helm_efficiency/executors.py).
+    `local_path`: the suite's prod_env folder (model_deployments.yaml, model_metadata.yaml), read
+    so its custom deployments resolve to their models. A bad table name fails before any run is read."""
 
     def map_runs(fn, items, label):
         return map_ordered(fn, items, jobs, label if progress else "", executor, address, unit="run")
 
+    loaded_tables = load_tables(list(tables))  # fail fast on a bad --table
+    use_local_path(local_path)
     runs = list_run_dirs(suite_dir, pattern)
     if not runs:
         raise EfficiencyInputError(suite_dir, "<folder>", _why_no_runs(suite_dir, pattern))
@@ -243,7 +272,7 @@ def rescore_suite(
         for run_dir in runs:
             recover_run(run_dir)
     clock = {"started": time.perf_counter()}
-    reads = map_runs(read_run, runs, "reading runs")
+    reads = map_runs(partial(read_run, local_path=local_path), runs, "reading runs")
     clock["read"] = time.perf_counter()
     failed = {os.path.basename(r.run_dir): r.error for r in reads if r.error}
     ok = [r for r in reads if r.requests is not None and len(r.requests)]
@@ -251,19 +280,21 @@ def rescore_suite(
     summary = {"runs": len(runs), "rescored": 0, "skipped": skipped, "failed": failed, "requests": 0, "excluded": {}}
     if ok:
         requests = pd.concat([r.requests for r in ok], ignore_index=True)
-        table, reports = efficiency_columns(requests, load_tables(list(tables)), power_w, usd_per_gpu_hour)
+        table, reports = efficiency_columns(requests, loaded_tables)
         clock["fit"] = time.perf_counter()
         summary["requests"] = int(len(table))
         summary["excluded"] = {s: int((table["status"] == s).sum()) for s in EXCLUSION_STATUSES if (table["status"] == s).any()}
         summary["unestimated"] = int(table["idealized_runtime_s"].isna().sum())
+        summary["approximate_tokens"] = int(table["approximate_tokens"].sum())
+        summary["batched"] = int(table["batched"].sum())
         summary["denoise"] = reports
         if not dry_run:
-            write_text_atomic(os.path.join(suite_dir, REQUESTS_TABLE), table.to_csv(index=False))
+            write_text_atomic(os.path.join(suite_dir, REQUESTS_TABLE), _suite_requests_csv(suite_dir, table, pattern))
             clock["requests_csv"] = time.perf_counter()
             groups = {run: rows for run, rows in table.groupby("run", sort=False)}
-            jobs_list = [(r.run_dir, groups[os.path.basename(r.run_dir)]) for r in ok]
+            jobs_list = [(r.run_dir, groups[os.path.basename(r.run_dir)], tuple(tables), local_path) for r in ok]
             errors = map_runs(_write_job, jobs_list, "writing stats")
-            for (run_dir, _), error in zip(jobs_list, errors):
+            for (run_dir, *_), error in zip(jobs_list, errors):
                 if error:
                     failed[os.path.basename(run_dir)] = error
             summary["rescored"] = len(jobs_list) - sum(1 for e in errors if e)
@@ -275,6 +306,22 @@ def rescore_suite(
     summary["seconds"] = {b: round(clock[b] - clock[a], 3) for a, b in zip(phases, phases[1:])}
     print_summary(summary, dry_run)
     return summary
+
+
+def _suite_requests_csv(suite_dir: str, table: pd.DataFrame, pattern: str) -> str:
+    """The suite's requests table: this rescore's rows, plus (after a partial `--runs` rescore)
+    the rows an earlier rescore wrote for runs not re-scored now, so nothing is lost."""
+    path = os.path.join(suite_dir, REQUESTS_TABLE)
+    if pattern != "*" and os.path.exists(path):
+        try:
+            earlier = pd.read_csv(path, low_memory=False)
+        except (ValueError, OSError, pd.errors.ParserError):
+            earlier = None
+        if earlier is not None and "run" in earlier:
+            kept = earlier[~earlier["run"].isin(set(table["run"]))]
+            if len(kept):
+                table = pd.concat([kept, table], ignore_index=True).sort_values("run", kind="stable")
+    return table.to_csv(index=False)
 
 
 def _why_no_runs(suite_dir: str, pattern: str) -> str:
@@ -298,4 +345,6 @@ def print_summary(summary: dict, dry_run: bool) -> None:
         print(f"  failed  {run}: {reason}")
     print(f"requests: {summary['requests']}; excluded from timings: "
           + (", ".join(f"{k} {v}" for k, v in summary["excluded"].items()) or "none")
-          + f"; without idealized runtime: {summary.get('unestimated', 0)}")
+          + f"; without idealized runtime: {summary.get('unestimated', 0)}"
+          + f"; tokens counted approximately (no tokenizer offline, or a completion's tokens unusable): {summary.get('approximate_tokens', 0)}"
+          + f"; batched timings (batch time / batch size): {summary.get('batched', 0)}")

@@ -13,6 +13,7 @@ SCENARIO_STATE = "scenario_state.json"
 STATS = "stats.json"
 PER_INSTANCE_STATS = "per_instance_stats.json"
 REQUESTS_TABLE = "efficiency_requests.csv"  # the suite-level requests table rescore writes
+RUN_METADATA = "efficiency_metadata.json"  # per run: what rescore used (reference stacks, filled HELM stats)
 PREFERRED_SPLITS = ("test", "valid", None)
 
 

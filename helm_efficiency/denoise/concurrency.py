@@ -4,8 +4,10 @@ HELM runs requests on several threads (4 by default). Requests that overlap on h
 share (a model served locally) slow each other down, so even their lower envelope is contended.
 A deployment's mean concurrency is its busy time over its wall span:
 
-    concurrency = Σ request_time / (max(start + request_time) − min(start))
+    concurrency = Σ request_time / Σ over sessions (max(start + request_time) − min(start))
 
+where a session ends when nothing was in flight for more than SESSION_GAP_S (a suite run over
+weeks, or resumed from HELM's cache, is not one long idle span);
 with start = `request_datetime`, which HELM records in whole seconds. Over a span of a few
 seconds that rounding is a large error, so concurrency is reported only when the span is at
 least MIN_SPAN_S long. A single thread gives at most 1 (less when HELM spends time between
@@ -18,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 MIN_SPAN_S = 2.0
+SESSION_GAP_S = 60.0
 # Above this mean concurrency, requests overlapped for most of the run.
 CONTENDED = 1.5
 
@@ -30,7 +33,12 @@ def mean_concurrency(start_s: pd.Series, runtime_s: pd.Series) -> Optional[float
     if keep.sum() < 2:
         return None
     start, runtime = start[keep], runtime[keep]
-    span = float(np.max(start + runtime) - np.min(start))
+    order = np.argsort(start, kind="stable")
+    start, end = start[order], (start + runtime)[order]
+    latest_end = np.maximum.accumulate(end)
+    first = np.flatnonzero(np.concatenate([[True], start[1:] > latest_end[:-1] + SESSION_GAP_S]))
+    last = np.concatenate([first[1:] - 1, [len(start) - 1]])
+    span = float(np.sum(latest_end[last] - start[first]))
     if span < MIN_SPAN_S:
         return None
     return float(runtime.sum() / span)

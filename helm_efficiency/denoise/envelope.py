@@ -4,6 +4,11 @@ Model: runtime = a + b·p + g·(o−1) + noise, noise ≥ 0 (contention, queuein
 ever add time). The noise-free surface is the lower envelope of the timings, estimated by
 quantile regression (statsmodels QuantReg) at a low quantile, which ignores heavy upper tails.
 
+Every cost is physical: overhead, per-prompt-token and per-output-token costs are ≥ 0. Where
+the unconstrained fit breaks that (small samples, little spread), the same relative quantile
+loss is minimised again as a linear programme with those bounds (scipy's HiGHS), the terms at
+zero drop out of the form (a simpler form), and the quality says `constrained`.
+
 The fit is relative: each request's residual is measured as a fraction of its fitted runtime,
 so a 10 ms request weighs as much as a 1 s one, and short requests are not left with large
 relative errors. The check loss is positively homogeneous, ρ(r / w) = ρ(r) / w, so this is a
@@ -23,8 +28,8 @@ QUALITY_TOO_FEW = "too_few_requests"
 QUALITY_NO_OUTPUT_SPREAD = "output_length_not_identified"
 QUALITY_NO_PROMPT_SPREAD = "prompt_length_not_identified"
 QUALITY_NO_TIMINGS = "no_usable_timings"  # nothing to fit (all cached, failed or untimed): no fit attempted
-QUALITY_NEGATIVE_OVERHEAD = "negative_overhead"
-QUALITY_CONTENDED = "contended"  # requests overlapped on the model's own hardware (denoise/requests.py)  # the envelope crosses zero at short requests
+QUALITY_CONTENDED = "contended"  # requests overlapped on the model's own hardware (denoise/requests.py)
+QUALITY_CONSTRAINED = "constrained"  # the unconstrained fit had a negative cost; refitted with costs >= 0
 # QuantReg's interval needs a density estimate at the quantile: with few requests below the
 # envelope it comes out NaN. Said in the report rather than shown as NaN.
 INTERVAL_NOTE = "QuantReg could not estimate an interval: too few requests near the envelope (about 60 or more are needed)"
@@ -113,9 +118,35 @@ class LowerEnvelopeDenoiser:
             self.conf_int_ = None
         if self.conf_int_ is not None and not np.isfinite(self.conf_int_.to_numpy()).all():
             self.conf_int_ = None
-        if self.quality_ == QUALITY_OK and self.params_["overhead_s"] < 0:
-            self.quality_ = QUALITY_NEGATIVE_OVERHEAD
+        self.constrained_: list = []
+        if (self.params_ < 0).any():
+            self.constrained_ = [name for name, value in self.params_.items() if value < 0]
+            self.params_ = pd.Series(self._relative_bounded_fit(x, t), index=names)
+            self.conf_int_ = None  # QuantReg's interval does not hold at a bound
+            if self.quality_ == QUALITY_OK:
+                self.quality_ = QUALITY_CONSTRAINED
         return self
+
+    def _relative_bounded_fit(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The relative quantile fit with every coefficient >= 0: min Σ q·u⁺ + (1−q)·u⁻ subject to
+        X·β + u⁺ − u⁻ = t (rows scaled as in _relative_quantile_fit), β, u ≥ 0, by HiGHS."""
+        from scipy.optimize import linprog
+        from scipy.sparse import eye, hstack, csr_matrix
+
+        n, k = x.shape
+        q = self.quantile_
+        scale = np.ones_like(t)
+        beta = np.zeros(k)
+        for _ in range(1 + self.relative_passes):
+            xs, ts = x / scale[:, None], t / scale
+            cost = np.concatenate([np.zeros(k), np.full(n, q), np.full(n, 1.0 - q)])
+            a_eq = hstack([csr_matrix(xs), eye(n), -eye(n)], format="csr")
+            solved = linprog(cost, A_eq=a_eq, b_eq=ts, bounds=(0, None), method="highs")
+            if solved.status != 0:
+                break
+            beta = solved.x[:k]
+            scale = np.maximum(x @ beta, max(0.5 * t.min(), 1e-6))
+        return beta
 
     def _relative_quantile_fit(self, x: np.ndarray, t: np.ndarray):
         """QuantReg of t on x with each row's residual relative to its fitted runtime: the first
@@ -163,6 +194,9 @@ class LowerEnvelopeDenoiser:
         if not self.fitted:
             return out
         out["params"] = {k: float(v) for k, v in self.params_.items()}
+        if self.constrained_:
+            out["constrained"] = (f"{', '.join(self.constrained_)} came out negative in the unconstrained fit; refitted with every "
+                                  "cost >= 0 (" + ", ".join(f"{k} = {v:.3g}" for k, v in self.params_.items()) + ")")
         if self.conf_int_ is not None:
             out["params_interval"] = {k: [float(r.lo), float(r.hi)] for k, r in self.conf_int_.iterrows()}
         else:

@@ -22,7 +22,9 @@ def denoise_requests(
     requests: pd.DataFrame, quantile: Optional[float] = None, min_requests: int = 8
 ) -> Tuple[pd.DataFrame, Dict[str, dict]]:
     """Fit one lower envelope per model deployment (pooled over all rows given) and add
-    `denoised_runtime_s`, `denoise_quality` and `used_in_denoise_fit` to a copy of `requests`."""
+    `denoised_runtime_s`, `denoise_quality`, `used_in_denoise_fit`, `concurrency` and
+    `denoised_above_raw` (a usable timing below the envelope: the envelope is a low quantile,
+    so a few per deployment are; flagged and counted, never silently) to a copy of `requests`."""
     out = requests.copy()
     out["denoised_runtime_s"] = np.nan
     out["denoise_quality"] = None
@@ -47,4 +49,6 @@ def denoise_requests(
         out.loc[rows.index, "denoise_quality"] = quality
         out.loc[rows.index, "concurrency"] = np.nan if concurrency is None else concurrency
         reports[str(deployment)] = report
+    raw = pd.to_numeric(out["raw_runtime_s"], errors="coerce")
+    out["denoised_above_raw"] = (out["status"] == STATUS_OK) & (out["denoised_runtime_s"] > raw)
     return out, reports

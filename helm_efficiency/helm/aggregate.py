@@ -20,12 +20,12 @@ pandas only: importing this loads neither helm nor torch.
 """
 
 import json
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.helm.metric_names import PER_REQUEST_STATS
+from helm_efficiency.helm.metric_names import HELM_FILLED_STATS, PER_REQUEST_STATS
 from helm_efficiency.helm.stats import run_count_values
 from helm_efficiency.requests import STATUS_OK
 
@@ -39,6 +39,8 @@ FAIRNESS = json.dumps({"name": "fairness", "robustness": False, "fairness": True
 # Measured timings are reported only for requests whose timing is usable (status ok).
 TIMING_COLUMNS = ("raw_runtime_s",)
 STAT_ORDER = {name: i for i, (name, *_) in enumerate(PER_REQUEST_STATS)}
+STAT_ORDER.update({name: len(PER_REQUEST_STATS) + i for i, name in enumerate(HELM_FILLED_STATS)})
+COLUMN_OF = {name: column for name, column, *_ in PER_REQUEST_STATS}
 CONTEXT = ["split", "sub_split", "perturbation_description"]
 INSTANCE = ["instance_id", "train_trial_index"]
 MOMENTS = dict(count=("value", "size"), sum=("value", "sum"), sum_squared=("sq", "sum"), min=("value", "min"), max=("value", "max"))
@@ -61,15 +63,18 @@ def _column_values(column: pd.Series) -> list:
     return out.tolist()
 
 
-def long_values(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per (request, stat) with a finite value: what the metric reports per request."""
+def long_values(rows: pd.DataFrame, helm_fill: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per (request, stat) with a finite value: what the metric reports per request.
+    helm_fill: HELM stat names (metric_names.HELM_FILLED_STATS) to report too, from our values."""
     for column in ("sub_split", "perturbation_description"):
         if column not in rows:
             rows = rows.assign(**{column: None})
     keys = rows[INSTANCE + CONTEXT].astype(object)
     keys = keys.where(keys.notna(), None)
     frames = []
-    for name, column, *_ in PER_REQUEST_STATS:
+    stats = [(name, column) for name, column, *_ in PER_REQUEST_STATS]
+    stats += [(helm_name, COLUMN_OF[HELM_FILLED_STATS[helm_name]]) for helm_name in HELM_FILLED_STATS if helm_name in helm_fill]
+    for name, column in stats:
         values = pd.to_numeric(rows[column], errors="coerce").astype(float)
         keep = np.isfinite(values.to_numpy())
         if column in TIMING_COLUMNS:
@@ -133,10 +138,11 @@ def _worst_case_trial_means(per_instance: pd.DataFrame) -> pd.DataFrame:
     return derived.groupby(group, dropna=False, sort=False)["value"].mean().reset_index()
 
 
-def run_stats(rows: pd.DataFrame, render: Render) -> Tuple[List[Tuple[Any, Moments]], Dict[tuple, List[Tuple[Any, Moments]]]]:
+def run_stats(rows: pd.DataFrame, render: Render, helm_fill: Sequence[str] = ()) -> Tuple[List[Tuple[Any, Moments]], Dict[tuple, List[Tuple[Any, Moments]]]]:
     """(aggregated stats, per-instance stats keyed by (instance_id, trial, perturbation JSON)),
-    each stat a (rendered name, moments) pair, for the per-request stats of `rows`."""
-    values = long_values(rows)
+    each stat a (rendered name, moments) pair, for the per-request stats of `rows` (and the
+    HELM stats named in `helm_fill`, from the same values)."""
+    values = long_values(rows, helm_fill)
     group = INSTANCE + CONTEXT + ["order", "stat"]
     keys = rows.reindex(columns=INSTANCE + ["perturbation_description"]).astype(object)
     one_request_per_instance = not keys.where(keys.notna(), None).duplicated().any()

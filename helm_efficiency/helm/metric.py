@@ -65,8 +65,7 @@ class InferenceEfficiencyMetric(Metric):
         adapter_spec = scenario_state.adapter_spec
         window_service = WindowServiceFactory.get_window_service(adapter_spec.model_deployment, metric_service)
         states = list(scenario_state.request_states)
-        requests = request_rows(states, count_tokens=window_service.get_num_tokens)
-        requests["serving"] = serving(adapter_spec.model_deployment)
+        requests = request_rows(states, count_tokens=window_service.get_num_tokens, serving=serving(adapter_spec.model_deployment))
         # A model served from a local folder is priced from its own config.json, not its name.
         local = local_model_architecture(adapter_spec.model_deployment)
         if local is not None:

@@ -29,13 +29,26 @@ RUN_COUNT_STATS: List[Tuple[str, str, str]] = [
     ("efficiency_num_unestimated_requests", "# requests without idealized runtime", "Requests whose model no reference table covers (no number is made up)."),
     ("efficiency_num_extrapolated_requests", "# extrapolated requests", "Requests outside the reference table's profiled (p, o) range."),
     ("efficiency_num_denoise_fit_requests", "# requests in denoise fit", "Requests of this run used in the deployment's lower-envelope fit."),
+    ("efficiency_num_undenoised_requests", "# requests without denoised runtime", "Requests of a fitted deployment with no denoised runtime: a prompt or output length the fit could not identify, outside the one observed."),
+    ("efficiency_num_denoised_above_raw_requests", "# requests denoised above raw", "Requests whose measured runtime is below the fitted envelope (a low quantile, so a few are): their denoised runtime exceeds the raw one."),
+    ("efficiency_num_approximate_token_requests", "# requests with approximate tokens", "Requests whose prompt or output tokens were counted by the offline fallback counter (no HELM count, no tokenizer offline, or a completion's token list unusable); their idealized interval is widened by its measured error."),
+    ("efficiency_num_batched_requests", "# batched requests", "Requests timed as part of a batch (2022 HELM): raw runtime is the batch's time divided by its size."),
     ("efficiency_num_calibrated_requests", "# requests from a calibrated entry", "Idealized runtime from a cost-table entry calibrated on this model's own profile."),
     ("efficiency_num_transfer_requests", "# requests by transfer", "Idealized runtime transferred from other profiled models through this model's architecture."),
     ("efficiency_num_size_only_requests", "# requests by size only", "Idealized runtime from the model's parameter count alone (no architecture known)."),
     ("efficiency_num_helm_table_requests", "# requests from HELM's table", "Idealized runtime from HELM's bundled efficiency_data."),
     ("efficiency_concurrency", "Concurrency", "Mean requests in flight at once for this deployment (busy time / wall span, from HELM's timestamps; whole-second starts, so only over spans of 2 s or more). Above 1.5 on a local model the denoised runtime is corrected and flagged."),
-    ("efficiency_denoise_underdetermined", "Denoise underdetermined", "1 if the denoising fit was attempted but is not ok: too few usable timings, prompt or output length not identified, or a negative overhead. Absent when no timing was usable (all cached, failed or untimed)."),
+    ("efficiency_denoise_underdetermined", "Denoise underdetermined", "1 if the denoising fit was attempted but is not ok: too few usable timings, prompt or output length not identified, or a cost came out negative and was refitted with costs >= 0 (constrained). Absent when no timing was usable (all cached, failed or untimed)."),
 ]
+
+# HELM's own efficiency stats (helm/benchmark/metrics/efficiency_metrics.py) that the bundled
+# schema_classic.yaml shows in its "efficiency" group, and the stat of ours each is filled from
+# where HELM wrote none (never over a value HELM wrote): plain helm-summarize + helm-server then
+# show our numbers in HELM's own columns.
+HELM_FILLED_STATS: Dict[str, str] = {
+    "inference_denoised_runtime": "efficiency_denoised_runtime_s",
+    "inference_idealized_runtime": "efficiency_idealized_runtime_s",
+}
 
 # How idealized runtime was obtained, as the `method` column and the efficiency_num_<method>_requests stats say.
 METHODS = ("calibrated", "transfer", "size_only", "helm_table")

@@ -31,7 +31,22 @@ def run_count_values(rows: pd.DataFrame) -> List[Tuple[str, float]]:
         ("efficiency_num_unestimated_requests", float(rows["idealized_runtime_s"].isna().sum())),
         ("efficiency_num_extrapolated_requests", float(rows["extrapolated"].fillna(False).astype(bool).sum())),
         ("efficiency_num_denoise_fit_requests", float(rows["used_in_denoise_fit"].sum())),
+        ("efficiency_num_undenoised_requests", float(_undenoised(rows).sum())),
+        ("efficiency_num_denoised_above_raw_requests", float(_flag(rows, "denoised_above_raw").sum())),
+        ("efficiency_num_approximate_token_requests", float(_flag(rows, "approximate_tokens").sum())),
+        ("efficiency_num_batched_requests", float(_flag(rows, "batched").sum())),
     ] + _method_counts(rows) + underdetermined + _concurrency(rows)
+
+
+def _flag(rows: pd.DataFrame, column: str) -> pd.Series:
+    return rows[column].fillna(False).astype(bool) if column in rows else pd.Series(False, index=rows.index)
+
+
+def _undenoised(rows: pd.DataFrame) -> pd.Series:
+    """Requests of a deployment whose fit was attempted that still got no denoised runtime (a
+    prompt or output length the fit could not speak for): counted, never silently missing."""
+    attempted = rows["denoise_quality"].notna() & (rows["denoise_quality"] != QUALITY_NO_TIMINGS)
+    return attempted & rows["denoised_runtime_s"].isna()
 
 
 def _method_counts(rows: pd.DataFrame) -> List[Tuple[str, float]]:
