@@ -70,6 +70,35 @@ def classic_schema() -> dict:
     return copy.deepcopy(_yaml("helm.benchmark.static", "schema_classic.yaml"))
 
 
+def read_schema_file(path: str) -> dict:
+    """A HELM schema (YAML, or the JSON helm-summarize writes), parsed; an error names the file."""
+    import json
+
+    from helm_efficiency.errors import EfficiencyInputError
+
+    try:
+        with open(path) as f:
+            parsed = json.load(f) if path.endswith(".json") else yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, ValueError, yaml.YAMLError) as e:
+        raise EfficiencyInputError(path, "<file>", f"not a readable schema ({e})")
+    return parsed if isinstance(parsed, dict) else {}
+
+
+@lru_cache(maxsize=1)
+def _helm_schema_names() -> List[str]:
+    try:
+        files = [p.name for p in resources.files("helm.benchmark.static").iterdir() if p.name.startswith("schema_") and p.name.endswith(".yaml")]
+    except (ModuleNotFoundError, FileNotFoundError):
+        return []
+    rest = sorted(f for f in files if f != "schema_classic.yaml")
+    return (["schema_classic.yaml"] if "schema_classic.yaml" in files else []) + rest
+
+
+def helm_schemas() -> List[dict]:
+    """Every schema HELM ships (helm/benchmark/static/schema_*.yaml), classic first; cached: do not mutate."""
+    return [_yaml("helm.benchmark.static", name) for name in _helm_schema_names()]
+
+
 def helm_models() -> List[dict]:
     """Every entry of HELM's model_metadata.yaml (name, access, num_parameters, release_date, tags),
     the local prod_env's first."""

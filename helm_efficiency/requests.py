@@ -199,6 +199,8 @@ def flag_cold_start(table: pd.DataFrame, slowdown: float = 3.0) -> pd.DataFrame:
     remotely (`serving == "remote"`: an API, whose model is loaded already) are left alone."""
     table = table.copy()
     candidates = table["status"] == STATUS_OK
+    if "batched" in table:  # a batch's time is shared by its requests: no one of them paid a load alone
+        candidates &= ~table["batched"].fillna(False).astype(bool)
     if "serving" in table:
         candidates &= table["serving"] != "remote"
     for _, rows in table[candidates].groupby("model_deployment", sort=False):

@@ -147,6 +147,11 @@ def _merged_per_instance(existing: List[dict], ours: Dict[tuple, List[dict]], he
         entry = dict(entry)
         entry["stats"] = _merged_stats(entry.get("stats", []), ours.pop(key, []), helm_fill)  # once per instance, even if HELM listed it twice
         merged.append(entry)
+    for (instance_id, trial, description), stats in ours.items():  # instances HELM's file lacks (2022 suites have none)
+        entry = {"instance_id": instance_id, "train_trial_index": trial, "stats": stats}
+        if description is not None:
+            entry["perturbation"] = json.loads(description)
+        merged.append(entry)
     return merged
 
 

@@ -167,7 +167,7 @@ def cmd_rescore(args) -> None:
     from helm_efficiency.rescore import rescore_suite
 
     summary = rescore_suite(args.suite_dir, tables=args.table, pattern=args.runs, dry_run=args.dry_run, jobs=args.jobs,
-                            executor=args.executor, address=args.address)
+                            executor=args.executor, address=args.address, local_path=args.local_path)
     if summary.get("failed"):
         sys.exit(RESCORE_PARTIAL_EXIT)
 
@@ -176,7 +176,8 @@ def cmd_leaderboard(args) -> None:
     from helm_efficiency.report.leaderboard import write_leaderboard
 
     write_leaderboard(args.source, args.output_dir, metric=args.metric, efficiency=args.efficiency,
-                      common_scenarios=args.common_scenarios, allow_mixed_stacks=args.allow_mixed_stacks)
+                      common_scenarios=args.common_scenarios, allow_mixed_stacks=args.allow_mixed_stacks,
+                      local_path=args.local_path, schema=args.schema)
 
 
 def cmd_schema(args) -> None:
@@ -188,6 +189,12 @@ def cmd_schema(args) -> None:
 def add_table_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--table", action="append", help="a shipped table (h100-trtllm, h100-vllm, h200-trtllm, a100-trtllm, a100-vllm, a100, "
                    "v100, cpu, helm) or a JSON path; repeat, or join with '+', to search several in order (default: h100-trtllm)")
+
+
+def add_local_path_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--local-path", default="prod_env", help="the suite's prod_env folder, as helm-run's --local-path: its "
+                   "model_deployments.yaml and model_metadata.yaml resolve custom deployments to their models (default: prod_env, "
+                   "next to where you run; ignored if absent)")
 
 
 def add_model_source(p: argparse.ArgumentParser) -> None:
@@ -316,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=["local", "dask"], default="local",
                    help="where the per-run phases run: local (default) or dask (pip install 'helm-efficiency[dask]')")
     p.add_argument("--address", help="with --executor dask: an existing scheduler, e.g. tcp://scheduler:8786 (default: start a LocalCluster of -j workers)")
+    add_local_path_option(p)
 
     p = add("leaderboard", cmd_leaderboard, "Capability vs efficiency: table (CSV, Markdown, HTML), Pareto flags, ranks and PNG plots.",
             "helm-efficiency leaderboard benchmark_output/runs/demo -o leaderboard/")
@@ -326,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--efficiency", default="idealized", choices=["idealized", "denoised", "raw", "energy", "cost"],
                    help="the measure Pareto flags and the plots use (default: idealized runtime)")
     p.add_argument("--common-scenarios", action="store_true", help="average every model over only the scenarios all models have")
+    p.add_argument("--schema", action="append", help="a HELM schema YAML whose run groups give each run's main metric (repeatable; "
+                   "default: every schema_*.yaml in the suite folder and its benchmark_output, then every schema HELM ships)")
+    add_local_path_option(p)
     p.add_argument("--allow-mixed-stacks", action="store_true",
                    help="rank idealized numbers from different reference stacks together (every output then says so)")
     p = add("schema", cmd_schema, "Write a helm-summarize schema: HELM's schema plus an efficiency_plugin metric group with our stats.",

@@ -9,7 +9,7 @@ import base64
 import io
 import os
 import re
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -37,9 +37,9 @@ RUNTIME_NOTIONS = ("raw_runtime_s", "denoised_runtime_s", "idealized_runtime_s")
 IDEALIZED_COLUMNS = ("idealized_runtime_s", "idealized_energy_j", "idealized_cost_usd")  # estimated on a reference stack
 
 
-def load_runs(source: str, metric: str) -> pd.DataFrame:
+def load_runs(source: str, metric: str, schema_files: Sequence[str] = ()) -> pd.DataFrame:
     if os.path.isdir(source):
-        return suite_run_table(source, metric)
+        return suite_run_table(source, metric, schema_files)
     from helm_efficiency.report.import_helm_csv import import_helm_runtime_csv
 
     return import_helm_runtime_csv(source, metric)
@@ -51,6 +51,13 @@ def _reason(group: pd.DataFrame, column: str) -> str:
     if column.startswith("idealized"):
         return "no reference table covers this model" if column == "idealized_runtime_s" else "no GPU count or power/price assumption"
     return "no usable timings"
+
+
+def _note(group: pd.DataFrame, column: str, efficiency: str) -> str:
+    """Why a model is not judged: no capability value where it has the measure, or no measure."""
+    if group[column].notna().any():
+        return f"no capability value in the scenarios that have its {efficiency} numbers"
+    return f"{efficiency} not estimated: {_reason(group, column)}"
 
 
 def win_rates(runs: pd.DataFrame) -> pd.Series:
@@ -111,7 +118,7 @@ def model_table(runs: pd.DataFrame, efficiency: str = "idealized", common_scenar
         row["stack"] = "+".join(stacks) if stacks else None
         methods = used.get("method", pd.Series(dtype=object)).dropna()
         row["method"] = methods.mode().iloc[0] if len(methods) else None
-        row["note"] = f"{efficiency} not estimated: {_reason(group, chosen)}" if fallback else ""
+        row["note"] = _note(group, chosen, efficiency) if fallback else ""
         rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
@@ -133,6 +140,8 @@ def _per_model_scenario(runs: pd.DataFrame) -> pd.DataFrame:
     out = grouped[numeric].mean()
     for column in text:
         out[column] = grouped[column].agg(lambda v: v.dropna().iloc[0] if v.notna().any() else None)
+    if "stack" in runs:  # every stack behind the averaged runs, so a mix is seen (and refused)
+        out["stack"] = grouped["stack"].agg(lambda v: "+".join(sorted({p for s in v.dropna() for p in str(s).split("+") if p})) or None)
     return out.reset_index()
 
 
@@ -141,7 +150,7 @@ def stacks_in(table: pd.DataFrame, efficiency: str) -> List[str]:
     chosen = EFFICIENCY_COLUMNS[efficiency]
     if chosen not in IDEALIZED_COLUMNS or "stack" not in table:
         return []
-    return sorted({s for s in table.loc[table[chosen].notna(), "stack"].dropna()})
+    return sorted({part for s in table.loc[table[chosen].notna(), "stack"].dropna() for part in str(s).split("+") if part})
 
 
 def rank_correlations(table: pd.DataFrame) -> pd.DataFrame:
@@ -318,7 +327,8 @@ def _html_page(title: str, caption: str, shown: pd.DataFrame, correlations: pd.D
 
 
 def write_leaderboard(source: str, output_dir: str, metric: str = "auto", efficiency: str = "idealized",
-                      common_scenarios: bool = False, allow_mixed_stacks: bool = False) -> pd.DataFrame:
+                      common_scenarios: bool = False, allow_mixed_stacks: bool = False, local_path: Optional[str] = None,
+                      schema: Optional[Sequence[str]] = None) -> pd.DataFrame:
     """Write leaderboard.{csv,md,html} and PNGs for a suite folder or a HELM 2022 CSV.
 
     Refuses to rank estimated numbers from different reference stacks together unless
@@ -327,7 +337,10 @@ def write_leaderboard(source: str, output_dir: str, metric: str = "auto", effici
 
     from helm_efficiency.errors import EfficiencyInputError
 
-    runs = load_runs(source, metric)
+    from helm_efficiency.helm_catalog import use_local_path
+
+    use_local_path(local_path)
+    runs = load_runs(source, metric, schema or ())
     table = model_table(runs, efficiency, common_scenarios)
     if table.empty:
         raise EfficiencyInputError(source, "runs", "no run with a model and stats to rank")

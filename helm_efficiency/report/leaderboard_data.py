@@ -1,21 +1,25 @@
 """Per-run capability and efficiency numbers read from a suite's stats.json files.
 
-Capability per run is `--metric` or, with `auto` (the default), the main metric HELM's schema
-gives the run's group (`environment.main_name` in schema_classic.yaml: F1 for question
-answering, quasi-exact match for classification, ...). The reference stack of each run comes
-from the efficiency MetricSpec in its run_spec.json or, for re-scored suites, from
-SUITE/efficiency_requests.csv; the method from the efficiency_num_<method>_requests counts.
+Capability per run is `--metric` or, with `auto` (the default), the main metric of the run's
+group (`environment.main_name`) in the schema the suite was made with: `--schema` files, then
+schema files in the suite folder, then every schema HELM ships (classic first, then lite,
+MedHELM, safety, capabilities, ...), the first that describes the group winning. The reference
+stack of each run comes from RUN/efficiency_metadata.json (written by rescore), else the
+efficiency MetricSpec in its run_spec.json, else SUITE/efficiency_requests.csv; the method
+from the efficiency_num_<method>_requests counts.
 """
 
+import glob
 import os
 from functools import lru_cache
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence, Tuple
 
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.helm.metric_names import METHODS, METRIC_CLASS
-from helm_efficiency.runs import REQUESTS_TABLE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of, scenario_of, stat_means
+from helm_efficiency.runs import (REQUESTS_TABLE, RUN_METADATA, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of,
+                                  scenario_of, stat_means)
 
 EFFICIENCY_STATS = {
     "raw_runtime_s": "efficiency_raw_runtime_s",
@@ -28,18 +32,33 @@ AUTO_METRIC = "auto"
 FALLBACK_METRIC = "exact_match"  # for runs whose group HELM's schema does not list
 
 
-@lru_cache(maxsize=1)
-def main_metrics() -> Dict[str, str]:
-    """Run group → its main metric, from HELM's schema_classic.yaml (read as data)."""
-    from helm_efficiency.helm_catalog import classic_schema
+def suite_schema_files(suite_dir: str) -> Tuple[str, ...]:
+    """Schema files kept with a suite: SUITE/schema*.yaml|json and benchmark_output/schema*.yaml."""
+    found = []
+    for folder in (suite_dir, os.path.dirname(os.path.dirname(os.path.abspath(suite_dir)))):
+        for pattern in ("schema*.yaml", "schema*.yml", "schema*.json"):
+            found += sorted(glob.glob(os.path.join(folder, pattern)))
+    return tuple(found)
 
-    return {g["name"]: g["environment"]["main_name"] for g in classic_schema().get("run_groups", [])
-            if (g.get("environment") or {}).get("main_name")}
+
+@lru_cache(maxsize=8)
+def main_metrics(schema_files: Tuple[str, ...] = ()) -> Dict[str, str]:
+    """Run group → its main metric: from `schema_files` (YAML or JSON) in order, then every
+    schema HELM ships (helm_catalog.helm_schemas); the first that describes a group wins."""
+    from helm_efficiency.helm_catalog import helm_schemas, read_schema_file
+
+    table: Dict[str, str] = {}
+    for schema in [read_schema_file(path) for path in schema_files] + helm_schemas():
+        for group in schema.get("run_groups") or []:
+            main = (group.get("environment") or {}).get("main_name") if isinstance(group, dict) else None
+            if main and group.get("name"):
+                table.setdefault(group["name"], main)
+    return table
 
 
-def main_metric_of(run_spec: dict) -> str:
-    """The main metric of the first of the run's groups that HELM's schema describes."""
-    table = main_metrics()
+def main_metric_of(run_spec: dict, schema_files: Tuple[str, ...] = ()) -> str:
+    """The main metric of the first of the run's groups that a schema describes."""
+    table = main_metrics(tuple(schema_files))
     return next((table[g] for g in run_spec.get("groups") or [] if g in table), FALLBACK_METRIC)
 
 
@@ -63,11 +82,26 @@ def _rescored_stacks(suite_dir: str) -> Dict[str, str]:
     return {run: "+".join(sorted(set(rows["reference_hardware"].astype(str)))) for run, rows in table.groupby("run")}
 
 
-def suite_run_table(suite_dir: str, metric: str = AUTO_METRIC) -> pd.DataFrame:
+def _metadata_stack(run_dir: str) -> Optional[str]:
+    """The reference stacks a rescore used for this run ('+'-joined), from RUN/efficiency_metadata.json."""
+    path = os.path.join(run_dir, RUN_METADATA)
+    if not os.path.exists(path):
+        return None
+    try:
+        meta = read_json(path)
+    except EfficiencyInputError:
+        return None
+    stacks = meta.get("reference_stacks") if isinstance(meta, dict) else None
+    return "+".join(stacks) if stacks else None
+
+
+def suite_run_table(suite_dir: str, metric: str = AUTO_METRIC, schema_files: Sequence[str] = ()) -> pd.DataFrame:
     """One row per run: model, scenario, the capability metric used and its value, each efficiency
-    mean, the reference stack and method. Unreadable runs are listed with their error."""
+    mean, the reference stack and method. Unreadable runs are listed with their error.
+    schema_files: schemas to read main metrics from before the suite's own and HELM's."""
     rows, seen_metrics = [], set()
     rescored = _rescored_stacks(suite_dir)
+    schemas = tuple(schema_files) + suite_schema_files(suite_dir)
     for run_dir in list_run_dirs(suite_dir):
         run = os.path.basename(run_dir)
         row: dict = {"run": run}
@@ -79,13 +113,22 @@ def suite_run_table(suite_dir: str, metric: str = AUTO_METRIC) -> pd.DataFrame:
             rows.append(row)
             continue
         seen_metrics.update(means)
-        used = main_metric_of(spec) if metric == AUTO_METRIC else metric
+        used = metric
+        if metric == AUTO_METRIC:
+            used = main_metric_of(spec, schemas)
+            # Older suites name a group's main stat after the group (HELM Safety v3's harm_bench_score,
+            # sst_score where today's schema says safety_score): when the schema's name is absent, the
+            # shortest stat ending in the same word stands in (the metric column says which).
+            if used not in means:
+                suffix = "_" + used.split("_")[-1]
+                older = sorted((m for m in means if m.endswith(suffix) and not m.startswith("efficiency_")), key=lambda m: (len(m), m))
+                used = older[0] if older else used
         row.update(model=model_deployment_of(spec), scenario=scenario_of(spec), metric=used, accuracy=means.get(used))
         for column, stat in EFFICIENCY_STATS.items():
             row[column] = means.get(stat)
         row["num_unestimated_requests"] = means.get("efficiency_num_unestimated_requests")
         row["has_efficiency_stats"] = "efficiency_num_requests" in means
-        row["stack"] = rescored.get(run) or stack_of(spec)
+        row["stack"] = _metadata_stack(run_dir) or rescored.get(run) or stack_of(spec)
         counts = {m: means.get(f"efficiency_num_{m}_requests") or 0 for m in METHODS}
         row["method"] = max(counts, key=counts.get) if any(counts.values()) else None
         rows.append(row)
