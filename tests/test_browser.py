@@ -88,8 +88,10 @@ def test_served_group_data_has_numbers_in_our_columns(served_suite):
 CHROMEDRIVER = shutil.which("chromedriver")
 
 
-def test_clicking_our_tab_in_helm_server_shows_our_numbers(served_suite):
-    """A person's path: open the group page, click the "Efficiency (helm-efficiency)" tab, read a number."""
+def click_tab_and_read_numbers(work, url: str, tab_name: str, first_column: str):
+    """A person's path: open a group page, click a metric-group tab (helm-server shows tabs when
+    a group page has several tables; one table shows every column at once), find the table
+    with `first_column`, read its first row's numbers."""
     if CHROMEDRIVER is None:
         pytest.skip("chromedriver is not installed (apt-get install chromium-driver); the click test needs it")
     webdriver = pytest.importorskip("selenium.webdriver")
@@ -98,22 +100,96 @@ def test_clicking_our_tab_in_helm_server_shows_our_numbers(served_suite):
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    work, base = served_suite
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", f"--user-data-dir={work / 'selenium'}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # no Selenium Manager download
     try:
-        driver.get(f"{base}/#/groups/reasoning")
-        tab = WebDriverWait(driver, 30).until(expected_conditions.element_to_be_clickable(
-            (By.XPATH, "//*[normalize-space(text())='Efficiency (helm-efficiency)']")))
-        tab.click()
-        WebDriverWait(driver, 30).until(lambda d: "Raw runtime" in d.find_element(By.TAG_NAME, "table").get_attribute("textContent"))
-        rows = driver.find_elements(By.CSS_SELECTOR, "table tbody tr")
+        driver.get(url)
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.TAG_NAME, "table"))
+        tabs = driver.find_elements(By.XPATH, f"//*[contains(@class, 'tab') and normalize-space(text())='{tab_name}']")
+        if tabs:
+            WebDriverWait(driver, 30).until(expected_conditions.element_to_be_clickable(tabs[0])).click()
+
+        def table_with_column(d):
+            return next((t for t in d.find_elements(By.TAG_NAME, "table") if first_column in t.get_attribute("textContent")), False)
+
+        table = WebDriverWait(driver, 30).until(table_with_column)
+        rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
         cells = [c.text.strip() for c in rows[0].find_elements(By.TAG_NAME, "td")]
-        assert cells[0].startswith("Simple Model 1")
-        numbers = [float(c) for c in cells[1:] if re.fullmatch(r"-?\d+(\.\d+)?(e-?\d+)?", c)]
-        assert numbers, cells
+        return cells, [float(c) for c in cells[1:] if re.fullmatch(r"-?\d+(\.\d+)?(e-?\d+)?", c)]
     finally:
         driver.quit()
+
+
+def test_clicking_our_tab_in_helm_server_shows_our_numbers(served_suite):
+    work, base = served_suite
+    cells, numbers = click_tab_and_read_numbers(work, f"{base}/#/groups/reasoning", "Efficiency (helm-efficiency)", "Raw runtime")
+    assert cells[0].startswith("Simple Model 1")
+    assert numbers, cells
+
+
+def serve(work, output, suite):
+    port = free_port()
+    server = subprocess.Popen(["helm-server", "-p", str(port), "-o", str(output), "--suite", suite],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(60):
+        try:
+            urllib.request.urlopen(base, timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    return server, base
+
+
+def group_values(base: str, suite: str, group: str, title_word: str = "") -> dict:
+    """{column header: first row's value} of the group's tables that helm-server serves."""
+    tables = json.load(urllib.request.urlopen(f"{base}/benchmark_output/runs/{suite}/groups/{group}.json", timeout=10))
+    values = {}
+    for table in tables:
+        if title_word in table["title"]:
+            values.update({h["value"]: c.get("value") for h, c in zip(table["header"], table["rows"][0])})
+    return values
+
+
+def test_plain_helm_summarize_shows_our_numbers_in_helms_columns(served_suite):
+    """No plugin, no schema flag: HELM's bundled schema_classic.yaml and its "Efficiency" group,
+    whose denoised and idealized columns HELM leaves empty today, carry our numbers."""
+    work, _ = served_suite
+    plain = work / "plain"
+    shutil.copytree(work / "out", plain)
+    assert subprocess.run(["helm-summarize", "--suite", "b", "-o", str(plain)], capture_output=True, cwd=work).returncode == 0
+    server, base = serve(work, plain, "b")
+    try:
+        values = group_values(base, "b", "reasoning", "Efficiency")
+        denoised = [v for h, v in values.items() if h.endswith("Denoised inference time (s)")]
+        assert denoised and isinstance(denoised[0], float) and denoised[0] > 0, values
+        cells, numbers = click_tab_and_read_numbers(work, f"{base}/#/groups/reasoning", "Efficiency", "Denoised inference")
+        assert numbers, cells
+    finally:
+        server.kill()
+
+
+def test_a_real_suite_rescored_shows_our_tab(tmp_path_factory):
+    """HELM Safety v4 as published (tests/data/wild): rescore, our schema on HELM's safety schema,
+    helm-summarize, helm-server; the BBQ page has our tab with measured numbers."""
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium); the browser test needs it")
+    from helm_efficiency.rescore import rescore_suite
+
+    work = tmp_path_factory.mktemp("wild_browser")
+    shutil.copytree(os.path.join(os.path.dirname(__file__), "data", "wild", "helm_safety_v4", "benchmark_output"), work / "out")
+    rescore_suite(str(work / "out" / "runs" / "v4"), progress=False)
+    write_schema(str(work / "schema.yaml"), "safety")
+    summarize = ["helm-summarize", "--suite", "v4", "-o", str(work / "out"), "--schema-path", str(work / "schema.yaml")]
+    assert subprocess.run(summarize, capture_output=True, cwd=work).returncode == 0
+    server, base = serve(work, work / "out", "v4")
+    try:
+        values = group_values(base, "v4", "bbq")
+        assert isinstance(values.get("Raw runtime (s)"), float) and values["Raw runtime (s)"] > 0, values
+        cells, numbers = click_tab_and_read_numbers(work, f"{base}/#/groups/bbq", "Efficiency (helm-efficiency)", "Raw runtime")
+        assert numbers, cells
+    finally:
+        server.kill()

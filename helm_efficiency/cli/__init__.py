@@ -24,8 +24,12 @@ def cmd_demo(args) -> None:
     print("Efficiency per model (means over runs; random-weight models, so accuracy is ~0).")
     print("Idealized = shipped CPU reference table (profiled with `helm-efficiency profile` on a CPU, batch 1).")
     print(format_demo_table(table))
-    print(f"\nSuite written to {args.output_path}/runs/{args.suite}. Next, offline: helm-summarize --suite {args.suite} && helm-server "
-          f"(the models are registered in prod_env/); helm-efficiency leaderboard {args.output_path}/runs/{args.suite} -o leaderboard/")
+    print(f"\nSuite written to {args.output_path}/runs/{args.suite}. Next, offline (the models are registered in prod_env/):\n"
+          f"  helm-efficiency schema -o schema_efficiency.yaml && helm-summarize --suite {args.suite} -o {args.output_path} "
+          f"--schema-path schema_efficiency.yaml && helm-server --suite {args.suite} -o {args.output_path}\n"
+          f"    (each group page gets an 'Efficiency (helm-efficiency)' tab: raw, denoised, idealized runtime with its interval, energy, cost;\n"
+          f"     plain `helm-summarize --suite {args.suite}` also works: HELM's own denoised/idealized columns carry our numbers)\n"
+          f"  helm-efficiency leaderboard {args.output_path}/runs/{args.suite} -o leaderboard/")
 
 
 def cmd_import_megatron(args) -> None:
@@ -342,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("schema", cmd_schema, "Write a helm-summarize schema: HELM's schema plus an efficiency_plugin metric group with our stats.",
             "helm-efficiency schema -o schema_efficiency.yaml && helm-summarize --suite my-suite --schema-path schema_efficiency.yaml")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--base", help="schema YAML to extend (default: HELM's schema_classic.yaml)")
+    p.add_argument("--base", help="schema to extend: a YAML file, or the name of one HELM ships (classic, lite, safety, medhelm, capabilities, ...; default: classic)")
     return parser
 
 

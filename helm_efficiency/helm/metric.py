@@ -79,7 +79,7 @@ class InferenceEfficiencyMetric(Metric):
         _log_stale_timings(adapter_spec.model_deployment, table)
         _log_contention(adapter_spec.model_deployment, table)
         render = _metric_name_renderer(states)
-        aggregated, per_instance = aggregate.run_stats(table, render)
+        aggregated, per_instance = aggregate.run_stats(table, render, helm_stats_to_fill(adapter_spec.model_deployment, states))
         stats = [_stat(name, moments) for name, moments in aggregated + aggregate.run_count_stats(table, render)]
         per_instance_stats = [
             PerInstanceStats(instance_id, render.perturbations.get(description), trial, [_stat(n, m) for n, m in values])
@@ -94,6 +94,33 @@ class InferenceEfficiencyMetric(Metric):
 
     def get_metadata(self) -> List[MetricMetadata]:
         return [MetricMetadata(**fields) for fields in metadata_fields()]
+
+
+def helm_stats_to_fill(deployment: str, states: Sequence[RequestState]) -> List[str]:
+    """HELM's efficiency stats (metric_names.HELM_FILLED_STATS) that HELM's own EfficiencyMetric
+    (part of its basic metrics) writes for no request of this run, so ours fill them and never
+    sit beside a value HELM wrote. HELM writes `inference_idealized_runtime` only for deployments
+    in its 2022 table, and `inference_denoised_runtime` for those in its denoised table or for
+    results that carry a batch_size (helm/benchmark/metrics/efficiency_metrics.py)."""
+    from importlib import resources
+
+    from helm.benchmark.metrics.efficiency_metrics import (
+        EFFICIENCY_DATA_PACKAGE,
+        INFERENCE_DENOISED_RUNTIMES_JSON_FILENAME,
+        INFERENCE_IDEALIZED_RUNTIMES_JSON_FILENAME,
+    )
+
+    def in_helm_table(file_name: str) -> bool:
+        with resources.files(EFFICIENCY_DATA_PACKAGE).joinpath(file_name).open("r") as f:
+            return deployment in json.load(f)
+
+    fill = []
+    if not in_helm_table(INFERENCE_DENOISED_RUNTIMES_JSON_FILENAME) and not any(
+            s.result is not None and s.result.batch_size is not None for s in states):
+        fill.append("inference_denoised_runtime")
+    if not in_helm_table(INFERENCE_IDEALIZED_RUNTIMES_JSON_FILENAME):
+        fill.append("inference_idealized_runtime")
+    return fill
 
 
 def _stat(name: MetricName, moments: tuple) -> Stat:

@@ -8,6 +8,7 @@ shows our numbers next to accuracy. (Alternatively `helm-summarize --auto-genera
 picks our metadata up from the metric class.)
 """
 
+import os
 from typing import Optional
 
 import yaml
@@ -24,10 +25,18 @@ GROUP = "efficiency_plugin"
 GROUP_METRICS = ("efficiency_idealized_runtime_s", "efficiency_idealized_runtime_lo_s", "efficiency_idealized_runtime_hi_s",
                  "efficiency_denoised_runtime_s", "efficiency_raw_runtime_s", "efficiency_idealized_energy_j",
                  "efficiency_idealized_cost_usd", "efficiency_num_requests", "efficiency_num_cached_requests",
-                 "efficiency_num_unestimated_requests", "efficiency_denoise_underdetermined")
+                 "efficiency_num_unestimated_requests", "efficiency_num_approximate_token_requests", "efficiency_denoise_underdetermined")
 
 
 def efficiency_schema(base_path: Optional[str] = None) -> dict:
+    """HELM's schema (`base_path`: a YAML file, or the short name of a schema HELM ships, e.g.
+    `safety`, `medhelm`, `lite`; default classic) with our metrics and efficiency group added."""
+    if base_path and not os.path.exists(base_path):
+        from importlib import resources
+
+        shipped = resources.files("helm.benchmark.static").joinpath(f"schema_{base_path}.yaml")
+        if shipped.is_file():
+            base_path = str(shipped)
     if base_path:
         try:
             with open(base_path) as f:
