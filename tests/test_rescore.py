@@ -132,7 +132,7 @@ def crash_mid_commit_once(job):
     moment), the first time only; the rerun, on another worker, finishes the commit."""
     from helm_efficiency.rescore import _write_job, commit_run_files
 
-    run_dir, rows = job
+    run_dir = job[0]
     marker = os.path.join(os.path.dirname(run_dir), "..", "crashed-once")
     if not os.path.exists(marker):
         open(marker, "w").close()
@@ -165,7 +165,7 @@ def test_a_dask_worker_killed_mid_commit_loses_nothing(suite, tmp_path):
     requests = pd.concat([read_run(r).requests for r in runs], ignore_index=True)
     rows, _ = efficiency_columns(requests, load_tables([table]))
     rows.to_csv(other / "efficiency_requests.csv", index=False)
-    jobs = [(r, rows[rows["run"] == os.path.basename(r)]) for r in runs]
+    jobs = [(r, rows[rows["run"] == os.path.basename(r)], (table,), None) for r in runs]
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
         errors = map_ordered(crash_mid_commit_once, jobs, jobs=2, executor="dask")
@@ -270,8 +270,12 @@ def test_live_and_rescored_runs_carry_identical_stats(pristine_suite, tmp_path):
         assert live[name][1] == pytest.approx(rescored[name][1], rel=1e-9), name
 
     def per_instance(run):
-        return {(e["instance_id"], e["train_trial_index"], json.dumps(e.get("perturbation"), sort_keys=True)): _efficiency_only(e["stats"])
-                for e in json.load(open(os.path.join(run, "per_instance_stats.json")))}
+        """Our stats per (instance, trial, perturbation), over all entries: HELM lists an instance once per metric."""
+        merged = {}
+        for e in json.load(open(os.path.join(run, "per_instance_stats.json"))):
+            key = (e["instance_id"], e["train_trial_index"], json.dumps(e.get("perturbation"), sort_keys=True))
+            merged.setdefault(key, {}).update(_efficiency_only(e["stats"]))
+        return merged
 
     assert per_instance(live_run).keys() == per_instance(rescored_run).keys()
     for key, stats in per_instance(live_run).items():
