@@ -44,6 +44,8 @@ ESTIMATE_COLUMNS = [
     "reference_model",
     "reference_hardware",
     "idealized_energy_j",
+    "idealized_energy_lo_j",
+    "idealized_energy_hi_j",
     "idealized_cost_usd",
     "unestimated_reason",
 ]
@@ -244,16 +246,25 @@ def _rows_describe_another_model(entry, rows: pd.DataFrame) -> bool:
     return any(k in given and k in known and int(given[k]) != int(known[k]) for k in REQUIRED_ARCH)
 
 
-def _phase_energy_j(entry, p: np.ndarray, runtime: np.ndarray, power_w: Optional[float]) -> Optional[np.ndarray]:
-    """Energy per request (J) on all the entry's GPUs: prefill at batch-1 prefill power, decode at
-    decode power; one `power_w` for both phases when given. None without a power assumption."""
+def _phase_energy_j(entry, p: np.ndarray, runtimes: Sequence[np.ndarray], power_w: Optional[float]) -> Optional[List[np.ndarray]]:
+    """Energy per request (J) on all the entry's GPUs for each of `runtimes` (runtime, its low and
+    high end): prefill at batch-1 prefill power, decode at decode power, the low end with the
+    powers' low ends and the high end with their high ends (analytic/hardware.json); one
+    `power_w` for both phases when given. None without a power assumption."""
     spec = hardware_spec(entry.hardware)
     if power_w is not None:
-        return runtime * entry.num_gpus * power_w
+        return [r * entry.num_gpus * power_w for r in runtimes]
     if spec is None or spec.power_prefill_w is None or spec.power_decode_w is None:
         return None
-    prefill = np.minimum(entry.predict(p, np.ones_like(p))["runtime_s"].to_numpy(), runtime)
-    return entry.num_gpus * (prefill * spec.power_prefill_w + (runtime - prefill) * spec.power_decode_w)
+    first_token = entry.predict(p, np.ones_like(p))["runtime_s"].to_numpy()
+    powers = [(spec.power_prefill_w, spec.power_decode_w),
+              (spec.power_prefill_lo_w or spec.power_prefill_w, spec.power_decode_lo_w or spec.power_decode_w),
+              (spec.power_prefill_hi_w or spec.power_prefill_w, spec.power_decode_hi_w or spec.power_decode_w)]
+    out = []
+    for runtime, (prefill_w, decode_w) in zip(runtimes, powers):
+        prefill = np.minimum(first_token, runtime)
+        out.append(entry.num_gpus * (prefill * prefill_w + (runtime - prefill) * decode_w))
+    return out
 
 
 def estimate_idealized(
@@ -312,9 +323,9 @@ def estimate_idealized(
         if entry.num_gpus is None:
             _give_reason(result, index, REASON_NO_GPU_COUNT)
             continue
-        energy = _phase_energy_j(entry, p, runtime, power_w)
+        energy = _phase_energy_j(entry, p, [runtime, predicted["runtime_lo_s"].to_numpy(), predicted["runtime_hi_s"].to_numpy()], power_w)
         if energy is not None:
-            result["idealized_energy_j"][index] = energy
+            result["idealized_energy_j"][index], result["idealized_energy_lo_j"][index], result["idealized_energy_hi_j"][index] = energy
         else:
             _give_reason(result, index, REASON_NO_POWER)
         if price is not None:

@@ -21,6 +21,11 @@ class HardwareSpec:
     power_prefill_w: Optional[float] = None  # watts per device while processing the prompt at batch 1
     power_decode_w: Optional[float] = None  # watts per device while decoding at batch 1
     power_source: Optional[str] = None
+    # 90%-style ranges of the per-phase powers (the measured spread, or a stated assumption band)
+    power_prefill_lo_w: Optional[float] = None
+    power_prefill_hi_w: Optional[float] = None
+    power_decode_lo_w: Optional[float] = None
+    power_decode_hi_w: Optional[float] = None
 
 
 @lru_cache(maxsize=1)

@@ -12,10 +12,12 @@ PER_REQUEST_STATS: List[Tuple[str, str, str, str, object]] = [
     ("efficiency_num_output_tokens", "num_output_tokens", "# output tokens (efficiency)", "Generated tokens, prompt echo excluded; re-tokenized when a client returns no tokens.", None),
     ("efficiency_raw_runtime_s", "raw_runtime_s", "Raw runtime (s)", "Measured seconds per request (batched: batch time / batch size); cached, failed and cold-start requests excluded.", True),
     ("efficiency_denoised_runtime_s", "denoised_runtime_s", "Denoised runtime (s)", "Seconds per request with contention removed: lower-envelope fit F(p)+g·(o−1) of this deployment's own timings.", True),
-    ("efficiency_idealized_runtime_s", "idealized_runtime_s", "Idealized runtime (s)", "Seconds per request at batch size 1 on the reference hardware/software stack, from a calibrated cost table.", True),
+    ("efficiency_idealized_runtime_s", "idealized_runtime_s", "Idealized runtime (s)", "Seconds per request at batch size 1 on the reference stack (GPU, serving software, bf16): from the stack's table entry for the model (simulated, anchored to published measurements), else transferred from its architecture, else from its size; the method count stats say which.", True),
     ("efficiency_idealized_runtime_lo_s", "idealized_runtime_lo_s", "Idealized runtime, 90% PI low (s)", "Lower end of the 90% prediction interval of idealized runtime.", True),
     ("efficiency_idealized_runtime_hi_s", "idealized_runtime_hi_s", "Idealized runtime, 90% PI high (s)", "Upper end of the 90% prediction interval of idealized runtime.", True),
-    ("efficiency_idealized_energy_j", "idealized_energy_j", "Idealized energy (J)", "Idealized runtime × GPUs × assumed board power per GPU (joules).", True),
+    ("efficiency_idealized_energy_j", "idealized_energy_j", "Idealized energy (J)", "GPU energy of the idealized request (joules): its prefill seconds at the GPU's batch-1 prefill power plus its decode seconds at batch-1 decode power, times the GPUs; powers measured where published batch-1 measurements exist (analytic/hardware.json says which).", True),
+    ("efficiency_idealized_energy_lo_j", "idealized_energy_lo_j", "Idealized energy, low (J)", "Low end of idealized energy: the runtime interval's low end at the powers' low ends.", True),
+    ("efficiency_idealized_energy_hi_j", "idealized_energy_hi_j", "Idealized energy, high (J)", "High end of idealized energy: the runtime interval's high end at the powers' high ends.", True),
     ("efficiency_idealized_cost_usd", "idealized_cost_usd", "Idealized cost (USD)", "Idealized runtime × GPUs × assumed price per GPU-hour (US dollars).", True),
 ]
 

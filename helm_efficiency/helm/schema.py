@@ -24,7 +24,7 @@ GROUP = "efficiency_plugin"
 # from the cache, requests no table covers, a denoising fit that is not ok).
 GROUP_METRICS = ("efficiency_idealized_runtime_s", "efficiency_idealized_runtime_lo_s", "efficiency_idealized_runtime_hi_s",
                  "efficiency_denoised_runtime_s", "efficiency_raw_runtime_s", "efficiency_idealized_energy_j",
-                 "efficiency_idealized_cost_usd", "efficiency_num_requests", "efficiency_num_cached_requests",
+                 "efficiency_idealized_energy_lo_j", "efficiency_idealized_energy_hi_j", "efficiency_idealized_cost_usd", "efficiency_num_requests", "efficiency_num_cached_requests",
                  "efficiency_num_unestimated_requests", "efficiency_num_approximate_token_requests", "efficiency_denoise_underdetermined")
 
 

@@ -16,7 +16,7 @@ It is fitted as weighted least squares on the relative error (measured / simulat
 20 ms and a 2 s request weigh alike), one model per framework and phase, with each source
 weighted so that no single sweep dominates. The form (which of the three terms) is chosen
 per framework and phase by leave-one-source-out error, never in-sample. FP8 rows are not fitted
-(they only bound a 16-bit estimate). `spread` is the 5th–95th percentile of the held-out
+(they only bound a 16-bit estimate). `spread` is the 1st–99th percentile of the held-out
 log-ratio, which widens each corrected table's 90% interval to what measurement shows.
 """
 
@@ -127,7 +127,7 @@ class PhaseCorrection:
 
     form: str
     coefficients: Dict[str, float]
-    spread: Tuple[float, float] = (0.0, 0.0)  # 5th / 95th percentile of held-out log(measured / corrected)
+    spread: Tuple[float, float] = (0.0, 0.0)  # SPREAD_QUANTILES of held-out log(measured / corrected)
     sources: Tuple[str, ...] = ()
     rows: int = 0
 
@@ -146,8 +146,11 @@ def fit_phase(rows: pd.DataFrame, form: str) -> PhaseCorrection:
     terms = list(FORMS[form])
     y = (rows["value"] / rows["sim"] - 1).to_numpy(float)
     weights = _source_weights(rows["source_id"])
+    tp = rows["tp"].to_numpy(float)
+    if (tp <= 1).all() and "comm" in terms:  # no TP > 1 row: nothing identifies the communication term
+        terms.remove("comm")
     while terms:
-        x = _features(rows["sim"].to_numpy(float), rows["num_layers"].to_numpy(float), rows["tp"].to_numpy(float), terms)
+        x = _features(rows["sim"].to_numpy(float), rows["num_layers"].to_numpy(float), tp, terms)
         params = sm.WLS(y, x, weights=weights).fit().params
         negative = [t for t, v in zip(terms, params) if v < 0]
         if not negative:
@@ -188,6 +191,11 @@ def fit_rows(simulated: pd.DataFrame) -> pd.DataFrame:
 
 
 MIN_SOURCES = 2
+# The held-out log-ratio quantiles that bound the corrected 90% interval. The within-group
+# held-out spread is narrower than a truly new source's, so the 1st/99th percentiles are used (chosen
+# by held-out coverage: 2.5/97.5% gave 83%, 1/99% 88%, the full range 89%):
+# bench/measured_accuracy.py measures the coverage this gives on held-out sources.
+SPREAD_QUANTILES = (0.01, 0.99)
 
 
 def fit_correction(simulated: pd.DataFrame, frameworks: Sequence[str] = ("trtllm", "vllm")) -> Dict[str, Dict[str, PhaseCorrection]]:
@@ -217,11 +225,9 @@ def _fit_group(group: pd.DataFrame) -> PhaseCorrection:
     correction = fit_phase(group, best)
     held = held_out_predictions(group, best)
     log_ratio = np.log(group["value"] / held).dropna()
-    if len(log_ratio) >= 10:
-        spread = (float(np.quantile(log_ratio, 0.05)), float(np.quantile(log_ratio, 0.95)))
-    else:  # too few held-out rows: the pooled in-sample spread
-        fitted = np.log(group["value"] / correction.apply(group["sim"], group["num_layers"], group["tp"]))
-        spread = (float(np.quantile(fitted, 0.05)), float(np.quantile(fitted, 0.95)))
+    if len(log_ratio) < 10:  # too few held-out rows: the in-sample spread
+        log_ratio = np.log(group["value"] / correction.apply(group["sim"], group["num_layers"], group["tp"]))
+    spread = tuple(float(np.quantile(log_ratio, q)) for q in SPREAD_QUANTILES)
     return PhaseCorrection(best, correction.coefficients, spread, correction.sources, correction.rows)
 
 

@@ -8,7 +8,8 @@ simulator's tables are checked and corrected against:
     ttft_s   time to first token (prefill), seconds
     tpot_s   decode time per output token after the first, seconds
     e2e_s    whole-request latency, seconds (tok/s rows become e2e = output tokens / tok/s)
-    power_w  average board power per GPU, watts
+    power_w  average board power per GPU over a whole batch-1 request, watts
+    power_prefill_w / power_decode_w   the same per phase, watts
 
 Only batch 1 (or client concurrency 1) rows are anchors. FP8/INT rows are kept apart
 (`precision16` False): they may only bound a 16-bit estimate from below.
@@ -35,7 +36,9 @@ METRICS = {
     "itl_ms": (("ms",), "tpot_s", 1e-3),
     "e2e_s": (("s",), "e2e_s", 1.0),
     "output_tok_per_s": (("tok/s",), "e2e_s", None),  # converted with output_tokens
-    "avg_gpu_power_w": (("W",), "power_w", 1.0),
+    "avg_gpu_power_w": (("W",), "power_w", 1.0),  # a whole batch-1 request's average
+    "avg_gpu_power_prefill_w": (("W",), "power_prefill_w", 1.0),
+    "avg_gpu_power_decode_w": (("W",), "power_decode_w", 1.0),
     "avg_power_w_per_gpu": (("W",), None, 1.0),  # ML.ENERGY batch-8 bound: not an anchor
     "energy_per_output_token_j": (("J/token",), None, 1.0),
 }
@@ -90,7 +93,11 @@ def _number(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce")
 
 
-def anchor_rows(measured: Optional[pd.DataFrame] = None, quantities: Sequence[str] = ("ttft_s", "tpot_s", "e2e_s", "power_w")) -> pd.DataFrame:
+POWER_QUANTITIES = ("power_w", "power_prefill_w", "power_decode_w")
+
+
+def anchor_rows(measured: Optional[pd.DataFrame] = None,
+                quantities: Sequence[str] = ("ttft_s", "tpot_s", "e2e_s") + POWER_QUANTITIES) -> pd.DataFrame:
     """Batch-1 rows as anchors: gpu (h100/h200/a100), backend (trtllm/vllm; NIM's TensorRT-LLM
     backend counts as trtllm), tp, precision16, hf_id, p, o, quantity, value (SI), source_id,
     trust, and where the row came from. Rows of other GPUs or stacks, other batch sizes,
@@ -113,5 +120,5 @@ def anchor_rows(measured: Optional[pd.DataFrame] = None, quantities: Sequence[st
     out.loc[tok_s, "value"] = out.loc[tok_s, "o"] / out.loc[tok_s, "value"]  # batch-1 tok/s → whole-request seconds
     out.loc[~tok_s, "value"] = out.loc[~tok_s, "value"] * data.loc[~tok_s, "factor"].astype(float)
     keep = out["gpu"].notna() & out["tp"].notna() & out["value"].notna() & (out["value"] > 0)
-    keep &= (out["quantity"] == "power_w") | (out["backend"].notna() & out["p"].notna() & out["o"].notna())
+    keep &= out["quantity"].isin(POWER_QUANTITIES) | (out["backend"].notna() & out["p"].notna() & out["o"].notna())
     return out[keep].reset_index(drop=True)

@@ -24,6 +24,8 @@ from helm_efficiency.analytic.registry import load_registry
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.executors import map_ordered
 from helm_efficiency.sources.aiconfigurator import CALIBRATION_OUTPUT_TOKENS, CALIBRATION_PROMPT_TOKENS, STACKS, tabulate
+from helm_efficiency.sources.anchor import CORRECTION_PATH
+from helm_efficiency.tables.anchored import anchor_table_file
 from helm_efficiency.tables.build import DATA_DIR
 from helm_efficiency.tables.calibrate import calibrate_table
 
@@ -55,8 +57,12 @@ def save_stack(stack_name: str, results, out_dir: str = DATA_DIR) -> str:
         command=["python", "-m", "helm_efficiency.tables.build_simulated", "--stack", stack_name],
     )
     table.not_tabulated = not_tabulated
-    table.save(os.path.join(out_dir, f"{stack_name}.json"))
-    return f"{stack_name}: {len(table.entries)} entries, {len(not_tabulated)} not modelled"
+    path = os.path.join(out_dir, f"{stack_name}.json")
+    table.save(path)
+    anchored = ""
+    if os.path.exists(CORRECTION_PATH):  # then corrected against published measurements (tables/anchored.py)
+        anchored = "; " + anchor_table_file(path)
+    return f"{stack_name}: {len(table.entries)} entries, {len(not_tabulated)} not modelled{anchored}"
 
 
 def build(stacks: Sequence[str], out_dir: str = DATA_DIR, models: Optional[Sequence[str]] = None, jobs: int = 1,

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from importlib import resources
-from typing import Dict, Iterable, List, Optional, Protocol, Sequence, runtime_checkable
+from typing import Dict, Iterable, List, Optional, Protocol, Sequence, Tuple, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -64,6 +64,10 @@ class CostEntry:
     provenance: dict = field(default_factory=dict)
     prefill_shape: Optional[PrefillShape] = None
     method: str = "calibrated"
+    # Anchored tables (tables/anchored.py): the held-out spread of log(measured / corrected) per
+    # phase, {"prefill": (lo, hi), "decode": (lo, hi)}, which widens the 90% interval to what
+    # published measurements of the stack show.
+    measured_spread: Optional[Dict[str, Tuple[float, float]]] = None
 
     @cached_property
     def _models(self) -> Dict[int, RuntimeModel]:
@@ -90,9 +94,22 @@ class CostEntry:
             raise KeyError(f"{self.model}@{self.hardware} was not profiled at batch size {batch_size}")
         o = np.maximum(np.asarray(num_output_tokens, float), 1.0)
         out = self._models[batch_size].predict(num_prompt_tokens, o)
+        if self.measured_spread:
+            self._widen_to_measured_spread(out, num_prompt_tokens, batch_size)
         for column in ("runtime_s", "runtime_lo_s", "runtime_hi_s"):
             out[column] = out[column] / batch_size
         return out
+
+    def _widen_to_measured_spread(self, out: pd.DataFrame, num_prompt_tokens, batch_size: int) -> None:
+        """The interval spans at least the measured spread, mixed by the request's prefill share."""
+        first_token = self._models[batch_size].predict(num_prompt_tokens, np.ones(len(out)))["runtime_s"].to_numpy()
+        runtime = out["runtime_s"].to_numpy()
+        share = np.clip(first_token / runtime, 0.0, 1.0)
+        (pre_lo, pre_hi), (dec_lo, dec_hi) = self.measured_spread["prefill"], self.measured_spread["decode"]
+        lo = runtime * np.exp(share * pre_lo + (1 - share) * dec_lo)
+        hi = runtime * np.exp(share * pre_hi + (1 - share) * dec_hi)
+        out["runtime_lo_s"] = np.fmin(out["runtime_lo_s"].to_numpy(), lo)
+        out["runtime_hi_s"] = np.fmax(out["runtime_hi_s"].to_numpy(), hi)
 
     def to_json(self) -> dict:
         measurements = self.measurements[list(MEASUREMENT_FIELDS)]
@@ -106,6 +123,7 @@ class CostEntry:
             "architecture": self.architecture,
             "fit": {"by_batch_size": self.fit_summary()},
             "provenance": self.provenance,
+            **({"measured_spread": {k: list(v) for k, v in sorted(self.measured_spread.items())}} if self.measured_spread else {}),
             "measurements": {c: measurements[c].tolist() for c in MEASUREMENT_FIELDS},
         }
 
@@ -159,6 +177,7 @@ class CostTable:
     description: str = ""
     source: str = ""
     not_tabulated: Dict[str, str] = field(default_factory=dict)  # model → why its source gave no points
+    anchor: Dict[str, object] = field(default_factory=dict)  # the measured correction applied (tables/anchored.py), with its sources
 
     def entry(self, name: str):
         for e in self.entries:
@@ -189,6 +208,7 @@ class CostTable:
                 for hw, s in sorted(self.prefill_shapes.items())
             },
             "not_tabulated": dict(sorted(self.not_tabulated.items())),
+            **({"anchor": self.anchor} if self.anchor else {}),
             "entries": [e.to_json() for e in self.entries],
         }
 
@@ -219,6 +239,7 @@ def _entry_from_json(raw: dict, shapes: Dict[str, PrefillShape], source: str) ->
         architecture=raw.get("architecture"),
         provenance=raw.get("provenance", {}),
         prefill_shape=shapes.get(raw["hardware"]),
+        measured_spread={k: tuple(v) for k, v in raw["measured_spread"].items()} if raw.get("measured_spread") else None,
     )
 
 
@@ -240,6 +261,7 @@ def table_from_json(raw: dict, source: str) -> CostTable:
         description=raw.get("description", ""),
         source=raw.get("source", ""),
         not_tabulated=dict(raw.get("not_tabulated", {})),
+        anchor=dict(raw.get("anchor", {})),
     )
 
 

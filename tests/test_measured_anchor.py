@@ -1,0 +1,112 @@
+"""The measured dataset, the correction fitted on it, and the anchored tables (issue #22)."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.sources.anchor import PhaseCorrection, fit_phase, load_correction
+from helm_efficiency.sources.measured import COLUMNS, anchor_rows, load_measured, read_file
+from helm_efficiency.tables.anchored import anchor_table_file
+from helm_efficiency.tables.build import DATA_DIR
+
+GOOD = {c: "" for c in COLUMNS} | {"source_id": "s", "source_ref": "repo @abc", "gpu": "H100 SXM", "gpu_count": "1", "tp": "1",
+                                   "stack": "vLLM", "dtype": "BF16", "hf_id": "Qwen/Qwen3-8B", "prompt_tokens": "128",
+                                   "output_tokens": "128", "batch": "1", "metric": "tpot_ms", "value": "7.3", "unit": "ms"}
+
+
+def write_rows(tmp_path, rows, name="m.csv"):
+    path = tmp_path / name
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return str(path)
+
+
+def test_the_shipped_measured_files_load_and_meet_the_issue_counts():
+    measured = load_measured()
+    anchors = anchor_rows()
+    assert len(measured) >= 150 and measured["source_ref"].str.len().gt(0).all()
+    batch1 = pd.to_numeric(measured["batch"], errors="coerce") == 1
+    assert batch1.sum() >= 150 and (pd.to_numeric(measured.loc[batch1, "tp"]) > 1).sum() >= 40
+    decode16 = anchors[anchors["gpu"].isin(["h100", "h200"]) & anchors["precision16"] & (anchors["quantity"] == "tpot_s")]
+    assert len(decode16) >= 20
+    assert anchors["quantity"].isin(["power_w", "power_prefill_w", "power_decode_w"]).sum() >= 10
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"value": "fast"}, "row 2: value"),
+    ({"value": "-3"}, "row 2: value"),
+    ({"unit": "s"}, "row 2: unit"),
+    ({"source_ref": ""}, "row 2: source_ref"),
+])
+def test_the_loader_names_file_row_and_column(tmp_path, change, field):
+    path = write_rows(tmp_path, [GOOD | change])
+    with pytest.raises(EfficiencyInputError) as error:
+        read_file(path)
+    assert path in str(error.value) and field in str(error.value)
+
+
+def test_the_loader_names_missing_columns_and_bad_files(tmp_path):
+    path = write_rows(tmp_path, [{k: v for k, v in GOOD.items() if k != "unit"}])
+    with pytest.raises(EfficiencyInputError, match="missing columns: unit"):
+        read_file(path)
+    binary = tmp_path / "b.csv"
+    binary.write_bytes(b"\xff\xfe\x00\x01garbage")
+    with pytest.raises(EfficiencyInputError, match="b.csv"):
+        read_file(str(binary))
+
+
+def test_the_correction_only_adds_time_and_grows_with_tp():
+    correction = load_correction()
+    for phases in correction.values():
+        for c in phases.values():
+            assert all(v >= 0 for v in c.coefficients.values())
+            sim = np.full(4, 0.01)
+            corrected = c.apply(sim, np.full(4, 80), np.array([1, 2, 4, 8]))
+            assert (corrected >= sim).all() and (np.diff(corrected) >= 0).all()
+
+
+def test_a_negative_term_is_dropped_not_fitted():
+    rows = pd.DataFrame({"value": [0.009, 0.018, 0.036, 0.072], "sim": [0.01, 0.02, 0.04, 0.08], "num_layers": 32, "tp": 1,
+                         "source_id": ["a", "a", "b", "b"]})
+    c = fit_phase(rows, "scale+step")  # measured 10% below the kernels: no negative correction
+    assert all(v >= 0 for v in c.coefficients.values())
+
+
+def test_anchored_tables_trace_to_sources_and_rebuild_byte_identically(tmp_path):
+    path = tmp_path / "h100-vllm.json"
+    raw = json.load(open(os.path.join(DATA_DIR, "h100-vllm.json")))
+    raw["entries"] = raw["entries"][:3]
+    path.write_text(json.dumps(raw))
+    anchor_table_file(str(path))
+    first = path.read_bytes()
+    anchor_table_file(str(path))
+    assert path.read_bytes() == first
+    table = json.loads(first)
+    refs = table["anchor"]["source_refs"]
+    for entry in table["entries"]:
+        assert set(entry["provenance"]["anchor"]["sources"]) <= set(refs) and all(refs.values())
+        assert len(entry["provenance"]["simulated_runtime_s"]) == len(entry["measurements"]["runtime_s"])
+        assert all(c >= s for c, s in zip(entry["measurements"]["runtime_s"], entry["provenance"]["simulated_runtime_s"]))
+
+
+def test_an_anchored_entry_interval_spans_the_measured_spread():
+    from helm_efficiency.estimate import load_tables
+
+    entry = load_tables(["h100-trtllm"])[0].entries[0]
+    out = entry.predict(np.array([512, 512]), np.array([1, 256]))
+    (pre_lo, pre_hi), (dec_lo, dec_hi) = entry.measured_spread["prefill"], entry.measured_spread["decode"]
+    ratio_lo, ratio_hi = out["runtime_lo_s"] / out["runtime_s"], out["runtime_hi_s"] / out["runtime_s"]
+    assert ratio_lo.iloc[0] <= np.exp(pre_lo) + 1e-9 and ratio_hi.iloc[0] >= np.exp(pre_hi) - 1e-9
+    assert ratio_hi.iloc[1] >= np.exp(min(pre_hi, dec_hi)) - 1e-9
+
+
+def test_energy_interval_brackets_energy():
+    from helm_efficiency.estimate import estimate_idealized, load_tables
+
+    requests = pd.DataFrame({"model": ["meta/llama-3.1-8b"], "num_prompt_tokens": [512], "num_output_tokens": [128]})
+    out = estimate_idealized(requests, load_tables(["h100-trtllm"]), name_columns=("model",)).iloc[0]
+    assert out["idealized_energy_lo_j"] < out["idealized_energy_j"] < out["idealized_energy_hi_j"]
