@@ -124,3 +124,23 @@ def test_transfer_regression_never_credits_a_cost_with_negative_time():
     params = _wls(x, y)
     assert (params >= 0).all()
     assert np.abs(x @ params / y - 1).max() < 0.01
+
+
+def test_linear_attention_layers_are_counted_as_such():
+    """One full-attention layer (with output gate) and one Gated DeltaNet layer, by hand."""
+    from helm_efficiency.analytic.architecture import architecture_from_config
+    from helm_efficiency.analytic.flops import attention_flops, kv_cache_bytes, parameter_count
+
+    config = {"model_type": "qwen3_next", "num_hidden_layers": 2, "hidden_size": 8, "num_attention_heads": 2, "num_key_value_heads": 1,
+              "head_dim": 4, "intermediate_size": 16, "vocab_size": 10, "layer_types": ["linear_attention", "full_attention"],
+              "linear_num_key_heads": 2, "linear_num_value_heads": 4, "linear_key_head_dim": 3, "linear_value_head_dim": 5,
+              "attn_output_gate": True, "tie_word_embeddings": True}
+    arch = architecture_from_config(config)
+    assert arch["num_linear_attention_layers"] == 1
+    full = 8 * 8 + 8 * 8 + 2 * 8 * 4 + 8 * 8  # Q (+ its gate half), K, V, O
+    linear = 8 * (2 * 6 + 20) + 8 * 20 + 2 * 8 * 4 + 20 * 8  # q, k, v; z gate; beta and alpha; out
+    mlp = 2 * int(arch.get("num_mlp_matrices") or 2) * 8 * 16
+    assert parameter_count(arch) == full + linear + mlp + 10 * 8
+    # Quadratic attention only in the full layer; the linear layer's state update is per token.
+    assert attention_flops(arch, 1, 99) == 4.0 * 2 * 4 * 100 + 4.0 * 4 * 3 * 5
+    assert kv_cache_bytes(arch, 10, 1) == 10 * 2 * 1 * 4 + 4 * 3 * 5

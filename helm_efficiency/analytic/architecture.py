@@ -72,7 +72,36 @@ def architecture_from_config(config: Any, source: str = "config") -> Dict[str, i
         arch["sliding_window"] = window
     _add_experts(config, source, arch)
     _add_mla(config, source, arch)
+    _add_linear_attention(config, source, arch)
     return arch
+
+
+def _add_linear_attention(config: Any, source: str, arch: Dict[str, int]) -> None:
+    """Hybrid decoders with linear-attention (Gated DeltaNet) layers, as Qwen3-Next / Qwen3.5 write
+    them: `layer_types` (else every `full_attention_interval`-th layer is full attention), the
+    linear layers' key/value heads and head widths, and the full layers' output gate."""
+    value_heads = _int(config, source, "linear_num_value_heads")
+    if not value_heads:
+        return
+    layer_types = _get(config, "layer_types")
+    if isinstance(layer_types, list) and layer_types:
+        linear = sum(1 for t in layer_types if t == "linear_attention")
+    else:
+        interval = _int(config, source, "full_attention_interval")
+        linear = arch["num_layers"] - arch["num_layers"] // interval if interval else 0
+    if not linear:
+        return
+    arch["num_linear_attention_layers"] = linear
+    arch["linear_num_key_heads"] = _int(config, source, "linear_num_key_heads") or value_heads
+    arch["linear_num_value_heads"] = value_heads
+    arch["linear_key_head_dim"] = _int(config, source, "linear_key_head_dim") or head_dim_of(arch)
+    arch["linear_value_head_dim"] = _int(config, source, "linear_value_head_dim") or head_dim_of(arch)
+    if _get(config, "attn_output_gate"):
+        arch["attention_output_gate"] = 1
+
+
+def head_dim_of(arch: Dict[str, int]) -> int:
+    return int(arch.get("head_dim") or arch["hidden_size"] // arch["num_attention_heads"])
 
 
 def _add_experts(config: Any, source: str, arch: Dict[str, int]) -> None:

@@ -28,7 +28,32 @@ def attention_params_per_layer(arch: Arch) -> int:
         return q + h * (kv_rank + rope) + kv_rank * heads * (d - rope + v) + heads * v * h
     q_out = heads * d
     kv_out = arch.get("num_kv_heads", heads) * d
-    return h * q_out + 2 * h * kv_out + q_out * h  # Q, K, V, O projections
+    gate = h * q_out if arch.get("attention_output_gate") else 0  # the query projection's gate half
+    return h * q_out + gate + 2 * h * kv_out + q_out * h  # Q, K, V, O projections
+
+
+def linear_attention_layers(arch: Arch) -> int:
+    return int(arch.get("num_linear_attention_layers") or 0)
+
+
+def full_attention_layers(arch: Arch) -> int:
+    return arch["num_layers"] - linear_attention_layers(arch)
+
+
+def linear_attention_params_per_layer(arch: Arch) -> int:
+    """A Gated DeltaNet layer: Q, K (key width) and V projections, the output gate z (value
+    width), the per-head beta and alpha projections, and the output projection."""
+    if not linear_attention_layers(arch):
+        return 0
+    h = arch["hidden_size"]
+    key = arch["linear_num_key_heads"] * arch["linear_key_head_dim"]
+    value = arch["linear_num_value_heads"] * arch["linear_value_head_dim"]
+    return h * (2 * key + value) + h * value + 2 * h * arch["linear_num_value_heads"] + value * h
+
+
+def attention_params(arch: Arch) -> int:
+    """Attention parameters over all layers: full-attention layers plus linear-attention layers."""
+    return full_attention_layers(arch) * attention_params_per_layer(arch) + linear_attention_layers(arch) * linear_attention_params_per_layer(arch)
 
 
 def mlp_params_per_expert(arch: Arch, intermediate_size: int = 0) -> int:
@@ -56,21 +81,31 @@ def embedding_params(arch: Arch) -> int:
 
 def parameter_count(arch: Arch, active_only: bool = True) -> int:
     """Matrix parameters touched per token (active_only) or stored, embeddings and LM head included."""
-    return arch["num_layers"] * attention_params_per_layer(arch) + mlp_params(arch, active_only) + embedding_params(arch)
+    return attention_params(arch) + mlp_params(arch, active_only) + embedding_params(arch)
 
 
 def matmul_params(arch: Arch) -> int:
     """Active parameters that take part in a matmul per token (the input embedding is a lookup;
     a tied LM head is still a matmul)."""
-    return arch["num_layers"] * attention_params_per_layer(arch) + mlp_params(arch) + arch.get("vocab_size", 0) * arch["hidden_size"]
+    return attention_params(arch) + mlp_params(arch) + arch.get("vocab_size", 0) * arch["hidden_size"]
 
 
 def attention_flops(arch: Arch, query_tokens: int, context_start: int) -> float:
     """Score and value FLOPs for `query_tokens` new tokens attending causally to
-    context_start + (1..query_tokens) tokens: 4·L·heads·d per (query, key) pair."""
+    context_start + (1..query_tokens) tokens: 4·heads·d per (query, key) pair in each
+    full-attention layer; a linear-attention layer updates its fixed state instead, about
+    4·value heads·key dim·value dim per token whatever the context."""
     q = query_tokens
     pairs = q * context_start + q * (q + 1) / 2
-    return 4.0 * arch["num_layers"] * arch["num_attention_heads"] * head_dim(arch) * pairs
+    full = 4.0 * full_attention_layers(arch) * arch["num_attention_heads"] * head_dim(arch) * pairs
+    return full + 4.0 * linear_attention_layers(arch) * q * _linear_state_values(arch)
+
+
+def _linear_state_values(arch: Arch) -> float:
+    """Values in one linear-attention layer's recurrent state (value heads × key dim × value dim)."""
+    if not linear_attention_layers(arch):
+        return 0.0
+    return float(arch["linear_num_value_heads"] * arch["linear_key_head_dim"] * arch["linear_value_head_dim"])
 
 
 def prefill_flops(arch: Arch, num_prompt_tokens: int) -> float:
@@ -83,12 +118,14 @@ def decode_flops(arch: Arch, context_tokens: int) -> float:
 
 
 def kv_cache_bytes(arch: Arch, tokens: int, bytes_per_value: int = 2) -> float:
-    """K and V for `tokens` tokens over all layers (MLA caches one compressed latent plus the rope key)."""
+    """K and V for `tokens` tokens over the full-attention layers (MLA caches one compressed latent
+    plus the rope key), plus each linear-attention layer's fixed recurrent state."""
     if arch.get("kv_lora_rank"):
         per_token = arch["kv_lora_rank"] + arch.get("qk_rope_head_dim", 0)
     else:
         per_token = 2 * arch.get("num_kv_heads", arch["num_attention_heads"]) * head_dim(arch)
-    return float(arch["num_layers"]) * tokens * per_token * bytes_per_value
+    state = linear_attention_layers(arch) * _linear_state_values(arch)
+    return (float(full_attention_layers(arch)) * tokens * per_token + state) * bytes_per_value
 
 
 def weight_bytes(arch: Arch, bytes_per_value: int = 2) -> float:
