@@ -60,6 +60,15 @@ def check_positive_numeric(
     return values.astype(int) if integer else values.astype(float)
 
 
+def check_names(df: pd.DataFrame, column: str, source: str) -> pd.Series:
+    """A column of names (model, say) as strings, raising a clear error naming the first empty row."""
+    values = df[column]
+    empty = values.isna() | (values.astype(str).str.strip() == "")
+    if empty.any():
+        raise EfficiencyInputError(source, column, f"row {int(np.flatnonzero(empty.to_numpy())[0]) + 2} is empty; every row needs a {column}")
+    return values.astype(str).str.strip()
+
+
 def require_columns(df: pd.DataFrame, columns: Iterable[str], source: str) -> None:
     """Raise one error naming every missing column."""
     missing = [c for c in columns if c not in df.columns]

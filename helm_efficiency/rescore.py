@@ -21,7 +21,7 @@ import time
 from contextlib import contextmanager
 from functools import partial
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import orjson
 import pandas as pd

@@ -57,12 +57,12 @@ def scenario_of(run_spec: dict) -> str:
     return str(run_spec.get("name", "")).split(":")[0]
 
 
-def stat_means(stats: List[dict], perturbation: bool = False) -> Dict[str, float]:
+def stat_means(stats: List[dict]) -> Dict[str, float]:
     """{stat name: mean} for one split (test, else valid, else no split), unperturbed stats only."""
     by_split: Dict[Optional[str], Dict[str, float]] = {}
     for stat in stats:
         name = stat.get("name", {})
-        if not perturbation and name.get("perturbation") is not None:
+        if name.get("perturbation") is not None:
             continue
         if name.get("sub_split") is not None:
             continue

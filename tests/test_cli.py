@@ -1,6 +1,7 @@
 """The CLI verbs on real files: import-megatron → calibrate → estimate, and denoise."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -197,3 +198,46 @@ def test_help_names_required_columns_without_format_escapes(capsys):
     text = capsys.readouterr().out
     assert "90% interval" in text and "%%" not in text
     assert "Required columns: model" in text and "num_prompt_tokens" in text
+
+
+def test_an_empty_model_cell_names_file_field_and_row(tmp_path, capsys):
+    path = tmp_path / "requests.csv"
+    path.write_text("model,num_prompt_tokens,num_output_tokens\nmeta/llama-3-8b,10,5\n,10,5\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["estimate", str(path), "-o", str(tmp_path / "out.csv")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "model" in err and "row 3" in err and "Traceback" not in err
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_leaderboard_on_a_folder_without_runs_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "suite" / "r1").mkdir()
+    (tmp_path / "suite" / "r1" / "run_spec.json").write_text('{"adapter_spec": {"model": "x"}}')
+    with pytest.raises(SystemExit) as exit_info:
+        main(["leaderboard", str(tmp_path / "suite"), "-o", str(tmp_path / "lb")])
+    assert exit_info.value.code == 2
+    assert "stats.json" in capsys.readouterr().err
+
+
+def test_a_table_profiled_at_batch_8_charges_each_request_an_eighth():
+    from helm_efficiency.estimate import estimate_idealized
+    from helm_efficiency.tables.calibrate import calibrate_table
+
+    rows = [dict(model="m8", hardware="h100", num_prompt_tokens=p, num_output_tokens=o, runtime_s=0.01 + 1e-5 * p + 0.01 * (o - 1),
+                 batch_size=8, num_gpus=1) for p in (1, 64, 256, 1024) for o in (1, 16, 64)]
+    table = calibrate_table(pd.DataFrame(rows), name="b8")
+    out = estimate_idealized(pd.DataFrame({"model": ["m8"], "num_prompt_tokens": [64], "num_output_tokens": [16]}), [table], name_columns=("model",))
+    assert out["idealized_runtime_s"].iloc[0] == pytest.approx((0.01 + 64e-5 + 0.15) / 8, rel=0.02)
+
+
+def test_cost_entries_compare_and_hash_by_what_they_are_built_from():
+    from helm_efficiency.estimate import load_tables
+    from helm_efficiency.tables.build import DATA_DIR
+    from helm_efficiency.tables.cost_table import load_table
+
+    shipped = load_tables(["h100-trtllm"])[0].entries
+    reread = load_table(os.path.join(DATA_DIR, "h100-trtllm.json")).entries
+    assert shipped[0] == reread[0] and hash(shipped[0]) == hash(reread[0]) and shipped[0] != shipped[1]
+    assert len({shipped[0], reread[0], shipped[1]}) == 2

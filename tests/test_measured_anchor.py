@@ -2,14 +2,13 @@
 
 import json
 import os
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.sources.anchor import PhaseCorrection, fit_phase, load_correction
+from helm_efficiency.sources.anchor import fit_phase, load_correction
 from helm_efficiency.sources.measured import COLUMNS, anchor_rows, load_measured, read_file
 from helm_efficiency.tables.anchored import anchor_table_file
 from helm_efficiency.tables.build import DATA_DIR
@@ -98,7 +97,7 @@ def test_an_anchored_entry_interval_spans_the_measured_spread():
 
     entry = load_tables(["h100-trtllm"])[0].entries[0]
     out = entry.predict(np.array([512, 512]), np.array([1, 256]))
-    (pre_lo, pre_hi), (dec_lo, dec_hi) = entry.measured_spread["prefill"], entry.measured_spread["decode"]
+    (pre_lo, pre_hi), (_, dec_hi) = entry.measured_spread["prefill"], entry.measured_spread["decode"]
     ratio_lo, ratio_hi = out["runtime_lo_s"] / out["runtime_s"], out["runtime_hi_s"] / out["runtime_s"]
     assert ratio_lo.iloc[0] <= np.exp(pre_lo) + 1e-9 and ratio_hi.iloc[0] >= np.exp(pre_hi) - 1e-9
     assert ratio_hi.iloc[1] >= np.exp(min(pre_hi, dec_hi)) - 1e-9

@@ -260,9 +260,6 @@ class TransferModel:
         n, t = F.parameter_count(arch), int(arch.get("tensor_parallel") or 1)
         return not (self.params_range_[0] <= n <= self.params_range_[1] and self.tp_range_[0] <= t <= self.tp_range_[1])
 
-    def coefficients(self) -> Dict[str, float]:
-        return dict(zip(FEATURES, map(float, self.params_)))
-
 
 def gpus_to_hold(stored_bytes: float, hw: HardwareSpec, headroom: float = 0.8) -> int:
     """Smallest power-of-two GPU count (at most 64) whose memory holds `stored_bytes` within `headroom`."""

@@ -6,7 +6,7 @@ import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.estimate import estimate_idealized, load_tables
-from helm_efficiency.measurements import ARCHITECTURE_COLUMNS, check_architecture_columns, check_positive_numeric, read_csv, require_columns
+from helm_efficiency.measurements import ARCHITECTURE_COLUMNS, check_architecture_columns, check_names, check_positive_numeric, read_csv, require_columns
 
 REQUIRED = ["model", "num_prompt_tokens", "num_output_tokens"]
 
@@ -16,6 +16,7 @@ def estimate_csv(
 ) -> pd.DataFrame:
     df = read_csv(requests_path)
     require_columns(df, REQUIRED, requests_path)
+    df["model"] = check_names(df, "model", requests_path)
     df["num_prompt_tokens"] = check_positive_numeric(df, "num_prompt_tokens", requests_path, integer=True)
     df["num_output_tokens"] = check_positive_numeric(df, "num_output_tokens", requests_path, integer=True, allow_zero=True)
     df = check_architecture_columns(df, requests_path)

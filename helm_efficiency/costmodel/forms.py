@@ -99,7 +99,3 @@ def design_matrix(
     if form == "long_context":
         return np.column_stack([np.ones_like(p), p, p**2, o - 1, context_decode_sum(p, o)])
     raise ValueError(f"unknown form {form!r}; expected one of {FORMS}")
-
-
-def num_params(form: str, knots: Sequence[float]) -> int:
-    return len(param_names(form, knots))

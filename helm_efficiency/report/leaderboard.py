@@ -204,9 +204,10 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def plots(runs: pd.DataFrame, table: pd.DataFrame, efficiency: str) -> Dict[str, Tuple[str, bytes]]:
+def plots(runs: pd.DataFrame, table: pd.DataFrame, efficiency: str, stack_text: str = "") -> Dict[str, Tuple[str, bytes]]:
     """{file name: (caption, PNG bytes)}: the overall scatter, per-scenario pages of 12 panels
-    (every scenario with two or more models), and the raw-vs-idealized rank plot."""
+    (every scenario with two or more models), and the raw-vs-idealized rank plot. Each title
+    names the reference stack (`stack_text`) behind estimated numbers."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -218,7 +219,8 @@ def plots(runs: pd.DataFrame, table: pd.DataFrame, efficiency: str) -> Dict[str,
     out = {}
     fig, ax = plt.subplots(figsize=(9, 6))
     plotted = int(table[["capability", x]].notna().all(axis=1).sum())
-    scatter(ax, table, x, f"Capability vs {LABELS[x]}: {plotted} of {len(table)} models have both", capability, log_x)
+    on_stack = f" on {stack_text}" if stack_text and x in IDEALIZED_COLUMNS else ""
+    scatter(ax, table, x, f"Capability vs {LABELS[x]}{on_stack}: {plotted} of {len(table)} models have both", capability, log_x)
     out[f"overall_{efficiency}.png"] = (f"Capability ({capability}) against {LABELS[x]}, over each model's scenarios", _png(fig))
     plt.close(fig)
 
@@ -236,6 +238,8 @@ def plots(runs: pd.DataFrame, table: pd.DataFrame, efficiency: str) -> Dict[str,
             scatter(ax, sub, x, scenario, metric, log_x)
         for ax in list(axes.flat)[len(page):]:
             ax.axis("off")
+        if on_stack:
+            fig.suptitle(f"{LABELS[x]}{on_stack}", fontsize=11)
         fig.tight_layout()
         name = f"per_scenario_{efficiency}.png" if len(pages) == 1 else f"per_scenario_{efficiency}_{number}.png"
         out[name] = (f"Per scenario, page {number} of {len(pages)} ({len(page)} of {len(scenarios)} scenarios with two or more models)", _png(fig))
@@ -258,7 +262,8 @@ def plots(runs: pd.DataFrame, table: pd.DataFrame, efficiency: str) -> Dict[str,
         ax.set_ylim(len(both) + 0.5, 0.5)
         ax.set_yticks(range(1, len(both) + 1))
         ax.set_ylabel("rank (1 = fastest)")
-        ax.set_title(f"{len(both)} models with both numbers, ranked by raw and by idealized runtime (orange: rank changes)", fontsize=9)
+        ax.set_title(f"{len(both)} models with both numbers, ranked by raw and by idealized runtime on {stack_text or 'the reference stack'} "
+                     "(orange: rank changes)", fontsize=9)
         out["rank_raw_vs_idealized.png"] = ("Rank by measured (raw) runtime against rank by idealized runtime on the reference stack", _png(fig))
         plt.close(fig)
     return out
@@ -341,6 +346,9 @@ def write_leaderboard(source: str, output_dir: str, metric: str = "auto", effici
 
     use_local_path(local_path)
     runs = load_runs(source, metric, schema or ())
+    if "model" not in runs or runs["model"].isna().all():
+        errors = "; ".join(str(e) for e in runs.get("error", pd.Series(dtype=object)).dropna()[:3])
+        raise EfficiencyInputError(source, "runs", "no run with a readable run_spec.json and stats.json" + (f" ({errors})" if errors else ""))
     table = model_table(runs, efficiency, common_scenarios)
     if table.empty:
         raise EfficiencyInputError(source, "runs", "no run with a model and stats to rank")
@@ -361,12 +369,12 @@ def write_leaderboard(source: str, output_dir: str, metric: str = "auto", effici
     os.makedirs(output_dir, exist_ok=True)
     table.to_csv(os.path.join(output_dir, "leaderboard.csv"), index=False)
     shown = _display(table)
-    markdown = shown.to_markdown(index=False) if _has_tabulate() else shown.to_string(index=False)
+    markdown = shown.to_markdown(index=False)
     corr_text = correlations.to_string(index=False, float_format=lambda v: f"{v:.2f}")
     with open(os.path.join(output_dir, "leaderboard.md"), "w") as f:
         f.write(f"# {title}\n\n" + "".join(f"**{n}**\n\n" for n in notes) + f"{caption}\n\n{markdown}\n\n"
                 f"Spearman rank correlation between runtime notions:\n\n```\n{corr_text}\n```\n")
-    images = plots(runs, table, efficiency)
+    images = plots(runs, table, efficiency, ", ".join(stacks))
     for name, (_, data) in images.items():
         with open(os.path.join(output_dir, name), "wb") as f:
             f.write(data)
@@ -378,12 +386,3 @@ def write_leaderboard(source: str, output_dir: str, metric: str = "auto", effici
     print(shown.to_string(index=False))
     print(f"\nrank correlations:\n{corr_text}\nwrote {output_dir}/leaderboard.{{csv,md,html}} and {len(images)} PNGs")
     return table
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-
-        return True
-    except ImportError:
-        return False

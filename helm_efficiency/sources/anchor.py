@@ -21,9 +21,8 @@ log-ratio, which widens each corrected table's 90% interval to what measurement 
 """
 
 import json
-import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np

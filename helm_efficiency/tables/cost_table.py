@@ -45,12 +45,13 @@ class ReferenceEntry(Protocol):
         """Columns runtime_s, runtime_lo_s, runtime_hi_s (90% interval; NaN if none), extrapolated."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CostEntry:
     """One model on one reference stack. Runtimes are seconds per request.
 
     Immutable: the statsmodels fit (one RuntimeModel per profiled batch size) is made on first
     use and cached. `form` is the fitted form once the entry comes from `entries_from_measurements`.
+    Two entries are equal (and hash alike) when everything they were built from is equal.
     """
 
     model: str
@@ -70,6 +71,21 @@ class CostEntry:
     measured_spread: Optional[Dict[str, Tuple[float, float]]] = None
 
     @cached_property
+    def _identity(self) -> str:
+        """Everything the entry is built from, as canonical JSON (the fit is derived from it)."""
+        measurements = self.measurements[[c for c in MEASUREMENT_FIELDS if c in self.measurements]]
+        return json.dumps([self.model, self.hardware, self.form, self.num_gpus, self.dtype, self.software, self.architecture,
+                           self.provenance, self.method, self.measured_spread, measurements.to_dict("list"),
+                           None if self.prefill_shape is None else [list(self.prefill_shape.num_prompt_tokens), list(self.prefill_shape.relative_cost)]],
+                          sort_keys=True, default=str)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, CostEntry) and self._identity == other._identity
+
+    def __hash__(self) -> int:
+        return hash(self._identity)
+
+    @cached_property
     def _models(self) -> Dict[int, RuntimeModel]:
         models = {}
         for batch_size, rows in self.measurements.groupby("batch_size"):
@@ -77,19 +93,19 @@ class CostEntry:
             models[int(batch_size)] = RuntimeModel(form=self.form, prefill_shape=self.prefill_shape).fit(rows, source)
         return models
 
-    @property
-    def batch_sizes(self) -> List[int]:
-        return sorted(int(b) for b in self.measurements["batch_size"].unique())
-
     def fit_summary(self) -> Dict[str, dict]:
         return {str(b): m.summary() for b, m in self._models.items()}
 
-    def predict(self, num_prompt_tokens, num_output_tokens, batch_size: int = 1) -> pd.DataFrame:
+    def predict(self, num_prompt_tokens, num_output_tokens, batch_size: Optional[int] = None) -> pd.DataFrame:
         """Idealized runtime per request (s) with a 90% interval and an `extrapolated` flag.
 
         At batch size b the model predicts the batch's runtime; each request's share is 1/b of it.
+        batch_size None: batch 1 where the entry was profiled at batch 1, else its smallest
+        profiled batch (a table profiled only at batch 8 charges each request 1/8 of the batch).
         Zero output tokens (prefill-only scoring requests) cost one forward pass: o is taken as 1.
         """
+        if batch_size is None:
+            batch_size = 1 if 1 in self._models else min(self._models)
         if batch_size not in self._models:
             raise KeyError(f"{self.model}@{self.hardware} was not profiled at batch size {batch_size}")
         o = np.maximum(np.asarray(num_output_tokens, float), 1.0)
