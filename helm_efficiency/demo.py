@@ -16,6 +16,8 @@ from typing import List
 
 import pandas as pd
 
+from helm_efficiency.helm.metric_names import LEADERBOARD_STATS
+
 from helm_efficiency.profiling.profile_cmd import demo_model_configs
 from helm_efficiency.profiling.random_model import save_random_model
 
@@ -95,14 +97,8 @@ def run_demo(output_path: str = "benchmark_output", max_eval_instances: int = 20
 
 
 def format_demo_table(table: pd.DataFrame) -> str:
-    columns = {
-        "model": "model",
-        "capability": "exact_match",
-        "raw_runtime_s": "raw (s)",
-        "denoised_runtime_s": "denoised (s)",
-        "idealized_runtime_s": "idealized (s)",
-        "note": "note",
-    }
+    runtimes = {s.column: f"{s.leaderboard} (s)" for s in LEADERBOARD_STATS if s.column.endswith("_runtime_s")}
+    columns = {"model": "model", "capability": "exact_match", **runtimes, "note": "note"}
     shown = table[[c for c in columns if c in table.columns]].copy()
     shown["capability"] = shown["capability"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.3f}")
     shown = shown.rename(columns=columns)

@@ -46,7 +46,7 @@ def scenario(seed: int = 0, perturbations=(None, TYPOS, DIALECT)):
                                          train_trial_index=trial, output_mapping=None,
                                          request=Request(model="m/x", model_deployment="m/x"), result=None,
                                          num_train_instances=0, prompt_truncated=False)
-                    row = {column: float(rng.uniform(0.1, 2.0)) for _, column, *_ in PER_REQUEST_STATS}
+                    row = {s.column: float(rng.uniform(0.1, 2.0)) for s in PER_REQUEST_STATS}
                     if rng.random() < 0.2:
                         row["denoised_runtime_s"] = np.nan
                     row.update(instance_id=instance.id, train_trial_index=trial, split="test", sub_split=sub_split,
@@ -66,7 +66,7 @@ class OracleMetric(Metric):
 
     def evaluate_generation(self, adapter_spec, request_state, metric_service, eval_cache_path):
         row, stats = self.rows[id(request_state)], []
-        for name, column, *_ in PER_REQUEST_STATS:
+        for name, column in ((s.name, s.column) for s in PER_REQUEST_STATS):
             if column in aggregate.TIMING_COLUMNS and row["status"] != STATUS_OK:
                 continue
             if math.isfinite(row[column]):

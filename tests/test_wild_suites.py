@@ -240,3 +240,14 @@ def test_denoised_runtime_never_falls_with_output_on_real_suites(tmp_path):
         ordered = rows.sort_values(["num_prompt_tokens", "num_output_tokens"])
         for _, same_prompt in ordered.groupby("num_prompt_tokens"):
             assert (np.diff(same_prompt["denoised_runtime_s"].to_numpy()) >= -1e-12).all()
+
+
+def test_every_stat_written_has_a_spec(tmp_path):
+    from helm_efficiency.helm.metric_names import HELM_FILLED_STATS, STAT_BY_NAME
+
+    suite_dir, _ = rescored("helm_safety_v3", tmp_path)
+    for run_dir in list_run_dirs(suite_dir):
+        written = {s["name"]["name"] for s in stats(run_dir)} | {s["name"]["name"] for e in stats(run_dir, "per_instance_stats.json") for s in e["stats"]}
+        ours = {n for n in written if n.startswith("efficiency_")}
+        assert ours and ours <= set(STAT_BY_NAME), ours - set(STAT_BY_NAME)
+        assert set(json.load(open(os.path.join(run_dir, RUN_METADATA)))["helm_stats_filled"]) <= set(HELM_FILLED_STATS)

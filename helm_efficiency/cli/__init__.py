@@ -6,6 +6,7 @@ import sys
 from typing import List, Optional
 
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.helm.metric_names import LEADERBOARD_STATS
 from helm_efficiency.tables.names import DEFAULT_TABLE, split_table_names
 
 
@@ -335,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output-dir", required=True, help="folder for leaderboard.{csv,md,html} and the PNGs")
     p.add_argument("--metric", default="auto", help="capability stat; auto (default): each run group's main metric from HELM's schema "
                    "(F1 for QA, quasi-exact match for classification, ...), combined by mean win rate when they differ")
-    p.add_argument("--efficiency", default="idealized", choices=["idealized", "denoised", "raw", "energy", "cost"],
+    p.add_argument("--efficiency", default="idealized", choices=[s.leaderboard for s in LEADERBOARD_STATS],
                    help="the measure Pareto flags and the plots use (default: idealized runtime)")
     p.add_argument("--common-scenarios", action="store_true", help="average every model over only the scenarios all models have")
     p.add_argument("--schema", action="append", help="a HELM schema YAML whose run groups give each run's main metric (repeatable; "

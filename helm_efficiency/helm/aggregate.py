@@ -38,9 +38,9 @@ FAIRNESS = json.dumps({"name": "fairness", "robustness": False, "fairness": True
 
 # Measured timings are reported only for requests whose timing is usable (status ok).
 TIMING_COLUMNS = ("raw_runtime_s",)
-STAT_ORDER = {name: i for i, (name, *_) in enumerate(PER_REQUEST_STATS)}
+STAT_ORDER = {s.name: i for i, s in enumerate(PER_REQUEST_STATS)}
 STAT_ORDER.update({name: len(PER_REQUEST_STATS) + i for i, name in enumerate(HELM_FILLED_STATS)})
-COLUMN_OF = {name: column for name, column, *_ in PER_REQUEST_STATS}
+COLUMN_OF = {s.name: s.column for s in PER_REQUEST_STATS}
 CONTEXT = ["split", "sub_split", "perturbation_description"]
 INSTANCE = ["instance_id", "train_trial_index"]
 MOMENTS = dict(count=("value", "size"), sum=("value", "sum"), sum_squared=("sq", "sum"), min=("value", "min"), max=("value", "max"))
@@ -72,7 +72,7 @@ def long_values(rows: pd.DataFrame, helm_fill: Sequence[str] = ()) -> pd.DataFra
     keys = rows[INSTANCE + CONTEXT].astype(object)
     keys = keys.where(keys.notna(), None)
     frames = []
-    stats = [(name, column) for name, column, *_ in PER_REQUEST_STATS]
+    stats = [(s.name, s.column) for s in PER_REQUEST_STATS]
     stats += [(helm_name, COLUMN_OF[HELM_FILLED_STATS[helm_name]]) for helm_name in HELM_FILLED_STATS if helm_name in helm_fill]
     for name, column in stats:
         values = pd.to_numeric(rows[column], errors="coerce").astype(float)

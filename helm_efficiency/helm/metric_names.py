@@ -1,47 +1,63 @@
 """Names and metadata of the stats this plugin emits. All start with `efficiency_` so none
 collides with HELM's own `inference_*`, `num_*_tokens` or `batch_size` stats."""
 
-from typing import Dict, List, Tuple
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
 
 # The metric's dotted class name, as run specs and helm-summarize name it.
 METRIC_CLASS = "helm_efficiency.helm.metric.InferenceEfficiencyMetric"
 
-# (stat name, requests-table column, display name, unit description, lower_is_better)
-PER_REQUEST_STATS: List[Tuple[str, str, str, str, object]] = [
-    ("efficiency_num_prompt_tokens", "num_prompt_tokens", "# prompt tokens (efficiency)", "Prompt tokens (HELM tokenizer).", None),
-    ("efficiency_num_output_tokens", "num_output_tokens", "# output tokens (efficiency)", "Generated tokens, prompt echo excluded; re-tokenized when a client returns no tokens.", None),
-    ("efficiency_raw_runtime_s", "raw_runtime_s", "Raw runtime (s)", "Measured seconds per request (batched: batch time / batch size); cached, failed and cold-start requests excluded.", True),
-    ("efficiency_denoised_runtime_s", "denoised_runtime_s", "Denoised runtime (s)", "Seconds per request with contention removed: lower-envelope fit F(p)+g·(o−1) of this deployment's own timings.", True),
-    ("efficiency_idealized_runtime_s", "idealized_runtime_s", "Idealized runtime (s)", "Seconds per request at batch size 1 on the reference stack (GPU, serving software, bf16): from the stack's table entry for the model (simulated, anchored to published measurements), else transferred from its architecture, else from its size; the method count stats say which.", True),
-    ("efficiency_idealized_runtime_lo_s", "idealized_runtime_lo_s", "Idealized runtime, 90% PI low (s)", "Lower end of the 90% prediction interval of idealized runtime.", True),
-    ("efficiency_idealized_runtime_hi_s", "idealized_runtime_hi_s", "Idealized runtime, 90% PI high (s)", "Upper end of the 90% prediction interval of idealized runtime.", True),
-    ("efficiency_idealized_energy_j", "idealized_energy_j", "Idealized energy (J)", "GPU energy of the idealized request (joules): its prefill seconds at the GPU's batch-1 prefill power plus its decode seconds at batch-1 decode power, times the GPUs; powers measured where published batch-1 measurements exist (analytic/hardware.json says which).", True),
-    ("efficiency_idealized_energy_lo_j", "idealized_energy_lo_j", "Idealized energy, low (J)", "Low end of idealized energy: the runtime interval's low end at the powers' low ends.", True),
-    ("efficiency_idealized_energy_hi_j", "idealized_energy_hi_j", "Idealized energy, high (J)", "High end of idealized energy: the runtime interval's high end at the powers' high ends.", True),
-    ("efficiency_idealized_cost_usd", "idealized_cost_usd", "Idealized cost (USD)", "Idealized runtime × GPUs × assumed price per GPU-hour (US dollars).", True),
-]
+@dataclass(frozen=True)
+class StatSpec:
+    """One stat this plugin writes: its HELM name, how helm-server shows it, and where else it
+    appears. Every list of stats (the metric's metadata, the aggregation, the schema's efficiency
+    group, the leaderboard's columns and axis labels, the demo's table) derives from STATS."""
 
-# (stat name, display name, description): counts over the run, one value per run and split.
-RUN_COUNT_STATS: List[Tuple[str, str, str]] = [
-    ("efficiency_num_requests", "# requests (efficiency)", "Requests seen by the efficiency metric."),
-    ("efficiency_num_cached_requests", "# cached requests", "Requests answered from cache (stale timing, excluded from runtime stats)."),
-    ("efficiency_num_cold_requests", "# cold-start requests", "The run's first request (model loading) and requests that waited for it, excluded from timings."),
-    ("efficiency_num_failed_requests", "# failed requests", "Requests with success=false, excluded from timings."),
-    ("efficiency_num_untimed_requests", "# untimed requests", "Requests with a missing, NaN, zero or negative request_time."),
-    ("efficiency_num_unestimated_requests", "# requests without idealized runtime", "Requests whose model no reference table covers (no number is made up)."),
-    ("efficiency_num_extrapolated_requests", "# extrapolated requests", "Requests outside the reference table's profiled (p, o) range."),
-    ("efficiency_num_denoise_fit_requests", "# requests in denoise fit", "Requests of this run used in the deployment's lower-envelope fit."),
-    ("efficiency_num_undenoised_requests", "# requests without denoised runtime", "Requests of a fitted deployment with no denoised runtime: a prompt or output length the fit could not identify, outside the one observed."),
-    ("efficiency_num_denoised_above_raw_requests", "# requests denoised above raw", "Requests whose measured runtime is below the fitted envelope (a low quantile, so a few are): their denoised runtime exceeds the raw one."),
-    ("efficiency_num_approximate_token_requests", "# requests with approximate tokens", "Requests whose prompt or output tokens were counted by the offline fallback counter (no HELM count, no tokenizer offline, or a completion's token list unusable); their idealized interval is widened by its measured error."),
-    ("efficiency_num_batched_requests", "# batched requests", "Requests timed as part of a batch (2022 HELM): raw runtime is the batch's time divided by its size."),
-    ("efficiency_num_calibrated_requests", "# requests from a calibrated entry", "Idealized runtime from a cost-table entry calibrated on this model's own profile."),
-    ("efficiency_num_transfer_requests", "# requests by transfer", "Idealized runtime transferred from other profiled models through this model's architecture."),
-    ("efficiency_num_size_only_requests", "# requests by size only", "Idealized runtime from the model's parameter count alone (no architecture known)."),
-    ("efficiency_num_helm_table_requests", "# requests from HELM's table", "Idealized runtime from HELM's bundled efficiency_data."),
-    ("efficiency_concurrency", "Concurrency", "Mean requests in flight at once for this deployment (busy time / wall span, from HELM's timestamps; whole-second starts, so only over spans of 2 s or more). Above 1.5 on a local model the denoised runtime is corrected and flagged."),
-    ("efficiency_denoise_underdetermined", "Denoise underdetermined", "1 if the denoising fit was attempted but is not ok: too few usable timings, prompt or output length not identified, or a cost came out negative and was refitted with costs >= 0 (constrained). Absent when no timing was usable (all cached, failed or untimed)."),
-]
+    name: str  # the HELM stat name (efficiency_*)
+    display_name: str
+    description: str
+    column: Optional[str] = None  # the requests-table column of a per-request stat; None: a run-level count
+    lower_is_better: Optional[bool] = None
+    in_schema_group: bool = False  # a column of helm-server's "Efficiency (helm-efficiency)" group
+    leaderboard: Optional[str] = None  # its `leaderboard --efficiency` choice
+    axis_label: Optional[str] = None  # the leaderboard's label, with units
+
+
+STATS: Tuple[StatSpec, ...] = (
+    StatSpec("efficiency_num_prompt_tokens", "# prompt tokens (efficiency)", "Prompt tokens (HELM tokenizer).", column="num_prompt_tokens"),
+    StatSpec("efficiency_num_output_tokens", "# output tokens (efficiency)", "Generated tokens, prompt echo excluded; re-tokenized when a client returns no tokens.", column="num_output_tokens"),
+    StatSpec("efficiency_raw_runtime_s", "Raw runtime (s)", "Measured seconds per request (batched: batch time / batch size); cached, failed and cold-start requests excluded.", column="raw_runtime_s", lower_is_better=True, leaderboard="raw", axis_label="raw runtime (s / request)", in_schema_group=True),
+    StatSpec("efficiency_denoised_runtime_s", "Denoised runtime (s)", "Seconds per request with contention removed: lower-envelope fit F(p)+g·(o−1) of this deployment's own timings.", column="denoised_runtime_s", lower_is_better=True, leaderboard="denoised", axis_label="denoised runtime (s / request)", in_schema_group=True),
+    StatSpec("efficiency_idealized_runtime_s", "Idealized runtime (s)", "Seconds per request at batch size 1 on the reference stack (GPU, serving software, bf16): from the stack's table entry for the model (simulated, anchored to published measurements), else transferred from its architecture, else from its size; the method count stats say which.", column="idealized_runtime_s", lower_is_better=True, leaderboard="idealized", axis_label="idealized runtime (s / request)", in_schema_group=True),
+    StatSpec("efficiency_idealized_runtime_lo_s", "Idealized runtime, 90% PI low (s)", "Lower end of the 90% prediction interval of idealized runtime.", column="idealized_runtime_lo_s", lower_is_better=True, in_schema_group=True),
+    StatSpec("efficiency_idealized_runtime_hi_s", "Idealized runtime, 90% PI high (s)", "Upper end of the 90% prediction interval of idealized runtime.", column="idealized_runtime_hi_s", lower_is_better=True, in_schema_group=True),
+    StatSpec("efficiency_idealized_energy_j", "Idealized energy (J)", "GPU energy of the idealized request (joules): its prefill seconds at the GPU's batch-1 prefill power plus its decode seconds at batch-1 decode power, times the GPUs; powers measured where published batch-1 measurements exist (analytic/hardware.json says which).", column="idealized_energy_j", lower_is_better=True, leaderboard="energy", axis_label="idealized energy (J / request)", in_schema_group=True),
+    StatSpec("efficiency_idealized_energy_lo_j", "Idealized energy, low (J)", "Low end of idealized energy: the runtime interval's low end at the powers' low ends.", column="idealized_energy_lo_j", lower_is_better=True, in_schema_group=True),
+    StatSpec("efficiency_idealized_energy_hi_j", "Idealized energy, high (J)", "High end of idealized energy: the runtime interval's high end at the powers' high ends.", column="idealized_energy_hi_j", lower_is_better=True, in_schema_group=True),
+    StatSpec("efficiency_idealized_cost_usd", "Idealized cost (USD)", "Idealized runtime × GPUs × assumed price per GPU-hour (US dollars).", column="idealized_cost_usd", lower_is_better=True, leaderboard="cost", axis_label="idealized cost (USD / request)", in_schema_group=True),
+    StatSpec("efficiency_num_requests", "# requests (efficiency)", "Requests seen by the efficiency metric.", in_schema_group=True),
+    StatSpec("efficiency_num_cached_requests", "# cached requests", "Requests answered from cache (stale timing, excluded from runtime stats).", in_schema_group=True),
+    StatSpec("efficiency_num_cold_requests", "# cold-start requests", "The run's first request (model loading) and requests that waited for it, excluded from timings."),
+    StatSpec("efficiency_num_failed_requests", "# failed requests", "Requests with success=false, excluded from timings."),
+    StatSpec("efficiency_num_untimed_requests", "# untimed requests", "Requests with a missing, NaN, zero or negative request_time."),
+    StatSpec("efficiency_num_unestimated_requests", "# requests without idealized runtime", "Requests whose model no reference table covers (no number is made up).", in_schema_group=True),
+    StatSpec("efficiency_num_extrapolated_requests", "# extrapolated requests", "Requests outside the reference table's profiled (p, o) range."),
+    StatSpec("efficiency_num_denoise_fit_requests", "# requests in denoise fit", "Requests of this run used in the deployment's lower-envelope fit."),
+    StatSpec("efficiency_num_undenoised_requests", "# requests without denoised runtime", "Requests of a fitted deployment with no denoised runtime: a prompt or output length the fit could not identify, outside the one observed."),
+    StatSpec("efficiency_num_denoised_above_raw_requests", "# requests denoised above raw", "Requests whose measured runtime is below the fitted envelope (a low quantile, so a few are): their denoised runtime exceeds the raw one."),
+    StatSpec("efficiency_num_approximate_token_requests", "# requests with approximate tokens", "Requests whose prompt or output tokens were counted by the offline fallback counter (no HELM count, no tokenizer offline, or a completion's token list unusable); their idealized interval is widened by its measured error.", in_schema_group=True),
+    StatSpec("efficiency_num_batched_requests", "# batched requests", "Requests timed as part of a batch (2022 HELM): raw runtime is the batch's time divided by its size."),
+    StatSpec("efficiency_num_calibrated_requests", "# requests from a calibrated entry", "Idealized runtime from a cost-table entry calibrated on this model's own profile."),
+    StatSpec("efficiency_num_transfer_requests", "# requests by transfer", "Idealized runtime transferred from other profiled models through this model's architecture."),
+    StatSpec("efficiency_num_size_only_requests", "# requests by size only", "Idealized runtime from the model's parameter count alone (no architecture known)."),
+    StatSpec("efficiency_num_helm_table_requests", "# requests from HELM's table", "Idealized runtime from HELM's bundled efficiency_data."),
+    StatSpec("efficiency_concurrency", "Concurrency", "Mean requests in flight at once for this deployment (busy time / wall span, from HELM's timestamps; whole-second starts, so only over spans of 2 s or more). Above 1.5 on a local model the denoised runtime is corrected and flagged."),
+    StatSpec("efficiency_denoise_underdetermined", "Denoise underdetermined", "1 if the denoising fit was attempted but is not ok: too few usable timings, prompt or output length not identified, or a cost came out negative and was refitted with costs >= 0 (constrained). Absent when no timing was usable (all cached, failed or untimed).", in_schema_group=True),
+)
+PER_REQUEST_STATS: Tuple[StatSpec, ...] = tuple(s for s in STATS if s.column)
+RUN_COUNT_STATS: Tuple[StatSpec, ...] = tuple(s for s in STATS if not s.column)
+STAT_BY_NAME: Dict[str, StatSpec] = {s.name: s for s in STATS}
+LEADERBOARD_STATS: Tuple[StatSpec, ...] = tuple(s for s in STATS if s.leaderboard)
 
 # HELM's own efficiency stats (helm/benchmark/metrics/efficiency_metrics.py) that the bundled
 # schema_classic.yaml shows in its "efficiency" group, and the stat of ours each is filled from
@@ -59,10 +75,6 @@ GROUP = "efficiency"
 
 
 def metadata_fields() -> List[Dict[str, object]]:
-    """Plain dicts (name, display_name, description, lower_is_better, group) for all stats."""
-    fields: List[Dict[str, object]] = []
-    for name, _, display, description, lower in PER_REQUEST_STATS:
-        fields.append({"name": name, "display_name": display, "description": description, "lower_is_better": lower, "group": GROUP})
-    for name, display, description in RUN_COUNT_STATS:
-        fields.append({"name": name, "display_name": display, "description": description, "lower_is_better": None, "group": GROUP})
-    return fields
+    """Plain dicts (name, display_name, description, lower_is_better, group) for all stats: HELM's MetricMetadata fields."""
+    return [{"name": s.name, "display_name": s.display_name, "description": s.description, "lower_is_better": s.lower_is_better,
+             "group": GROUP} for s in STATS]

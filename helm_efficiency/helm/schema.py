@@ -16,16 +16,13 @@ import yaml
 from helm_efficiency.atomic import write_text_atomic
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.helm_catalog import classic_schema
-from helm_efficiency.helm.metric_names import metadata_fields
+from helm_efficiency.helm.metric_names import STATS, metadata_fields
 
 GROUP = "efficiency_plugin"
 # The group's columns, per scenario: the numbers, the idealized 90% interval, and the counts
 # that explain a blank cell (HELM shows numbers only, so the reason is a count: requests served
 # from the cache, requests no table covers, a denoising fit that is not ok).
-GROUP_METRICS = ("efficiency_idealized_runtime_s", "efficiency_idealized_runtime_lo_s", "efficiency_idealized_runtime_hi_s",
-                 "efficiency_denoised_runtime_s", "efficiency_raw_runtime_s", "efficiency_idealized_energy_j",
-                 "efficiency_idealized_energy_lo_j", "efficiency_idealized_energy_hi_j", "efficiency_idealized_cost_usd", "efficiency_num_requests", "efficiency_num_cached_requests",
-                 "efficiency_num_unestimated_requests", "efficiency_num_approximate_token_requests", "efficiency_denoise_underdetermined")
+GROUP_METRICS = tuple(s.name for s in STATS if s.in_schema_group)
 
 
 def efficiency_schema(base_path: Optional[str] = None) -> dict:

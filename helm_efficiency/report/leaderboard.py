@@ -14,23 +14,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
+from helm_efficiency.helm.metric_names import LEADERBOARD_STATS
 from helm_efficiency.report.leaderboard_data import EFFICIENCY_STATS, suite_run_table
 from helm_efficiency.report.pareto import pareto_optimal, rank_correlation, rank_lower_better
 
-EFFICIENCY_COLUMNS: Dict[str, str] = {
-    "idealized": "idealized_runtime_s",
-    "denoised": "denoised_runtime_s",
-    "raw": "raw_runtime_s",
-    "energy": "idealized_energy_j",
-    "cost": "idealized_cost_usd",
-}
-LABELS = {
-    "idealized_runtime_s": "idealized runtime (s / request)",
-    "denoised_runtime_s": "denoised runtime (s / request)",
-    "raw_runtime_s": "raw runtime (s / request)",
-    "idealized_energy_j": "idealized energy (J / request)",
-    "idealized_cost_usd": "idealized cost (USD / request)",
-}
+EFFICIENCY_COLUMNS: Dict[str, str] = {s.leaderboard: s.column for s in LEADERBOARD_STATS}  # --efficiency choice → column
+LABELS: Dict[str, str] = {s.column: s.axis_label for s in LEADERBOARD_STATS}
 RUNTIME_NOTIONS = ("raw_runtime_s", "denoised_runtime_s", "idealized_runtime_s")
 
 

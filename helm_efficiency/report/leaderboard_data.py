@@ -17,17 +17,11 @@ from typing import Dict, Optional, Sequence, Tuple
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.helm.metric_names import METHODS, METRIC_CLASS
+from helm_efficiency.helm.metric_names import LEADERBOARD_STATS, METHODS, METRIC_CLASS
 from helm_efficiency.runs import (REQUESTS_TABLE, RUN_METADATA, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of,
                                   scenario_of, stat_means)
 
-EFFICIENCY_STATS = {
-    "raw_runtime_s": "efficiency_raw_runtime_s",
-    "denoised_runtime_s": "efficiency_denoised_runtime_s",
-    "idealized_runtime_s": "efficiency_idealized_runtime_s",
-    "idealized_energy_j": "efficiency_idealized_energy_j",
-    "idealized_cost_usd": "efficiency_idealized_cost_usd",
-}
+EFFICIENCY_STATS = {s.column: s.name for s in LEADERBOARD_STATS}  # requests-table column → stat name
 AUTO_METRIC = "auto"
 FALLBACK_METRIC = "exact_match"  # for runs whose group HELM's schema does not list
 

@@ -12,9 +12,11 @@ tokens scheduled per step, with its time to first token (TTFT), time per output 
 and throughput.
 
 We keep, per (p, o), the points that no other point beats on all three of throughput per GPU,
-TTFT and TPOT (the Pareto set over all TPs tried). The best feasible point under any latency
-target is always in that set, so the table answers any SLA exactly as the full sweep would,
-without re-running the simulator.
+TTFT and TPOT (the Pareto set over all TPs tried): the best feasible point under any latency
+target is always in that set. The set is then thinned (`thin`) to the points needed to answer
+any latency target within 15% of the full sweep's best GPU time per request, never below it,
+and wherever the sweep meets a target the stored points meet it too. So the table answers any
+SLA without re-running the simulator, a little conservatively.
 
 Each point's GPU time per request, G = TP / (requests per second), is split into a prefill and
 a decode part from the simulator's own step schedule (`run_agg`'s `scheduling` block): a
@@ -59,14 +61,14 @@ SEARCH = {"function": "BaseBackend.find_best_agg_result_under_constraints", "max
           "ctx_stride": 512, "enable_chunked_prefill": False, "ttft": "inf", "tpot": "inf", "top_k": 0}
 # The stored points answer any latency target within this fraction of the full sweep's best GPU
 # time per request (never below it), and meet it wherever the sweep does (`thin`).
-THIN_TOLERANCE = 0.10
+THIN_TOLERANCE = 0.15
 # Points slower than these are never stored: no served deployment targets them.
-MAX_STORED_TTFT_MS = 60_000.0
-MAX_STORED_TPOT_MS = 500.0
+MAX_STORED_TTFT_MS = 30_000.0
+MAX_STORED_TPOT_MS = 200.0
+# The default latency target (tables/served.py's Sla()): its best point is always stored exactly.
+DEFAULT_TTFT_S, DEFAULT_TPOT_MS = 2.0, 50.0
 # Stored columns (one list per point); GPU time per request is p / prefill + o / decode.
-STORED_FIELDS = ("tp", "batch_size", "ctx_tokens", "ttft_ms", "tpot_ms", "prefill_tok_s_per_gpu", "decode_tok_s_per_gpu")
-POINT_FIELDS = ("tp", "batch_size", "ctx_tokens", "ttft_ms", "tpot_ms", "request_latency_s", "gpu_s_per_request",
-                "prefill_tok_s_per_gpu", "decode_tok_s_per_gpu", "output_tok_s_per_gpu", "memory_gb")
+STORED_FIELDS = ("tp", "ep", "batch_size", "ctx_tokens", "ttft_ms", "tpot_ms", "prefill_tok_s_per_gpu", "decode_tok_s_per_gpu")
 
 
 def tensor_parallel_candidates(base_tp: int) -> List[int]:
@@ -85,7 +87,7 @@ class ServedSimulator:
     set up with the same config and parallel layout as the batch-1 table (`compile_engine`)."""
 
     def __init__(self, config: dict, hf_id: Optional[str], reference: ReferenceStack, tensor_parallel: int,
-                 source: str, moe: bool = False):
+                 source: str, moe: bool = False, expert_parallel: Optional[int] = None):
         from aiconfigurator_core.sdk import perf_database
         from aiconfigurator_core.sdk.backends.factory import get_backend
         from aiconfigurator_core.sdk.config_builders import build_model_config
@@ -101,7 +103,8 @@ class ServedSimulator:
             sim_config, _ = simulator_config(config, source)
             if "128-wide heads" in provenance["mapped_from"]:
                 sim_config = normalized_attention(sim_config)
-        ep = int(provenance["expert_parallel"])
+        ep = int(provenance["expert_parallel"] if expert_parallel is None else expert_parallel)
+        provenance["expert_parallel"] = ep
         tp = int(tensor_parallel)
         moe_tp = 1 if (ep > 1 or tp <= 1 or not moe) else tp
         self.provenance = dict(provenance)
@@ -117,6 +120,8 @@ class ServedSimulator:
         if self.database is None:
             raise EfficiencyInputError(source, "stack", f"{PACKAGE} has no kernel database for {reference.name}")
         self.backend = get_backend(reference.backend)
+        self.expert_parallel = ep
+        self.run_point(16, 2, 1, 16)  # the simulator refuses here when a layout has no kernel data
 
     def close(self) -> None:
         self._folder.cleanup()
@@ -155,6 +160,7 @@ class ServedSimulator:
         gpu_s = self.tp / seq_s  # GPU-seconds per request at this steady state
         return {
             "tp": self.tp,
+            "ep": self.expert_parallel,
             "batch_size": int(result["bs"]),
             "ctx_tokens": int(result["ctx_tokens"]),
             "ttft_ms": float(result["ttft"]),
@@ -241,31 +247,43 @@ def simulate_served(config: dict, model: str, reference: ReferenceStack, base_tp
     provenance: Optional[dict] = None
     refused: Dict[str, str] = {}
     all_points: Dict[int, List[dict]] = {int(p): [] for p in prompt_tokens}
+    seen = set()
     for tp in tensor_parallel_candidates(base_tp):
-        try:
-            sim = ServedSimulator(config, hf_id, reference, tp, source, moe=moe)
-        except EfficiencyInputError as e:
-            refused[str(tp)] = e.problem
-            continue
-        except Exception as e:  # the simulator's own refusal
-            refused[str(tp)] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
-            continue
-        try:
-            for p in prompt_tokens:
-                try:
-                    all_points[int(p)].extend(sim.sweep(int(p), int(output_tokens)))
-                except Exception as e:
-                    refused[f"{tp}@p={p}"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
-        finally:
-            sim.close()
-        if provenance is None:
-            provenance = sim.provenance
+        # MoE: experts split by TP (as the batch-1 table), and by expert parallelism over the same GPUs
+        for ep in ([None, tp] if (moe and tp > 1) else [None]):
+            label = f"{tp}" if ep is None else f"{tp}/ep{ep}"
+            try:
+                sim = ServedSimulator(config, hf_id, reference, tp, source, moe=moe, expert_parallel=ep)
+            except EfficiencyInputError as e:
+                refused[label] = e.problem
+                continue
+            except Exception as e:  # the simulator's own refusal
+                refused[label] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+                continue
+            if (tp, sim.expert_parallel) in seen:  # compile_engine had already chosen this layout
+                sim.close()
+                continue
+            seen.add((tp, sim.expert_parallel))
+            try:
+                for p in prompt_tokens:
+                    try:
+                        all_points[int(p)].extend(sim.sweep(int(p), int(output_tokens)))
+                    except Exception as e:
+                        refused[f"{label}@p={p}"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+            finally:
+                sim.close()
+            if provenance is None:
+                provenance = sim.provenance
     if provenance is None:
         raise EfficiencyInputError(source, "architecture", f"{PACKAGE} does not model it on {reference.name} at TP "
                                    + ", ".join(refused) + ": " + "; ".join(f"TP {k}: {v}" for k, v in refused.items()))
     for p in prompt_tokens:
         within = [q for q in all_points[int(p)] if q["ttft_ms"] <= MAX_STORED_TTFT_MS and q["tpot_ms"] <= MAX_STORED_TPOT_MS]
-        rows = [stored_row(q) for q in thin(pareto(within), THIN_TOLERANCE)]
+        kept = thin(pareto(within), THIN_TOLERANCE)
+        exact = best_point(within, DEFAULT_TTFT_S, DEFAULT_TPOT_MS)
+        if exact is not None and all(q is not exact for q in kept):
+            kept.append(exact)
+        rows = [stored_row(q) for q in kept]
         # re-thin on the stored (rounded) values so the order and choice are those a reader sees
         points = [point_from_row(r, int(p), int(output_tokens)) for r in rows]
         frontier[str(int(p))] = [stored_row(q) for q in pareto(points)]
