@@ -37,7 +37,7 @@ def use_local_path(path: Optional[str]) -> None:
     path = os.path.abspath(path) if path and os.path.isdir(path) else None
     if path != _LOCAL_PATH:
         _LOCAL_PATH = path
-        for cached in (_local_yaml, _deployment_models, _deployment_windows, _deployment_clients, _metadata_by_name):
+        for cached in (_local_yaml, _deployment_models, _deployment_windows, _deployment_clients, _deployment_paths, _metadata_by_name):
             cached.cache_clear()
 
 
@@ -138,6 +138,18 @@ def deployment_context_window(name: str) -> Optional[int]:
 @lru_cache(maxsize=1)
 def _deployment_clients() -> Dict[str, str]:
     return {d["name"]: (d.get("client_spec") or {}).get("class_name", "") for d in _read("model_deployments.yaml", "model_deployments")}
+
+
+@lru_cache(maxsize=1)
+def _deployment_paths() -> Dict[str, str]:
+    return {d["name"]: str(((d.get("client_spec") or {}).get("args") or {}).get("pretrained_model_name_or_path"))
+            for d in _read("model_deployments.yaml", "model_deployments")
+            if ((d.get("client_spec") or {}).get("args") or {}).get("pretrained_model_name_or_path")}
+
+
+def deployment_model_path(name: str) -> Optional[str]:
+    """The `pretrained_model_name_or_path` a deployment's client loads (a local folder or a hub id), else None."""
+    return _deployment_paths().get(name)
 
 
 def deployment_client(name: str) -> Optional[str]:

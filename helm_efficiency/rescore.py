@@ -33,9 +33,9 @@ from helm_efficiency.executors import map_ordered
 from helm_efficiency.estimate import load_tables
 from helm_efficiency.tables.names import DEFAULT_TABLE
 from helm_efficiency.helm import aggregate
-from helm_efficiency.helm.local_models import serving
-from helm_efficiency.helm_catalog import model_of_deployment, use_local_path
-from helm_efficiency.requests import EXCLUSION_STATUSES, perturbation_description_json, request_rows
+from helm_efficiency.helm.local_models import run_requests
+from helm_efficiency.helm_catalog import use_local_path
+from helm_efficiency.requests import EXCLUSION_STATUSES, perturbation_description_json
 from helm_efficiency.tokens import offline_counter
 from helm_efficiency.helm.metric_names import HELM_FILLED_STATS
 from helm_efficiency.runs import (PER_INSTANCE_STATS, REQUESTS_TABLE, RUN_METADATA, RUN_SPEC, SCENARIO_STATE, STATS, list_run_dirs,
@@ -112,11 +112,8 @@ def _read_run(run_dir: str) -> RunRead:
         raise EfficiencyInputError(path, "request_states", "missing or not a list")
     counts = _prompt_token_counts(run_dir)
     deployment = model_deployment_of(spec)
-    where = serving(deployment)
-    requests = request_rows(state["request_states"], offline_counter(deployment), prompt_token_counts=counts, serving=where)
+    requests = run_requests(state["request_states"], deployment, offline_counter(deployment), prompt_token_counts=counts)
     requests.insert(0, "run", os.path.basename(run_dir))
-    requests["model_deployment"] = requests["model_deployment"].fillna(deployment)
-    requests["model"] = requests["model"].fillna(model_of_deployment(deployment) or deployment)
     return RunRead(run_dir, requests=requests)
 
 

@@ -251,3 +251,37 @@ def test_every_stat_written_has_a_spec(tmp_path):
         ours = {n for n in written if n.startswith("efficiency_")}
         assert ours and ours <= set(STAT_BY_NAME), ours - set(STAT_BY_NAME)
         assert set(json.load(open(os.path.join(run_dir, RUN_METADATA)))["helm_stats_filled"]) <= set(HELM_FILLED_STATS)
+
+
+def test_rescore_prices_a_local_folder_from_its_config_like_the_metric(tmp_path):
+    """One request builder (helm/local_models.run_requests) for the metric and rescore: a local
+    model folder named like a known model is priced from its own config.json, not by its name."""
+    from helm_efficiency.analytic.registry import registry_config
+
+    suite_dir, _ = copy_suite("helm_safety_v4", tmp_path)
+    run = next(r for r in list_run_dirs(suite_dir) if "llama" in os.path.basename(r))
+    for name in os.listdir(suite_dir):
+        if os.path.isdir(os.path.join(suite_dir, name)) and os.path.join(suite_dir, name) != run:
+            shutil.rmtree(os.path.join(suite_dir, name))
+    for file_name in ("run_spec.json", "scenario_state.json"):
+        path = os.path.join(run, file_name)
+        text = open(path).read().replace('"together/llama-3-8b-chat"', '"huggingface/llama-3-8b"').replace('"meta/llama-3-8b-chat"', '"huggingface/llama-3-8b"')
+        open(path, "w").write(text)
+    folder = tmp_path / "models" / "llama-3-8b"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(registry_config("test/tiny-llama")))
+    prod_env = tmp_path / "prod_env"
+    prod_env.mkdir()
+    (prod_env / "model_deployments.yaml").write_text(
+        "model_deployments:\n  - name: huggingface/llama-3-8b\n    model_name: huggingface/llama-3-8b\n    tokenizer_name: simple/tokenizer1\n"
+        f"    max_sequence_length: 2048\n    client_spec:\n      class_name: helm.clients.huggingface_client.HuggingFaceClient\n"
+        f"      args:\n        pretrained_model_name_or_path: {folder}\n")
+    try:
+        rescore_suite(suite_dir, progress=False, local_path=str(prod_env))
+    finally:
+        from helm_efficiency.helm_catalog import use_local_path
+
+        use_local_path(None)
+    table = requests_table(suite_dir)
+    assert (table["num_layers"] == registry_config("test/tiny-llama")["num_hidden_layers"]).all()
+    assert (table["serving"] == "local").all() and (table["method"] != "calibrated").all()

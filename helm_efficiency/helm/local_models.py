@@ -18,11 +18,15 @@ def registered_deployment(deployment: str):
 
 def local_model_architecture(deployment: str) -> Optional[Tuple[Dict[str, int], str]]:
     """(architecture columns, config.json path) for a deployment HELM serves from a local folder,
-    or None (remote deployments, unregistered names, folders without a config)."""
+    or None (remote deployments, unknown names, folders without a config). The folder comes from
+    HELM's live registry (inside helm-run), else the catalog and the suite's prod_env (rescore)."""
+    from helm_efficiency.helm_catalog import deployment_model_path
+
     spec = registered_deployment(deployment)
-    if spec is None:
-        return None
-    path = ((spec.client_spec.args or {}) if spec.client_spec else {}).get("pretrained_model_name_or_path")
+    if spec is not None:
+        path = ((spec.client_spec.args or {}) if spec.client_spec else {}).get("pretrained_model_name_or_path")
+    else:
+        path = deployment_model_path(deployment)
     config_path = os.path.join(str(path), "config.json") if path else None
     if not config_path or not os.path.isfile(config_path):
         return None
@@ -30,6 +34,27 @@ def local_model_architecture(deployment: str) -> Optional[Tuple[Dict[str, int], 
         arch = architecture_from_config(json.load(f), config_path)
     arch.pop("tensor_parallel")
     return arch, config_path
+
+
+def run_requests(request_states, deployment: str, count_tokens, prompt_token_counts=None, log=None):
+    """The requests table of one run, built the same way by the live metric and by rescore:
+    HELM's counts where they exist (requests.request_rows), the deployment's serving, its model,
+    and, for a model served from a local folder, the architecture in that folder's config.json
+    (so a local folder named like a known model is priced as what it is)."""
+    from helm_efficiency.helm_catalog import model_of_deployment
+    from helm_efficiency.requests import request_rows
+
+    table = request_rows(request_states, count_tokens, prompt_token_counts=prompt_token_counts, serving=serving(deployment))
+    table["model_deployment"] = table["model_deployment"].fillna(deployment)
+    table["model"] = table["model"].fillna(model_of_deployment(deployment) or deployment)
+    local = local_model_architecture(deployment)
+    if local is not None:
+        architecture, config_path = local
+        for column, value in architecture.items():
+            table[column] = value
+        if log is not None:
+            log(f"efficiency: {deployment} is priced from the architecture in {config_path}")
+    return table
 
 
 # HELM clients that run the model in-process, on the machine running helm-run.

@@ -32,9 +32,9 @@ from helm_efficiency.denoise.concurrency import CONTENDED
 from helm_efficiency.denoise.envelope import QUALITY_CONTENDED
 from helm_efficiency.efficiency import efficiency_columns
 from helm_efficiency.helm import aggregate
-from helm_efficiency.helm.local_models import local_model_architecture, serving
+from helm_efficiency.helm.local_models import run_requests
 from helm_efficiency.helm.metric_names import metadata_fields
-from helm_efficiency.requests import STATUS_CACHED, perturbation_description_json, request_rows
+from helm_efficiency.requests import STATUS_CACHED, perturbation_description_json
 from helm_efficiency.estimate import load_tables
 from helm_efficiency.tables.names import DEFAULT_TABLE, split_table_names
 
@@ -65,14 +65,7 @@ class InferenceEfficiencyMetric(Metric):
         adapter_spec = scenario_state.adapter_spec
         window_service = WindowServiceFactory.get_window_service(adapter_spec.model_deployment, metric_service)
         states = list(scenario_state.request_states)
-        requests = request_rows(states, count_tokens=window_service.get_num_tokens, serving=serving(adapter_spec.model_deployment))
-        # A model served from a local folder is priced from its own config.json, not its name.
-        local = local_model_architecture(adapter_spec.model_deployment)
-        if local is not None:
-            architecture, config_path = local
-            for column, value in architecture.items():
-                requests[column] = value
-            hlog(f"efficiency: {adapter_spec.model_deployment} is priced from the architecture in {config_path}")
+        requests = run_requests(states, adapter_spec.model_deployment, window_service.get_num_tokens, log=hlog)
         table, _ = efficiency_columns(
             requests, load_tables(self.table_names), self.power_w, self.usd_per_gpu_hour, self.quantile
         )

@@ -87,7 +87,7 @@ class ServedSimulator:
     set up with the same config and parallel layout as the batch-1 table (`compile_engine`)."""
 
     def __init__(self, config: dict, hf_id: Optional[str], reference: ReferenceStack, tensor_parallel: int,
-                 source: str, moe: bool = False, expert_parallel: Optional[int] = None):
+                 source: str, moe: bool = False, expert_parallel: Optional[int] = None, quant: Optional[Dict[str, str]] = None):
         from aiconfigurator_core.sdk import perf_database
         from aiconfigurator_core.sdk.backends.factory import get_backend
         from aiconfigurator_core.sdk.config_builders import build_model_config
@@ -113,7 +113,10 @@ class ServedSimulator:
         self._folder = tempfile.TemporaryDirectory()
         with open(os.path.join(self._folder.name, "config.json"), "w") as f:
             json.dump(sim_config, f)
-        model_config = build_model_config(tp_size=tp, pp_size=1, attention_dp_size=1, moe_tp_size=moe_tp, moe_ep_size=ep)
+        # quant: the simulator's quant-mode overrides (e.g. gemm_quant_mode="fp8"); None keeps bf16, as our tables
+        model_config = build_model_config(tp_size=tp, pp_size=1, attention_dp_size=1, moe_tp_size=moe_tp, moe_ep_size=ep, **(quant or {}))
+        if quant:
+            self.provenance["dtype"] = ",".join(f"{k}={v}" for k, v in sorted(quant.items()))
         self.model = get_model(self._folder.name, model_config, reference.backend)
         self.database = perf_database.get_database(reference.system, reference.backend,
                                                    backend_version(reference.system, reference.backend))
@@ -173,14 +176,14 @@ class ServedSimulator:
             "memory_gb": float(result["memory"]),
         }
 
-    def sweep(self, isl: int, osl: int) -> List[dict]:
+    def sweep(self, isl: int, osl: int, max_batch_size: int = SEARCH["max_batch_size"]) -> List[dict]:
         """Every point the package's aggregated search visits that fits in memory, with no
         latency limit (its own sweep of batch size x context tokens per step)."""
         from aiconfigurator_core.sdk.config import RuntimeConfig
 
         runtime = RuntimeConfig(isl=isl, osl=osl, ttft=math.inf, tpot=math.inf)
         summary = self.backend.find_best_agg_result_under_constraints(
-            self.model, self.database, runtime, top_k=SEARCH["top_k"], max_batch_size=SEARCH["max_batch_size"],
+            self.model, self.database, runtime, top_k=SEARCH["top_k"], max_batch_size=max_batch_size,
             ctx_stride=SEARCH["ctx_stride"], enable_chunked_prefill=SEARCH["enable_chunked_prefill"])
         frame = summary.get_summary_df()
         points = []
@@ -275,8 +278,9 @@ def simulate_served(config: dict, model: str, reference: ReferenceStack, base_tp
             if provenance is None:
                 provenance = sim.provenance
     if provenance is None:
+        first = next(iter(refused.values()), "no TP candidate")
         raise EfficiencyInputError(source, "architecture", f"{PACKAGE} does not model it on {reference.name} at TP "
-                                   + ", ".join(refused) + ": " + "; ".join(f"TP {k}: {v}" for k, v in refused.items()))
+                                   + ", ".join(refused) + f"; first refusal: {first[:400]}")
     for p in prompt_tokens:
         within = [q for q in all_points[int(p)] if q["ttft_ms"] <= MAX_STORED_TTFT_MS and q["tpot_ms"] <= MAX_STORED_TPOT_MS]
         kept = thin(pareto(within), THIN_TOLERANCE)

@@ -237,31 +237,50 @@ ESTIMATE_COLUMNS = ("served_gpu_s", "served_gpu_s_lo", "served_gpu_s_hi", "serve
                     "served_extrapolated", "served_reason")
 
 
-def _per_token_seconds(table: ServedTable, model: str, p: float, sla: Sla) -> Tuple[float, float, int, bool, str]:
-    """(GPU-s per prompt token, GPU-s per output token, GPUs of one replica, extrapolated, reason)
-    at prompt length p: the operating points at the two stored prompt lengths around p,
-    interpolated in log p (the nearer end outside the stored range)."""
-    grid = table.prompt_tokens
-    if p <= grid[0]:
-        sides, weight, extrapolated = (grid[0], grid[0]), 0.0, p < grid[0]
-    elif p >= grid[-1]:
-        sides, weight, extrapolated = (grid[-1], grid[-1]), 0.0, p > grid[-1]
-    else:
-        i = int(np.searchsorted(grid, p))
-        sides = (grid[i - 1], grid[i])
-        weight = (math.log(p) - math.log(sides[0])) / (math.log(sides[1]) - math.log(sides[0]))
-        extrapolated = False
-    points = []
-    for side in sides:
-        point = table.operating_point(model, side, sla)
-        if point is None:
-            return math.nan, math.nan, 0, extrapolated, (
-                f"no served configuration on {table.name} meets {sla} at p = {side} (TTFT or TPOT too long at every batch size and TP tried)")
-        points.append(point)
-    s_p = [1.0 / q["prefill_tok_s_per_gpu"] for q in points]
-    s_o = [1.0 / q["decode_tok_s_per_gpu"] for q in points]
-    gpus = max(int(q["tp"]) for q in points)
-    return (s_p[0] + weight * (s_p[1] - s_p[0]), s_o[0] + weight * (s_o[1] - s_o[0]), gpus, extrapolated, "")
+class _ModelPoints:
+    """One model's stored points as arrays, per stored prompt length, with the SLA's feasibility."""
+
+    def __init__(self, table: ServedTable, model: str, sla: Sla):
+        self.table, self.model, self.sla = table, model, sla
+        self.sides = {}
+        for p in table.prompt_tokens:
+            points = table.points(model, p)
+            ok = [q for q in points if q["ttft_ms"] <= sla.ttft_s * 1000.0 and q["tpot_ms"] <= sla.tpot_ms]
+            self.sides[p] = (np.array([1.0 / q["prefill_tok_s_per_gpu"] for q in ok]),
+                             np.array([1.0 / q["decode_tok_s_per_gpu"] for q in ok]),
+                             np.array([q["tp"] for q in ok], int))
+
+    def gpu_s(self, p: float, o: float) -> Tuple[float, int, bool, str]:
+        """(GPU-s, GPUs of one replica, extrapolated, reason) for one request.
+
+        At each of the two stored prompt lengths around p (the nearer end outside the stored
+        range), the throughput-optimal feasible point for this request's own (p, o) is the one
+        with the least p·(s per prompt token) + o·(s per output token); the two costs are then
+        interpolated in log p. A tighter latency target removes points at each side, so it
+        never lowers the cost."""
+        grid = self.table.prompt_tokens
+        if p <= grid[0]:
+            sides, weight, extrapolated = (grid[0],), 0.0, p < grid[0]
+        elif p >= grid[-1]:
+            sides, weight, extrapolated = (grid[-1],), 0.0, p > grid[-1]
+        else:
+            i = int(np.searchsorted(grid, p))
+            sides = (grid[i - 1], grid[i])
+            weight = (math.log(p) - math.log(sides[0])) / (math.log(sides[1]) - math.log(sides[0]))
+            extrapolated = False
+        costs, gpus = [], 0
+        for side in sides:
+            s_p, s_o, tp = self.sides[side]
+            if len(s_p) == 0:
+                return math.nan, 0, extrapolated, (
+                    f"no served configuration of {self.model} on {self.table.name} meets {self.sla} at p = {side} "
+                    f"(TTFT or TPOT too long at every batch size and TP tried)")
+            cost = p * s_p + o * s_o
+            j = int(np.argmin(cost))
+            costs.append(float(cost[j]))
+            gpus = max(gpus, int(tp[j]))
+        value = costs[0] if len(costs) == 1 else (1.0 - weight) * costs[0] + weight * costs[1]
+        return value, gpus, extrapolated, ""
 
 
 def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla: Sla = DEFAULT_SLA) -> pd.DataFrame:
@@ -290,7 +309,7 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
     out = {c: np.full(len(p), np.nan) for c in ESTIMATE_COLUMNS if c not in ("served_reason", "served_extrapolated")}
     extrapolated = np.zeros(len(p), bool)
     reasons = [""] * len(p)
-    cache: Dict[Tuple[str, float], tuple] = {}
+    models: Dict[str, _ModelPoints] = {}
     for i, (name, pi, oi) in enumerate(zip(names, p, o)):
         if not (np.isfinite(pi) and np.isfinite(oi)) or pi < 0 or oi < 0:
             reasons[i] = f"invalid token counts p={pi}, o={oi}"
@@ -303,15 +322,12 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
             why = table.not_served.get(key, "not built into this served table")
             reasons[i] = f"{key} on {table.name}: {why}"
             continue
-        if (key, pi) not in cache:
-            cache[(key, pi)] = _per_token_seconds(table, key, max(pi, 1.0), sla)
-        s_p, s_o, gpus, extrapolated[i], why = cache[(key, pi)]
+        if key not in models:
+            models[key] = _ModelPoints(table, key, sla)
+        gpu_s, gpus, extrapolated[i], why = models[key].gpu_s(pi, oi)
         if why:
             reasons[i] = why
             continue
-        gpu_s = pi * s_p + oi * s_o
-        if gpu_s <= 0:  # p = o = 0: nothing to compute
-            gpu_s = 0.0
         out["served_gpu_s"][i] = gpu_s
         out["served_gpu_s_lo"][i] = gpu_s * lo_f
         out["served_gpu_s_hi"][i] = gpu_s * hi_f
