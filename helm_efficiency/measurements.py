@@ -39,20 +39,29 @@ ARCHITECTURE_COLUMNS: List[str] = [
 ]
 
 
+MAX_TOKENS = 10_000_000  # no request is longer: a larger count is a unit or parsing mistake
+
+
 def check_positive_numeric(
-    df: pd.DataFrame, column: str, source: str, *, integer: bool = False, allow_zero: bool = False, row_numbers=None
+    df: pd.DataFrame, column: str, source: str, *, integer: bool = False, allow_zero: bool = False, row_numbers=None,
+    maximum: Optional[float] = None,
 ) -> pd.Series:
     """Coerce `column` to numbers, raising a clear error naming the first bad row (its number in
-    the file: `row_numbers[i]`, by default i + 2 for a CSV with a header)."""
+    the file: `row_numbers[i]`, by default i + 2 for a CSV with a header). Token counts (integer
+    columns) may not exceed MAX_TOKENS unless `maximum` says otherwise."""
     values = pd.to_numeric(df[column], errors="coerce")
     bad = values.isna() | ~np.isfinite(values.astype(float))
     bad |= (values < 0) if allow_zero else (values <= 0)
+    limit = maximum if maximum is not None else (MAX_TOKENS if integer else None)
+    if limit is not None:
+        bad |= values > limit
     if integer:
         bad |= values.notna() & (values != np.round(values))
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         kind = "a non-negative" if allow_zero else "a positive"
         kind += " integer" if integer else " finite number"
+        kind += f" of at most {limit:g}" if limit is not None else ""
         number = int(row_numbers[row]) if row_numbers is not None else row + 2
         value = df[column].iloc[row]
         value = value.item() if isinstance(value, np.generic) else value  # 5, not np.int64(5)
@@ -79,11 +88,14 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str], source: str) -> No
 def read_csv(path: str) -> pd.DataFrame:
     """Read a CSV, turning parser failures into an error that names the file."""
     try:
-        return pd.read_csv(path)
+        table = pd.read_csv(path)
     except FileNotFoundError:
         raise EfficiencyInputError(path, "<file>", "no such file")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise EfficiencyInputError(path, "<file>", f"not a readable CSV ({e})")
+    if table.empty:
+        raise EfficiencyInputError(path, "<rows>", f"a header ({', '.join(map(str, table.columns))}) and no rows")
+    return table
 
 
 def validate_measurements(df: pd.DataFrame, source: str = "measurements") -> pd.DataFrame:

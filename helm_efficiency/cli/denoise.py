@@ -8,6 +8,7 @@ import pandas as pd
 
 from helm_efficiency.atomic import write_text_atomic
 from helm_efficiency.denoise.requests import denoise_requests
+from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.measurements import check_positive_numeric, read_csv, require_columns
 from helm_efficiency.requests import (
     STATUS_CACHED,
@@ -40,9 +41,21 @@ def _truthy(series: pd.Series) -> pd.Series:
 REQUESTS_TABLE_NAMES = {"model_deployment": "model", "raw_runtime_s": "runtime_s"}
 
 
+def _runtimes(df: pd.DataFrame, source: str) -> pd.Series:
+    """The runtime_s column as numbers; blank, "nan" and numbers pass, any other text names its row."""
+    values = pd.to_numeric(df["runtime_s"], errors="coerce")
+    text = df["runtime_s"].astype(str).str.strip().str.lower()
+    garbage = values.isna() & df["runtime_s"].notna() & ~text.isin(["", "nan", "none", "null"])
+    if garbage.any():
+        row = int(np.flatnonzero(garbage.to_numpy())[0])
+        raise EfficiencyInputError(source, "runtime_s", f"row {row + 2} has {df['runtime_s'].iloc[row]!r}; expected seconds (or blank for an untimed request)")
+    return values
+
+
 def timings_to_requests(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Map a timings CSV (or rescore's efficiency_requests.csv) onto the requests table; bad
-    runtimes become excluded rows, not errors."""
+    """Map a timings CSV (or rescore's efficiency_requests.csv) onto the requests table. An empty,
+    NaN, zero or negative runtime is a request without a usable timing (a failed request, say):
+    kept, excluded from the fit, and its reason given. Text where a runtime should be is an error."""
     df = df.rename(columns={k: v for k, v in REQUESTS_TABLE_NAMES.items() if k in df.columns and v not in df.columns})
     require_columns(df, REQUIRED, source)
     requests = pd.DataFrame(
@@ -50,7 +63,7 @@ def timings_to_requests(df: pd.DataFrame, source: str) -> pd.DataFrame:
             "model_deployment": df["model"].astype(str),
             "num_prompt_tokens": check_positive_numeric(df, "num_prompt_tokens", source, integer=True),
             "num_output_tokens": check_positive_numeric(df, "num_output_tokens", source, integer=True, allow_zero=True),
-            "raw_runtime_s": pd.to_numeric(df["runtime_s"], errors="coerce"),
+            "raw_runtime_s": _runtimes(df, source),
             "request_datetime": pd.to_numeric(df["request_datetime"], errors="coerce") if "request_datetime" in df else np.nan,
         }
     )
