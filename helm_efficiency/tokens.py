@@ -16,6 +16,7 @@ wrote: `python bench/fallback_tokens.py` (docs/tokens.md).
 import math
 import os
 import re
+from functools import lru_cache
 from typing import Callable, Optional
 
 PIECES = re.compile(r"'(?:s|t|re|ve|m|ll|d)| ?[^\W\d_]+| ?\d{1,3}| ?[^\s\w]+|\s+")
@@ -91,16 +92,24 @@ def _hf_cached(repo: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=1)
+def _register_helm_configs() -> None:
+    """HELM's built-in deployments and tokenizers, registered once per process (it parses YAML)."""
+    from helm.benchmark.config_registry import register_builtin_configs_from_helm_package
+
+    register_builtin_configs_from_helm_package()
+
+
+@lru_cache(maxsize=None)
 def offline_tokenizer_reason(deployment: str) -> Optional[str]:
     """None when HELM's tokenizer for `deployment` can load without a network; else why not.
     Reads HELM's registry only (no hub, no download)."""
     try:
-        from helm.benchmark.config_registry import register_builtin_configs_from_helm_package
         from helm.benchmark.model_deployment_registry import DEPLOYMENT_NAME_TO_MODEL_DEPLOYMENT
         from helm.benchmark.tokenizer_config_registry import TOKENIZER_NAME_TO_CONFIG
     except ImportError as e:
         return f"HELM is not importable ({e})"
-    register_builtin_configs_from_helm_package()
+    _register_helm_configs()
     spec = DEPLOYMENT_NAME_TO_MODEL_DEPLOYMENT.get(deployment)
     if spec is None or not spec.tokenizer_name:
         return f"HELM has no deployment {deployment!r} (so no tokenizer for it)"
@@ -149,7 +158,17 @@ def helm_counter(deployment: str) -> TokenCounter:
 
 
 def offline_counter(deployment: str) -> TokenCounter:
-    """HELM's tokenizer where it can load offline, else the flagged fallback (never waits on a network)."""
-    if offline_tokenizer_reason(deployment) is None:
-        return helm_counter(deployment)
-    return fallback_counter()
+    """HELM's tokenizer where it can load offline, else the flagged fallback (never waits on a
+    network). Lazy: nothing is looked up until the first count is needed (most runs carry
+    HELM's own counts and need none)."""
+    state: dict = {}
+
+    def count(text: str) -> int:
+        if "counter" not in state:
+            state["counter"] = helm_counter(deployment) if offline_tokenizer_reason(deployment) is None else fallback_counter()
+        n = state["counter"](text)
+        count.approximate = is_approximate(state["counter"])
+        return n
+
+    count.approximate = False  # type: ignore[attr-defined]
+    return count
