@@ -21,6 +21,7 @@ copies keep the suite on disk cheap to make; every copy is read, fitted and writ
 
 import argparse
 import json
+import resource
 import os
 import random
 import shutil
@@ -88,6 +89,29 @@ def helm_path_seconds(run_dirs, local_path: str) -> tuple:
     return time.perf_counter() - started, n
 
 
+def floor_seconds(run_dirs) -> float:
+    """The floor for the same work on one core: read each run's bytes, decode what rescore needs
+    with the fastest parser we ship (msgspec's typed partial decoders, helm_json), parse the two
+    stats files it rewrites, and write the same output files (orjson, 2-space indent, to a temp
+    name that is then removed). Run after rescore, so the outputs are the rescored ones."""
+    import orjson
+
+    from helm_efficiency import helm_json
+
+    started = time.perf_counter()
+    for run_dir in run_dirs:
+        with open(os.path.join(run_dir, "scenario_state.json"), "rb") as f:
+            helm_json.SCENARIO_STATE.decode(f.read())
+        for name in ("stats.json", "per_instance_stats.json"):
+            with open(os.path.join(run_dir, name), "rb") as f:
+                parsed = orjson.loads(f.read())
+            out = os.path.join(run_dir, f".floor-{name}")
+            with open(out, "wb") as f:
+                f.write(orjson.dumps(parsed, option=orjson.OPT_INDENT_2))
+            os.unlink(out)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=200)
@@ -127,8 +151,14 @@ def main() -> None:
         print(f"HELM: EfficiencyMetric path over {helm_n} requests in {helm_s:.1f}s = {helm_per * 1e6:.0f} µs/request")
         print(f"ratio: rescore is {helm_per / ours_per:.1f}x faster per request than HELM's own efficiency path")
         print("where the time goes (wall s): " + ", ".join(f"{k} {v:.1f}" for k, v in summary["seconds"].items()))
+        runs = sorted(os.path.join(suite, d) for d in os.listdir(suite) if os.path.isdir(os.path.join(suite, d)))
+        floor = floor_seconds(runs)
+        print(f"floor (read + msgspec partial decode + parse and write the same stats files, one core): {floor:.1f}s; "
+              f"over {args.jobs} cores {floor / args.jobs:.1f}s; rescore is {ours_s / (floor / args.jobs):.1f}x the floor")
         if args.requests_total:
             print(f"{ours_n:,} requests rescored in {ours_s:.0f} s on -j {args.jobs}")
+        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        print(f"peak RSS (this process, or the largest worker): {peak / 1024:.0f} MB")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -154,7 +154,7 @@ def test_a_dask_worker_killed_mid_commit_loses_nothing(suite, tmp_path):
     from helm_efficiency.efficiency import efficiency_columns
     from helm_efficiency.estimate import load_tables
     from helm_efficiency.executors import map_ordered
-    from helm_efficiency.rescore import read_run
+    from helm_efficiency.rescore import read_run, table_to_csv
 
     suite_dir, table = suite
     other = tmp_path / "copy" / "s"
@@ -164,7 +164,7 @@ def test_a_dask_worker_killed_mid_commit_loses_nothing(suite, tmp_path):
     runs = run_dirs(other)
     requests = pd.concat([read_run(r).requests for r in runs], ignore_index=True)
     rows, _ = efficiency_columns(requests, load_tables([table]))
-    rows.to_csv(other / "efficiency_requests.csv", index=False)
+    (other / "efficiency_requests.csv").write_text(table_to_csv(rows))
     jobs = [(r, rows[rows["run"] == os.path.basename(r)], (table,), None) for r in runs]
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
