@@ -1,11 +1,13 @@
 """The core pipeline shared by the HELM metric and rescore: requests table → efficiency columns.
 
     requests (requests.py) ──► denoised runtime (per deployment lower-envelope fit)
-                          └──► idealized runtime, energy, cost (reference CostTables)
+                          ├──► idealized runtime, energy, cost (reference CostTables, batch 1)
+                          └──► served GPU-seconds, cost, energy (served tables, under a latency target)
 """
 
 from typing import Dict, Optional, Sequence, Tuple
 
+import numpy as np
 import pandas as pd
 
 from helm_efficiency.denoise.requests import denoise_requests
@@ -19,7 +21,34 @@ def efficiency_columns(
     power_w: Optional[float] = None,
     usd_per_gpu_hour: Optional[float] = None,
     quantile: Optional[float] = None,
+    sla=None,
 ) -> Tuple[pd.DataFrame, Dict[str, dict]]:
-    """Requests table with denoised and idealized columns added, plus per-deployment fit reports."""
+    """Requests table with denoised, idealized and served columns added, plus per-deployment fit
+    reports. Served numbers come from the first table's stack when a served table exists for it
+    (tables/served.py), under `sla` (default: TPOT ≤ 50 ms, TTFT ≤ 2 s)."""
     denoised, reports = denoise_requests(requests, quantile=quantile)
-    return estimate_idealized(denoised, tables, power_w=power_w, usd_per_gpu_hour=usd_per_gpu_hour), reports
+    table = estimate_idealized(denoised, tables, power_w=power_w, usd_per_gpu_hour=usd_per_gpu_hour)
+    return served_columns(table, tables[0].name if tables else None, sla), reports
+
+
+def served_columns(requests: pd.DataFrame, stack: Optional[str], sla=None) -> pd.DataFrame:
+    """`requests` with tables/served.ESTIMATE_COLUMNS added for `stack` (NaN with a reason where
+    the stack has no served table or the model none), each row priced under its model's name
+    (its HELM model, else its deployment)."""
+    from helm_efficiency.analytic.registry import registry_name
+    from helm_efficiency.tables.served import DEFAULT_SLA, ESTIMATE_COLUMNS, has_served_table, served_estimates
+
+    out = requests.copy()
+    if stack is None or not has_served_table(stack):
+        for column in ESTIMATE_COLUMNS:
+            out[column] = np.nan
+        out["served_extrapolated"] = False
+        out["served_reason"] = f"no served table for {stack}" if stack else "no reference stack"
+        return out
+    names = []
+    for model, deployment in zip(out.get("model", pd.Series([None] * len(out))), out.get("model_deployment", pd.Series([None] * len(out)))):
+        names.append(next((n for n in (model, deployment) if isinstance(n, str) and registry_name(n)), model if isinstance(model, str) else deployment))
+    served = served_estimates(names, out["num_prompt_tokens"].to_numpy(float), out["num_output_tokens"].to_numpy(float), stack, sla or DEFAULT_SLA)
+    for column in ESTIMATE_COLUMNS:
+        out[column] = served[column].to_numpy()
+    return out

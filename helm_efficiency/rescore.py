@@ -34,6 +34,7 @@ from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.executors import map_ordered
 from helm_efficiency.estimate import load_tables
 from helm_efficiency.tables.names import DEFAULT_TABLE
+from helm_efficiency.tables.served import DEFAULT_SLA
 from helm_efficiency.helm import aggregate
 from helm_efficiency.helm.local_models import run_requests
 from helm_efficiency.helm_catalog import use_local_path
@@ -202,12 +203,14 @@ def helm_stats_to_fill(run_dir: str) -> List[str]:
     return [name for name in HELM_FILLED_STATS if name not in written]
 
 
-def run_metadata(rows: pd.DataFrame, tables: Sequence[str], helm_fill: Sequence[str], local_path: Optional[str]) -> dict:
+def run_metadata(rows: pd.DataFrame, tables: Sequence[str], helm_fill: Sequence[str], local_path: Optional[str],
+                 sla: Optional[str] = None) -> dict:
     """What a rescore used for this run (written to RUN/efficiency_metadata.json): the reference
-    stacks asked for and those the run's numbers came from, the HELM stats filled, the prod_env."""
+    stacks asked for and those the run's numbers came from, the HELM stats filled, the prod_env,
+    and the latency target the served numbers are priced under."""
     used = sorted({str(h) for h in rows.get("reference_hardware", pd.Series(dtype=object)).dropna()})
     return {"tables": "+".join(tables), "reference_stacks": used, "helm_stats_filled": list(helm_fill),
-            "local_path": local_path, "requests": int(len(rows)),
+            "local_path": local_path, "served_sla": sla or str(DEFAULT_SLA), "requests": int(len(rows)),
             "approximate_token_requests": int(rows.get("approximate_tokens", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())}
 
 
@@ -251,7 +254,8 @@ def _dumps(obj) -> str:
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode("utf-8")
 
 
-def write_run(run_dir: str, rows: pd.DataFrame, tables: Sequence[str] = (DEFAULT_TABLE,), local_path: Optional[str] = None) -> None:
+def write_run(run_dir: str, rows: pd.DataFrame, tables: Sequence[str] = (DEFAULT_TABLE,), local_path: Optional[str] = None,
+              sla: Optional[str] = None) -> None:
     stats_path = os.path.join(run_dir, STATS)
     per_instance_path = os.path.join(run_dir, PER_INSTANCE_STATS)
     existing_stats = read_json(stats_path) if os.path.exists(stats_path) else []
@@ -263,16 +267,16 @@ def write_run(run_dir: str, rows: pd.DataFrame, tables: Sequence[str] = (DEFAULT
         {
             STATS: _dumps(_merged_stats(existing_stats, aggregated, helm_fill)),
             PER_INSTANCE_STATS: _dumps(_merged_per_instance(existing_per_instance, per_instance, helm_fill)),
-            RUN_METADATA: _dumps(run_metadata(rows, tables, helm_fill, local_path)),
+            RUN_METADATA: _dumps(run_metadata(rows, tables, helm_fill, local_path, sla)),
         },
     )
 
 
-def _write_job(job: Tuple[str, pd.DataFrame, Sequence[str], Optional[str]]) -> Optional[str]:
-    run_dir, rows, tables, local_path = job
+def _write_job(job: Tuple[str, pd.DataFrame, Sequence[str], Optional[str], str]) -> Optional[str]:
+    run_dir, rows, tables, local_path, sla = job
     try:
         with without_cyclic_gc():
-            write_run(run_dir, rows, tables, local_path)
+            write_run(run_dir, rows, tables, local_path, sla)
         return None
     except (EfficiencyInputError, OSError) as e:
         return str(e)
@@ -291,6 +295,7 @@ def rescore_suite(
     executor: str = "local",
     address: Optional[str] = None,
     local_path: Optional[str] = None,
+    sla=None,
 ) -> dict:
     """Re-score every run of a suite: read (in parallel), denoise per deployment over the whole
     suite and estimate (one step, on the concatenated requests tables), write (in parallel).
@@ -318,7 +323,7 @@ def rescore_suite(
     summary = {"runs": len(runs), "rescored": 0, "skipped": skipped, "failed": failed, "requests": 0, "excluded": {}}
     if ok:
         requests = pd.concat([r.requests for r in ok], ignore_index=True)
-        table, reports = efficiency_columns(requests, loaded_tables)
+        table, reports = efficiency_columns(requests, loaded_tables, sla=sla)
         clock["fit"] = time.perf_counter()
         summary["requests"] = int(len(table))
         summary["excluded"] = {s: int((table["status"] == s).sum()) for s in EXCLUSION_STATUSES if (table["status"] == s).any()}
@@ -330,7 +335,7 @@ def rescore_suite(
             write_text_atomic(os.path.join(suite_dir, REQUESTS_TABLE), _suite_requests_csv(suite_dir, table, pattern))
             clock["requests_csv"] = time.perf_counter()
             groups = {run: rows for run, rows in table.groupby("run", sort=False)}
-            jobs_list = [(r.run_dir, groups[os.path.basename(r.run_dir)], tuple(tables), local_path) for r in ok]
+            jobs_list = [(r.run_dir, groups[os.path.basename(r.run_dir)], tuple(tables), local_path, str(sla or DEFAULT_SLA)) for r in ok]
             errors = map_runs(_write_job, jobs_list, "writing stats")
             for (run_dir, *_), error in zip(jobs_list, errors):
                 if error:

@@ -285,3 +285,25 @@ def test_rescore_prices_a_local_folder_from_its_config_like_the_metric(tmp_path)
     table = requests_table(suite_dir)
     assert (table["num_layers"] == registry_config("test/tiny-llama")["num_hidden_layers"]).all()
     assert (table["serving"] == "local").all() and (table["method"] != "calibrated").all()
+
+
+def test_rescore_writes_served_numbers_under_the_sla(tmp_path):
+    """#25: every request with a batch-1 idealized number on h100-trtllm gets served GPU time,
+    cost and energy (below its batch-1 cost), or a counted reason; the SLA is in the metadata."""
+    suite_dir, code = rescored("helm_safety_v4", tmp_path, "--sla", "tpot=40ms,ttft=1.5s")
+    table = requests_table(suite_dir)
+    priced = table[table["idealized_runtime_s"].notna()]
+    assert len(priced) and priced["served_gpu_s"].notna().all()
+    assert (priced["served_cost_usd"] <= priced["idealized_cost_usd"]).all()
+    for run_dir in list_run_dirs(suite_dir):
+        meta = json.load(open(os.path.join(run_dir, RUN_METADATA)))
+        assert "tpot" in meta["served_sla"] and "40" in meta["served_sla"]
+        names = {s["name"]["name"]: s for s in stats(run_dir) if "perturbation" not in s["name"]}
+        assert "efficiency_num_unserved_requests" in names
+
+
+def test_a_bad_sla_is_a_usage_error(tmp_path, capsys):
+    suite_dir, _ = copy_suite("helm_safety_v4", tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["rescore", suite_dir, "--sla", "tpot=-5ms"])
+    assert exit_info.value.code == 2 and "tpot" in capsys.readouterr().err

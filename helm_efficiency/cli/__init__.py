@@ -65,7 +65,7 @@ def cmd_calibrate(args) -> None:
 def cmd_estimate(args) -> None:
     from helm_efficiency.cli.estimate import estimate_csv
 
-    estimate_csv(args.requests, args.output, args.table, args.power_w, args.usd_per_gpu_hour)
+    estimate_csv(args.requests, args.output, args.table, args.power_w, args.usd_per_gpu_hour, sla=args.sla)
 
 
 def cmd_explain(args) -> None:
@@ -172,7 +172,7 @@ def cmd_rescore(args) -> None:
     from helm_efficiency.rescore import rescore_suite
 
     summary = rescore_suite(args.suite_dir, tables=args.table, pattern=args.runs, dry_run=args.dry_run, jobs=args.jobs,
-                            executor=args.executor, address=args.address, local_path=args.local_path)
+                            executor=args.executor, address=args.address, local_path=args.local_path, sla=args.sla)
     if summary.get("failed"):
         sys.exit(RESCORE_PARTIAL_EXIT)
 
@@ -194,6 +194,22 @@ def cmd_schema(args) -> None:
 def add_table_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--table", action="append", help="a shipped table (h100-trtllm, h100-vllm, h200-trtllm, a100-trtllm, a100-vllm, a100, "
                    "v100, cpu, helm) or a JSON path; repeat, or join with '+', to search several in order (default: h100-trtllm)")
+
+
+def add_sla_option(p: argparse.ArgumentParser) -> None:
+    from helm_efficiency.tables.served import parse_sla
+
+    p.add_argument("--sla", type=_sla_type(parse_sla), help="latency target for the served numbers, e.g. tpot=50ms,ttft=2s (the default)")
+
+
+def _sla_type(parse):
+    def parse_or_usage(text):
+        try:
+            return parse(text)
+        except EfficiencyInputError as e:
+            raise argparse.ArgumentTypeError(str(e))
+
+    return parse_or_usage
 
 
 def add_local_path_option(p: argparse.ArgumentParser) -> None:
@@ -251,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_table_option(p)
     p.add_argument("--power-w", type=_positive_float, help="override the per-GPU power assumption (W, both phases)")
     p.add_argument("--usd-per-gpu-hour", type=_positive_float, help="override the per-GPU-hour price (USD)")
+    add_sla_option(p)
 
     p = add("explain", cmd_explain, "Take a transfer (architecture-only) estimate apart: roofline, regression terms, profiled neighbours.",
             "helm-efficiency explain meta/llama-3.1-8b --hardware a100 --prompt-tokens 512 --output-tokens 32")
@@ -329,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the per-run phases run: local (default) or dask (pip install 'helm-efficiency[dask]')")
     p.add_argument("--address", help="with --executor dask: an existing scheduler, e.g. tcp://scheduler:8786 (default: start a LocalCluster of -j workers)")
     add_local_path_option(p)
+    add_sla_option(p)
 
     p = add("leaderboard", cmd_leaderboard, "Capability vs efficiency: table (CSV, Markdown, HTML), Pareto flags, ranks and PNG plots.",
             "helm-efficiency leaderboard benchmark_output/runs/demo -o leaderboard/")

@@ -6,13 +6,15 @@ import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.estimate import estimate_idealized, load_tables
+from helm_efficiency.efficiency import served_columns
 from helm_efficiency.measurements import ARCHITECTURE_COLUMNS, check_architecture_columns, check_names, check_positive_numeric, read_csv, require_columns
 
 REQUIRED = ["model", "num_prompt_tokens", "num_output_tokens"]
 
 
 def estimate_csv(
-    requests_path: str, output_path: str, tables: Sequence[str], power_w: Optional[float] = None, usd: Optional[float] = None
+    requests_path: str, output_path: str, tables: Sequence[str], power_w: Optional[float] = None, usd: Optional[float] = None, *,
+    sla=None,
 ) -> pd.DataFrame:
     df = read_csv(requests_path)
     require_columns(df, REQUIRED, requests_path)
@@ -26,7 +28,8 @@ def estimate_csv(
     parts = []
     for hardware, rows in _by_hardware(df):
         chosen = loaded if hardware is None else _tables_for(hardware, loaded, tables, requests_path, rows.index[0])
-        parts.append(estimate_idealized(rows, chosen, power_w=power_w, usd_per_gpu_hour=usd, name_columns=("model",), group_columns=group_columns))
+        estimated = estimate_idealized(rows, chosen, power_w=power_w, usd_per_gpu_hour=usd, name_columns=("model",), group_columns=group_columns)
+        parts.append(served_columns(estimated, chosen[0].name if chosen else None, sla))
     out = pd.concat(parts).sort_index()
     out.to_csv(output_path, index=False)
     n_missing = int(out["idealized_runtime_s"].isna().sum())

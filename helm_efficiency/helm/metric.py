@@ -45,6 +45,7 @@ class InferenceEfficiencyMetric(Metric):
     tables: reference CostTables searched in order, joined by '+' (shipped names such as
     'h100-trtllm' (default), 'a100', 'cpu', 'helm' for HELM's bundled table, or JSON paths). power_w / usd_per_gpu_hour override the
     hardware's documented assumptions. quantile: the denoising lower-envelope quantile (None: automatic).
+    sla: the latency target for the served numbers, e.g. "tpot=50ms,ttft=2s" (the default).
     """
 
     def __init__(
@@ -53,8 +54,12 @@ class InferenceEfficiencyMetric(Metric):
         power_w: Optional[float] = None,
         usd_per_gpu_hour: Optional[float] = None,
         quantile: Optional[float] = None,
+        sla: Optional[str] = None,
     ):
+        from helm_efficiency.tables.served import DEFAULT_SLA, parse_sla
+
         self.table_names = list(split_table_names(tables))
+        self.sla = parse_sla(sla) if sla else DEFAULT_SLA
         self.power_w = power_w
         self.usd_per_gpu_hour = usd_per_gpu_hour
         self.quantile = quantile
@@ -67,7 +72,7 @@ class InferenceEfficiencyMetric(Metric):
         states = list(scenario_state.request_states)
         requests = run_requests(states, adapter_spec.model_deployment, window_service.get_num_tokens, log=hlog)
         table, _ = efficiency_columns(
-            requests, load_tables(self.table_names), self.power_w, self.usd_per_gpu_hour, self.quantile
+            requests, load_tables(self.table_names), self.power_w, self.usd_per_gpu_hour, self.quantile, sla=self.sla
         )
         _log_stale_timings(adapter_spec.model_deployment, table)
         _log_contention(adapter_spec.model_deployment, table)

@@ -34,6 +34,7 @@ def run_count_values(rows: pd.DataFrame) -> List[Tuple[str, float]]:
         ("efficiency_num_undenoised_requests", float(_undenoised(rows).sum())),
         ("efficiency_num_denoised_above_raw_requests", float(_flag(rows, "denoised_above_raw").sum())),
         ("efficiency_num_approximate_token_requests", float(_flag(rows, "approximate_tokens").sum())),
+        ("efficiency_num_unserved_requests", float(rows["served_gpu_s"].isna().sum()) if "served_gpu_s" in rows else float(len(rows))),
         ("efficiency_num_batched_requests", float(_flag(rows, "batched").sum())),
     ] + _method_counts(rows) + underdetermined + _concurrency(rows)
 

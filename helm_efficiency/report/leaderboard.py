@@ -23,7 +23,7 @@ LABELS: Dict[str, str] = {s.column: s.axis_label for s in LEADERBOARD_STATS}
 RUNTIME_NOTIONS = ("raw_runtime_s", "denoised_runtime_s", "idealized_runtime_s")
 
 
-IDEALIZED_COLUMNS = ("idealized_runtime_s", "idealized_energy_j", "idealized_cost_usd")  # estimated on a reference stack
+IDEALIZED_COLUMNS = ("idealized_runtime_s", "idealized_energy_j", "idealized_cost_usd", "served_gpu_s", "served_cost_usd")  # estimated on a reference stack
 
 
 def load_runs(source: str, metric: str, schema_files: Sequence[str] = ()) -> pd.DataFrame:

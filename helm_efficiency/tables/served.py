@@ -147,6 +147,11 @@ def table_from_json(raw: dict, source: str) -> ServedTable:
 
 
 @lru_cache(maxsize=None)
+def has_served_table(stack: str) -> bool:
+    """A served table ships for this stack name (h100-trtllm, ...)."""
+    return "/" not in stack and os.path.isfile(os.path.join(SERVED_DIR, f"{stack}.json"))
+
+
 def load_served_table(stack: str) -> ServedTable:
     """The shipped served table of a stack (`h100-trtllm`, ...) or a served-table JSON path."""
     if os.path.isfile(stack):
