@@ -37,6 +37,8 @@ def load_runs(source: str, metric: str, schema_files: Sequence[str] = ()) -> pd.
 def _reason(group: pd.DataFrame, column: str) -> str:
     if "has_efficiency_stats" in group and not group["has_efficiency_stats"].fillna(False).any():
         return "no efficiency stats in its runs (add efficiency=true or run rescore)"
+    if column.startswith("served"):
+        return "no served numbers (no served table covers this model, or no point meets the latency target)"
     if column.startswith("idealized"):
         return "no reference table covers this model" if column == "idealized_runtime_s" else "no GPU count or power/price assumption"
     return "no usable timings"
@@ -108,6 +110,8 @@ def model_table(runs: pd.DataFrame, efficiency: str = "idealized", common_scenar
         methods = used.get("method", pd.Series(dtype=object)).dropna()
         row["method"] = methods.mode().iloc[0] if len(methods) else None
         row["note"] = _note(group, chosen, efficiency) if fallback else ""
+        # What batching buys: batch-1 cost over served cost (both on the reference stack).
+        row["batching_dividend"] = row.get("idealized_cost_usd", np.nan) / row["served_cost_usd"] if row.get("served_cost_usd") else np.nan
         rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
@@ -268,6 +272,9 @@ HEADERS = {
     "idealized_runtime_s": "Idealized runtime (s/request)",
     "idealized_energy_j": "Idealized energy (J/request)",
     "idealized_cost_usd": "Idealized cost (USD/request)",
+    "served_gpu_s": "Served GPU time (GPU-s/request)",
+    "served_cost_usd": "Served cost (USD/request)",
+    "batching_dividend": "Batching dividend (batch-1 cost / served cost)",
     "pareto_optimal": "Pareto-optimal",
     "rank_raw": "Rank, raw",
     "rank_denoised": "Rank, denoised",
@@ -284,7 +291,7 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
     shown = table[[c for c in HEADERS if c in table and (c in ("model", "capability", "note") or table[c].notna().any())]].copy()
     formats = {"capability": lambda v: "n/a" if pd.isna(v) else f"{v:.3f}",
                "pareto_optimal": lambda v: "not judged" if pd.isna(v) else ("yes" if v else "no")}
-    formats.update({c: (lambda v: "not estimated" if pd.isna(v) else f"{v:.4g}") for c in EFFICIENCY_STATS})
+    formats.update({c: (lambda v: "not estimated" if pd.isna(v) else f"{v:.4g}") for c in list(EFFICIENCY_STATS) + ["batching_dividend"]})
     formats.update({c: (lambda v: "–" if pd.isna(v) else str(int(v))) for c in ("rank_raw", "rank_denoised", "rank_idealized")})
     formats.update({c: (lambda v: "" if v is None or pd.isna(v) else str(v)) for c in ("stack", "method", "note")})
     for column in shown.columns:
@@ -351,6 +358,9 @@ def write_leaderboard(source: str, output_dir: str, metric: str = "auto", effici
     capability = table.attrs["capability_label"]
     scenario_set = "the scenarios every model has" if common_scenarios else "each model's scenarios with both numbers"
     stack_text = ", ".join(stacks) if stacks else "measured (no reference stack)"
+    if EFFICIENCY_COLUMNS[efficiency].startswith("served") and "served_sla" in runs:
+        slas = sorted({str(s) for s in runs["served_sla"].dropna()})
+        stack_text += f", served under {' / '.join(slas) if slas else 'the default latency target (tpot <= 50 ms, ttft <= 2 s)'}"
     title = f"Capability vs {LABELS[EFFICIENCY_COLUMNS[efficiency]]}"
     caption = (f"Capability: {capability}, over {scenario_set}. Efficiency: {LABELS[EFFICIENCY_COLUMNS[efficiency]]}; "
                f"reference stack: {stack_text}. Source: {source}. Generated {date.today().isoformat()} by helm-efficiency.")

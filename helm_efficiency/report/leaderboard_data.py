@@ -76,16 +76,21 @@ def _rescored_stacks(suite_dir: str) -> Dict[str, str]:
     return {run: "+".join(sorted(set(rows["reference_hardware"].astype(str)))) for run, rows in table.groupby("run")}
 
 
-def _metadata_stack(run_dir: str) -> Optional[str]:
-    """The reference stacks a rescore used for this run ('+'-joined), from RUN/efficiency_metadata.json."""
+def _run_metadata(run_dir: str) -> dict:
+    """RUN/efficiency_metadata.json (written by rescore), or {}."""
     path = os.path.join(run_dir, RUN_METADATA)
     if not os.path.exists(path):
-        return None
+        return {}
     try:
         meta = read_json(path)
     except EfficiencyInputError:
-        return None
-    stacks = meta.get("reference_stacks") if isinstance(meta, dict) else None
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _metadata_stack(run_dir: str) -> Optional[str]:
+    """The reference stacks a rescore used for this run ('+'-joined)."""
+    stacks = _run_metadata(run_dir).get("reference_stacks")
     return "+".join(stacks) if stacks else None
 
 
@@ -123,6 +128,7 @@ def suite_run_table(suite_dir: str, metric: str = AUTO_METRIC, schema_files: Seq
         row["num_unestimated_requests"] = means.get("efficiency_num_unestimated_requests")
         row["has_efficiency_stats"] = "efficiency_num_requests" in means
         row["stack"] = _metadata_stack(run_dir) or rescored.get(run) or stack_of(spec)
+        row["served_sla"] = _run_metadata(run_dir).get("served_sla")
         counts = {m: means.get(f"efficiency_num_{m}_requests") or 0 for m in METHODS}
         row["method"] = max(counts, key=counts.get) if any(counts.values()) else None
         rows.append(row)
