@@ -45,6 +45,10 @@ from helm_efficiency.runs import (PER_INSTANCE_STATS, REQUESTS_TABLE, RUN_METADA
                                   model_deployment_of, read_json, run_spec_of)
 
 PREFIX = "efficiency_"
+# Requests-table columns the per-run stats and metadata read, besides the per-request stat columns.
+WRITE_COLUMNS = {"instance_id", "train_trial_index", "split", "sub_split", "perturbation_description", "status", "denoise_quality",
+                 "used_in_denoise_fit", "extrapolated", "method", "concurrency", "denoised_above_raw", "approximate_tokens", "batched",
+                 "reference_hardware"}
 JOURNAL = ".efficiency_rescore.journal"
 
 
@@ -334,7 +338,9 @@ def rescore_suite(
         if not dry_run:
             write_text_atomic(os.path.join(suite_dir, REQUESTS_TABLE), _suite_requests_csv(suite_dir, table, pattern))
             clock["requests_csv"] = time.perf_counter()
-            groups = {run: rows for run, rows in table.groupby("run", sort=False)}
+            # Each write task gets only the columns the stats need (less to pickle to a worker).
+            needed = [c for c in table.columns if c in WRITE_COLUMNS or c in aggregate.COLUMN_OF.values()]
+            groups = {run: rows for run, rows in table[needed].groupby(table["run"], sort=False)}
             jobs_list = [(r.run_dir, groups[os.path.basename(r.run_dir)], tuple(tables), local_path, str(sla or DEFAULT_SLA)) for r in ok]
             errors = map_runs(_write_job, jobs_list, "writing stats")
             for (run_dir, *_), error in zip(jobs_list, errors):

@@ -165,7 +165,7 @@ def test_a_dask_worker_killed_mid_commit_loses_nothing(suite, tmp_path):
     requests = pd.concat([read_run(r).requests for r in runs], ignore_index=True)
     rows, _ = efficiency_columns(requests, load_tables([table]))
     (other / "efficiency_requests.csv").write_text(table_to_csv(rows))
-    jobs = [(r, rows[rows["run"] == os.path.basename(r)], (table,), None) for r in runs]
+    jobs = [(r, rows[rows["run"] == os.path.basename(r)], (table,), None, "tpot=50ms,ttft=2s") for r in runs]
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
         errors = map_ordered(crash_mid_commit_once, jobs, jobs=2, executor="dask")
