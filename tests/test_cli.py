@@ -123,6 +123,7 @@ def test_explain_adds_up_and_names_its_neighbours(capsys):
     assert "registry" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_random_model_verb_writes_a_folder_helm_can_serve(tmp_path):
     from transformers import AutoConfig
 

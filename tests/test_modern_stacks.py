@@ -112,6 +112,7 @@ def test_resolution_chain_transfer_size_only_and_reasons():
     assert reason.startswith(REASON_UNKNOWN_MODEL) and "num_parameters" in reason and "registry" in reason
 
 
+@pytest.mark.slow
 def test_coverage_of_helms_open_models_is_at_least_95_percent():
     models = open_text_models()
     requests = pd.DataFrame({"model": [m["name"] for m in models], "num_prompt_tokens": 512, "num_output_tokens": 32})

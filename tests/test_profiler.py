@@ -153,6 +153,7 @@ def test_energy_per_request_differences_a_coarse_counter():
     assert n >= 10 and joules == pytest.approx(100.0 * (n // 10) / n)
 
 
+@pytest.mark.slow
 def test_gpu_bench_script_runs_its_cpu_smoke_mode(tmp_path):
     """bench/gpu_bench.sh --smoke: both stacks profiled, compared with a reference table, one JSON."""
     import glob

@@ -122,6 +122,7 @@ def test_tighter_latency_target_never_lowers_cost():
         previous = cost
 
 
+@pytest.mark.slow
 def test_served_never_costs_more_than_batch_1():
     """Batching cannot cost more GPU time per request than running it alone: the default table's
     served GPU-s at the default SLA against the batch-1 h100-trtllm entry's runtime x GPUs."""
@@ -148,6 +149,7 @@ def test_served_never_costs_more_than_batch_1():
 # --------------------------------------------------------------------------- building
 
 
+@pytest.mark.slow
 def test_rebuild_is_byte_identical(tmp_path):
     models = ["meta/llama-3-8b", "qwen/qwen3-0.6b", "microsoft/phi-2"]  # phi-2: a refusal, kept with its reason
     first, second = tmp_path / "a", tmp_path / "b"
