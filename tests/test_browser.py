@@ -41,16 +41,7 @@ def served_suite(tmp_path_factory):
     write_schema(str(work / "schema.yaml"))
     summarize = ["helm-summarize", "--suite", "b", "-o", str(work / "out"), "--schema-path", str(work / "schema.yaml")]
     assert subprocess.run(summarize, capture_output=True, cwd=work).returncode == 0
-    port = free_port()
-    server = subprocess.Popen(["helm-server", "-p", str(port), "-o", str(work / "out"), "--suite", "b"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(60):
-        try:
-            urllib.request.urlopen(base, timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
+    server, base = serve(work, work / "out", "b")
     yield work, base
     server.kill()
 
