@@ -287,6 +287,45 @@ class _ModelPoints:
         value = costs[0] if len(costs) == 1 else (1.0 - weight) * costs[0] + weight * costs[1]
         return value, gpus, extrapolated, ""
 
+    def gpu_s_many(self, p: np.ndarray, o: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray, List[str]]:
+        """`gpu_s` for arrays of requests at once (same rule, vectorized per stored prompt length)."""
+        grid = np.asarray(self.table.prompt_tokens, float)
+        n = len(p)
+        lo_i = np.clip(np.searchsorted(grid, p, side="left") - 1, 0, len(grid) - 1)
+        hi_i = np.clip(lo_i + 1, 0, len(grid) - 1)
+        below, above = p <= grid[0], p >= grid[-1]
+        lo_i = np.where(below, 0, np.where(above, len(grid) - 1, lo_i))
+        hi_i = np.where(below, 0, np.where(above, len(grid) - 1, hi_i))
+        inside = ~below & ~above
+        # exact grid values sit on their own side
+        weight = np.zeros(n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = (np.log(p) - np.log(grid[lo_i])) / (np.log(grid[hi_i]) - np.log(grid[lo_i]))
+        weight[inside] = w[inside]
+        extrapolated = (p < grid[0]) | (p > grid[-1])
+        value, gpus = np.full(n, np.nan), np.zeros(n, int)
+        reasons = [""] * n
+        side_cost, side_tp = {}, {}
+        for k, side in enumerate(self.table.prompt_tokens):
+            s_p, s_o, tp = self.sides[side]
+            rows = np.flatnonzero((lo_i == k) | (hi_i == k))
+            if len(s_p) == 0 or not len(rows):
+                continue
+            cost = p[rows, None] * s_p[None, :] + o[rows, None] * s_o[None, :]
+            j = np.argmin(cost, axis=1)
+            side_cost[k] = dict(zip(rows.tolist(), cost[np.arange(len(rows)), j].tolist()))
+            side_tp[k] = dict(zip(rows.tolist(), tp[j].tolist()))
+        for i in range(n):
+            a, b = int(lo_i[i]), int(hi_i[i])
+            if i not in side_cost.get(a, {}) or i not in side_cost.get(b, {}):
+                side = self.table.prompt_tokens[a if i not in side_cost.get(a, {}) else b]
+                reasons[i] = (f"no served configuration of {self.model} on {self.table.name} meets {self.sla} at p = {side} "
+                              f"(TTFT or TPOT too long at every batch size and TP tried)")
+                continue
+            value[i] = (1.0 - weight[i]) * side_cost[a][i] + weight[i] * side_cost[b][i] if a != b else side_cost[a][i]
+            gpus[i] = max(side_tp[a][i], side_tp[b][i])
+        return value, gpus, extrapolated, reasons
+
 
 def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla: Sla = DEFAULT_SLA) -> pd.DataFrame:
     """Served GPU-seconds, cost and energy per request (one row per input), with 90% intervals.
@@ -314,12 +353,15 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
     out = {c: np.full(len(p), np.nan) for c in ESTIMATE_COLUMNS if c not in ("served_reason", "served_extrapolated")}
     extrapolated = np.zeros(len(p), bool)
     reasons = [""] * len(p)
-    models: Dict[str, _ModelPoints] = {}
+    models: Dict[str, list] = {}
+    keys = {}
     for i, (name, pi, oi) in enumerate(zip(names, p, o)):
         if not (np.isfinite(pi) and np.isfinite(oi)) or pi < 0 or oi < 0:
             reasons[i] = f"invalid token counts p={pi}, o={oi}"
             continue
-        key = registry_name(name) if name else None
+        if name not in keys:
+            keys[name] = registry_name(name) if name else None
+        key = keys[name]
         if key is None:
             reasons[i] = f"{name!r} is not in the architecture registry" if name else "no model name"
             continue
@@ -327,21 +369,24 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
             why = table.not_served.get(key, "not built into this served table")
             reasons[i] = f"{key} on {table.name}: {why}"
             continue
-        if key not in models:
-            models[key] = _ModelPoints(table, key, sla)
-        gpu_s, gpus, extrapolated[i], why = models[key].gpu_s(pi, oi)
-        if why:
-            reasons[i] = why
-            continue
-        out["served_gpu_s"][i] = gpu_s
-        out["served_gpu_s_lo"][i] = gpu_s * lo_f
-        out["served_gpu_s_hi"][i] = gpu_s * hi_f
-        out["served_num_gpus"][i] = gpus
+        models.setdefault(key, []).append(i)
+    for key, index in models.items():
+        index = np.asarray(index)
+        gpu_s, gpus, extrapolated[index], why = _ModelPoints(table, key, sla).gpu_s_many(p[index], o[index])
+        for i, reason in zip(index, why):
+            reasons[i] = reason
+        ok = np.isfinite(gpu_s)
+        rows = index[ok]
+        gpu_s = gpu_s[ok]
+        out["served_gpu_s"][rows] = gpu_s
+        out["served_gpu_s_lo"][rows] = gpu_s * lo_f
+        out["served_gpu_s_hi"][rows] = gpu_s * hi_f
+        out["served_num_gpus"][rows] = gpus[ok]
         for suffix, factor in (("", 1.0), ("_lo", lo_f), ("_hi", hi_f)):
-            out[f"served_cost_usd{suffix}"][i] = gpu_s * factor / 3600.0 * usd
-        out["served_energy_j"][i] = gpu_s * power
-        out["served_energy_j_lo"][i] = gpu_s * lo_f * power_lo
-        out["served_energy_j_hi"][i] = gpu_s * hi_f * power_hi
+            out[f"served_cost_usd{suffix}"][rows] = gpu_s * factor / 3600.0 * usd
+        out["served_energy_j"][rows] = gpu_s * power
+        out["served_energy_j_lo"][rows] = gpu_s * lo_f * power_lo
+        out["served_energy_j_hi"][rows] = gpu_s * hi_f * power_hi
     frame = pd.DataFrame(out)
     frame["served_extrapolated"] = extrapolated
     frame["served_reason"] = reasons
