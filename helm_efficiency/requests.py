@@ -1,8 +1,7 @@
 """The requests table: one row per HELM request state, with honest raw-runtime rules.
 
-Works on HELM `RequestState` objects (in the metric) and on the typed partial decodes (helm_json.py)
-or plain dicts of a
-`scenario_state.json` (in rescore), so both paths share one set of rules:
+Works on HELM `RequestState` objects (in the metric) and on a `scenario_state.json`'s typed
+partial decode (helm_json.py) or plain dicts (in rescore), so both paths share one set of rules:
 
 - raw runtime = ``request_time``; for batched results ``batch_request_time / batch_size``
   (2022 HELM, as HELM itself computed its runtimes), flagged ``batched``;
