@@ -22,8 +22,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    df = profile(None, args.arch, args.device, "fp32" if args.device == "cpu" else "bf16", PROMPTS, OUTPUTS, (1,),
-                 args.repeats, 2, None, hardware=args.device)
+    df = profile(None, args.arch, device=args.device, dtype="fp32" if args.device == "cpu" else "bf16", prompts=PROMPTS, outputs=OUTPUTS,
+                 repeats=args.repeats, warmup=2, hardware=args.device)
     cal = df[df["num_prompt_tokens"].isin(CAL_P) & df["num_output_tokens"].isin(CAL_O)]
     test = df.drop(cal.index)
     model = RuntimeModel().fit(cal)

@@ -12,7 +12,7 @@ from helm_efficiency.tables.calibrate import calibrate_table
 
 
 def test_profile_then_calibrate_a_registry_architecture():
-    df = profile(None, "test/tiny-llama", "cpu", "fp32", [1, 16, 48], [1, 3], [1], repeats=3, warmup=1, max_seconds=None)
+    df = profile(None, "test/tiny-llama", device="cpu", dtype="fp32", prompts=[1, 16, 48], outputs=[1, 3], repeats=3, warmup=1)
     assert len(df) == 6
     assert (df["runtime_s"] > 0).all()
     row = df.iloc[0]
@@ -24,7 +24,7 @@ def test_profile_then_calibrate_a_registry_architecture():
 
 
 def test_time_budget_stops_early_and_keeps_corners_first():
-    df = profile(None, "test/tiny-llama", "cpu", "fp32", [1, 8, 16, 32], [1, 2, 4], [1], repeats=2, warmup=0, max_seconds=0.0)
+    df = profile(None, "test/tiny-llama", device="cpu", dtype="fp32", prompts=[1, 8, 16, 32], outputs=[1, 2, 4], repeats=2, warmup=0, max_seconds=0.0)
     assert len(df) == 1
     assert (df.iloc[0]["num_prompt_tokens"], df.iloc[0]["num_output_tokens"]) == (1, 1)
 
@@ -42,14 +42,14 @@ def test_robust_stats_drop_slow_outliers():
 
 def test_unknown_architecture_is_a_clear_error():
     with pytest.raises(EfficiencyInputError, match="unknown architecture"):
-        profile(None, "nobody/no-such-model", "cpu", "fp32", [1], [1, 2], [1], 1, 0, None)
+        profile(None, "nobody/no-such-model", device="cpu", dtype="fp32", prompts=[1], outputs=[1, 2], repeats=1, warmup=0)
 
 
 def test_config_missing_fields_is_a_clear_error(tmp_path):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"hidden_size": 64}))
     with pytest.raises(EfficiencyInputError, match="model_type"):
-        profile(str(path), None, "cpu", "fp32", [1], [1, 2], [1], 1, 0, None)
+        profile(str(path), None, device="cpu", dtype="fp32", prompts=[1], outputs=[1, 2], repeats=1, warmup=0)
 
     class Config:
         hidden_size = 64
@@ -71,7 +71,7 @@ def test_grid_beyond_the_context_window_is_trimmed_and_said(tmp_path, capsys):
     folder = tmp_path / "tiny-gpt2"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps(config))
-    df = profile(str(folder / "config.json"), None, "cpu", "fp32", [1, 16, 48, 64], [1, 8, 32], [1], repeats=1, warmup=0, max_seconds=None)
+    df = profile(str(folder / "config.json"), None, device="cpu", dtype="fp32", prompts=[1, 16, 48, 64], outputs=[1, 8, 32], repeats=1, warmup=0)
     assert (df["num_prompt_tokens"] + df["num_output_tokens"]).max() <= 64
     assert set(df["num_prompt_tokens"]) == {1, 16} and set(df["num_output_tokens"]) == {1, 8, 32}
     assert "n_positions = 64" in capsys.readouterr().err
@@ -83,7 +83,7 @@ def test_grid_that_cannot_fit_the_window_is_refused_naming_the_field(tmp_path):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     with pytest.raises(EfficiencyInputError, match="n_positions"):
-        profile(str(path), None, "cpu", "fp32", [16, 32], [1, 8], [1], repeats=1, warmup=0, max_seconds=None)
+        profile(str(path), None, device="cpu", dtype="fp32", prompts=[16, 32], outputs=[1, 8], repeats=1, warmup=0)
 
 
 def test_a_machine_that_changed_load_is_warned_about():
@@ -98,15 +98,15 @@ def test_a_machine_that_changed_load_is_warned_about():
 
 
 def test_profile_records_its_warnings_and_keeps_the_budget():
-    df = profile(None, "test/tiny-llama", "cpu", "fp32", [1, 8, 16, 32], [1, 2, 4], [1], repeats=2, warmup=0, max_seconds=60)
+    df = profile(None, "test/tiny-llama", device="cpu", dtype="fp32", prompts=[1, 8, 16, 32], outputs=[1, 2, 4], repeats=2, warmup=0, max_seconds=60)
     assert isinstance(df.attrs["warnings"], list)
     assert len(df) == 12
 
 
 def test_optimized_stack_runs_on_cpu_in_smoke_mode():
     """Static KV cache plus a compiled decode step (eager backend on CPU): same grid, same columns."""
-    eager = profile(None, "test/tiny-llama", "cpu", "fp32", [1, 16], [1, 4], [1], repeats=2, warmup=1, max_seconds=None)
-    optimized = profile(None, "test/tiny-llama", "cpu", "fp32", [1, 16], [1, 4], [1], repeats=2, warmup=1, max_seconds=None,
+    eager = profile(None, "test/tiny-llama", device="cpu", dtype="fp32", prompts=[1, 16], outputs=[1, 4], repeats=2, warmup=1)
+    optimized = profile(None, "test/tiny-llama", device="cpu", dtype="fp32", prompts=[1, 16], outputs=[1, 4], repeats=2, warmup=1,
                         stack="optimized")
     assert len(optimized) == len(eager) == 4 and (optimized["runtime_s"] > 0).all()
     assert "static KV cache" in optimized["software"].iloc[0] and "dynamic KV cache" in eager["software"].iloc[0]

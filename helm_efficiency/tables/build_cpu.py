@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
     frames = [
-        profile(None, name, "cpu", "fp32", PROMPTS, OUTPUTS, (1,), args.repeats, 2, None, hardware="cpu")
+        profile(None, name, device="cpu", dtype="fp32", prompts=PROMPTS, outputs=OUTPUTS, repeats=args.repeats, warmup=2, hardware="cpu")
         for name in demo_model_configs()
     ]
     measurements = pd.concat(frames, ignore_index=True)

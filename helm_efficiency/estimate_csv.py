@@ -1,4 +1,4 @@
-"""The `estimate` verb: requests CSV in, estimates CSV out (DESIGN.md interchange formats)."""
+"""Estimates for a requests CSV (DESIGN.md interchange formats): requests in, the same rows with idealized and served columns out."""
 
 from typing import Optional, Sequence
 

@@ -1,4 +1,4 @@
-"""The `denoise` verb: timings CSV in, one output row per input row (in order) out."""
+"""Denoising a timings CSV: one output row per input row (in order), with denoised_runtime_s and why a row was not fitted."""
 
 import json
 from typing import Optional

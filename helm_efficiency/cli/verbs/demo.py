@@ -1,0 +1,25 @@
+"""`helm-efficiency demo`: argument parsing and the call into the library."""
+
+
+def run(args) -> None:
+    from helm_efficiency.demo import format_demo_table, run_demo
+
+    table = run_demo(args.output_path, args.max_eval_instances, args.suite)
+    print()
+    print("Efficiency per model (means over runs; random-weight models, so accuracy is ~0).")
+    print("Idealized = shipped CPU reference table (profiled with `helm-efficiency profile` on a CPU, batch 1).")
+    print(format_demo_table(table))
+    print(f"\nSuite written to {args.output_path}/runs/{args.suite}. Next, offline (the models are registered in prod_env/):\n"
+          f"  helm-efficiency schema -o schema_efficiency.yaml && helm-summarize --suite {args.suite} -o {args.output_path} "
+          f"--schema-path schema_efficiency.yaml && helm-server --suite {args.suite} -o {args.output_path}\n"
+          f"    (each group page gets an 'Efficiency (helm-efficiency)' tab: raw, denoised, idealized runtime with its interval, energy, cost;\n"
+          f"     plain `helm-summarize --suite {args.suite}` also works: HELM's own denoised/idealized columns carry our numbers)\n"
+          f"  helm-efficiency leaderboard {args.output_path}/runs/{args.suite} -o leaderboard/")
+
+
+def register(add) -> None:
+    p = add("demo", run, "Run an offline helm-run with the plugin on random-weight local models and print the efficiency table.",
+            "helm-efficiency demo --max-eval-instances 20")
+    p.add_argument("--output-path", default="benchmark_output")
+    p.add_argument("--suite", default="demo")
+    p.add_argument("--max-eval-instances", type=int, default=20)

@@ -1,0 +1,18 @@
+"""`helm-efficiency denoise`: argument parsing and the call into the library."""
+
+
+def run(args) -> None:
+    from helm_efficiency.denoise.timings_csv import denoise_csv
+
+    denoise_csv(args.timings, args.output, args.fit_out, args.quantile)
+
+
+def register(add) -> None:
+    p = add("denoise", run, "Fit a lower envelope per model to request timings and add denoised_runtime_s to every row.\n\n"
+            "Required columns: model, num_prompt_tokens, num_output_tokens, runtime_s (or rescore's efficiency_requests.csv, with "
+            "model_deployment and raw_runtime_s). Optional: request_datetime (for the cold start), success, cached, status.",
+            "helm-efficiency denoise timings.csv -o denoised.csv --fit-out fit.json")
+    p.add_argument("timings", help="timings CSV (columns above)")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--fit-out")
+    p.add_argument("--quantile", type=float, default=None, help="envelope quantile (default: automatic, 10/n within [0.02, 0.1])")

@@ -1,0 +1,23 @@
+"""`helm-efficiency estimate`: argument parsing and the call into the library."""
+
+from helm_efficiency.cli.options import _positive_float, add_sla_option, add_table_option
+
+
+def run(args) -> None:
+    from helm_efficiency.estimate_csv import estimate_csv
+
+    estimate_csv(args.requests, args.output, args.table, args.power_w, args.usd_per_gpu_hour, sla=args.sla)
+
+
+def register(add) -> None:
+    p = add("estimate", run, "Add idealized runtime (90%% interval), method, energy and cost to a requests CSV.\n\n"
+            "Required columns: model (a HELM, registry or table name), num_prompt_tokens, num_output_tokens. Optional: hardware "
+            "(picks the table whose entries are on it), and architecture columns (num_layers, hidden_size, num_attention_heads, "
+            "intermediate_size, tensor_parallel, ...) that override the registry's and are estimated apart.",
+            "helm-efficiency estimate --table a100 requests.csv -o estimates.csv")
+    p.add_argument("requests", help="requests CSV (columns above)")
+    p.add_argument("-o", "--output", required=True)
+    add_table_option(p)
+    p.add_argument("--power-w", type=_positive_float, help="override the per-GPU power assumption (W, both phases)")
+    p.add_argument("--usd-per-gpu-hour", type=_positive_float, help="override the per-GPU-hour price (USD)")
+    add_sla_option(p)

@@ -1,0 +1,16 @@
+"""`helm-efficiency import-megatron`: argument parsing and the call into the library."""
+
+
+def run(args) -> None:
+    from helm_efficiency.sources.megatron import import_megatron_logs
+
+    df = import_megatron_logs(args.logs)
+    df.to_csv(args.output, index=False)
+    print(f"wrote {len(df)} measurements of {df['model'].nunique()} models to {args.output}")
+
+
+def register(add) -> None:
+    p = add("import-megatron", run, "Turn Megatron-LM profiling logs into a measurements CSV (architecture columns included).",
+            "helm-efficiency import-megatron ../shared/data/reference_profiles/a100/*.log -o a100.csv")
+    p.add_argument("logs", nargs="+")
+    p.add_argument("-o", "--output", required=True)

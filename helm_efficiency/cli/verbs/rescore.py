@@ -1,0 +1,30 @@
+"""`helm-efficiency rescore`: argument parsing and the call into the library."""
+
+import sys
+
+from helm_efficiency.cli.options import RESCORE_PARTIAL_EXIT, add_local_path_option, add_sla_option, add_table_option
+
+
+def run(args) -> None:
+    from helm_efficiency.rescore import rescore_suite
+
+    summary = rescore_suite(args.suite_dir, tables=args.table, pattern=args.runs, dry_run=args.dry_run, jobs=args.jobs,
+                            executor=args.executor, address=args.address, local_path=args.local_path, sla=args.sla)
+    if summary.get("failed"):
+        sys.exit(RESCORE_PARTIAL_EXIT)
+
+
+def register(add) -> None:
+    p = add("rescore", run, "Add efficiency stats to the runs of an existing benchmark_output suite, without calling any model. "
+            f"Exit status {RESCORE_PARTIAL_EXIT} when some runs could not be read or written (every good run is still written), 2 on bad input.",
+            "helm-efficiency rescore benchmark_output/runs/my-suite --table a100 -j 2")
+    p.add_argument("suite_dir")
+    add_table_option(p)
+    p.add_argument("--runs", default="*", help="glob over run folder names")
+    p.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes for the per-run phases (local pool, or a Dask LocalCluster)")
+    p.add_argument("--executor", choices=["local", "dask"], default="local",
+                   help="where the per-run phases run: local (default) or dask (pip install 'helm-efficiency[dask]')")
+    p.add_argument("--address", help="with --executor dask: an existing scheduler, e.g. tcp://scheduler:8786 (default: start a LocalCluster of -j workers)")
+    add_local_path_option(p)
+    add_sla_option(p)

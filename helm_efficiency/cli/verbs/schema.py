@@ -1,0 +1,14 @@
+"""`helm-efficiency schema`: argument parsing and the call into the library."""
+
+
+def run(args) -> None:
+    from helm_efficiency.helm.schema import write_schema
+
+    write_schema(args.output, args.base)
+
+
+def register(add) -> None:
+    p = add("schema", run, "Write a helm-summarize schema: HELM's schema plus an efficiency_plugin metric group with our stats.",
+            "helm-efficiency schema -o schema_efficiency.yaml && helm-summarize --suite my-suite --schema-path schema_efficiency.yaml")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--base", help="schema to extend: a YAML file, or the name of one HELM ships (classic, lite, safety, medhelm, capabilities, ...; default: classic)")
