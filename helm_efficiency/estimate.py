@@ -12,7 +12,8 @@ Energy is per phase: prefill time (the request priced at one output token) at th
 batch-1 prefill power, the rest at its batch-1 decode power (hardware.json), times the GPUs.
 """
 
-from typing import Iterable, List, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,53 @@ ESTIMATE_COLUMNS = [
     "idealized_cost_usd",
     "unestimated_reason",
 ]
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Everything the chain knows about one group of requests' model, built once per group:
+    the names it goes by (deployment, HELM model, registry key), the architecture the request
+    columns give (`given`), the full architecture (request columns over the registry), its
+    parameter count (a request column, else HELM's metadata), and whether HELM lists it as
+    closed-weight. Frozen and hashable: a step reads it, never changes it."""
+
+    names: Tuple[str, ...]
+    given: Tuple[Tuple[str, int], ...] = ()
+    architecture: Optional[Tuple[Tuple[str, int], ...]] = None
+    num_parameters: Optional[float] = None
+    closed: Optional[str] = None
+
+    @property
+    def name(self) -> str:
+        return self.names[0] if self.names else "model"
+
+    def arch(self) -> Optional[dict]:
+        return dict(self.architecture) if self.architecture is not None else None
+
+
+def model_identity(names: Sequence[Optional[str]], rows: pd.DataFrame) -> ModelIdentity:
+    """The ModelIdentity of requests `rows` known by `names` (request columns first, then the registry)."""
+    names = tuple(str(n) for n in names if n)
+    given = architecture_of(rows) or {}
+    arch = complete_architecture(rows)
+    if arch is None:
+        for name in names:
+            registered = registry_architecture(name)
+            if registered is not None:
+                arch = {**registered, **given}  # columns the rows do give (tensor_parallel, say) win
+                break
+    frozen = lambda d: tuple(sorted((k, v) for k, v in d.items()))  # noqa: E731
+    return ModelIdentity(names, frozen(given), frozen(arch) if arch is not None else None,
+                         _num_parameters(rows, names), _closed_model(names))
+
+
+@dataclass
+class FittedModels:
+    """Models fitted once per estimate call and shared by its groups: TransferModels by
+    hardware, SizeOnlyModels by table (None where none can be fitted)."""
+
+    transfer: Dict[str, object] = field(default_factory=dict)
+    size_only: Dict[str, object] = field(default_factory=dict)
 
 
 def known_names(names: Iterable[Optional[str]]) -> List[str]:
@@ -92,21 +140,13 @@ def transfer_pool(tables: Sequence[CostTable]) -> List:
 def transfer_entry(
     tables: Sequence[CostTable],
     names: Sequence[Optional[str]],
-    rows: pd.DataFrame,
+    arch: Optional[dict],
     fitted: Optional[dict] = None,
     hardware: Optional[str] = None,
 ):
-    """A `transfer` entry for a model no table calibrates: its architecture (request columns,
-    else the architecture registry) on `hardware`, by default the first hardware of the given
-    tables that supports transfer. `fitted` caches TransferModels by hardware across calls."""
-    arch = complete_architecture(rows)
-    if arch is None:
-        for name in names:
-            arch = registry_architecture(name) if name else None
-            if arch is not None:
-                # Columns the rows do give (tensor_parallel, say) override the registry's.
-                arch = {**arch, **(architecture_of(rows) or {})}
-                break
+    """A `transfer` entry for a model no table calibrates: its architecture on `hardware`, by
+    default the first hardware of the given tables that supports transfer. `fitted` caches
+    TransferModels by hardware across calls."""
     if arch is None or not all(k in arch for k in REQUIRED_ARCH):
         return None
     fitted = {} if fitted is None else fitted
@@ -124,7 +164,7 @@ def explain_transfer(name: str, tables: Sequence[CostTable], num_prompt_tokens: 
     """TransferModel.explain for a registry model on `hardware` (default: as `transfer_entry`)."""
     if registry_architecture(name) is None:
         raise EfficiencyInputError(name, "model", "not in the architecture registry (helm_efficiency/analytic/registry.json)")
-    entry = transfer_entry(tables, [name], pd.DataFrame(), hardware=hardware)
+    entry = transfer_entry(tables, [name], registry_architecture(name), hardware=hardware)
     if entry is None:
         where = f"--hardware {hardware}" if hardware else "tables " + "+".join(sorted({getattr(e, "hardware", "?") for t in tables for e in t.entries}))
         raise EfficiencyInputError(where, "hardware", "no transfer model there: transfer needs a GPU with roofline specs "
@@ -159,7 +199,7 @@ def _helm_metadata(names: Sequence[Optional[str]]):
             yield meta
 
 
-def _num_parameters(rows: pd.DataFrame, names: Sequence[Optional[str]]) -> Optional[float]:
+def _num_parameters(rows: pd.DataFrame, names: Sequence[str]) -> Optional[float]:
     """Total parameters from a `num_parameters` request column, else HELM's model metadata."""
     if "num_parameters" in rows.columns and rows["num_parameters"].notna().any():
         return float(rows["num_parameters"].dropna().iloc[0])
@@ -172,11 +212,10 @@ def _closed_model(names: Sequence[Optional[str]]) -> Optional[str]:
     return next((m["name"] for m in _helm_metadata(names) if m.get("access") in CLOSED_ACCESS), None)
 
 
-def size_only_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], rows: pd.DataFrame, fitted: dict):
+def size_only_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], size: Optional[float], fitted: dict):
     """A `size_only` entry on the first table's stack for a model known only by its size, else None."""
     from helm_efficiency.analytic.size_only import SizeOnlyEntry, SizeOnlyModel
 
-    size = _num_parameters(rows, names)
     if size is None or not tables:
         return None
     table = tables[0]
@@ -193,13 +232,11 @@ def size_only_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]],
     return SizeOnlyEntry(model, size, gpus, next((n for n in names if n), "model"))
 
 
-def unestimated_reason(names: Sequence[Optional[str]], rows: pd.DataFrame) -> str:
+def unestimated_reason(identity: ModelIdentity) -> str:
     """Why the chain found nothing: what each step was missing."""
-    closed = _closed_model(names)
-    if closed:
-        return f"{REASON_UNKNOWN_MODEL}: {closed} is closed-weight (HELM access), so no public architecture or size"
-    name = next((n for n in names if n), "model")
-    arch = complete_architecture(rows) or next((a for a in (registry_architecture(n) for n in names if n) if a), None)
+    if identity.closed:
+        return f"{REASON_UNKNOWN_MODEL}: {identity.closed} is closed-weight (HELM access), so no public architecture or size"
+    name, arch = identity.name, identity.arch()
     if arch is not None:
         missing = [k for k in REQUIRED_ARCH if k not in arch]
         what = f"its architecture lacks {', '.join(missing)}" if missing else "no table entry and no transfer model on this stack"
@@ -236,10 +273,10 @@ def _give_reason(result: dict, index: np.ndarray, reason: str) -> None:
     reasons[empty] = reason
 
 
-def _rows_describe_another_model(entry, rows: pd.DataFrame) -> bool:
-    """True when the rows' own architecture columns contradict the entry found by name: another
-    tensor parallelism, or (a local folder named like a known model, say) other dimensions."""
-    given = architecture_of(rows) or {}
+def _describes_another_model(entry, identity: ModelIdentity) -> bool:
+    """True when the requests' own architecture columns contradict the entry found by name:
+    another tensor parallelism, or (a local folder named like a known model, say) other dimensions."""
+    given = dict(identity.given)
     if given.get("tensor_parallel") and entry.num_gpus and entry.num_gpus != given["tensor_parallel"]:
         return True
     known = entry.architecture or {}
@@ -267,6 +304,47 @@ def _phase_energy_j(entry, p: np.ndarray, runtimes: Sequence[np.ndarray], power_
     return out
 
 
+# -- the chain: each step (identity, tables, fitted) -> entry or None, tried in order ---------------
+def calibrated_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels):
+    """The model's own entry on the stack (calibrated, or HELM's table), unless the requests'
+    architecture columns describe another model (then transfer prices what they describe)."""
+    entry = resolve_entry(tables, identity.names)
+    return None if entry is None or _describes_another_model(entry, identity) else entry
+
+
+def transfer_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels):
+    """Transfer on the stack from the model's architecture."""
+    return transfer_entry(tables, identity.names, identity.arch(), fitted.transfer)
+
+
+def size_only_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels):
+    """The stack's size-only regression on the model's parameter count."""
+    return size_only_entry(tables, identity.names, identity.num_parameters, fitted.size_only)
+
+
+STEPS = (calibrated_step, transfer_step, size_only_step)
+
+
+def _price(result: dict, index: np.ndarray, entry, p: np.ndarray, predicted: pd.DataFrame,
+           power_w: Optional[float], usd_per_gpu_hour: Optional[float]) -> None:
+    """Energy (with its interval) and cost of the priced rows, or the reason they have none."""
+    if entry.num_gpus is None:
+        _give_reason(result, index, REASON_NO_GPU_COUNT)
+        return
+    runtime = predicted["runtime_s"].to_numpy()
+    energy = _phase_energy_j(entry, p, [runtime, predicted["runtime_lo_s"].to_numpy(), predicted["runtime_hi_s"].to_numpy()], power_w)
+    if energy is not None:
+        result["idealized_energy_j"][index], result["idealized_energy_lo_j"][index], result["idealized_energy_hi_j"][index] = energy
+    else:
+        _give_reason(result, index, REASON_NO_POWER)
+    spec = hardware_spec(entry.hardware)
+    price = usd_per_gpu_hour if usd_per_gpu_hour is not None else (spec.usd_per_gpu_hour if spec else None)
+    if price is not None:
+        result["idealized_cost_usd"][index] = runtime / 3600.0 * entry.num_gpus * price
+    elif energy is not None:
+        _give_reason(result, index, REASON_NO_PRICE)
+
+
 def estimate_idealized(
     requests: pd.DataFrame,
     tables: Sequence[CostTable],
@@ -290,48 +368,31 @@ def estimate_idealized(
     grouping = present + [c for c in group_columns if c in out.columns and c not in present]
     keys = out[grouping].astype(object).where(out[grouping].notna(), None)
     groups = keys.groupby(grouping, dropna=False, sort=False).indices if grouping else {(): np.arange(n)}
-    transfer_models: dict = {}
-    size_models: dict = {}
+    fitted = FittedModels()
     for key, index in groups.items():
         key = key if isinstance(key, tuple) else (key,)
         names = key[: len(present)]
         rows = out.iloc[index]
-        entry = resolve_entry(tables, names)
-        if entry is not None and _rows_describe_another_model(entry, rows):
-            entry = None  # transfer to the architecture (or tensor parallelism) the rows give
-        entry = entry or transfer_entry(tables, names, rows, transfer_models) or size_only_entry(tables, names, rows, size_models)
+        identity = model_identity(names, rows)
+        entry = next((e for e in (step(identity, tables, fitted) for step in STEPS) if e is not None), None)
         if entry is None:
-            result["unestimated_reason"][index] = unestimated_reason(names, rows)
+            result["unestimated_reason"][index] = unestimated_reason(identity)
             continue
         p = rows["num_prompt_tokens"].to_numpy(float)
         predicted = entry.predict(p, rows["num_output_tokens"].to_numpy())
-        window = context_window(names, entry)
+        window = context_window(identity.names, entry)
         if window is not None:
             beyond = (p + rows["num_output_tokens"].to_numpy(float)) > window[0]
             predicted.loc[beyond, ["runtime_s", "runtime_lo_s", "runtime_hi_s"]] = np.nan
             _give_reason(result, index[beyond], f"prompt + output tokens exceed the model's context window ({window[0]} tokens, {window[1]})")
-        runtime = predicted["runtime_s"].to_numpy()
-        result["idealized_runtime_s"][index] = runtime
+        result["idealized_runtime_s"][index] = predicted["runtime_s"].to_numpy()
         result["idealized_runtime_lo_s"][index] = predicted["runtime_lo_s"].to_numpy()
         result["idealized_runtime_hi_s"][index] = predicted["runtime_hi_s"].to_numpy()
         result["extrapolated"][index] = predicted["extrapolated"].to_numpy()
         result["method"][index] = entry.method
         result["reference_model"][index] = entry.model
         result["reference_hardware"][index] = entry.hardware
-        spec = hardware_spec(entry.hardware)
-        price = usd_per_gpu_hour if usd_per_gpu_hour is not None else (spec.usd_per_gpu_hour if spec else None)
-        if entry.num_gpus is None:
-            _give_reason(result, index, REASON_NO_GPU_COUNT)
-            continue
-        energy = _phase_energy_j(entry, p, [runtime, predicted["runtime_lo_s"].to_numpy(), predicted["runtime_hi_s"].to_numpy()], power_w)
-        if energy is not None:
-            result["idealized_energy_j"][index], result["idealized_energy_lo_j"][index], result["idealized_energy_hi_j"][index] = energy
-        else:
-            _give_reason(result, index, REASON_NO_POWER)
-        if price is not None:
-            result["idealized_cost_usd"][index] = runtime / 3600.0 * entry.num_gpus * price
-        elif energy is not None:
-            _give_reason(result, index, REASON_NO_PRICE)
+        _price(result, index, entry, p, predicted, power_w, usd_per_gpu_hour)
     if "approximate_tokens" in out:
         # Tokens counted by the offline fallback: the interval also spans its measured error.
         from helm_efficiency.tokens import FALLBACK_RELATIVE_ERROR
