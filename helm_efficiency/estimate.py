@@ -123,12 +123,16 @@ def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]]):
 
 
 def transfer_pool(tables: Sequence[CostTable]) -> List:
-    """Entries transfer may learn from: the given tables' entries, then the shipped tables'
-    (a stack's profiles on other hardware inform its regression), first occurrence winning."""
+    """Entries transfer may learn from: the given tables' entries, then, when every given table
+    is a shipped one, the other shipped tables' (a stack's profiles on other hardware inform its
+    regression), first occurrence winning. A user's own table is never mixed with the shipped
+    ones, so its results do not change when a shipped table is rebuilt."""
     from helm_efficiency.tables.cost_table import SHIPPED_TABLES, shipped_table
 
+    shipped = [shipped_table(name) for name in SHIPPED_TABLES]
+    all_shipped = all(any(table is s for s in shipped) for table in tables)
     pool, seen = [], set()
-    for table in list(tables) + [shipped_table(name) for name in SHIPPED_TABLES]:
+    for table in list(tables) + (shipped if all_shipped else []):
         for entry in table.entries:
             key = (entry.model, getattr(entry, "hardware", None))
             if key not in seen:

@@ -90,3 +90,21 @@ def test_lengths_beyond_the_context_window_are_refused_with_the_reason():
     assert out["idealized_runtime_s"].isna().tolist() == [True, True, False]
     assert "context window (2048 tokens" in out["unestimated_reason"][0]
     assert "context window (131072 tokens" in out["unestimated_reason"][1]
+
+
+def test_a_users_own_table_is_not_mixed_with_the_shipped_ones(tmp_path):
+    """Transfer learns from a user's --table alone, so its results do not move when a shipped table is rebuilt."""
+    import json
+    import os
+
+    from helm_efficiency.estimate import load_tables, transfer_pool
+    from helm_efficiency.tables.build import DATA_DIR
+
+    raw = json.load(open(os.path.join(DATA_DIR, "h100-trtllm.json")))
+    raw["entries"] = raw["entries"][:3]
+    raw["name"] = "mine"
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(raw))
+    mine = load_tables([str(path)])
+    assert {e.model for e in transfer_pool(mine)} == {e["model"] for e in raw["entries"]}
+    assert len(transfer_pool(load_tables(["h100-trtllm"]))) > len(raw["entries"])  # shipped tables still pool together
