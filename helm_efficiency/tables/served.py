@@ -220,18 +220,12 @@ def served_power_w(hardware: str) -> Tuple[float, float, float, str]:
 
 def _batch8_power_h100() -> List[float]:
     """ML.ENERGY v3 avg power per GPU at its smallest batch (8), from sources/measured/ only."""
-    folder = resources.files("helm_efficiency.sources").joinpath("measured")
-    out: List[float] = []
-    for item in sorted(folder.iterdir(), key=lambda x: x.name):
-        if not item.name.endswith(".csv"):
-            continue
-        frame = pd.read_csv(item.open())
-        if "metric" not in frame.columns:
-            continue
-        rows = frame[(frame["metric"] == "avg_power_w_per_gpu") & frame["source_id"].astype(str).str.startswith("mlenergy_v3")
-                     & frame["batch"].astype(str).str.contains("max_num_seqs=8") & frame["gpu"].astype(str).str.contains("H100")]
-        out.extend(float(v) for v in rows["value"])
-    return out
+    from helm_efficiency.sources.measured import load_measured
+
+    frame = load_measured()
+    rows = frame[(frame["metric"] == "avg_power_w_per_gpu") & frame["source_id"].str.startswith("mlenergy_v3")
+                 & frame["batch"].str.contains("max_num_seqs=8") & frame["gpu"].str.contains("H100")]
+    return [float(v) for v in rows["value"]]
 
 
 # --------------------------------------------------------------------------- estimates
