@@ -10,7 +10,7 @@ def run(args) -> None:
 
 
 def register(add) -> None:
-    p = add("estimate", run, "Add idealized runtime (90%% interval), method, energy and cost to a requests CSV.\n\n"
+    p = add("estimate", run, "Add idealized runtime (90%% interval), method, energy and cost, and the served (batched, --sla) GPU time, cost and energy, to a requests CSV.\n\n"
             "Required columns: model (a HELM, registry or table name), num_prompt_tokens, num_output_tokens. Optional: hardware "
             "(picks the table whose entries are on it), and architecture columns (num_layers, hidden_size, num_attention_heads, "
             "intermediate_size, tensor_parallel, ...) that override the registry's and are estimated apart.",
