@@ -37,6 +37,7 @@ from helm_efficiency.tables.names import DEFAULT_TABLE
 from helm_efficiency.tables.served import DEFAULT_SLA
 from helm_efficiency.helm import aggregate
 from helm_efficiency.helm.local_models import run_requests
+from helm_efficiency.helm.stats import RUN_COUNT_COLUMNS
 from helm_efficiency.helm_catalog import use_local_path
 from helm_efficiency.requests import EXCLUSION_STATUSES, perturbation_description_json
 from helm_efficiency.tokens import offline_counter
@@ -45,10 +46,9 @@ from helm_efficiency.runs import (PER_INSTANCE_STATS, REQUESTS_TABLE, RUN_METADA
                                   model_deployment_of, read_json, run_spec_of)
 
 PREFIX = "efficiency_"
-# Requests-table columns the per-run stats and metadata read, besides the per-request stat columns.
-WRITE_COLUMNS = {"instance_id", "train_trial_index", "split", "sub_split", "perturbation_description", "status", "denoise_quality",
-                 "used_in_denoise_fit", "extrapolated", "method", "concurrency", "denoised_above_raw", "approximate_tokens", "batched",
-                 "reference_hardware"}
+# Requests-table columns a run's write reads: the aggregation's and the run counts' (each listed
+# beside the code that reads it) and run_metadata's.
+WRITE_COLUMNS = set(aggregate.COLUMNS_READ) | set(RUN_COUNT_COLUMNS) | {"reference_hardware", "approximate_tokens"}
 JOURNAL = ".efficiency_rescore.journal"
 
 
@@ -67,36 +67,35 @@ def _prompt_token_counts(run_dir: str) -> Dict[tuple, int]:
     path = os.path.join(run_dir, PER_INSTANCE_STATS)
     if not os.path.exists(path):
         return {}
-    entries = _decode(path, helm_json.PER_INSTANCE_STATS)
-    if not isinstance(entries, list):
-        raise EfficiencyInputError(path, "<file>", "not a list of per-instance entries")
     counts = {}
-    for entry in entries:
-        if isinstance(entry, dict):
-            entry = _PerInstance(entry)
-        elif not isinstance(entry, helm_json.PerInstanceStats):
-            continue
+    for entry in _per_instance_entries(path):
         perturbation = entry.perturbation or {}
-        for stat in entry.stats or []:
-            name = stat["name"] if isinstance(stat, dict) else stat.name
-            name_text = name.get("name") if isinstance(name, dict) else name.name
-            stat_perturbation = (name.get("perturbation") if isinstance(name, dict) else name.perturbation) or {}
-            count = stat.get("count") if isinstance(stat, dict) else stat.count
-            total = stat.get("sum") if isinstance(stat, dict) else stat.sum
-            if (name_text == "num_prompt_tokens" and stat_perturbation.get("name") == perturbation.get("name")
-                    and stat_perturbation.get("computed_on", "perturbed") == "perturbed" and count):
-                counts[(entry.instance_id, entry.train_trial_index or 0, perturbation.get("name"))] = int(round(total / count))
+        for stat in entry.stats:
+            stat_perturbation = stat.name.perturbation or {}
+            if (stat.name.name == "num_prompt_tokens" and stat_perturbation.get("name") == perturbation.get("name")
+                    and stat_perturbation.get("computed_on", "perturbed") == "perturbed" and stat.count):
+                counts[(entry.instance_id, entry.train_trial_index, perturbation.get("name"))] = int(round(stat.sum / stat.count))
     return counts
 
 
-class _PerInstance:
-    """A per-instance entry parsed in full (the slow path), read like the typed one."""
-
-    def __init__(self, raw: dict):
-        self.instance_id = raw.get("instance_id")
-        self.train_trial_index = raw.get("train_trial_index", 0)
-        self.perturbation = raw.get("perturbation")
-        self.stats = raw.get("stats") or []
+def _per_instance_entries(path: str) -> List[helm_json.PerInstanceStats]:
+    """A per_instance_stats.json's entries, typed (helm_json). A file the strict decoder refuses
+    is parsed in full and each entry converted leniently (numbers written as strings, say);
+    a non-object entry is skipped, an entry of the wrong shape is an error naming it."""
+    parsed = _decode(path, helm_json.PER_INSTANCE_STATS)
+    if isinstance(parsed, list) and all(isinstance(e, helm_json.PerInstanceStats) for e in parsed):
+        return parsed
+    if not isinstance(parsed, list):
+        raise EfficiencyInputError(path, "<file>", "not a list of per-instance entries")
+    entries = []
+    for i, entry in enumerate(parsed):
+        if not isinstance(entry, dict):
+            continue
+        try:
+            entries.append(msgspec.convert(entry, helm_json.PerInstanceStats, strict=False))
+        except msgspec.ValidationError as e:
+            raise EfficiencyInputError(path, f"[{i}]", f"not a per-instance entry ({e})")
+    return entries
 
 
 def _decode(path: str, decoder):
@@ -193,17 +192,14 @@ def _merged_per_instance(existing: List[dict], ours: Dict[tuple, List[dict]], he
     return merged
 
 
-def helm_stats_to_fill(run_dir: str) -> List[str]:
+def helm_stats_to_fill(run_dir: str, current_stats: List[dict]) -> List[str]:
     """HELM's efficiency stats (metric_names.HELM_FILLED_STATS) that HELM itself wrote no value
-    for in this run: read from HELM's original stats.json (`stats.json.orig` once rescore has
-    kept it), so a value HELM wrote is never replaced and ours is refreshed on each rescore."""
-    path = os.path.join(run_dir, STATS)
-    original = path + ".orig" if os.path.exists(path + ".orig") else path
-    written = set()
-    if os.path.exists(original):
-        for stat in read_json(original):
-            if isinstance(stat, dict) and stat.get("count"):
-                written.add(str((stat.get("name") or {}).get("name")))
+    for in this run: from HELM's original stats.json (`stats.json.orig` once rescore has kept
+    it, else the current file, `current_stats`), so a value HELM wrote is never replaced and
+    ours is refreshed on each rescore."""
+    original = os.path.join(run_dir, STATS) + ".orig"
+    helm_stats = read_json(original) if os.path.exists(original) else current_stats
+    written = {str((stat.get("name") or {}).get("name")) for stat in helm_stats if isinstance(stat, dict) and stat.get("count")}
     return [name for name in HELM_FILLED_STATS if name not in written]
 
 
@@ -264,7 +260,7 @@ def write_run(run_dir: str, rows: pd.DataFrame, tables: Sequence[str] = (DEFAULT
     per_instance_path = os.path.join(run_dir, PER_INSTANCE_STATS)
     existing_stats = read_json(stats_path) if os.path.exists(stats_path) else []
     existing_per_instance = read_json(per_instance_path) if os.path.exists(per_instance_path) else []
-    helm_fill = helm_stats_to_fill(run_dir)
+    helm_fill = helm_stats_to_fill(run_dir, existing_stats)
     aggregated, per_instance = run_stats(rows, helm_fill)
     commit_run_files(
         run_dir,
@@ -339,7 +335,7 @@ def rescore_suite(
             write_text_atomic(os.path.join(suite_dir, REQUESTS_TABLE), _suite_requests_csv(suite_dir, table, pattern))
             clock["requests_csv"] = time.perf_counter()
             # Each write task gets only the columns the stats need (less to pickle to a worker).
-            needed = [c for c in table.columns if c in WRITE_COLUMNS or c in aggregate.COLUMN_OF.values()]
+            needed = [c for c in table.columns if c in WRITE_COLUMNS]
             groups = {run: rows for run, rows in table[needed].groupby(table["run"], sort=False)}
             jobs_list = [(r.run_dir, groups[os.path.basename(r.run_dir)], tuple(tables), local_path, str(sla or DEFAULT_SLA)) for r in ok]
             errors = map_runs(_write_job, jobs_list, "writing stats")

@@ -43,6 +43,8 @@ STAT_ORDER.update({name: len(PER_REQUEST_STATS) + i for i, name in enumerate(HEL
 COLUMN_OF = {s.name: s.column for s in PER_REQUEST_STATS}
 CONTEXT = ["split", "sub_split", "perturbation_description"]
 INSTANCE = ["instance_id", "train_trial_index"]
+# Every requests-table column the aggregation reads (a caller may pass only these).
+COLUMNS_READ = tuple(dict.fromkeys(INSTANCE + CONTEXT + ["status"] + [s.column for s in PER_REQUEST_STATS]))
 MOMENTS = dict(count=("value", "size"), sum=("value", "sum"), sum_squared=("sq", "sum"), min=("value", "min"), max=("value", "max"))
 
 Render = Callable[[str, Optional[str], Optional[str], Optional[str], Optional[str]], Any]

@@ -15,6 +15,11 @@ from helm_efficiency.requests import (
 )
 
 
+# Every requests-table column the run counts read (a caller may pass only these, with "split").
+RUN_COUNT_COLUMNS = ("split", "status", "denoise_quality", "idealized_runtime_s", "extrapolated", "used_in_denoise_fit", "method",
+                     "concurrency", "denoised_runtime_s", "denoised_above_raw", "approximate_tokens", "batched", "served_gpu_s")
+
+
 def run_count_values(rows: pd.DataFrame) -> List[Tuple[str, float]]:
     """Run-level counts (one value per run and split). `efficiency_denoise_underdetermined` only
     where a fit was attempted (some timing was usable): 1 if any attempted fit is not ok."""
