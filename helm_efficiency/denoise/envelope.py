@@ -135,28 +135,36 @@ class LowerEnvelopeDenoiser:
 
         n, k = x.shape
         q = self.quantile_
-        scale = np.ones_like(t)
-        beta = np.zeros(k)
-        for _ in range(1 + self.relative_passes):
-            xs, ts = x / scale[:, None], t / scale
+
+        def solve(xs, ts):
             cost = np.concatenate([np.zeros(k), np.full(n, q), np.full(n, 1.0 - q)])
-            a_eq = hstack([csr_matrix(xs), eye(n), -eye(n)], format="csr")
-            solved = linprog(cost, A_eq=a_eq, b_eq=ts, bounds=(0, None), method="highs")
-            if solved.status != 0:
+            solved = linprog(cost, A_eq=hstack([csr_matrix(xs), eye(n), -eye(n)], format="csr"), b_eq=ts, bounds=(0, None), method="highs")
+            return (solved.x[:k], solved.x[:k]) if solved.status == 0 else None
+
+        beta = self._relative_passes(x, t, solve, floor=max(0.5 * t.min(), 1e-6))
+        return np.zeros(k) if beta is None else beta
+
+    def _relative_passes(self, x: np.ndarray, t: np.ndarray, solve, floor: float):
+        """Fit `1 + relative_passes` times, each on rows divided by the previous fitted surface
+        (floored at `floor`); `solve(x, t)` returns (fit, params) or None to stop. The last fit."""
+        scale, fit = np.ones_like(t), None
+        for _ in range(1 + self.relative_passes):
+            step = solve(x / scale[:, None], t / scale)
+            if step is None:
                 break
-            beta = solved.x[:k]
-            scale = np.maximum(x @ beta, max(0.5 * t.min(), 1e-6))
-        return beta
+            fit, params = step
+            scale = np.maximum(x @ np.asarray(params), floor)
+        return fit
 
     def _relative_quantile_fit(self, x: np.ndarray, t: np.ndarray):
         """QuantReg of t on x with each row's residual relative to its fitted runtime: the first
         pass is absolute, each later pass divides the rows by the previous fitted surface
         (floored at half the fastest timing, so a surface near zero cannot blow a row up)."""
-        scale = np.ones_like(t)
-        for _ in range(1 + self.relative_passes):
-            result = QuantReg(t / scale, x / scale[:, None]).fit(q=self.quantile_, max_iter=5000)
-            scale = np.maximum(x @ np.asarray(result.params), 0.5 * t.min())
-        return result
+        def solve(xs, ts):
+            result = QuantReg(ts, xs).fit(q=self.quantile_, max_iter=5000)
+            return result, result.params
+
+        return self._relative_passes(x, t, solve, floor=0.5 * t.min())
 
     @property
     def fitted(self) -> bool:
