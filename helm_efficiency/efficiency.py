@@ -45,9 +45,12 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], sla=None) -> pd
         out["served_extrapolated"] = False
         out["served_reason"] = f"no served table for {stack}" if stack else "no reference stack"
         return out
-    names = []
-    for model, deployment in zip(out.get("model", pd.Series([None] * len(out))), out.get("model_deployment", pd.Series([None] * len(out)))):
-        names.append(next((n for n in (model, deployment) if isinstance(n, str) and registry_name(n)), model if isinstance(model, str) else deployment))
+    pairs = list(zip(out["model"] if "model" in out else [None] * len(out), out["model_deployment"] if "model_deployment" in out else [None] * len(out)))
+    chosen = {}  # per distinct (model, deployment): the first name the registry knows, else the model
+    for model, deployment in dict.fromkeys(pairs):
+        chosen[(model, deployment)] = next((n for n in (model, deployment) if isinstance(n, str) and registry_name(n)),
+                                           model if isinstance(model, str) else deployment)
+    names = [chosen[pair] for pair in pairs]
     served = served_estimates(names, out["num_prompt_tokens"].to_numpy(float), out["num_output_tokens"].to_numpy(float), stack, sla or DEFAULT_SLA)
     for column in ESTIMATE_COLUMNS:
         out[column] = served[column].to_numpy()

@@ -41,10 +41,10 @@ def raw_piece_count(text: str) -> int:
     return total
 
 
-def approximate_token_count(text: str, scale: float = None) -> int:
+def approximate_token_count(text: str) -> int:
     """Approximate token count of `text` (see module docstring for its measured error)."""
     n = raw_piece_count(text)
-    return int(round(n * (SCALE if scale is None else scale))) if n else 0
+    return int(round(n * SCALE)) if n else 0
 
 
 def fallback_counter() -> TokenCounter:
@@ -105,12 +105,13 @@ def offline_tokenizer_reason(deployment: str) -> Optional[str]:
     """None when HELM's tokenizer for `deployment` can load without a network; else why not.
     Reads HELM's registry only (no hub, no download)."""
     try:
-        from helm.benchmark.model_deployment_registry import DEPLOYMENT_NAME_TO_MODEL_DEPLOYMENT
         from helm.benchmark.tokenizer_config_registry import TOKENIZER_NAME_TO_CONFIG
+
+        from helm_efficiency.helm.local_models import registered_deployment
     except ImportError as e:
         return f"HELM is not importable ({e})"
     _register_helm_configs()
-    spec = DEPLOYMENT_NAME_TO_MODEL_DEPLOYMENT.get(deployment)
+    spec = registered_deployment(deployment)
     if spec is None or not spec.tokenizer_name:
         return f"HELM has no deployment {deployment!r} (so no tokenizer for it)"
     config = TOKENIZER_NAME_TO_CONFIG.get(spec.tokenizer_name)  # never HELM's generators: they ask the hub
@@ -143,11 +144,12 @@ def helm_counter(deployment: str) -> TokenCounter:
     def _count(text: str) -> int:
         if "tokenizer" not in state:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            from helm.benchmark.model_deployment_registry import DEPLOYMENT_NAME_TO_MODEL_DEPLOYMENT
             from helm.common.cache_backend_config import BlackHoleCacheBackendConfig
             from helm.tokenizers.auto_tokenizer import AutoTokenizer
 
-            state["name"] = DEPLOYMENT_NAME_TO_MODEL_DEPLOYMENT[deployment].tokenizer_name
+            from helm_efficiency.helm.local_models import registered_deployment
+
+            state["name"] = registered_deployment(deployment).tokenizer_name
             state["tokenizer"] = AutoTokenizer({}, BlackHoleCacheBackendConfig())
         from helm.common.tokenization_request import TokenizationRequest
 

@@ -88,9 +88,9 @@ def _run_metadata(run_dir: str) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def _metadata_stack(run_dir: str) -> Optional[str]:
-    """The reference stacks a rescore used for this run ('+'-joined)."""
-    stacks = _run_metadata(run_dir).get("reference_stacks")
+def _metadata_stack(meta: dict) -> Optional[str]:
+    """The reference stacks a rescore used for a run ('+'-joined), from its metadata."""
+    stacks = meta.get("reference_stacks")
     return "+".join(stacks) if stacks else None
 
 
@@ -127,8 +127,9 @@ def suite_run_table(suite_dir: str, metric: str = AUTO_METRIC, schema_files: Seq
             row[column] = means.get(stat)
         row["num_unestimated_requests"] = means.get("efficiency_num_unestimated_requests")
         row["has_efficiency_stats"] = "efficiency_num_requests" in means
-        row["stack"] = _metadata_stack(run_dir) or rescored.get(run) or stack_of(spec)
-        row["served_sla"] = _run_metadata(run_dir).get("served_sla")
+        meta = _run_metadata(run_dir)
+        row["stack"] = _metadata_stack(meta) or rescored.get(run) or stack_of(spec)
+        row["served_sla"] = meta.get("served_sla")
         counts = {m: means.get(f"efficiency_num_{m}_requests") or 0 for m in METHODS}
         row["method"] = max(counts, key=counts.get) if any(counts.values()) else None
         rows.append(row)
