@@ -1,18 +1,21 @@
-"""How close are the simulated stacks to published batch-1 measurements, raw and corrected?
+"""How close are the simulated stacks to published batch-1 measurements, raw and corrected, and do the intervals hold?
 
-Every 16-bit batch-1 row of helm_efficiency/sources/measured/ (first-token latency, per-token
-decode, and whole-request latencies of long generations turned into per-token decode) against
-the simulator run at the row's own model, GPU, framework and TP (sources/anchor.py). The
-correction is judged leave-one-source-out: for each source, the whole fitting procedure (form
-choice included) runs on the other sources only, and the held-out source's rows are predicted.
-No row is ever scored by a correction fitted on its own source.
+Every batch-1 row of helm_efficiency/sources/measured/ (first-token latency, per-token decode,
+and whole-request latencies of long generations turned into per-token decode), simulated at the
+row's own model, GPU, framework, TP and precision (sources/anchor.py). The correction
+(sources/correction.py) is judged leave-one-source-out with nested refits: for each source, the
+whole procedure (form choice, shrinkage, version term, the interval's variance components, all
+from an inner leave-one-source-out) runs on the other sources only, and the held-out source's
+rows are predicted with their own version flag. No row is ever scored by anything fitted on its
+own source, so the coverage printed is what a new source should see.
 
     python -m helm_efficiency.sources.anchor --simulate -j 2   # once, after the measured data changes
-    python bench/measured_accuracy.py
+    python bench/measured_accuracy.py [--no-fp8]
 
-Prints median |error| and signed median error, raw simulator vs corrected, per stack, for
-TP 1 vs TP > 1 and first token vs decode; interval coverage of the corrected 90% interval; FP8
-rows as lower bounds; and the implied batch-1 board power against measured power.
+Prints, on 16-bit rows: median |error| and signed median, raw simulator vs corrected, per stack,
+TP 1 vs TP > 1, stack x TP band, phase and source; 90% interval coverage; the version term's
+share of the held-out error (the same procedure with the version term switched off); FP8 rows
+as lower bounds; and the implied batch-1 board power against measured power.
 """
 
 import argparse
@@ -21,22 +24,25 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.sources.anchor import PHASE_OF, fit_correction, fit_rows, load_simulated_anchors
+from helm_efficiency.sources import correction as C
+from helm_efficiency.sources.anchor import load_simulated_anchors
 
 
-def held_out(simulated: pd.DataFrame) -> pd.DataFrame:
-    """Fit rows with `corrected` (and its 90% interval) predicted by a correction fitted without their source."""
-    rows = fit_rows(simulated)
+def held_out(rows: pd.DataFrame, legacy: bool = True) -> pd.DataFrame:
+    """Rows of every source with `corrected`, `lo`, `hi` from a correction fitted without that source."""
+    if not legacy:
+        rows = rows.assign(legacy=False)
     out = []
     for source in sorted(rows["source_id"].unique()):
-        correction = fit_correction(simulated[simulated["source_id"] != source])
+        correction = C.fit_correction(rows[rows["source_id"] != source])
         held = rows[rows["source_id"] == source].copy()
         for (backend, quantity), group in held.groupby(["backend", "quantity"]):
-            c = correction[backend][PHASE_OF[quantity]]
-            predicted = c.apply(group["sim"], group["num_layers"], group["tp"])
+            c = correction[backend][C.PHASE_OF[quantity]]
+            predicted = c.predict_rows(group)
             held.loc[group.index, "corrected"] = predicted
-            held.loc[group.index, "lo"] = predicted * np.exp(c.spread[0])
-            held.loc[group.index, "hi"] = predicted * np.exp(c.spread[1])
+            held.loc[group.index, "lo"] = predicted * np.exp(c.interval[0])
+            held.loc[group.index, "hi"] = predicted * np.exp(c.interval[1])
+            held.loc[group.index, "form"] = c.form
         out.append(held)
     return pd.concat(out, ignore_index=True)
 
@@ -52,38 +58,52 @@ def summarize(rows: pd.DataFrame, by) -> pd.DataFrame:
         coverage90=("covered", "mean"))
 
 
+FORMAT = {c: (lambda v: f"{v:.1%}") for c in ("raw_median_abs", "corrected_median_abs", "coverage90")}
+FORMAT.update({c: (lambda v: f"{v:+.1%}") for c in ("raw_signed", "corrected_signed")})
+
+
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fp8", action="store_true", help="also fit FP8 rows simulated in FP8 (default: 16-bit rows only)")
+    args = parser.parse_args()
     warnings.simplefilter("ignore")
     simulated = load_simulated_anchors()
-    rows = held_out(simulated)
-    rows["stack"] = rows["gpu"] + "-" + rows["backend"]
-    rows["tp_group"] = np.where(rows["tp"] > 1, "TP>1", "TP1")
-    rows["phase"] = rows["quantity"].map(PHASE_OF)
-    pct = lambda v: f"{v:+.1%}" if isinstance(v, float) else v  # noqa: E731
-    fmt = {c: (lambda v: f"{v:.1%}") for c in ("raw_median_abs", "corrected_median_abs", "coverage90")}
-    fmt.update({c: (lambda v: f"{v:+.1%}") for c in ("raw_signed", "corrected_signed")})
-    print(f"{len(rows)} held-out 16-bit batch-1 rows from {rows['source_id'].nunique()} sources "
-          f"(each predicted by a correction fitted without its source)\n")
+    rows = C.fit_rows(simulated, fp8=args.fp8)
+    fitted = held_out(rows)
+    scored = fitted[fitted["precision16"].astype(bool)].copy()
+    scored["stack"] = scored["gpu"] + "-" + scored["backend"]
+    scored["tp_group"] = np.where(scored["tp"] > 1, "TP>1", "TP1")
+    scored["phase"] = scored["quantity"].map(C.PHASE_OF)
+    print(f"{len(scored)} held-out 16-bit batch-1 rows from {scored['source_id'].nunique()} sources (fitted on {len(rows)} rows "
+          f"of {rows['source_id'].nunique()} sources{', FP8 rows simulated in FP8 included' if args.fp8 else ''}; "
+          "each predicted by a correction fitted without its source)\n")
     for title, by in (("overall", ["phase"]), ("by TP", ["tp_group"]), ("by stack", ["stack"]), ("by stack and TP", ["stack", "tp_group"]),
                       ("by stack and phase", ["stack", "phase"]), ("by source", ["source_id"])):
-        table = summarize(rows, by)
         print(f"== {title}")
-        print(table.to_string(formatters=fmt))
+        print(summarize(scored, by).to_string(formatters=FORMAT))
         print()
-    everything = summarize(rows.assign(all="all"), ["all"])
-    print(everything.to_string(formatters=fmt))
+    everything = summarize(scored.assign(all="all"), ["all"])
+    print(everything.to_string(formatters=FORMAT))
+    # The version term's share: the same nested procedure with it offered to the form choice.
+    shipped = C.VERSION_TERM
+    C.VERSION_TERM = True
+    with_term = held_out(rows)
+    C.VERSION_TERM = shipped
+    with_term = with_term[with_term["precision16"].astype(bool)]
+    err_with = float(np.median(np.abs(with_term["corrected"] / with_term["value"] - 1)))
+    err_without = float(np.median(np.abs(held_out(rows, legacy=False).pipe(lambda f: f[f["precision16"].astype(bool)]).eval("corrected / value - 1"))))
+    print(f"\nversion term (older releases through `legacy`): held-out median |error| {err_with:.1%} with it, {err_without:.1%} without "
+          f"(share of the held-out error it explains: {(err_without - err_with) / err_without:+.1%}; shipped: {'on' if shipped else 'off'})")
     # FP8 rows: a bf16 estimate should not be faster than an FP8 measurement of the same shape.
-    fp8 = simulated[~simulated["precision16"].astype(bool) & simulated["quantity"].isin(list(PHASE_OF)) & simulated["sim"].notna()]
+    fp8 = simulated[simulated.get("precision_fp8", False).fillna(False).astype(bool) & (simulated["sim_dtype"] == "bf16")
+                    & simulated["quantity"].isin(list(C.PHASE_OF)) & simulated["sim"].notna()].copy()
     if len(fp8):
-        correction = fit_correction(simulated)
-        bound = []
-        for (backend, quantity), group in fp8.groupby(["backend", "quantity"]):
-            c = correction[backend][PHASE_OF[quantity]]
-            bound.append(c.apply(group["sim"], group["num_layers"], group["tp"]) >= group["value"])
-        print(f"\nFP8 rows as lower bounds: corrected bf16 estimate >= FP8 measurement in {np.mean(np.concatenate(bound)):.0%} "
-              f"of {len(fp8)} rows (raw simulator: {np.mean(fp8['sim'] >= fp8['value']):.0%})")
-    _ = pct
+        correction = C.fit_correction(rows)
+        fp8["legacy"] = False
+        bound = [correction[b][C.PHASE_OF[q]].predict_rows(g.assign(link=[C.interconnect(x) for x in g["gpu"]])) >= g["value"]
+                 for (b, q), g in fp8.groupby(["backend", "quantity"])]
+        print(f"\nFP8 rows as lower bounds: corrected bf16 estimate (current release) >= FP8 measurement in "
+              f"{np.mean(np.concatenate(bound)):.0%} of {len(fp8)} rows (raw simulator: {np.mean(fp8['sim'] >= fp8['value']):.0%})")
     implied_power()
 
 

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.sources.anchor import fit_phase, load_correction
+from helm_efficiency.sources.anchor import load_correction
+from helm_efficiency.sources.correction import fit_phase, interval_from, variance_components
 from helm_efficiency.sources.measured import COLUMNS, anchor_rows, load_measured, read_file
 from helm_efficiency.tables.anchored import anchor_table_file
 from helm_efficiency.tables.build import DATA_DIR
@@ -70,7 +71,7 @@ def test_the_correction_only_adds_time_and_grows_with_tp():
 
 def test_a_negative_term_is_dropped_not_fitted():
     rows = pd.DataFrame({"value": [0.009, 0.018, 0.036, 0.072], "sim": [0.01, 0.02, 0.04, 0.08], "num_layers": 32, "tp": 1,
-                         "source_id": ["a", "a", "b", "b"]})
+                         "gpu": "h100", "source_id": ["a", "a", "b", "b"]})
     c = fit_phase(rows, "scale+step")  # measured 10% below the kernels: no negative correction
     assert all(v >= 0 for v in c.coefficients.values())
 
@@ -109,3 +110,43 @@ def test_energy_interval_brackets_energy():
     requests = pd.DataFrame({"model": ["meta/llama-3.1-8b"], "num_prompt_tokens": [512], "num_output_tokens": [128]})
     out = estimate_idealized(requests, load_tables(["h100-trtllm"]), name_columns=("model",)).iloc[0]
     assert out["idealized_energy_lo_j"] < out["idealized_energy_j"] < out["idealized_energy_hi_j"]
+
+
+def test_the_interval_for_a_new_source_includes_the_spread_between_sources():
+    """Sources that each shift all their rows (between-source sd 0.15, within 0.03): the interval
+    from the variance components covers a new source's rows about 90% of the time, while the
+    within-source spread alone would cover far fewer."""
+    rng = np.random.default_rng(0)
+    covered, covered_within = [], []
+    for _ in range(40):
+        shifts = rng.normal(0, 0.15, 13)
+        sources = np.repeat([f"s{i}" for i in range(13)], 20)
+        y = np.repeat(shifts, 20) + rng.normal(0, 0.03, len(sources))
+        train = sources != "s12"
+        v = variance_components(pd.Series(y[train]), pd.Series(sources[train]))
+        lo, hi = interval_from(v)
+        held = y[~train]
+        covered.append(np.mean((held >= lo) & (held <= hi)))
+        half = 1.645 * np.sqrt(v["within"])
+        covered_within.append(np.mean(np.abs(held - v["mean"]) <= half))
+    assert 0.8 <= np.mean(covered) <= 0.97
+    assert np.mean(covered_within) < 0.5
+
+
+def test_the_per_interconnect_communication_term_is_shrunk_toward_the_shared_one():
+    rng = np.random.default_rng(1)
+    frames = []
+    for gpu, comm in (("a100", 2e-5), ("h100", 0.5e-5)):
+        for source in ("x", "y"):
+            tp = rng.choice([1, 2, 4, 8], 30)
+            sim = rng.uniform(0.005, 0.02, 30)
+            value = sim + comm * 80 * (tp - 1)
+            frames.append(pd.DataFrame({"value": value, "sim": sim, "num_layers": 80, "tp": tp, "gpu": gpu, "source_id": f"{source}-{gpu}"}))
+    rows = pd.concat(frames, ignore_index=True)
+    shared = fit_phase(rows, "step+comm").comm("a100")
+    free = fit_phase(rows, "step+comm/k=0.001")
+    shrunk = fit_phase(rows, "step+comm/k=40")
+    assert abs(free.comm("a100") - 2e-5) < 2e-6 and abs(free.comm("h100") - 0.5e-5) < 2e-6
+    for gpu in ("a100", "h100"):  # strictly between the shared and the free value
+        low, high = sorted([shared, free.comm(gpu)])
+        assert low < shrunk.comm(gpu) < high

@@ -172,10 +172,12 @@ def _parallel_layouts(moe: bool, tensor_parallel: int) -> List[Dict[str, int]]:
     return [dict(tp_size=tensor_parallel)]
 
 
-def compile_engine(config: dict, hf_id: Optional[str], reference: ReferenceStack, tensor_parallel: int, source: str, moe: bool = False):
+def compile_engine(config: dict, hf_id: Optional[str], reference: ReferenceStack, tensor_parallel: int, source: str, moe: bool = False,
+                   quant: Optional[Dict[str, str]] = None):
     """The simulator's engine for one model on one stack (checked with one request), and
-    provenance fields describing it. Raises EfficiencyInputError with the simulator's reason
-    when no parallel layout is modelled."""
+    provenance fields describing it. `quant`: the simulator's quant-mode overrides (e.g.
+    gemm_quant_mode="fp8"); None keeps bf16, as our tables. Raises EfficiencyInputError with the
+    simulator's reason when no parallel layout is modelled."""
     from aiconfigurator_core.sdk.engine import EngineHandle
 
     _silence_simulator_logs()
@@ -197,7 +199,7 @@ def compile_engine(config: dict, hf_id: Optional[str], reference: ReferenceStack
                 json.dump(candidate, f)
             for layout in _parallel_layouts(moe, tensor_parallel):
                 try:
-                    handle = EngineHandle.compile(folder, reference.system, reference.backend, **layout)
+                    handle = EngineHandle.compile(folder, reference.system, reference.backend, **layout, **(quant or {}))
                     handle.run_static(batch_size=1, isl=16, osl=2)
                 except Exception as e:  # the simulator's own refusal (family, parallelism, missing kernel data)
                     reasons.append(f"{layout or 'TP 1'}: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
@@ -207,7 +209,7 @@ def compile_engine(config: dict, hf_id: Optional[str], reference: ReferenceStack
                     "system": reference.system,
                     "backend": reference.backend,
                     "backend_version": backend_version(reference.system, reference.backend),
-                    "dtype": "bf16",
+                    "dtype": ",".join(f"{k}={v}" for k, v in sorted(quant.items())) if quant else "bf16",
                     "tensor_parallel": tensor_parallel,
                     "expert_parallel": int(layout.get("moe_ep_size", 1)),
                     "database_mode": "measured kernels",

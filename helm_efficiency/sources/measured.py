@@ -42,9 +42,33 @@ METRICS = {
     "avg_power_w_per_gpu": (("W",), None, 1.0),  # ML.ENERGY batch-8 bound: not an anchor
     "energy_per_output_token_j": (("J/token",), None, 1.0),
 }
-GPUS = (("h200", r"\bH200\b"), ("h100", r"\bH100\b"), ("a100", r"\bA100\b"))
-BACKENDS = (("trtllm", r"TensorRT-LLM"), ("vllm", r"\bvLLM\b"))
+GPUS = (("h200", r"\bH200\b"), ("h100", r"\bH100\b"), ("a100", r"\bA100\b"), ("b200", r"(?<![G])\bB200\b"))
+BACKENDS = (("trtllm", r"TensorRT-LLM"), ("vllm", r"\bvLLM\b"), ("sglang", r"\bSGLang\b"))
 SIXTEEN_BIT = re.compile(r"^(BF16|FP16|16-bit.*)$", re.IGNORECASE)
+EIGHT_BIT_FLOAT = re.compile(r"^FP8", re.IGNORECASE)
+# The first release of each framework's current era: rows of older releases are `legacy` and
+# enter the correction through a version term, so a table's number stands for the version the
+# simulator's kernels were measured with (a current release), not an average over releases.
+#   TensorRT-LLM 1.0: the PyTorch runtime and its kernels replace the TensorRT-engine (0.x) path.
+#   vLLM 0.8: the V1 engine becomes the default (new scheduler, CUDA graphs by default).
+#   SGLang: every release in the data is of one era.
+CURRENT_ERA = {"trtllm": (1, 0), "vllm": (0, 8), "sglang": (0, 0)}
+_VERSION = re.compile(r"v?(\d+)\.(\d+)")
+
+
+def legacy_version(backend: Optional[str], version_text: str) -> Optional[bool]:
+    """True when a row's stated release is older than its framework's current era (CURRENT_ERA),
+    False when it is of the current era, None when the release cannot be read. NIM 2024 images
+    shipped TensorRT-LLM 0.x, so they are legacy."""
+    if backend not in CURRENT_ERA:
+        return None
+    text = str(version_text or "")
+    if "NIM 2024" in text:
+        return True
+    found = _VERSION.search(text)
+    if not found:
+        return None
+    return (int(found.group(1)), int(found.group(2))) < CURRENT_ERA[backend]
 
 
 def read_file(path: str) -> pd.DataFrame:
@@ -113,9 +137,11 @@ def anchor_rows(measured: Optional[pd.DataFrame] = None,
         "source_id": data["source_id"], "source_ref": data["source_ref"], "where": data["file"] + ":" + data["row"].astype(str),
         "gpu": data["gpu"].map(lambda g: _match(GPUS, g)), "backend": data["stack"].map(lambda s: _match(BACKENDS, s)),
         "stack_version": data["stack_version"], "tp": _number(data["tp"]), "precision16": data["dtype"].str.match(SIXTEEN_BIT),
+        "precision_fp8": data["dtype"].str.match(EIGHT_BIT_FLOAT),
         "hf_id": data["hf_id"], "p": _number(data["prompt_tokens"]), "o": _number(data["output_tokens"]),
         "quantity": data["quantity"], "trust": data["trust"], "value": _number(data["value"]),
     })
+    out["legacy"] = [legacy_version(b, v) for b, v in zip(out["backend"], out["stack_version"])]
     tok_s = data["metric"] == "output_tok_per_s"
     out.loc[tok_s, "value"] = out.loc[tok_s, "o"] / out.loc[tok_s, "value"]  # batch-1 tok/s → whole-request seconds
     out.loc[~tok_s, "value"] = out.loc[~tok_s, "value"] * data.loc[~tok_s, "factor"].astype(float)

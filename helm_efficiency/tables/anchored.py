@@ -30,6 +30,13 @@ from helm_efficiency.sources.anchor import CORRECTION_PATH, PhaseCorrection, loa
 from helm_efficiency.tables.build import DATA_DIR
 
 
+def hardware_of_stack(stack: str) -> str:
+    """The GPU key of a simulated stack name (`h100-trtllm` → `h100`)."""
+    from helm_efficiency.sources.aiconfigurator import STACKS
+
+    return STACKS[stack].hardware if stack in STACKS else stack.split("-")[0]
+
+
 def _source_refs(source_ids: Sequence[str]) -> Dict[str, str]:
     from helm_efficiency.sources.measured import load_measured
 
@@ -51,21 +58,23 @@ def anchor_entry(entry: dict, phases: Dict[str, PhaseCorrection], correction_jso
         raise EfficiencyInputError(entry["model"], "measurements", "an anchored entry needs one o = 1 point per prompt length")
     layers = float((entry.get("architecture") or {}).get("num_layers") or 0)
     tp = float(entry.get("num_gpus") or provenance.get("tensor_parallel") or 1)
+    gpu = hardware_of_stack(entry["hardware"])
     corrected = []
     for pi, oi, si in zip(p, o, simulated):
         ttft = float(first[pi][0])
-        value = float(phases["prefill"].apply([ttft], [layers], [tp])[0])
+        value = float(phases["prefill"].apply([ttft], [layers], [tp], gpu)[0])
         if oi > 1:
             per_token = max(si - ttft, 0.0) / (oi - 1)
-            value += (oi - 1) * float(phases["decode"].apply([per_token], [layers], [tp])[0])
+            value += (oi - 1) * float(phases["decode"].apply([per_token], [layers], [tp], gpu)[0])
         corrected.append(value)
     points["runtime_s"] = corrected
     provenance["simulated_runtime_s"] = simulated.tolist()
     framework = correction_json["frameworks"][backend]
     provenance["anchor"] = {"version": correction_json["version"], "framework": backend, "formula": correction_json["formula"],
                             "prefill": framework["prefill"]["coefficients"], "decode": framework["decode"]["coefficients"],
+                            "comm_per_layer_step_s": {phase: phases[phase].comm(gpu) for phase in ("decode", "prefill")},
                             "sources": sorted(set(framework["prefill"]["sources"]) | set(framework["decode"]["sources"]))}
-    entry["measured_spread"] = {phase: list(phases[phase].spread) for phase in ("decode", "prefill")}
+    entry["measured_spread"] = {phase: list(phases[phase].interval) for phase in ("decode", "prefill")}
     return entry
 
 

@@ -1,0 +1,321 @@
+"""The batch-1 correction: what real serving adds to the simulator's kernels, per framework and phase.
+
+For a measured row (first token, or decode per output token) simulated at its own model, GPU,
+framework, TP and precision (sources/anchor.py):
+
+    measured = sim · (1 + scale + legacy · [older release]) + step + comm_g · layers · (TP − 1)
+
+- `scale`: a framework-wide factor (kernels and launches the simulator misses);
+- `step`: a per-step framework overhead (seconds: scheduling, sampling, detokenization);
+- `comm_g`: per-layer all-reduce latency at batch 1, growing with the TP − 1 steps of a ring
+  all-reduce, for the row's interconnect g (its per-GPU NVLink bandwidth, hardware.json). The
+  per-interconnect values are shrunk toward the framework's shared value by n_g / (n_g + k) (n_g:
+  the interconnect's TP > 1 rows), k chosen leave-one-source-out; k = ∞ is one shared term;
+- `legacy`: the version term. Rows of releases older than the framework's current era
+  (sources/measured.CURRENT_ERA) carry it; a table stands for the simulator's own (current)
+  release, so it is priced with legacy = 0. It is a candidate only with VERSION_TERM on (see there).
+
+Fitted as weighted least squares (statsmodels) on the relative error measured / sim − 1, each
+source weighted equally; scale, step and the shared comm kept ≥ 0 (a negative one is dropped and
+the rest refitted). The form is chosen per framework and phase by leave-one-source-out median
+|error|, never in-sample.
+
+The 90% interval is predictive for a *new* source: the held-out log-ratios log(measured /
+corrected) are split by statsmodels `MixedLM` (a random intercept per source) into the spread
+between sources (τ²) and within them (σ²), and the interval is
+
+    mean ± 1.645 · sqrt(τ² + σ² + se(mean)²)
+
+so a source never seen, with its own version, harness and clocks, falls inside it 9 times in 10
+(bench/measured_accuracy.py checks this leave-one-source-out with nested refits).
+"""
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+
+Z90 = 1.6448536269514722  # two-sided 90%: the 95th percentile of the standard normal
+PHASE_OF = {"ttft_s": "prefill", "tpot_s": "decode"}
+BASE_FORMS = {"none": (), "scale": ("scale",), "scale+step": ("scale", "step"), "scale+step+comm": ("scale", "step", "comm"),
+              "step+comm": ("step", "comm")}
+# Shrinkage of the per-interconnect communication term toward the shared one (rows of TP > 1
+# that weigh as much as the shared prior); None = one shared term.
+SHRINK_K = (None, 40.0, 10.0)
+# The version term enters the candidate forms only when switched on: leave-one-source-out it did
+# not pay for itself on the current rows (bench/measured_accuracy.py prints its share), because
+# every 16-bit TensorRT-LLM row is of the legacy era, so nothing separates it from `scale` there.
+VERSION_TERM = False
+MIN_SOURCES = 2  # a framework's phase with fewer sources borrows the phase's pooled correction
+MIN_INTERVAL_SOURCES = 4  # fewer sources: the interval's variance components come from the phase pooled over frameworks
+
+
+def interconnect(gpu: Optional[str]) -> str:
+    """The interconnect a GPU's all-reduce runs over: its per-GPU NVLink bandwidth (hardware.json)."""
+    from helm_efficiency.analytic.hardware import hardware_spec
+
+    spec = hardware_spec(str(gpu)) if gpu else None
+    if spec is None or not spec.interconnect_bandwidth:
+        return str(gpu)
+    return f"{spec.interconnect_bandwidth / 1e9:g}GB/s"
+
+
+def flags(values) -> np.ndarray:
+    """Truth values (1.0/0.0) of a column that may hold True/False/None/NaN; missing is False."""
+    return np.array([1.0 if (v is not None and v == v and bool(v)) else 0.0 for v in np.atleast_1d(np.asarray(values, dtype=object))])
+
+
+def comm_steps(tp) -> np.ndarray:
+    """Steps of a ring all-reduce over `tp` GPUs (TP − 1; zero without tensor parallelism)."""
+    return np.maximum(np.asarray(tp, float), 1.0) - 1.0
+
+
+@dataclass(frozen=True)
+class PhaseCorrection:
+    """One framework's correction for one phase.
+
+    coefficients: scale, step, comm (shared), legacy (missing = 0); comm_by_link: the shrunk
+    per-interconnect communication terms; interval: (lo, hi) of log(measured / corrected) for a
+    new source (90%); variance: the components behind it."""
+
+    form: str
+    coefficients: Dict[str, float]
+    comm_by_link: Dict[str, float] = field(default_factory=dict)
+    interval: Tuple[float, float] = (0.0, 0.0)
+    variance: Dict[str, float] = field(default_factory=dict)
+    sources: Tuple[str, ...] = ()
+    rows: int = 0
+
+    @property
+    def spread(self) -> Tuple[float, float]:
+        """The interval (lo, hi) in log space; kept under the name tables and benches read."""
+        return self.interval
+
+    def comm(self, gpu: Optional[str]) -> float:
+        return max(0.0, self.comm_by_link.get(interconnect(gpu), self.coefficients.get("comm", 0.0)))
+
+    def apply(self, sim, layers, tp, gpu=None, legacy=None) -> np.ndarray:
+        """Corrected seconds. `gpu`: one GPU key or an array of them (per-interconnect comm);
+        `legacy`: the rows' version flags (None or False: the current release, as tables are)."""
+        sim, layers, tp = (np.asarray(x, float) for x in (sim, layers, tp))
+        c = self.coefficients
+        old = 0.0
+        if legacy is not None:
+            values = flags(legacy)
+            old = values if values.size > 1 else float(values[0])
+        if gpu is None or isinstance(gpu, str):
+            comm = self.comm(gpu)
+        else:
+            comm = np.array([self.comm(g) for g in gpu], float)
+        return sim * (1 + c.get("scale", 0.0) + c.get("legacy", 0.0) * old) + c.get("step", 0.0) + comm * layers * comm_steps(tp)
+
+    def predict_rows(self, rows: pd.DataFrame) -> np.ndarray:
+        """Corrected seconds for fit-shaped rows (sim, num_layers, tp, gpu, legacy)."""
+        return self.apply(rows["sim"], rows["num_layers"], rows["tp"], rows["gpu"].tolist(), rows["legacy"] if "legacy" in rows else None)
+
+
+def _source_weights(sources: pd.Series) -> np.ndarray:
+    """1 / (rows of the same source): each source counts as much in total, however many rows it has."""
+    return (1.0 / sources.map(sources.value_counts())).to_numpy(float)
+
+
+def _features(rows: pd.DataFrame, terms: Sequence[str]) -> np.ndarray:
+    sim = rows["sim"].to_numpy(float)
+    comm = rows["num_layers"].to_numpy(float) * comm_steps(rows["tp"]) / sim
+    legacy = flags(rows["legacy"]) if "legacy" in rows else np.zeros_like(sim)
+    columns = {"scale": np.ones_like(sim), "step": 1.0 / sim, "comm": comm, "legacy": legacy}
+    for term in terms:
+        if term.startswith("comm@"):
+            columns[term] = comm * (rows["link"].to_numpy() == term[5:])
+    return np.column_stack([columns[t] for t in terms])
+
+
+def _wls(rows: pd.DataFrame, terms: List[str], free: Sequence[str] = ("legacy",)) -> Dict[str, float]:
+    """statsmodels WLS of measured/sim − 1 on `terms`; a negative term not in `free` is dropped and
+    the rest refitted (real serving only adds to the kernels)."""
+    import statsmodels.api as sm
+
+    y = (rows["value"] / rows["sim"] - 1).to_numpy(float)
+    weights = _source_weights(rows["source_id"])
+    terms = list(terms)
+    while terms:
+        x = _features(rows, terms)
+        with warnings.catch_warnings():  # rows that cannot tell two terms apart: the refit drops one
+            warnings.simplefilter("ignore")
+            params = sm.WLS(y, x, weights=weights).fit().params
+        negative = [t for t, v in zip(terms, params) if v < 0 and t not in free and not t.startswith("comm@")]
+        if not negative:
+            return {t: float(v) for t, v in zip(terms, params)}
+        terms.remove(negative[0])
+    return {}
+
+
+def _with_links(rows: pd.DataFrame) -> pd.DataFrame:
+    if "link" in rows:
+        return rows
+    return rows.assign(link=[interconnect(g) for g in rows["gpu"]])
+
+
+def identifiable(rows: pd.DataFrame, term: str) -> bool:
+    """Whether the rows can tell `term` apart from the others."""
+    if term == "comm":
+        return bool((rows["tp"] > 1).any())
+    if term == "legacy":
+        old = flags(rows["legacy"]) if "legacy" in rows else np.zeros(len(rows))
+        return bool(old.any() and (old == 0).any())
+    return True
+
+
+def fit_phase(rows: pd.DataFrame, form: str) -> PhaseCorrection:
+    """The correction of `form` (a BASE_FORMS key, optionally '+legacy' and '/k=<shrink>') fitted on `rows`."""
+    rows = _with_links(rows)
+    base, _, shrink = form.partition("/k=")
+    base, legacy = (base[: -len("+legacy")], True) if base.endswith("+legacy") else (base, False)
+    terms = [t for t in BASE_FORMS[base] if identifiable(rows, t)]
+    if legacy and identifiable(rows, "legacy"):
+        terms.append("legacy")
+    coefficients = _wls(rows, terms)
+    comm_by_link: Dict[str, float] = {}
+    if shrink and "comm" in coefficients:
+        k = float(shrink)
+        tp_rows = rows[rows["tp"] > 1]
+        links = sorted(tp_rows["link"].unique())
+        split = [t for t in coefficients if t != "comm"] + [f"comm@{g}" for g in links]
+        free = _wls(rows, split, free=("legacy",))
+        for g in links:
+            n = float((tp_rows["link"] == g).sum())
+            w = n / (n + k)
+            comm_by_link[g] = (1 - w) * coefficients["comm"] + w * free.get(f"comm@{g}", coefficients["comm"])
+    return PhaseCorrection(form, coefficients, comm_by_link, sources=tuple(sorted(rows["source_id"].unique())), rows=len(rows))
+
+
+def candidate_forms(rows: pd.DataFrame) -> List[str]:
+    forms = []
+    for base in BASE_FORMS:
+        shrinks = SHRINK_K if "comm" in BASE_FORMS[base] and identifiable(rows, "comm") else (None,)
+        for legacy in ((False, True) if VERSION_TERM and identifiable(rows, "legacy") else (False,)):
+            for k in shrinks:
+                forms.append(base + ("+legacy" if legacy else "") + (f"/k={k:g}" if k is not None else ""))
+    return forms
+
+
+def held_out_predictions(rows: pd.DataFrame, form: str) -> pd.Series:
+    """Each row predicted by the form fitted without the row's source (NaN where no other source)."""
+    rows = _with_links(rows)
+    out = pd.Series(np.nan, index=rows.index)
+    for source, held in rows.groupby("source_id"):
+        train = rows[rows["source_id"] != source]
+        if train.empty:
+            continue
+        out[held.index] = fit_phase(train, form).predict_rows(held)
+    return out
+
+
+def choose_form(rows: pd.DataFrame) -> Tuple[str, pd.Series]:
+    """The form with the best leave-one-source-out median |error| (ties: fewer terms), and its held-out predictions."""
+    rows = _with_links(rows)
+    scores, held = {}, {}
+    for form in candidate_forms(rows):
+        predicted = held_out_predictions(rows, form)
+        err = np.abs(predicted / rows["value"] - 1).dropna()
+        if len(err):
+            scores[form] = (round(float(err.median()), 4), len(form))
+            held[form] = predicted
+    if not scores:
+        return "none", pd.Series(np.nan, index=rows.index)
+    best = min(scores, key=scores.get)
+    return best, held[best]
+
+
+def variance_components(log_ratio: pd.Series, sources: pd.Series) -> Dict[str, float]:
+    """mean, between-source variance τ², within-source variance σ² and se(mean)² of held-out
+    log-ratios: statsmodels MixedLM with a random intercept per source (method of moments when
+    the mixed model cannot be fitted, e.g. with fewer than three sources)."""
+    data = pd.DataFrame({"y": log_ratio.to_numpy(float), "g": sources.to_numpy()}).dropna()
+    n_sources = data["g"].nunique()
+    if len(data) == 0:
+        return {"mean": 0.0, "between": 0.0, "within": 0.0, "se2": 0.0, "sources": 0, "rows": 0}
+    out = None
+    if n_sources >= 3:
+        import statsmodels.formula.api as smf
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fit = smf.mixedlm("y ~ 1", data, groups=data["g"]).fit(reml=True)
+                out = {"mean": float(fit.fe_params.iloc[0]), "between": float(np.asarray(fit.cov_re)[0, 0]),
+                       "within": float(fit.scale), "se2": float(fit.bse.iloc[0]) ** 2}
+            except (ValueError, np.linalg.LinAlgError):
+                out = None
+        if out is not None and not all(np.isfinite(v) for v in out.values()):
+            out = None
+    if out is None:
+        means = data.groupby("g")["y"].mean()
+        within = float(data.groupby("g")["y"].var(ddof=1).fillna(0).mean())
+        between = float(means.var(ddof=1)) if n_sources >= 2 else 0.0
+        out = {"mean": float(means.mean()), "between": between, "within": within,
+               "se2": (between + within / max(1, len(data) / n_sources)) / n_sources}
+    out.update(sources=int(n_sources), rows=int(len(data)))
+    return out
+
+
+def interval_from(variance: Dict[str, float]) -> Tuple[float, float]:
+    half = Z90 * float(np.sqrt(max(0.0, variance["between"]) + max(0.0, variance["within"]) + max(0.0, variance["se2"])))
+    return variance["mean"] - half, variance["mean"] + half
+
+
+def fit_rows(simulated: pd.DataFrame, fp8: bool = False) -> pd.DataFrame:
+    """The rows a correction is fitted on: first-token or decode rows simulated at their own
+    precision (16-bit in bf16; FP8 in FP8 when `fp8`: off, since leave-one-source-out the FP8
+    rows, mostly of legacy releases, made 16-bit predictions worse: 16.5% vs 9.0% median |error|). A whole-request measurement (e2e, or
+    batch-1 tok/s) of a long generation (o ≥ 64) whose source gave no per-token number for the
+    same shape becomes a decode row: (e2e − simulated first token) / (o − 1), when the first
+    token is under a fifth of it."""
+    own = simulated["sim_dtype"] if "sim_dtype" in simulated else pd.Series("bf16", index=simulated.index)
+    sixteen = simulated["precision16"].astype(bool) & (own == "bf16")
+    eight = simulated.get("precision_fp8", pd.Series(False, index=simulated.index)).fillna(False).astype(bool) & (own == "fp8")
+    rows = simulated[(sixteen | (eight if fp8 else False)) & simulated["sim"].notna() & (simulated["sim"] > 0)].copy()
+    shape = ["source_id", "hf_id", "gpu", "backend", "tp", "p", "o"]
+    direct = rows[rows["quantity"].isin(list(PHASE_OF))]
+    e2e = rows[(rows["quantity"] == "e2e_s") & (rows["o"] >= 64) & (rows["sim_ttft_s"] < 0.2 * rows["value"])]
+    have = set(map(tuple, direct[direct["quantity"] == "tpot_s"][shape].astype(str).to_numpy()))
+    e2e = e2e[[tuple(k) not in have for k in e2e[shape].astype(str).to_numpy()]].copy()
+    e2e["value"] = (e2e["value"] - e2e["sim_ttft_s"]) / (e2e["o"] - 1)
+    e2e["sim"] = e2e["sim_tpot_s"]
+    e2e["quantity"] = "tpot_s"
+    out = pd.concat([direct, e2e], ignore_index=True)
+    if "legacy" not in out:
+        out["legacy"] = False
+    return _with_links(out[out["value"] > 0].reset_index(drop=True))
+
+
+def fit_correction(rows: pd.DataFrame, frameworks: Sequence[str] = ("trtllm", "vllm", "sglang")) -> Dict[str, Dict[str, PhaseCorrection]]:
+    """{framework: {phase: PhaseCorrection}} from fit rows (`fit_rows`): each phase's form chosen
+    leave-one-source-out; a framework whose phase has rows from fewer than MIN_SOURCES sources
+    gets the phase's pooled correction (all frameworks' rows). The interval's variance components
+    are the framework's own where it has MIN_INTERVAL_SOURCES sources, else the phase's pooled ones."""
+    out: Dict[str, Dict[str, PhaseCorrection]] = {}
+    pooled_variance: Dict[str, Dict[str, float]] = {}
+    for quantity, phase in PHASE_OF.items():
+        pool = rows[rows["quantity"] == quantity]
+        if pool.empty:
+            continue
+        form, held = choose_form(pool)
+        pooled_variance[phase] = variance_components(np.log(pool["value"] / held), pool["source_id"])
+        for backend in frameworks:
+            group = pool[pool["backend"] == backend]
+            own = group["source_id"].nunique() >= MIN_SOURCES
+            if own:
+                g_form, g_held = choose_form(group)
+            else:
+                group, g_form, g_held = pool, form, held
+            correction = fit_phase(group, g_form)
+            variance = variance_components(np.log(group["value"] / g_held), group["source_id"])
+            if variance["sources"] < MIN_INTERVAL_SOURCES:
+                variance = dict(pooled_variance[phase], pooled=1.0)
+            out.setdefault(backend, {})[phase] = PhaseCorrection(
+                g_form, correction.coefficients, correction.comm_by_link, interval_from(variance),
+                {k: round(float(v), 8) for k, v in variance.items()}, correction.sources, correction.rows)
+    return out
