@@ -30,6 +30,7 @@ from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.measurements import architecture_of
 from helm_efficiency.analytic.registry import registry_architecture, registry_name
 from helm_efficiency.tables.cost_table import CostTable
+from helm_efficiency.tables.corrected_entry import CorrectedEntry, simulated_entries, table_correction
 
 REASON_UNKNOWN_MODEL = "no reference table covers this model"  # prefix of every "not covered" reason
 REASON_NO_GPU_COUNT = "reference entry has no GPU count"
@@ -133,7 +134,7 @@ def transfer_pool(tables: Sequence[CostTable]) -> List:
     all_shipped = all(any(table is s for s in shipped) for table in tables)
     pool, seen = [], set()
     for table in list(tables) + (shipped if all_shipped else []):
-        for entry in table.entries:
+        for entry in simulated_entries(table.entries):  # anchored stacks: learn the kernels, correct after
             key = (entry.model, getattr(entry, "hardware", None))
             if key not in seen:
                 seen.add(key)
@@ -159,8 +160,18 @@ def transfer_entry(
         if candidate not in fitted:
             fitted[candidate] = transfer_from_entries(transfer_pool(tables), candidate)
         if fitted[candidate] is not None:
-            return TransferEntry(fitted[candidate], arch, names)
+            table = next((t for t in tables if any(getattr(e, "hardware", None) == candidate for e in t.entries)), None)
+            return corrected(TransferEntry(fitted[candidate], arch, names), table)
     return None
+
+
+def corrected(entry, table):
+    """`entry` with its table's batch-1 correction applied (tables/corrected_entry.py) when the table is anchored."""
+    phases = table_correction(table) if table is not None else None
+    if phases is None:
+        return entry
+    spec = hardware_spec(entry.hardware)
+    return CorrectedEntry(entry, phases, spec.key if spec is not None else str(entry.hardware))
 
 
 def explain_transfer(name: str, tables: Sequence[CostTable], num_prompt_tokens: int, num_output_tokens: int,
@@ -225,7 +236,7 @@ def size_only_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]],
     table = tables[0]
     if table.name not in fitted:
         try:
-            fitted[table.name] = SizeOnlyModel().fit(table.entries, source=f"table {table.name}")
+            fitted[table.name] = SizeOnlyModel().fit(simulated_entries(table.entries), source=f"table {table.name}")
         except EfficiencyInputError:
             fitted[table.name] = None
     model = fitted[table.name]
@@ -233,7 +244,7 @@ def size_only_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]],
         return None
     spec = hardware_spec(model.hardware_)
     gpus = gpus_to_hold(2 * size, spec) if spec is not None else 1  # bf16 weights, the same rule as transfer
-    return SizeOnlyEntry(model, size, gpus, next((n for n in names if n), "model"))
+    return corrected(SizeOnlyEntry(model, size, gpus, next((n for n in names if n), "model")), table)
 
 
 def unestimated_reason(identity: ModelIdentity) -> str:

@@ -117,15 +117,15 @@ class CostEntry:
         return out
 
     def _widen_to_measured_spread(self, out: pd.DataFrame, num_prompt_tokens, batch_size: int) -> None:
-        """The interval spans at least the measured spread, mixed by the request's prefill share."""
+        """The interval: the correction's interval for a new source, mixed by the request's prefill
+        share, and the fit's own in quadrature (the rule every path on a corrected stack uses)."""
         first_token = self._models[batch_size].predict(num_prompt_tokens, np.ones(len(out)))["runtime_s"].to_numpy()
         runtime = out["runtime_s"].to_numpy()
         share = np.clip(first_token / runtime, 0.0, 1.0)
-        (pre_lo, pre_hi), (dec_lo, dec_hi) = self.measured_spread["prefill"], self.measured_spread["decode"]
-        lo = runtime * np.exp(share * pre_lo + (1 - share) * dec_lo)
-        hi = runtime * np.exp(share * pre_hi + (1 - share) * dec_hi)
-        out["runtime_lo_s"] = np.fmin(out["runtime_lo_s"].to_numpy(), lo)
-        out["runtime_hi_s"] = np.fmax(out["runtime_hi_s"].to_numpy(), hi)
+        from helm_efficiency.tables.corrected_entry import combine_intervals
+
+        out["runtime_lo_s"], out["runtime_hi_s"] = combine_intervals(runtime, share, out["runtime_lo_s"].to_numpy(float),
+                                                                     out["runtime_hi_s"].to_numpy(float), self.measured_spread)
 
     def to_json(self) -> dict:
         measurements = self.measurements[list(MEASUREMENT_FIELDS)]

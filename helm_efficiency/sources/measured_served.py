@@ -1,0 +1,96 @@
+"""Published served (batched) measurements: helm_efficiency/sources/measured_served/*.csv.
+
+One row per published operating point (a concurrency, a request rate or maximum load) with its
+provenance; the folder's README.md lists every source. `load_served_measured` validates the
+files with errors that name the file, row and column; `served_rows` gives the quantities the
+served correction is fitted and judged on, per row:
+
+    gpu, backend, tp, dtype16 / fp8, hf_id, p, o, concurrency (requests in flight),
+    ttft_s, tpot_s (means as published), gpu_s_per_token (GPU-seconds per output token:
+    GPUs / output tokens per second; closed-loop rows without a throughput use
+    concurrency · o / (TTFT + (o − 1) · TPOT) per replica), power_w (per GPU, where given)
+"""
+
+import glob
+import os
+from functools import lru_cache
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.sources.measured import BACKENDS, EIGHT_BIT_FLOAT, GPUS, SIXTEEN_BIT, _match, legacy_version
+
+SERVED_DIR = os.path.join(os.path.dirname(__file__), "measured_served")
+REQUIRED = ("source_id", "source_ref", "gpu", "num_gpus", "tp", "stack", "stack_version", "dtype", "model", "hf_id",
+            "prompt_tokens", "output_tokens", "concurrency", "request_s", "output_tok_s", "ttft_ms", "tpot_ms", "kind", "caveat")
+NUMERIC = ("num_gpus", "tp", "prompt_tokens", "output_tokens", "concurrency", "request_s", "output_tok_s", "ttft_ms", "tpot_ms",
+           "pp", "running_batch", "request_rate", "gpu_power_w")
+KINDS = ("concurrency_sweep", "rate_sweep", "max_throughput")
+
+
+def read_served_file(path: str) -> pd.DataFrame:
+    """One served CSV, validated; errors name the file, row (header = row 1) and column."""
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
+        raise EfficiencyInputError(path, "<file>", f"not a readable CSV ({e})")
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if missing:
+        raise EfficiencyInputError(path, "<header>", f"missing columns: {', '.join(missing)}")
+    if table.empty:
+        raise EfficiencyInputError(path, "<file>", "no rows")
+    for column in NUMERIC:
+        if column not in table:
+            continue
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = table[column].ne("") & ~(values > 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise EfficiencyInputError(path, f"row {i + 2}: {column}", f"{table[column].iloc[i]!r} is not a positive number")
+    no_source = (table["source_id"] == "") | (table["source_ref"] == "")
+    if no_source.any():
+        raise EfficiencyInputError(path, f"row {int(np.flatnonzero(no_source.to_numpy())[0]) + 2}: source_ref", "every row needs its source")
+    bad_kind = ~table["kind"].isin(KINDS)
+    if bad_kind.any():
+        i = int(np.flatnonzero(bad_kind.to_numpy())[0])
+        raise EfficiencyInputError(path, f"row {i + 2}: kind", f"{table['kind'].iloc[i]!r}; expected one of {', '.join(KINDS)}")
+    table.insert(0, "file", os.path.basename(path))
+    table.insert(1, "row", np.arange(2, len(table) + 2))
+    return table
+
+
+@lru_cache(maxsize=4)
+def load_served_measured(folder: str = SERVED_DIR) -> pd.DataFrame:
+    """Every *.csv in `folder`, validated and concatenated (file and row kept). Cached: do not mutate."""
+    paths = sorted(glob.glob(os.path.join(folder, "*.csv")))
+    if not paths:
+        raise EfficiencyInputError(folder, "<folder>", "no served measurement CSV files")
+    return pd.concat([read_served_file(p) for p in paths], ignore_index=True)
+
+
+def served_rows(measured: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+    """Concurrency-sweep rows of one replica (no attention data parallelism, no pipeline
+    parallelism), on a GPU and framework we know, as SI quantities (see the module docstring)."""
+    data = (load_served_measured() if measured is None else measured)
+    data = data[data["kind"] == "concurrency_sweep"]
+    number = lambda c: pd.to_numeric(data[c], errors="coerce") if c in data else pd.Series(np.nan, index=data.index)  # noqa: E731
+    out = pd.DataFrame({
+        "source_id": data["source_id"], "where": data["file"] + ":" + data["row"].astype(str),
+        "gpu": data["gpu"].map(lambda g: _match(GPUS, g)), "backend": data["stack"].map(lambda s: _match(BACKENDS, s) or ("trtllm" if "NIM" in s else None)),
+        "stack_version": data["stack_version"], "tp": number("tp"), "num_gpus": number("num_gpus"),
+        "dtype16": data["dtype"].str.match(SIXTEEN_BIT), "fp8": data["dtype"].str.match(EIGHT_BIT_FLOAT),
+        "hf_id": data["hf_id"], "p": number("prompt_tokens"), "o": number("output_tokens"), "concurrency": number("concurrency"),
+        "ttft_s": number("ttft_ms") / 1e3, "tpot_s": number("tpot_ms") / 1e3, "power_w": number("gpu_power_w"),
+        "output_tok_s": number("output_tok_s"), "request_s": number("request_s"),
+        "pp": number("pp").fillna(1.0), "dp": number("attention_dp_size").fillna(1.0), "trust": data.get("trust", ""),
+    })
+    out["legacy"] = [legacy_version(b, v) for b, v in zip(out["backend"], out["stack_version"])]
+    throughput = out["output_tok_s"].where(out["output_tok_s"] > 0, out["request_s"] * out["o"])
+    closed_loop = out["concurrency"] * out["o"] / (out["ttft_s"] + (out["o"] - 1) * out["tpot_s"]) * (out["num_gpus"] / out["tp"])
+    out["gpu_s_per_token"] = out["num_gpus"] / throughput.where(throughput > 0, closed_loop)
+    keep = (out["gpu"].notna() & out["backend"].notna() & (out["pp"] == 1) & (out["dp"] <= 1) & out["tp"].notna()
+            & out["p"].notna() & out["o"].notna() & (out["o"] > 1) & out["concurrency"].notna() & out["tpot_s"].notna()
+            & out["ttft_s"].notna() & (out["dtype16"] | out["fp8"]) & np.isfinite(out["gpu_s_per_token"]))
+    return out[keep].reset_index(drop=True)

@@ -1,0 +1,129 @@
+"""Simulate every published served operating point at its own configuration.
+
+Each concurrency-sweep row of sources/measured_served/ (sources/measured_served.py) is run
+through the same simulator machinery that builds the served tables (sources/served.py,
+AIConfigurator's aggregated in-flight batching), at the row's own model, GPU, framework, TP,
+precision (16-bit in bf16, FP8 with FP8 GEMMs) and request shape, with `concurrency` requests in
+flight (the simulator's best context-tokens choice at that batch). The served correction
+(sources/served_correction.py) is fitted on measured / simulated.
+
+    python -m helm_efficiency.sources.served_anchor --simulate -j 2   # cached by shape: only new rows run
+"""
+
+import argparse
+import math
+import os
+from typing import List, Optional
+
+import pandas as pd
+
+from helm_efficiency.errors import EfficiencyInputError
+
+SERVED_CACHE = os.path.join(os.path.dirname(__file__), "measured_served", "simulated", "served_simulated.csv")
+SIM_KEY = ["hf_id", "gpu", "backend", "tp", "sim_dtype", "p", "o", "concurrency"]
+SIM_COLUMNS = ["num_layers", "sim_ttft_s", "sim_tpot_s", "sim_gpu_s_per_token", "sim_batch", "sim_reason"]
+FP8 = {"gemm_quant_mode": "fp8", "moe_quant_mode": "fp8"}
+
+
+def best_at_batch(sim, isl: int, osl: int, batch: int) -> Optional[dict]:
+    """The simulator at exactly `batch` requests in flight: its best context-tokens choice."""
+    ctx_list = sim.backend._get_ctx_tokens_list_for_agg_sweep(isl, 512, False)
+    best = None
+    for ctx in ctx_list:
+        if batch - math.ceil(ctx / isl) < (0 if batch == 1 else 1):
+            break
+        point = sim.run_point(isl, osl, batch, ctx)
+        if point is not None and (best is None or point["gpu_s_per_request"] < best["gpu_s_per_request"]):
+            best = point
+    return best
+
+
+def _simulate_group(job) -> List[dict]:
+    from helm_efficiency.analytic.architecture import architecture_from_config
+    from helm_efficiency.sources.anchor import config_for, row_stack
+    from helm_efficiency.sources.served import ServedSimulator
+
+    (hf_id, gpu, backend, tp, dtype), shapes = job
+    base = {"hf_id": hf_id, "gpu": gpu, "backend": backend, "tp": tp, "sim_dtype": dtype}
+    stack, found = row_stack(gpu, backend), config_for(hf_id)
+    if stack is None or found is None:
+        return [dict(base, p=p, o=o, concurrency=c, sim_reason="no simulated stack" if stack is None else "no config for this model")
+                for p, o, c in shapes]
+    config, source = found
+    try:
+        arch = architecture_from_config(config, source)
+        sim = ServedSimulator(config, hf_id, stack[1], int(tp), source, moe=bool(arch.get("num_experts")),
+                              quant=FP8 if dtype == "fp8" else None)
+    except Exception as e:  # the simulator's own refusal (family, layout, kernel data)
+        return [dict(base, p=p, o=o, concurrency=c, sim_reason=f"{type(e).__name__}: {str(e).splitlines()[0][:160]}") for p, o, c in shapes]
+    out = []
+    try:
+        for p, o, c in shapes:
+            try:
+                point = best_at_batch(sim, int(round(p)), int(round(o)), int(c))
+            except Exception as e:
+                point, why = None, f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
+            else:
+                why = "does not fit in memory at this batch"
+            if point is None:
+                out.append(dict(base, p=p, o=o, concurrency=c, sim_reason=why))
+                continue
+            out.append(dict(base, p=p, o=o, concurrency=c, num_layers=int(arch["num_layers"]), sim_ttft_s=point["ttft_ms"] / 1e3,
+                            sim_tpot_s=point["tpot_ms"] / 1e3, sim_gpu_s_per_token=point["gpu_s_per_request"] / o,
+                            sim_batch=point["batch_size"], sim_reason=""))
+    finally:
+        sim.close()
+    return out
+
+
+def simulate_served(rows: pd.DataFrame, jobs: int = 1, progress: bool = True, cache: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+    """`rows` (served_rows) with the simulated TTFT, TPOT and GPU-s per output token at each row's
+    own configuration; shapes in `cache` (an earlier output) are not simulated again."""
+    from helm_efficiency.executors import map_ordered
+
+    rows = rows.copy()
+    rows["sim_dtype"] = ["bf16" if a else "fp8" for a in rows["dtype16"]]
+    rows["tp"] = rows["tp"].astype(int)
+    known = pd.DataFrame(columns=SIM_KEY + SIM_COLUMNS)
+    if cache is not None and len(cache):
+        known = cache[SIM_KEY + SIM_COLUMNS].drop_duplicates(SIM_KEY).astype({"tp": int})
+    shapes = rows[SIM_KEY].drop_duplicates()
+    missing = shapes.merge(known[SIM_KEY], on=SIM_KEY, how="left", indicator=True)
+    missing = missing[missing["_merge"] == "left_only"]
+    groups = [((h, g, b, int(t), d), list(zip(r["p"], r["o"], r["concurrency"])))
+              for (h, g, b, t, d), r in missing.groupby(["hf_id", "gpu", "backend", "tp", "sim_dtype"], sort=True)]
+    results = map_ordered(_simulate_group, groups, jobs, "simulating served rows" if progress else "", unit="config")
+    fresh = pd.DataFrame([r for group in results for r in group], columns=SIM_KEY + SIM_COLUMNS)
+    simulated = fresh if known.empty else (pd.concat([known, fresh], ignore_index=True) if len(fresh) else known)
+    return rows.merge(simulated.astype({"tp": int}), on=SIM_KEY, how="left")
+
+
+def load_served_simulated(path: str = SERVED_CACHE) -> pd.DataFrame:
+    if not os.path.exists(path):
+        raise EfficiencyInputError(path, "<file>", "missing: run `python -m helm_efficiency.sources.served_anchor --simulate`")
+    return pd.read_csv(path)
+
+
+def main(argv=None) -> None:
+    from helm_efficiency.atomic import write_text_atomic
+    from helm_efficiency.sources.measured_served import served_rows
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--simulate", action="store_true", help=f"simulate every served row (writes {os.path.relpath(SERVED_CACHE)})")
+    parser.add_argument("--models", nargs="*", help="only rows of these Hugging Face ids (default: all)")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="worker processes")
+    args = parser.parse_args(argv)
+    if args.simulate:
+        rows = served_rows()
+        if args.models:
+            rows = rows[rows["hf_id"].isin(args.models)]
+        cache = pd.read_csv(SERVED_CACHE) if os.path.exists(SERVED_CACHE) else None
+        simulated = simulate_served(rows, jobs=args.jobs, cache=cache)
+        merged = simulated if cache is None else pd.concat([cache, simulated], ignore_index=True).drop_duplicates(["where"], keep="last")
+        os.makedirs(os.path.dirname(SERVED_CACHE), exist_ok=True)
+        write_text_atomic(SERVED_CACHE, merged.sort_values("where").to_csv(index=False, float_format="%.9g"))
+        print(f"simulated {merged['sim_tpot_s'].notna().sum()} of {len(merged)} served rows -> {SERVED_CACHE}")
+
+
+if __name__ == "__main__":
+    main()
