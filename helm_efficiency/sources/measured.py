@@ -110,7 +110,8 @@ def load_measured(folder: str = MEASURED_DIR) -> pd.DataFrame:
 
 
 def _match(patterns, text: str) -> Optional[str]:
-    return next((key for key, pattern in patterns if re.search(pattern, text or "")), None)
+    text = text if isinstance(text, str) else ""
+    return next((key for key, pattern in patterns if re.search(pattern, text)), None)
 
 
 def _number(series: pd.Series) -> pd.Series:

@@ -72,7 +72,9 @@ def load_served_measured(folder: str = SERVED_DIR) -> pd.DataFrame:
 
 def served_rows(measured: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """Concurrency-sweep rows of one replica (no attention data parallelism, no pipeline
-    parallelism), on a GPU and framework we know, as SI quantities (see the module docstring)."""
+    parallelism), on a GPU and framework we know, with a throughput (published, or from mean
+    TTFT and TPOT), as SI quantities (see the module docstring). TTFT / TPOT are NaN where only
+    percentiles were published."""
     data = (load_served_measured() if measured is None else measured)
     data = data[data["kind"] == "concurrency_sweep"]
     number = lambda c: pd.to_numeric(data[c], errors="coerce") if c in data else pd.Series(np.nan, index=data.index)  # noqa: E731
@@ -91,6 +93,6 @@ def served_rows(measured: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     closed_loop = out["concurrency"] * out["o"] / (out["ttft_s"] + (out["o"] - 1) * out["tpot_s"]) * (out["num_gpus"] / out["tp"])
     out["gpu_s_per_token"] = out["num_gpus"] / throughput.where(throughput > 0, closed_loop)
     keep = (out["gpu"].notna() & out["backend"].notna() & (out["pp"] == 1) & (out["dp"] <= 1) & out["tp"].notna()
-            & out["p"].notna() & out["o"].notna() & (out["o"] > 1) & out["concurrency"].notna() & out["tpot_s"].notna()
-            & out["ttft_s"].notna() & (out["dtype16"] | out["fp8"]) & np.isfinite(out["gpu_s_per_token"]))
+            & out["p"].notna() & out["o"].notna() & (out["o"] > 1) & out["concurrency"].notna()
+            & (out["dtype16"] | out["fp8"]) & np.isfinite(out["gpu_s_per_token"]))
     return out[keep].reset_index(drop=True)

@@ -22,7 +22,7 @@ from helm_efficiency.errors import EfficiencyInputError
 SERVED_CACHE = os.path.join(os.path.dirname(__file__), "measured_served", "simulated", "served_simulated.csv")
 SIM_KEY = ["hf_id", "gpu", "backend", "tp", "sim_dtype", "p", "o", "concurrency"]
 SIM_COLUMNS = ["num_layers", "sim_ttft_s", "sim_tpot_s", "sim_gpu_s_per_token", "sim_batch", "sim_reason"]
-FP8 = {"gemm_quant_mode": "fp8", "moe_quant_mode": "fp8"}
+FP8 = {"gemm_quant_mode": "fp8", "moe_quant_mode": "fp8", "kvcache_quant_mode": "fp8"}
 
 
 def best_at_batch(sim, isl: int, osl: int, batch: int) -> Optional[dict]:

@@ -37,85 +37,172 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.sources.correction import flags
 
 CORRECTION_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tables", "data", "served", "served_correction.json")
 VERSION = 1
 QUANTITIES = {"gpu": ("gpu_s_per_token", "sim_gpu_s_per_token"), "tpot": ("tpot_s", "sim_tpot_s"), "ttft": ("ttft_s", "sim_ttft_s")}
 FRAMEWORKS = ("trtllm", "vllm", "sglang")
-FORMS = ("pooled", "pooled+batch", "framework", "framework+batch")
 POWER_SOURCE_SPREAD = 0.10  # extra relative half-width for a new source's power (one measured source per GPU)
 POWER_TRANSFER_SPREAD = 0.15  # extra relative half-width where a GPU's curve is scaled from another's board limit
 
 
 def _design(rows: pd.DataFrame, form: str) -> np.ndarray:
+    """Columns of a log-ratio form: an intercept (pooled or per framework), log2(batch), legacy."""
     batch = np.log2(np.maximum(rows["batch"].to_numpy(float), 1.0))
-    columns = [np.ones(len(rows))] if form.startswith("pooled") else [(rows["backend"].to_numpy() == f).astype(float) for f in FRAMEWORKS]
-    if form.endswith("+batch"):
+    columns = [np.ones(len(rows))] if "pooled" in form else [(rows["backend"].to_numpy() == f).astype(float) for f in FRAMEWORKS]
+    if "+batch" in form:
         columns.append(batch)
+    if "+legacy" in form:
+        columns.append(flags(rows["legacy"]))
     return np.column_stack(columns)
 
 
-def _fit(rows: pd.DataFrame, y: np.ndarray, form: str) -> np.ndarray:
+def _physical_design(rows: pd.DataFrame, form: str, sim: np.ndarray) -> Tuple[np.ndarray, List[str]]:
+    """Columns of a physical TPOT form on measured/sim − 1: scale, a per-step overhead (s) and one
+    growing with the running batch (s per request in flight), per framework or pooled; legacy."""
+    names, columns = [], []
+    groups = [("all", np.ones(len(rows)))] if "pooled" in form else [(f, (rows["backend"].to_numpy() == f).astype(float)) for f in FRAMEWORKS]
+    batch = rows["batch"].to_numpy(float)
+    for g, mask in groups:
+        columns += [mask, mask / sim, mask * batch / sim]
+        names += [f"scale@{g}", f"step@{g}", f"per_request@{g}"]
+    if "+legacy" in form:
+        columns.append(flags(rows["legacy"]))
+        names.append("legacy")
+    return np.column_stack(columns), names
+
+
+def _weights(rows: pd.DataFrame) -> np.ndarray:
+    return (1.0 / rows["source_id"].map(rows["source_id"].value_counts())).to_numpy(float)
+
+
+def _wls(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
     import statsmodels.api as sm
 
-    weights = (1.0 / rows["source_id"].map(rows["source_id"].value_counts())).to_numpy(float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return np.asarray(sm.WLS(y, _design(rows, form), weights=weights).fit().params, float)
+        return np.asarray(sm.WLS(y, x, weights=weights).fit().params, float)
+
+
+def fit_quantity(rows: pd.DataFrame, quantity: str, form: str) -> dict:
+    """One quantity's correction of `form`, fitted on `rows` (those with the quantity measured)."""
+    measured, sim = QUANTITIES[quantity]
+    rows = rows[(rows[measured] > 0) & (rows[sim] > 0)]
+    if form.startswith("physical"):
+        s = rows[sim].to_numpy(float)
+        x, names = _physical_design(rows, form, s)
+        y = (rows[measured] / rows[sim] - 1).to_numpy(float)
+        keep = [i for i in range(x.shape[1]) if x[:, i].any()]
+        while True:  # a per-step overhead is a cost: a negative one is dropped and the rest refitted
+            params = _wls(x[:, keep], y, _weights(rows))
+            negative = [k for k, v in zip(keep, params) if v < 0 and not names[k].startswith(("scale", "legacy"))]
+            if not negative:
+                break
+            keep.remove(negative[0])
+        coefficients = {names[k]: float(v) for k, v in zip(keep, params)}
+        return {"form": form, "coefficients": coefficients}
+    y = np.log(rows[measured] / rows[sim]).to_numpy(float)
+    return {"form": form, "params": [float(v) for v in _wls(_design(rows, form), y, _weights(rows))]}
+
+
+def predict_ratio(fit: dict, backend, batch, sim) -> np.ndarray:
+    """measured / simulated predicted by a fitted quantity (arrays; legacy = 0, a current release)."""
+    batch = np.atleast_1d(np.asarray(batch, float))
+    sim = np.broadcast_to(np.asarray(sim, float), batch.shape)
+    backend = np.broadcast_to(np.asarray(backend, dtype=object), batch.shape)
+    frame = pd.DataFrame({"backend": backend, "batch": batch, "legacy": False})
+    if fit["form"].startswith("physical"):
+        c = fit["coefficients"]
+        group = np.array(["all"] * len(batch)) if "pooled" in fit["form"] else backend
+        scale = np.array([c.get(f"scale@{g}", 0.0) for g in group])
+        step = np.array([c.get(f"step@{g}", 0.0) for g in group])
+        per_request = np.array([c.get(f"per_request@{g}", 0.0) for g in group])
+        return np.maximum(1.0 + scale + (step + per_request * batch) / sim, 1e-3)
+    return np.exp(_design(frame, fit["form"]) @ np.asarray(fit["params"], float))
+
+
+def corrected_gpu(fits: dict, rows: pd.DataFrame) -> np.ndarray:
+    """GPU-s per output token with TTFT and TPOT corrected: a closed-loop replica's throughput is
+    concurrency · o / (TTFT + (o − 1) · TPOT), so GPU time scales with that latency."""
+    ttft_s, tpot_s = rows["sim_ttft_s"].to_numpy(float), rows["sim_tpot_s"].to_numpy(float)
+    o = rows["o"].to_numpy(float)
+    ttft_c = ttft_s * predict_ratio(fits["ttft"], rows["backend"].to_numpy(), rows["batch"], ttft_s)
+    tpot_c = tpot_s * predict_ratio(fits["tpot"], rows["backend"].to_numpy(), rows["batch"], tpot_s)
+    return rows["sim_gpu_s_per_token"].to_numpy(float) * (ttft_c + (o - 1) * tpot_c) / (ttft_s + (o - 1) * tpot_s)
 
 
 def fit_rows(simulated: pd.DataFrame) -> pd.DataFrame:
-    """Rows simulated at their own precision with every quantity positive; `batch` = concurrency."""
-    rows = simulated[simulated["sim_gpu_s_per_token"].notna()].copy()
-    for measured, sim in QUANTITIES.values():
-        rows = rows[(rows[measured] > 0) & (rows[sim] > 0)]
+    """Rows simulated at their own configuration with GPU-s per token measured; `batch` = concurrency."""
+    rows = simulated[(simulated["sim_gpu_s_per_token"] > 0) & (simulated["gpu_s_per_token"] > 0) & (simulated["sim_tpot_s"] > 0)
+                     & (simulated["sim_ttft_s"] > 0)].copy()
     rows["batch"] = rows["concurrency"].astype(float)
+    if "legacy" not in rows:
+        rows["legacy"] = False
     return rows.reset_index(drop=True)
 
 
-def held_out(rows: pd.DataFrame, quantity: str, form: str) -> pd.Series:
-    """log(measured / simulated) predicted for each row by the form fitted without the row's source."""
-    measured, sim = QUANTITIES[quantity]
-    y = np.log(rows[measured] / rows[sim]).to_numpy(float)
+def _fit_all(rows: pd.DataFrame, ttft_form: str, tpot_form: str) -> dict:
+    return {"ttft": fit_quantity(rows, "ttft", ttft_form), "tpot": fit_quantity(rows, "tpot", tpot_form)}
+
+
+def held_out_gpu_error(rows: pd.DataFrame, ttft_form: str, tpot_form: str) -> pd.Series:
+    """log(corrected / measured GPU-s per token) of each row, fitted without the row's source."""
     out = pd.Series(np.nan, index=rows.index)
     for source in rows["source_id"].unique():
-        train = (rows["source_id"] != source).to_numpy()
-        if not train.any():
+        held = (rows["source_id"] == source).to_numpy()
+        if held.all():
             continue
-        params = _fit(rows[train], y[train], form)
-        out[~train] = _design(rows[~train], form) @ params
+        fits = _fit_all(rows[~held], ttft_form, tpot_form)
+        out[held] = np.log(corrected_gpu(fits, rows[held]) / rows.loc[held, "gpu_s_per_token"].to_numpy(float))
     return out
 
 
-def fit_served_correction(rows: pd.DataFrame) -> dict:
-    """{quantity: {form, params, interval_log, variance}} (JSON-ready), forms chosen leave-one-source-out on 16-bit rows."""
+TTFT_FORMS = ("log-pooled", "log-framework", "log-pooled+batch")
+TPOT_FORMS = ("log-pooled", "log-framework+batch", "physical-pooled", "physical-framework")
+
+
+def _latency_form(rows: pd.DataFrame, quantity: str, forms: Sequence[str]) -> Tuple[str, Dict[str, float]]:
+    """The form of TTFT or TPOT with the best leave-one-source-out median |error| on 16-bit rows."""
+    measured, sim = QUANTITIES[quantity]
+    rows = rows[(rows[measured] > 0) & (rows[sim] > 0)]
+    scores = {}
+    for form in forms:
+        held = pd.Series(np.nan, index=rows.index)
+        for source in rows["source_id"].unique():
+            mask = (rows["source_id"] == source).to_numpy()
+            if mask.all():
+                continue
+            fit = fit_quantity(rows[~mask], quantity, form)
+            held[mask] = rows.loc[mask, sim] * predict_ratio(fit, rows.loc[mask, "backend"].to_numpy(), rows.loc[mask, "batch"], rows.loc[mask, sim])
+        err = np.abs(held / rows[measured] - 1)[rows["dtype16"].astype(bool)].dropna()
+        scores[form] = round(float(err.median()), 4) if len(err) else math.inf
+    return min(scores, key=lambda f: (scores[f], len(f))), scores
+
+
+def fit_served_correction(rows: pd.DataFrame, version_term: bool = False) -> dict:
+    """{ttft, tpot: fitted form, gpu: interval}: each latency's form chosen by its own
+    leave-one-source-out error on 16-bit rows (the latency decides which batch meets a target);
+    the interval on GPU-s per output token from the held-out errors' variance components."""
     from helm_efficiency.sources.correction import interval_from, variance_components
 
-    out = {}
+    legacy = lambda forms: [f for base in forms for f in ([base, base + "+legacy"] if version_term else [base])]  # noqa: E731
+    ttft_form, ttft_scores = _latency_form(rows, "ttft", legacy(TTFT_FORMS))
+    tpot_form, tpot_scores = _latency_form(rows, "tpot", legacy(TPOT_FORMS))
+    fits = _fit_all(rows, ttft_form, tpot_form)
     sixteen = rows["dtype16"].astype(bool).to_numpy()
-    for quantity, (measured, sim) in QUANTITIES.items():
-        y = np.log(rows[measured] / rows[sim])
-        scores, held = {}, {}
-        for form in FORMS:
-            held[form] = held_out(rows, quantity, form)
-            err = np.abs(np.exp(y - held[form]) - 1)[sixteen].dropna()
-            scores[form] = (round(float(err.median()), 4), FORMS.index(form)) if len(err) else (math.inf, 0)
-        form = min(scores, key=scores.get)
-        params = _fit(rows, y.to_numpy(float), form)
-        residual = y - held[form]
-        variance = variance_components(residual[sixteen], rows["source_id"][sixteen])
-        lo, hi = interval_from(variance)
-        out[quantity] = {"form": form, "params": [round(float(v), 8) for v in params], "interval_log": [round(lo, 6), round(hi, 6)],
-                         "variance_components": {k: round(float(v), 8) for k, v in sorted(variance.items())},
-                         "held_out_median_abs_error_16bit": scores[form][0]}
-    return out
+    held = held_out_gpu_error(rows, ttft_form, tpot_form)
+    variance = variance_components(-held[sixteen], rows["source_id"][sixteen])  # log(measured / corrected)
+    lo, hi = interval_from(variance)
+    fits["gpu"] = {"interval_log": [round(lo, 6), round(hi, 6)], "variance_components": {k: round(float(v), 8) for k, v in sorted(variance.items())},
+                   "held_out_median_abs_error_16bit": round(float(np.median(np.abs(np.exp(held[sixteen].dropna()) - 1))), 4),
+                   "ttft_scores": ttft_scores, "tpot_scores": tpot_scores}
+    return fits
 
 
-def ratio(fitted: dict, quantity: str, backend: str, batch) -> np.ndarray:
-    """measured / simulated for `quantity` at a running batch (array) on a framework."""
-    entry = fitted[quantity]
-    frame = pd.DataFrame({"backend": backend, "batch": np.atleast_1d(np.asarray(batch, float))})
-    return np.exp(_design(frame, entry["form"]) @ np.asarray(entry["params"], float))
+def ratio(fitted: dict, quantity: str, backend: str, batch, sim=None) -> np.ndarray:
+    """measured / simulated for TTFT or TPOT at running batches (array) on a framework."""
+    return predict_ratio(fitted[quantity], backend, batch, 1.0 if sim is None else sim)
 
 
 @lru_cache(maxsize=1)
@@ -137,21 +224,23 @@ def backend_of(stack: str) -> str:
 
 
 def correct_points(stack: str, model: str, points: List[dict]) -> List[dict]:
-    """The stored `points` of `model` on `stack`, corrected (new dicts; the input is not changed)."""
+    """The stored `points` of `model` on `stack`, corrected (new dicts; the input is not changed):
+    TTFT and TPOT by their fitted ratios at the point's batch, prefill and decode tokens/s per GPU
+    divided by the same ratios, so GPU time and the latency target both see the correction."""
     fitted = load_served_correction()
     out = [dict(q) for q in points]
     if fitted is None or not out:
         return out
     backend = backend_of(stack)
     batch = np.array([q["batch_size"] for q in out], float)
-    r_gpu, r_tpot, r_ttft = (ratio(fitted["quantities"], k, backend, batch) for k in ("gpu", "tpot", "ttft"))
-    for q, g, t, f in zip(out, r_gpu, r_tpot, r_ttft):
-        q["prefill_tok_s_per_gpu"] /= g
-        q["decode_tok_s_per_gpu"] /= g
+    r_ttft = ratio(fitted["quantities"], "ttft", backend, batch, np.array([q["ttft_ms"] for q in out]) / 1e3)
+    r_tpot = ratio(fitted["quantities"], "tpot", backend, batch, np.array([q["tpot_ms"] for q in out]) / 1e3)
+    for q, f, t in zip(out, r_ttft, r_tpot):
+        q["prefill_tok_s_per_gpu"] /= f
+        q["decode_tok_s_per_gpu"] /= t
         q["tpot_ms"] *= t
         q["ttft_ms"] *= f
-        if "gpu_s_per_request" in q:
-            q["gpu_s_per_request"] *= g
+        q.pop("gpu_s_per_request", None)
     return out
 
 
@@ -228,9 +317,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                    "quantities": fit_served_correction(rows), "power": fit_power(load_served_measured()),
                    "command": "python -m helm_efficiency.sources.served_correction --fit"}
         write_text_atomic(CORRECTION_PATH, json.dumps(payload, indent=1) + "\n")
-        for k, v in payload["quantities"].items():
-            print(f"{k:5s} form {v['form']:16s} params {v['params']} interval x{np.exp(v['interval_log'][0]):.3f}..x{np.exp(v['interval_log'][1]):.3f} "
-                  f"(held-out 16-bit median |err| {v['held_out_median_abs_error_16bit']:.1%})")
+        q = payload["quantities"]
+        for k in ("ttft", "tpot"):
+            print(f"{k:5s} form {q[k]['form']:22s} {q[k].get('coefficients') or q[k].get('params')}")
+        g = q["gpu"]
+        print(f"GPU-s per output token: held-out 16-bit median |err| {g['held_out_median_abs_error_16bit']:.1%}, interval "
+              f"x{np.exp(g['interval_log'][0]):.3f}..x{np.exp(g['interval_log'][1]):.3f}; TPOT forms {g['tpot_scores']}; TTFT forms {g['ttft_scores']}")
         print(f"power curves: {sorted(payload['power'])}; {len(rows)} rows from {len(payload['sources'])} sources -> {CORRECTION_PATH}")
 
 

@@ -125,10 +125,12 @@ class ServedTable:
     def points(self, model: str, num_prompt_tokens: int) -> List[dict]:
         from helm_efficiency.sources.served import point_from_row
 
+        from helm_efficiency.sources.served import STORED_FIELDS
         from helm_efficiency.sources.served_correction import correct_points
 
         rows = self.entries[model]["points"][str(int(num_prompt_tokens))]
-        return correct_points(self.name, model, [point_from_row(r, int(num_prompt_tokens), self.output_tokens) for r in rows])
+        corrected = correct_points(self.name, model, [dict(zip(STORED_FIELDS, r)) for r in rows])
+        return [point_from_row([q[k] for k in STORED_FIELDS], int(num_prompt_tokens), self.output_tokens) for q in corrected]
 
     def operating_point(self, model: str, num_prompt_tokens: int, sla: Sla = DEFAULT_SLA) -> Optional[dict]:
         """The throughput-optimal stored point meeting `sla` at a stored prompt length, or None."""

@@ -1,0 +1,86 @@
+"""The served correction: its data loader, its shape, and a byte-identical refit."""
+
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.sources import served_correction as S
+from helm_efficiency.sources.measured_served import SERVED_DIR, load_served_measured, read_served_file, served_rows
+
+
+def test_the_shipped_served_data_load_and_meet_the_issue_counts():
+    data = load_served_measured()
+    assert data["source_id"].nunique() >= 6 and len(data) >= 300
+    stacks = data["stack"].str.extract(r"(vLLM|SGLang|TensorRT-LLM)")[0].dropna().unique()
+    assert set(stacks) == {"vLLM", "SGLang", "TensorRT-LLM"}
+    assert (pd.to_numeric(data["tp"], errors="coerce") > 1).sum() >= 60
+    assert (pd.to_numeric(data["output_tokens"], errors="coerce") >= 2000).sum() >= 50
+    rows = served_rows(data)
+    assert rows["gpu"].nunique() >= 3 and (rows["gpu_s_per_token"] > 0).all()
+
+
+@pytest.mark.parametrize("column, value, field", [("tp", "two", "row 2: tp"), ("concurrency", "-4", "row 2: concurrency"),
+                                                  ("kind", "guess", "row 2: kind"), ("source_ref", "", "row 2: source_ref")])
+def test_the_loader_names_file_row_and_column(tmp_path, column, value, field):
+    original = os.path.join(SERVED_DIR, "nim_dli_genaiperf_sweep.csv")
+    table = pd.read_csv(original, dtype=str, keep_default_na=False).head(3)
+    table.loc[0, column] = value
+    path = tmp_path / "bad.csv"
+    table.to_csv(path, index=False)
+    with pytest.raises(EfficiencyInputError) as e:
+        read_served_file(str(path))
+    assert str(path) in str(e.value) and field in str(e.value)
+
+
+def test_the_loader_names_missing_columns(tmp_path):
+    path = tmp_path / "short.csv"
+    pd.read_csv(os.path.join(SERVED_DIR, "nim_dli_genaiperf_sweep.csv")).drop(columns=["tpot_ms"]).head(2).to_csv(path, index=False)
+    with pytest.raises(EfficiencyInputError, match="tpot_ms"):
+        read_served_file(str(path))
+
+
+def test_corrected_latency_grows_with_the_batch_and_with_the_kernels():
+    fitted = S.load_served_correction()["quantities"]
+    for backend in ("trtllm", "vllm", "sglang"):
+        batch = np.array([1, 8, 64, 256, 512], float)
+        tpot = 0.01 * S.ratio(fitted, "tpot", backend, batch, 0.01)
+        assert (np.diff(tpot) >= 0).all(), backend
+        slower = S.ratio(fitted, "tpot", backend, batch, 0.02) * 0.02
+        assert (slower > tpot).all()
+        assert (S.ratio(fitted, "ttft", backend, batch, 0.1) > 0).all()
+
+
+def test_corrected_points_keep_the_gpu_time_identity():
+    points = [{"tp": 1, "ep": 1, "batch_size": b, "ctx_tokens": 512, "ttft_ms": 200.0, "tpot_ms": 20.0,
+               "prefill_tok_s_per_gpu": 10000.0, "decode_tok_s_per_gpu": 100.0 * b} for b in (8, 64)]
+    out = S.correct_points("h100-vllm", "m", points)
+    assert points[0]["tpot_ms"] == 20.0  # the input is not changed
+    fitted = S.load_served_correction()["quantities"]
+    for q, c in zip(points, out):
+        r = S.ratio(fitted, "tpot", "vllm", [q["batch_size"]], q["tpot_ms"] / 1e3)[0]
+        assert c["tpot_ms"] == pytest.approx(q["tpot_ms"] * r)
+        assert c["decode_tok_s_per_gpu"] == pytest.approx(q["decode_tok_s_per_gpu"] / r)
+
+
+def test_the_interval_is_two_sided_and_power_follows_the_load():
+    lo, hi, _ = S.interval_factors("h100-trtllm")
+    assert lo < 1.0 < hi
+    mid, low, high, how = S.served_power_w("h100", [1, 8, 64, 512])
+    assert (np.diff(mid) >= 0).all() and (low <= mid).all() and (mid <= high).all() and (high <= 700).all()
+    assert "measured" in how
+    b200 = S.served_power_w("a100", [64])
+    assert "assumption" in b200[3]
+
+
+@pytest.mark.slow
+def test_refitting_the_served_correction_is_byte_identical(tmp_path, monkeypatch):
+    target = tmp_path / "served_correction.json"
+    shutil.copy(S.CORRECTION_PATH, target)
+    monkeypatch.setattr(S, "CORRECTION_PATH", str(target))
+    S.main(["--fit"])
+    with open(target, "rb") as a, open(os.path.join(os.path.dirname(S.__file__), "..", "tables", "data", "served", "served_correction.json"), "rb") as b:
+        assert a.read() == b.read()
