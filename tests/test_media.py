@@ -3,7 +3,6 @@ media where the registry states the model's image rule, else withheld with a rea
 priced as text only; the same in the live metric, rescore's read and `estimate`."""
 
 import json
-from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
