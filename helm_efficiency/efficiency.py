@@ -54,4 +54,18 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], sla=None) -> pd
     served = served_estimates(names, out["num_prompt_tokens"].to_numpy(float), out["num_output_tokens"].to_numpy(float), stack, sla or DEFAULT_SLA)
     for column in ESTIMATE_COLUMNS:
         out[column] = served[column].to_numpy()
+    return _without_media(out, [c for c in ESTIMATE_COLUMNS if c not in ("served_extrapolated", "served_reason")])
+
+
+def _without_media(out: pd.DataFrame, numbers) -> pd.DataFrame:
+    """No served number for a request that carried or generated media: the served tables price
+    text tokens, and neither a vision encoder's nor any other media's batched cost is modelled."""
+    from helm_efficiency.media_price import REASON_MEDIA, has_media
+
+    media = has_media(out)
+    if media.any():
+        out.loc[media, numbers] = np.nan
+        out.loc[media, "served_extrapolated"] = False
+        out.loc[media, "served_reason"] = (f"{REASON_MEDIA}: the served tables price text tokens only; the batched cost of "
+                                           "the request's media (a vision encoder, say) is not modelled")
     return out

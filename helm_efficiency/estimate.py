@@ -10,6 +10,10 @@ that names what is missing.
 
 Energy is per phase: prefill time (the request priced at one output token) at the GPU's
 batch-1 prefill power, the rest at its batch-1 decode power (hardware.json), times the GPUs.
+
+A request that carried media is priced with them (image tokens in the prompt, the vision
+encoder in prefill) where the model's registry entry states its image rule, else not at all,
+with a reason starting "media not priced" (media_price.py).
 """
 
 from dataclasses import dataclass, field
@@ -29,6 +33,7 @@ from helm_efficiency.analytic.transfer import (
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.measurements import architecture_of
 from helm_efficiency.analytic.registry import registry_architecture, registry_name
+from helm_efficiency.media_price import REASON_MEDIA, MediaPlan, encoder_seconds, media_plan
 from helm_efficiency.tables.cost_table import CostTable
 from helm_efficiency.tables.corrected_entry import CorrectedEntry, simulated_entries, table_correction
 
@@ -49,6 +54,8 @@ ESTIMATE_COLUMNS = [
     "idealized_energy_lo_j",
     "idealized_energy_hi_j",
     "idealized_cost_usd",
+    "num_media_tokens",  # tokens the request's media added to the prompt (0: a text request; NaN: not priced)
+    "vision_encoder_s",  # seconds of vision encoder within idealized runtime (0: none)
     "unestimated_reason",
 ]
 
@@ -298,17 +305,19 @@ def _describes_another_model(entry, identity: ModelIdentity) -> bool:
     return any(k in given and k in known and int(given[k]) != int(known[k]) for k in REQUIRED_ARCH)
 
 
-def _phase_energy_j(entry, p: np.ndarray, runtimes: Sequence[np.ndarray], power_w: Optional[float]) -> Optional[List[np.ndarray]]:
+def _phase_energy_j(entry, p: np.ndarray, runtimes: Sequence[np.ndarray], power_w: Optional[float],
+                    extra_prefill_s=0.0) -> Optional[List[np.ndarray]]:
     """Energy per request (J) on all the entry's GPUs for each of `runtimes` (runtime, its low and
-    high end): prefill at batch-1 prefill power, decode at decode power, the low end with the
-    powers' low ends and the high end with their high ends (analytic/hardware.json); one
-    `power_w` for both phases when given. None without a power assumption."""
+    high end): prefill (with `extra_prefill_s`, a vision encoder's seconds) at batch-1 prefill
+    power, decode at decode power, the low end with the powers' low ends and the high end with
+    their high ends (analytic/hardware.json); one `power_w` for both phases when given. None
+    without a power assumption."""
     spec = hardware_spec(entry.hardware)
     if power_w is not None:
         return [r * entry.num_gpus * power_w for r in runtimes]
     if spec is None or spec.power_prefill_w is None or spec.power_decode_w is None:
         return None
-    first_token = entry.predict(p, np.ones_like(p))["runtime_s"].to_numpy()
+    first_token = entry.predict(p, np.ones_like(p))["runtime_s"].to_numpy() + extra_prefill_s
     powers = [(spec.power_prefill_w, spec.power_decode_w),
               (spec.power_prefill_lo_w or spec.power_prefill_w, spec.power_decode_lo_w or spec.power_decode_w),
               (spec.power_prefill_hi_w or spec.power_prefill_w, spec.power_decode_hi_w or spec.power_decode_w)]
@@ -341,13 +350,14 @@ STEPS = (calibrated_step, transfer_step, size_only_step)
 
 
 def _price(result: dict, index: np.ndarray, entry, p: np.ndarray, predicted: pd.DataFrame,
-           power_w: Optional[float], usd_per_gpu_hour: Optional[float]) -> None:
+           power_w: Optional[float], usd_per_gpu_hour: Optional[float], encoder_s=0.0) -> None:
     """Energy (with its interval) and cost of the priced rows, or the reason they have none."""
     if entry.num_gpus is None:
         _give_reason(result, index, REASON_NO_GPU_COUNT)
         return
     runtime = predicted["runtime_s"].to_numpy()
-    energy = _phase_energy_j(entry, p, [runtime, predicted["runtime_lo_s"].to_numpy(), predicted["runtime_hi_s"].to_numpy()], power_w)
+    energy = _phase_energy_j(entry, p, [runtime, predicted["runtime_lo_s"].to_numpy(), predicted["runtime_hi_s"].to_numpy()], power_w,
+                             encoder_s)
     if energy is not None:
         result["idealized_energy_j"][index], result["idealized_energy_lo_j"][index], result["idealized_energy_hi_j"][index] = energy
     else:
@@ -389,12 +399,24 @@ def estimate_idealized(
         names = key[: len(present)]
         rows = out.iloc[index]
         identity = model_identity(names, rows)
+        media = media_plan(identity.names, rows)
         entry = next((e for e in (step(identity, tables, fitted) for step in STEPS) if e is not None), None)
         if entry is None:
-            result["unestimated_reason"][index] = unestimated_reason(identity)
+            result["unestimated_reason"][index] = np.where(media.withheld, media.reasons, unestimated_reason(identity))
             continue
-        p = rows["num_prompt_tokens"].to_numpy(float)
+        encoder = _encoder(media, tables, fitted, entry)
+        p = rows["num_prompt_tokens"].to_numpy(float) + media.tokens
         predicted = entry.predict(p, rows["num_output_tokens"].to_numpy())
+        if encoder is not None:
+            for column in ("runtime_s", "runtime_lo_s", "runtime_hi_s"):
+                predicted[column] = predicted[column].to_numpy() + encoder[column].to_numpy()
+            predicted["extrapolated"] = predicted["extrapolated"].to_numpy(bool) | encoder["extrapolated"].to_numpy(bool)
+        withheld = media.withheld
+        predicted.loc[withheld, ["runtime_s", "runtime_lo_s", "runtime_hi_s"]] = np.nan
+        result["unestimated_reason"][index[withheld]] = media.reasons[withheld]
+        result["num_media_tokens"][index] = np.where(withheld, np.nan, media.tokens)
+        encoder_s = encoder["runtime_s"].to_numpy() if encoder is not None else np.zeros(len(index))
+        result["vision_encoder_s"][index] = np.where(withheld, np.nan, encoder_s)
         window = context_window(identity.names, entry)
         if window is not None:
             beyond = (p + rows["num_output_tokens"].to_numpy(float)) > window[0]
@@ -403,11 +425,12 @@ def estimate_idealized(
         result["idealized_runtime_s"][index] = predicted["runtime_s"].to_numpy()
         result["idealized_runtime_lo_s"][index] = predicted["runtime_lo_s"].to_numpy()
         result["idealized_runtime_hi_s"][index] = predicted["runtime_hi_s"].to_numpy()
-        result["extrapolated"][index] = predicted["extrapolated"].to_numpy()
-        result["method"][index] = entry.method
-        result["reference_model"][index] = entry.model
-        result["reference_hardware"][index] = entry.hardware
-        _price(result, index, entry, p, predicted, power_w, usd_per_gpu_hour)
+        priced = index[~withheld]  # a withheld request was priced by no method
+        result["extrapolated"][priced] = predicted["extrapolated"].to_numpy(bool)[~withheld]
+        result["method"][priced] = entry.method
+        result["reference_model"][priced] = entry.model
+        result["reference_hardware"][priced] = entry.hardware
+        _price(result, index, entry, p, predicted, power_w, usd_per_gpu_hour, encoder_s)
     if "approximate_tokens" in out:
         # Tokens counted by the offline fallback: the interval also spans its measured error.
         from helm_efficiency.tokens import FALLBACK_RELATIVE_ERROR
@@ -418,6 +441,20 @@ def estimate_idealized(
     for c in ESTIMATE_COLUMNS:
         out[c] = result[c]
     return out
+
+
+def _encoder(media: MediaPlan, tables: Sequence[CostTable], fitted: FittedModels, entry) -> Optional[pd.DataFrame]:
+    """Vision-encoder seconds of the requests `media` prices, on the entry's hardware (its stack's
+    transfer model, from the encoder's dimensions); where none can be had, those requests are
+    withheld with the reason."""
+    if media.rule is None or not (media.images > 0).any():
+        return None
+    encoder = transfer_entry(tables, [f"{media.rule.model} vision encoder"], media.rule.encoder, fitted.transfer, entry.hardware)
+    if encoder is None:
+        media.withhold(media.images > 0, f"{REASON_MEDIA}: no transfer model on {entry.hardware} to price {media.rule.model}'s "
+                                          "vision encoder (transfer needs a GPU with roofline specs and two profiled architectures)")
+        return None
+    return encoder_seconds(media, encoder)
 
 
 def load_tables(names: Sequence[str]) -> List[CostTable]:

@@ -22,6 +22,9 @@ def estimate_csv(
     df["num_prompt_tokens"] = check_positive_numeric(df, "num_prompt_tokens", requests_path, integer=True)
     df["num_output_tokens"] = check_positive_numeric(df, "num_output_tokens", requests_path, integer=True, allow_zero=True)
     df = check_architecture_columns(df, requests_path)
+    if "num_media" in df.columns:  # optional, as rescore's requests table writes it: the request's images, audio or video
+        df["num_media"] = check_positive_numeric(df.assign(num_media=df["num_media"].fillna(0)), "num_media", requests_path,
+                                                 integer=True, allow_zero=True)
     loaded = load_tables(tables)
     # Rows of one model that differ in architecture (say tensor_parallel 1, 4, 8) are estimated apart.
     group_columns = [c for c in ARCHITECTURE_COLUMNS if c in df.columns]

@@ -99,6 +99,11 @@ def helm_schemas() -> List[dict]:
     return [_yaml("helm.benchmark.static", name) for name in _helm_schema_names()]
 
 
+def helm_schema_files() -> List[str]:
+    """The file names of the schemas helm_schemas() returns, in its order."""
+    return list(_helm_schema_names())
+
+
 def helm_models() -> List[dict]:
     """Every entry of HELM's model_metadata.yaml (name, access, num_parameters, release_date, tags),
     the local prod_env's first."""

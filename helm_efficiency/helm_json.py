@@ -20,6 +20,7 @@ class _Skipped(msgspec.Struct):
 class Completion(msgspec.Struct):
     text: Optional[str] = ""
     tokens: Optional[List[_Skipped]] = None
+    multimodal_content: Optional[Dict[str, Any]] = None  # generated media (HEIM)
 
 
 class Result(msgspec.Struct):
@@ -38,6 +39,8 @@ class Request(msgspec.Struct):
     prompt: Optional[str] = ""
     messages: Optional[List[Dict[str, Any]]] = None
     multimodal_prompt: Optional[Dict[str, Any]] = None
+    image_generation_parameters: Optional[Dict[str, Any]] = None
+    num_completions: int = 1
     echo_prompt: bool = False
 
 

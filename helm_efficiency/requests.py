@@ -16,7 +16,10 @@ partial decode (helm_json.py) or plain dicts (in rescore), so both paths share o
   list is empty, or whose token list cannot be its text's tokenization (one "token" holding
   many words: HELM 0.5's Together client), is counted from its text; with ``echo_prompt`` the
   prompt is subtracted. Rows counted by the fallback counter (tokens.py) are flagged
-  ``approximate_tokens``.
+  ``approximate_tokens``;
+- prompt tokens count the prompt's text (a multimodal prompt's text objects, as HELM counts
+  them); the images, audio or video a request carried, or the media it generated, are kept as
+  ``media_kind`` and ``num_media`` (media.py), so that no price leaves them out.
 """
 
 import json
@@ -27,6 +30,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 import numpy as np
 import pandas as pd
 
+from helm_efficiency.media import multimodal_text, request_media
 from helm_efficiency.tokens import TokenCounter, approximate_token_count, is_approximate, merged_tokens
 
 STATUS_OK = "ok"
@@ -48,6 +52,8 @@ REQUEST_COLUMNS = [
     "perturbation_description",
     "num_prompt_tokens",
     "num_output_tokens",
+    "media_kind",
+    "num_media",
     "raw_runtime_s",
     "batch_size",
     "batched",
@@ -78,9 +84,9 @@ def perturbation_description_json(perturbation: Any) -> Optional[str]:
 
 
 def _prompt_text(request: Any) -> str:
-    multimodal = _get(request, "multimodal_prompt")
-    if multimodal is not None:
-        return _get(multimodal, "text", "") or ""
+    text = multimodal_text(request)
+    if text is not None:
+        return text
     prompt = _get(request, "prompt", "") or ""
     if not prompt and _get(request, "messages"):
         prompt = "\n".join(str(_get(m, "content", "")) for m in _get(request, "messages"))
@@ -164,6 +170,7 @@ def request_rows(
             num_output_tokens, approximate_output = count_output_tokens(result, bool(_get(request, "echo_prompt")), num_prompt_tokens, count_tokens)
             approximate = approximate or approximate_output
         runtime = raw_runtime_s(result) if result is not None else None
+        media = request_media(request, result)
         rows.append(
             {
                 "model_deployment": _get(request, "model_deployment") or _get(request, "model"),
@@ -176,6 +183,8 @@ def request_rows(
                 "perturbation_description": perturbation_description_json(description),
                 "num_prompt_tokens": num_prompt_tokens,
                 "num_output_tokens": num_output_tokens,
+                "media_kind": media.kind,
+                "num_media": media.count,
                 "raw_runtime_s": np.nan if runtime is None else runtime,
                 "batch_size": _get(result, "batch_size") or 1,
                 "batched": batched(result),

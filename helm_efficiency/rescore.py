@@ -39,6 +39,7 @@ from helm_efficiency.helm import aggregate
 from helm_efficiency.helm.local_models import run_requests
 from helm_efficiency.helm.stats import RUN_COUNT_COLUMNS
 from helm_efficiency.helm_catalog import use_local_path
+from helm_efficiency.media_price import media_counts
 from helm_efficiency.requests import EXCLUSION_STATUSES, perturbation_description_json
 from helm_efficiency.tokens import offline_counter
 from helm_efficiency.helm.metric_names import HELM_FILLED_STATS
@@ -330,6 +331,7 @@ def rescore_suite(
         summary["unestimated"] = int(table["idealized_runtime_s"].isna().sum())
         summary["approximate_tokens"] = int(table["approximate_tokens"].sum())
         summary["batched"] = int(table["batched"].sum())
+        summary["media"], summary["media_unpriced"] = media_counts(table)
         summary["denoise"] = reports
         if not dry_run:
             write_text_atomic(os.path.join(suite_dir, REQUESTS_TABLE), _suite_requests_csv(suite_dir, table, pattern))
@@ -407,4 +409,6 @@ def print_summary(summary: dict, dry_run: bool) -> None:
           + (", ".join(f"{k} {v}" for k, v in summary["excluded"].items()) or "none")
           + f"; without idealized runtime: {summary.get('unestimated', 0)}"
           + f"; tokens counted approximately (no tokenizer offline, or a completion's tokens unusable): {summary.get('approximate_tokens', 0)}"
-          + f"; batched timings (batch time / batch size): {summary.get('batched', 0)}")
+          + f"; batched timings (batch time / batch size): {summary.get('batched', 0)}"
+          + f"; requests with media (images, audio, video): {summary.get('media', 0)}, of which not priced (media not priced): "
+          + f"{summary.get('media_unpriced', 0)}")

@@ -135,7 +135,7 @@ def test_auto_metric_uses_each_groups_main_metric_and_mean_win_rate(tmp_path):
         ("natural_qa:mode=closedbook,model=b", "org/b", ["natural_qa_closedbook"], "h100-trtllm", {"exact_match": 0.0, "f1_score": 0.3, **efficiency(1.0, 0.1)}),
     ])
     table = write_leaderboard(str(suite), str(tmp_path / "out")).set_index("model")
-    assert table.attrs["capability_label"] == "mean win rate (exact_match, f1_score)"
+    assert table.attrs["capability_label"] == "mean win rate (exact_match: higher is better; f1_score: higher is better, per HELM's schema_classic.yaml)"
     assert table.loc["org/a", "capability"] == pytest.approx(0.5) and table.loc["org/b", "capability"] == pytest.approx(0.5)
 
 
@@ -181,3 +181,25 @@ def test_html_reads_as_a_page_in_headless_chromium(data_dir, tmp_path):
     assert dom.count("data:image/png;base64,") >= 2
     text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", dom)
     assert "&lt;NA&gt;" not in text and "<NA>" not in text and "NaN" not in text
+
+
+def test_win_rates_follow_each_metrics_direction():
+    """#34: in a scenario whose metric is lower-is-better (toxic_frac), the lowest value wins."""
+    from helm_efficiency.report.leaderboard import capability_label, win_rates
+
+    runs = pd.DataFrame({"model": ["a", "b", "c", "a", "b", "c"], "scenario": ["tox"] * 3 + ["qa"] * 3,
+                         "metric": ["toxic_frac"] * 3 + ["exact_match"] * 3, "accuracy": [0.1, 0.5, 0.3, 0.9, 0.2, 0.5],
+                         "lower_is_better": [True] * 3 + [False] * 3, "direction_source": ["HELM's schema_vhelm.yaml"] * 3 + [None] * 3})
+    assert win_rates(runs).tolist() == [1.0, 0.0, 0.5, 1.0, 0.0, 0.5]
+    label = capability_label(runs)
+    assert label == "mean win rate (exact_match: higher is better; toxic_frac: lower is better, per HELM's schema_vhelm.yaml)"
+    table = model_table(runs.assign(raw_runtime_s=[1.0, 0.5, 2.0] * 2), "raw").set_index("model")
+    assert table.loc["a", "capability"] == 1.0 and bool(table.loc["a", "pareto_optimal"])
+    assert not bool(table.loc["c", "pareto_optimal"])  # b is faster, a is better at both
+
+
+def test_pareto_with_a_lower_is_better_capability():
+    flags = pareto_optimal(s([0.1, 0.3, 0.2]), s([3.0, 1.0, 2.5]), lower_is_better=True)
+    assert list(flags) == [True, True, True]
+    flags = pareto_optimal(s([0.1, 0.3, 0.2]), s([1.0, 1.0, 2.5]), lower_is_better=True)
+    assert list(flags) == [True, False, False]

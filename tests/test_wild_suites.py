@@ -307,3 +307,55 @@ def test_a_bad_sla_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["rescore", suite_dir, "--sla", "tpot=-5ms"])
     assert exit_info.value.code == 2 and "tpot" in capsys.readouterr().err
+
+
+def test_vhelm_image_requests_are_never_priced_as_text(tmp_path, capsys):
+    """#34: a published VHELM suite (an image plus a question per request, a 3B model HELM's
+    metadata sizes) got size-only prices from the text alone; now each request is counted as a
+    media request, withheld with its reason, and the summary says how many."""
+    suite_dir, code = rescored("vhelm_multimodal_misalignment", tmp_path)
+    assert code == 0
+    table = requests_table(suite_dir)
+    assert (table["media_kind"] == "image").all() and (table["num_media"] == 1).all()
+    assert (table["num_prompt_tokens"] > 0).all()  # HELM's own text counts
+    for column in ("idealized_runtime_s", "idealized_energy_j", "idealized_cost_usd", "served_gpu_s"):
+        assert table[column].isna().all(), column
+    assert table["unestimated_reason"].str.startswith("media not priced").all()
+    assert table["method"].isna().all()
+    assert f"requests with media (images, audio, video): {len(table)}, of which not priced (media not priced): {len(table)}" in capsys.readouterr().out
+    for run_dir in list_run_dirs(suite_dir):
+        names = {s["name"]["name"]: s.get("mean") for s in stats(run_dir) if "perturbation" not in s["name"] and s["count"]}
+        n = names["efficiency_num_requests"]
+        assert names["efficiency_num_media_requests"] == n and names["efficiency_num_unestimated_requests"] == n
+        assert names["efficiency_num_size_only_requests"] == 0 and "efficiency_idealized_runtime_s" not in names
+
+
+def board(suite_dir, tmp_path, *extra):
+    out = tmp_path / "board"
+    main(["leaderboard", suite_dir, "-o", str(out), "--metric", "expected_max_toxicity", "--efficiency", "raw"] + list(extra))
+    return pd.read_csv(out / "leaderboard.csv"), open(out / "leaderboard.md").read()
+
+
+def test_a_lower_is_better_metric_ranks_lower_first_and_its_best_model_is_on_the_frontier(tmp_path):
+    """#34: expected_max_toxicity is lower-is-better in HELM's schemas and differs between the
+    three models; the least toxic one (not the fastest) is Pareto-optimal, the most toxic one not."""
+    suite_dir, _ = rescored("vhelm_multimodal_misalignment", tmp_path)
+    table, markdown = board(suite_dir, tmp_path)
+    best = table.loc[table["capability"].idxmin()]
+    assert best["model"].endswith("ft-25") and best["raw_runtime_s"] > table["raw_runtime_s"].min()
+    assert bool(best["pareto_optimal"])
+    assert not bool(table.loc[table["capability"].idxmax(), "pareto_optimal"])
+    frontier = table[table["pareto_optimal"].astype(bool)]
+    assert frontier["capability"].is_monotonic_increasing  # listed best (lowest) first
+    assert "mean expected_max_toxicity (lower is better, per HELM's schema_" in markdown
+
+
+def test_the_schema_given_decides_the_direction(tmp_path):
+    """`--schema` comes before HELM's: a schema calling the metric higher-is-better reverses the ranking, and the label says whose word it is."""
+    suite_dir, _ = rescored("vhelm_multimodal_misalignment", tmp_path)
+    schema = tmp_path / "schema_mine.yaml"
+    schema.write_text("metrics:\n  - name: expected_max_toxicity\n    display_name: Toxicity\n    lower_is_better: false\n")
+    table, markdown = board(suite_dir, tmp_path, "--schema", str(schema))
+    assert not bool(table.loc[table["capability"].idxmin(), "pareto_optimal"])
+    assert bool(table.loc[table["capability"].idxmax(), "pareto_optimal"])
+    assert "mean expected_max_toxicity (higher is better, per schema_mine.yaml)" in markdown

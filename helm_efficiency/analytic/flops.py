@@ -5,8 +5,9 @@ num_kv_heads (GQA/MQA), intermediate_size i, vocab_size V, tensor_parallel t, an
 num_experts / num_active_experts. Optional: num_mlp_matrices (2 for GPT-style MLPs, 3 for
 gated SwiGLU/GeGLU MLPs; default 2), head_dim (default h / heads), tied_embeddings (1: the
 LM head shares the input embedding), MoE shared_expert_intermediate_size, num_dense_layers and
-dense_intermediate_size (layers with a dense MLP instead of experts), and MLA kv_lora_rank,
-q_lora_rank, qk_rope_head_dim, v_head_dim (head_dim is then the query/key width).
+dense_intermediate_size (layers with a dense MLP instead of experts), MLA kv_lora_rank,
+q_lora_rank, qk_rope_head_dim, v_head_dim (head_dim is then the query/key width), and
+bidirectional (1: an encoder such as a vision transformer, whose tokens attend to all others).
 Counts are per sequence at batch size 1; FLOPs count a multiply-add as 2.
 """
 
@@ -92,11 +93,11 @@ def matmul_params(arch: Arch) -> int:
 
 def attention_flops(arch: Arch, query_tokens: int, context_start: int) -> float:
     """Score and value FLOPs for `query_tokens` new tokens attending causally to
-    context_start + (1..query_tokens) tokens: 4·heads·d per (query, key) pair in each
-    full-attention layer; a linear-attention layer updates its fixed state instead, about
-    4·value heads·key dim·value dim per token whatever the context."""
+    context_start + (1..query_tokens) tokens (a bidirectional encoder: to all of them): 4·heads·d
+    per (query, key) pair in each full-attention layer; a linear-attention layer updates its
+    fixed state instead, about 4·value heads·key dim·value dim per token whatever the context."""
     q = query_tokens
-    pairs = q * context_start + q * (q + 1) / 2
+    pairs = q * context_start + (q * q if arch.get("bidirectional") else q * (q + 1) / 2)
     full = 4.0 * full_attention_layers(arch) * arch["num_attention_heads"] * head_dim(arch) * pairs
     return full + 4.0 * linear_attention_layers(arch) * q * _linear_state_values(arch)
 

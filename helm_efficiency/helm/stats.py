@@ -6,6 +6,7 @@ import pandas as pd
 
 from helm_efficiency.denoise.envelope import QUALITY_NO_TIMINGS, QUALITY_OK
 from helm_efficiency.helm.metric_names import METHODS
+from helm_efficiency.media_price import has_media
 from helm_efficiency.requests import (
     STATUS_CACHED,
     STATUS_COLD,
@@ -17,7 +18,8 @@ from helm_efficiency.requests import (
 
 # Every requests-table column the run counts read (a caller may pass only these, with "split").
 RUN_COUNT_COLUMNS = ("split", "status", "denoise_quality", "idealized_runtime_s", "extrapolated", "used_in_denoise_fit", "method",
-                     "concurrency", "denoised_runtime_s", "denoised_above_raw", "approximate_tokens", "batched", "served_gpu_s")
+                     "concurrency", "denoised_runtime_s", "denoised_above_raw", "approximate_tokens", "batched", "served_gpu_s",
+                     "num_media", "media_kind")
 
 
 def run_count_values(rows: pd.DataFrame) -> List[Tuple[str, float]]:
@@ -41,6 +43,7 @@ def run_count_values(rows: pd.DataFrame) -> List[Tuple[str, float]]:
         ("efficiency_num_approximate_token_requests", float(_flag(rows, "approximate_tokens").sum())),
         ("efficiency_num_unserved_requests", float(rows["served_gpu_s"].isna().sum()) if "served_gpu_s" in rows else float(len(rows))),
         ("efficiency_num_batched_requests", float(_flag(rows, "batched").sum())),
+        ("efficiency_num_media_requests", float(has_media(rows).sum())),
     ] + _method_counts(rows) + underdetermined + _concurrency(rows)
 
 

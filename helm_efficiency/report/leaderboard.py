@@ -37,6 +37,8 @@ def load_runs(source: str, metric: str, schema_files: Sequence[str] = ()) -> pd.
 def _reason(group: pd.DataFrame, column: str) -> str:
     if "has_efficiency_stats" in group and not group["has_efficiency_stats"].fillna(False).any():
         return "no efficiency stats in its runs (add efficiency=true or run rescore)"
+    if (column.startswith("served") or column.startswith("idealized")) and (group.get("num_media_requests", pd.Series(dtype=float)).fillna(0) > 0).any():
+        return "media not priced (its requests carry images, audio or video; efficiency_requests.csv's unestimated_reason says why)"
     if column.startswith("served"):
         return "no served numbers (no served table covers this model, or no point meets the latency target)"
     if column.startswith("idealized"):
@@ -51,26 +53,39 @@ def _note(group: pd.DataFrame, column: str, efficiency: str) -> str:
     return f"{efficiency} not estimated: {_reason(group, column)}"
 
 
+def _lower_is_better(rows: pd.DataFrame) -> bool:
+    """Whether the rows' capability metric ranks lower values first (its schema's lower_is_better)."""
+    return bool(rows["lower_is_better"].fillna(False).astype(bool).any()) if "lower_is_better" in rows else False
+
+
 def win_rates(runs: pd.DataFrame) -> pd.Series:
     """HELM's mean-win-rate ingredient: in each scenario, the share of the other models a model
-    beats on capability (ties count half). NaN where the model has no capability value."""
-    def per_scenario(values: pd.Series) -> pd.Series:
+    beats on capability (ties count half), a lower value beating a higher one where the
+    scenario's metric is lower-is-better. NaN where the model has no capability value."""
+    def per_scenario(rows: pd.DataFrame) -> pd.Series:
+        values = rows["accuracy"]
         valid = values.dropna()
         if len(valid) < 2:
             return pd.Series(np.where(values.notna(), 0.5, np.nan), index=values.index)
-        ranks = valid.rank(method="average")  # 1 = lowest; beaten others = rank - 1 (ties half)
+        ranks = valid.rank(method="average", ascending=not _lower_is_better(rows))  # 1 = worst; beaten others = rank - 1 (ties half)
         return ((ranks - 1) / (len(valid) - 1)).reindex(values.index)
 
-    return runs.groupby("scenario", group_keys=False)["accuracy"].apply(per_scenario)
+    return pd.concat([per_scenario(rows) for _, rows in runs.groupby("scenario", sort=False)]).reindex(runs.index)
 
 
 def capability_label(runs: pd.DataFrame) -> str:
-    """What the capability column is: one metric's mean, or HELM's mean win rate over mixed metrics."""
+    """What the capability column is: one metric's mean, or HELM's mean win rate over mixed
+    metrics, with the direction each metric was ranked in and the schemas that gave them."""
     scored = runs[runs["accuracy"].notna()] if "accuracy" in runs else runs
     metrics = sorted(scored["metric"].dropna().unique()) if "metric" in scored else []
-    if len(metrics) <= 1:
-        return f"mean {metrics[0] if metrics else 'capability'}"
-    return f"mean win rate ({', '.join(metrics)})"
+    if not metrics:
+        return "mean capability"
+    directions = [f"{m}: {'lower' if _lower_is_better(scored[scored['metric'] == m]) else 'higher'} is better" for m in metrics]
+    sources = sorted({str(v) for v in scored.get("direction_source", pd.Series(dtype=object)).dropna()})
+    per = f", per {' and '.join(sources)}" if sources else ""
+    if len(metrics) == 1:
+        return f"mean {metrics[0]} ({directions[0].split(': ')[1]}{per})"
+    return f"mean win rate ({'; '.join(directions)}{per})"
 
 
 def model_table(runs: pd.DataFrame, efficiency: str = "idealized", common_scenarios: bool = False) -> pd.DataFrame:
@@ -90,6 +105,7 @@ def model_table(runs: pd.DataFrame, efficiency: str = "idealized", common_scenar
     runs = _per_model_scenario(runs)
     mixed_metrics = runs.loc[runs["accuracy"].notna(), "metric"].dropna().nunique() > 1  # metrics that have values
     runs["score"] = win_rates(runs) if mixed_metrics else runs["accuracy"]
+    lower = not mixed_metrics and _lower_is_better(runs[runs["accuracy"].notna()])  # a win rate is higher-is-better
     paired = runs["score"].notna() & runs[chosen].notna()
     if common_scenarios:
         judged = runs.loc[paired, "model"].unique()
@@ -116,19 +132,20 @@ def model_table(runs: pd.DataFrame, efficiency: str = "idealized", common_scenar
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    table["pareto_optimal"] = pareto_optimal(table["capability"], table[chosen])
+    table["pareto_optimal"] = pareto_optimal(table["capability"], table[chosen], lower_is_better=lower)
     for column in RUNTIME_NOTIONS:
         table[f"rank_{column.replace('_runtime_s', '')}"] = rank_lower_better(table[column])
-    table = table.sort_values(["pareto_optimal", "capability"], ascending=[False, False], na_position="last").reset_index(drop=True)
+    table = table.sort_values(["pareto_optimal", "capability"], ascending=[False, lower], na_position="last").reset_index(drop=True)
     table.attrs["capability_label"] = capability_label(runs)
+    table.attrs["capability_lower_is_better"] = lower
     table.attrs["common_scenarios"] = common_scenarios
     return table
 
 
 def _per_model_scenario(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (model, scenario): runs of one scenario (e.g. MMLU subjects) averaged."""
-    numeric = ["accuracy"] + list(EFFICIENCY_STATS)
-    text = [c for c in ("metric", "stack", "method", "has_efficiency_stats") if c in runs]
+    numeric = ["accuracy"] + list(EFFICIENCY_STATS) + [c for c in ("num_media_requests",) if c in runs]
+    text = [c for c in ("metric", "lower_is_better", "direction_source", "stack", "method", "has_efficiency_stats") if c in runs]
     grouped = runs.groupby(["model", "scenario"], sort=True, dropna=False)
     out = grouped[numeric].mean()
     for column in text:
@@ -162,12 +179,12 @@ def _log_scale(values: pd.Series) -> bool:
     return bool(len(positive)) and (positive > 0).all() and positive.max() / positive.min() > 20
 
 
-def scatter(ax, data: pd.DataFrame, x: str, title: str, capability: str, log_x: bool) -> None:
+def scatter(ax, data: pd.DataFrame, x: str, title: str, capability: str, log_x: bool, lower_is_better: bool = False) -> None:
     """Capability vs `x`, Pareto-optimal points in red joined by the frontier, labelled points."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     sub = data.assign(**{c: pd.to_numeric(data[c], errors="coerce") for c in ("capability", x)}).dropna(subset=["capability", x])
-    optimal = pareto_optimal(sub["capability"], sub[x]).fillna(False).astype(bool)
+    optimal = pareto_optimal(sub["capability"], sub[x], lower_is_better).fillna(False).astype(bool)
     ax.scatter(sub.loc[~optimal, x], sub.loc[~optimal, "capability"], c="tab:blue", s=36, zorder=3, label="dominated")
     ax.scatter(sub.loc[optimal, x], sub.loc[optimal, "capability"], c="tab:red", s=36, zorder=3, label="Pareto-optimal")
     points = sorted(zip(sub.loc[optimal, x], sub.loc[optimal, "capability"]))
@@ -213,7 +230,8 @@ def plots(runs: pd.DataFrame, table: pd.DataFrame, efficiency: str, stack_text: 
     fig, ax = plt.subplots(figsize=(9, 6))
     plotted = int(table[["capability", x]].notna().all(axis=1).sum())
     on_stack = f" on {stack_text}" if stack_text and x in IDEALIZED_COLUMNS else ""
-    scatter(ax, table, x, f"Capability vs {LABELS[x]}{on_stack}: {plotted} of {len(table)} models have both", capability, log_x)
+    scatter(ax, table, x, f"Capability vs {LABELS[x]}{on_stack}: {plotted} of {len(table)} models have both", capability, log_x,
+            table.attrs.get("capability_lower_is_better", False))
     out[f"overall_{efficiency}.png"] = (f"Capability ({capability}) against {LABELS[x]}, over each model's scenarios", _png(fig))
     plt.close(fig)
 
@@ -227,8 +245,9 @@ def plots(runs: pd.DataFrame, table: pd.DataFrame, efficiency: str, stack_text: 
         for ax, scenario in zip(axes.flat, page):
             sub = per_scenario[per_scenario["scenario"] == scenario]
             metric = sub["metric"].dropna().iloc[0] if "metric" in sub and sub["metric"].notna().any() else "capability"
+            lower = _lower_is_better(sub)
             sub = sub.groupby("model", as_index=False)[["capability", x]].mean()
-            scatter(ax, sub, x, scenario, metric, log_x)
+            scatter(ax, sub, x, scenario, f"{metric} ({'lower' if lower else 'higher'} is better)", log_x, lower)
         for ax in list(axes.flat)[len(page):]:
             ax.axis("off")
         if on_stack:

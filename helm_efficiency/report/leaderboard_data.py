@@ -3,7 +3,8 @@
 Capability per run is `--metric` or, with `auto` (the default), the main metric of the run's
 group (`environment.main_name`) in the schema the suite was made with: `--schema` files, then
 schema files in the suite folder, then every schema HELM ships (classic first, then lite,
-MedHELM, safety, capabilities, ...), the first that describes the group winning. The reference
+MedHELM, safety, capabilities, ...), the first that describes the group winning. Its direction
+(`lower_is_better`) comes from the first of those schemas that lists the metric. The reference
 stack of each run comes from RUN/efficiency_metadata.json (written by rescore), else the
 efficiency MetricSpec in its run_spec.json, else SUITE/efficiency_requests.csv; the method
 from the efficiency_num_<method>_requests counts.
@@ -47,6 +48,23 @@ def main_metrics(schema_files: Tuple[str, ...] = ()) -> Dict[str, str]:
             main = (group.get("environment") or {}).get("main_name") if isinstance(group, dict) else None
             if main and group.get("name"):
                 table.setdefault(group["name"], main)
+    return table
+
+
+@lru_cache(maxsize=8)
+def metric_directions(schema_files: Tuple[str, ...] = ()) -> Dict[str, Tuple[bool, str]]:
+    """Metric → (lower_is_better, the schema that says so): from `schema_files` in order, then
+    every schema HELM ships; the first schema that lists the metric wins (HELM's default,
+    higher is better, where it leaves lower_is_better out)."""
+    from helm_efficiency.helm_catalog import helm_schema_files, helm_schemas, read_schema_file
+
+    named = [(read_schema_file(path), os.path.basename(path)) for path in schema_files]
+    named += list(zip(helm_schemas(), [f"HELM's {name}" for name in helm_schema_files()]))
+    table: Dict[str, Tuple[bool, str]] = {}
+    for schema, name in named:
+        for metric in schema.get("metrics") or []:
+            if isinstance(metric, dict) and metric.get("name"):
+                table.setdefault(metric["name"], (bool(metric.get("lower_is_better")), name))
     return table
 
 
@@ -123,9 +141,11 @@ def suite_run_table(suite_dir: str, metric: str = AUTO_METRIC, schema_files: Seq
                 older = sorted((m for m in means if m.endswith(suffix) and not m.startswith("efficiency_")), key=lambda m: (len(m), m))
                 used = older[0] if older else used
         row.update(model=model_deployment_of(spec), scenario=scenario_of(spec), metric=used, accuracy=means.get(used))
+        row["lower_is_better"], row["direction_source"] = metric_directions(schemas).get(used, (False, None))
         for column, stat in EFFICIENCY_STATS.items():
             row[column] = means.get(stat)
         row["num_unestimated_requests"] = means.get("efficiency_num_unestimated_requests")
+        row["num_media_requests"] = means.get("efficiency_num_media_requests")
         row["has_efficiency_stats"] = "efficiency_num_requests" in means
         meta = _run_metadata(run_dir)
         row["stack"] = _metadata_stack(meta) or rescored.get(run) or stack_of(spec)

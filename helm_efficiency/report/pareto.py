@@ -1,16 +1,18 @@
-"""Pareto flags and ranks for capability (higher is better) against a cost (lower is better)."""
+"""Pareto flags and ranks for capability (higher is better, unless its metric says lower) against a cost (lower is better)."""
 
 import numpy as np
 import pandas as pd
 
 
-def pareto_optimal(capability: pd.Series, cost: pd.Series) -> pd.Series:
-    """True where no other row has capability ≥ and cost ≤ with one of them strict.
+def pareto_optimal(capability: pd.Series, cost: pd.Series, lower_is_better: bool = False) -> pd.Series:
+    """True where no other row has a capability at least as good and cost ≤ with one of them
+    strict. Capability is better when higher, or when lower with `lower_is_better` (a metric
+    such as toxic_frac, as its schema says).
 
     Rows missing either value are not judged (<NA>) and never dominate others. Exact ties
     (same capability and cost) are all optimal.
     """
-    cap = pd.to_numeric(capability, errors="coerce").to_numpy(float)
+    cap = pd.to_numeric(capability, errors="coerce").to_numpy(float) * (-1.0 if lower_is_better else 1.0)
     cst = pd.to_numeric(cost, errors="coerce").to_numpy(float)
     valid = np.isfinite(cap) & np.isfinite(cst)
     result = pd.Series(pd.NA, index=capability.index, dtype="boolean")
