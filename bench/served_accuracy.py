@@ -70,15 +70,17 @@ def energy(rows: pd.DataFrame) -> None:
     if with_power.empty:
         print("energy: no served row with measured power")
         return
-    measured_all = load_served_measured()
+    from helm_efficiency.sources.measured import load_measured
+
+    power = S.power_rows(load_served_measured(), load_measured())
     out = []
     for source, held in with_power.groupby("source_id"):
-        curves = S.fit_power(measured_all[measured_all["source_id"] != source])
+        curves = S.fit_power(power[power["source_id"] != source])
         for gpu, g in held.groupby("gpu"):
             if gpu in curves:
                 curve = curves[gpu]
                 watts = np.interp(np.log2(g["batch"]), np.log2(curve["batch"]), curve["watts"])
-            else:  # no other source measured this GPU's power: the board limit (what the tables then use)
+            else:  # no other source measured this GPU's power at enough batch sizes: the board limit
                 from helm_efficiency.analytic.hardware import hardware_spec
 
                 watts = np.full(len(g), float(hardware_spec(gpu).power_w))

@@ -18,9 +18,10 @@ GPU divided by the `gpu` ratio at the point's batch, TPOT and TTFT multiplied by
 latency target is checked against what the stack measures, not what its kernels allow.
 
 Power under load (`served_power_w`): per-GPU board power as a function of the running batch,
-interpolated in log2(batch) over the measured rows' medians per concurrency (silybench vLLM H100
-sweeps), with the 5th–95th percentile of their relative spread widened for a new source. Other
-GPUs scale it by their board limit (hardware.json), a stated assumption with a wider band.
+interpolated in log2(batch) over the measured rows' medians per batch size (silybench's vLLM H100
+sweeps, ML.ENERGY v3's batch-8 rows and batch-1 power rows), with the 5th–95th percentile of
+their relative spread widened for a new source. A GPU without its own curve scales another's
+by the board limits (hardware.json), a stated assumption with a wider band.
 
     python -m helm_efficiency.sources.served_correction --fit   # writes tables/data/served/served_correction.json
 """
@@ -254,20 +255,43 @@ def interval_factors(stack: str) -> Tuple[float, float, str]:
 
 
 # -- power under load ---------------------------------------------------------------------------------
-def fit_power(measured: pd.DataFrame) -> Dict[str, dict]:
-    """{gpu: {batch: [...], watts: [...], spread: (lo, hi) relative, sources}} from rows with gpu_power_w."""
+MIN_POWER_BATCHES = 2  # a GPU's own power curve needs this many measured batch sizes
+
+
+def power_rows(measured: pd.DataFrame, batch1: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+    """(source_id, gpu_key, batch, watts) per GPU from served rows with `gpu_power_w`, plus the
+    batch-1 folder's under-load rows: ML.ENERGY v3's smallest batch (max_num_seqs 8) and whole-
+    request or decode power at batch 1."""
     from helm_efficiency.sources.measured import GPUS, _match
 
     power = pd.to_numeric(measured.get("gpu_power_w"), errors="coerce")
-    rows = measured[power.notna()].assign(watts=power[power.notna()], batch=pd.to_numeric(measured["concurrency"], errors="coerce"))
-    rows = rows[rows["batch"].notna()]
-    rows["gpu_key"] = rows["gpu"].map(lambda g: _match(GPUS, g))
+    served = measured[power.notna()]
+    frames = [pd.DataFrame({"source_id": served["source_id"], "gpu_key": served["gpu"].map(lambda g: _match(GPUS, g)),
+                            "batch": pd.to_numeric(served["concurrency"], errors="coerce"), "watts": power[power.notna()]})]
+    if batch1 is not None:
+        eight = batch1[(batch1["metric"] == "avg_power_w_per_gpu") & batch1["batch"].str.contains("max_num_seqs=8")]
+        one = batch1[batch1["metric"].isin(["avg_gpu_power_w", "avg_gpu_power_decode_w"]) & (batch1["batch"] == "1")]
+        for rows, batch in ((eight, 8.0), (one, 1.0)):
+            frames.append(pd.DataFrame({"source_id": rows["source_id"], "gpu_key": rows["gpu"].map(lambda g: _match(GPUS, g)),
+                                        "batch": batch, "watts": pd.to_numeric(rows["value"], errors="coerce")}))
+    out = pd.concat(frames, ignore_index=True)
+    return out[out["gpu_key"].notna() & (out["batch"] > 0) & (out["watts"] > 0)]
+
+
+def fit_power(rows: pd.DataFrame) -> Dict[str, dict]:
+    """{gpu: {batch: [...], watts: [...], spread: (lo, hi) relative, sources}}: per GPU with at least
+    MIN_POWER_BATCHES measured batch sizes, the median watts per batch size (made non-decreasing:
+    more requests in flight never draw less), and the 5th–95th percentile of the rows' relative
+    spread around it, widened by POWER_SOURCE_SPREAD for a new source."""
     out = {}
     for gpu, group in rows.groupby("gpu_key"):
         medians = group.groupby("batch")["watts"].median()
-        relative = group["watts"] / group["batch"].map(medians) - 1
+        if len(medians) < MIN_POWER_BATCHES:
+            continue
+        curve = np.maximum.accumulate(medians.to_numpy(float))
+        relative = group["watts"] / group["batch"].map(dict(zip(medians.index, curve))) - 1
         spread = (float(np.quantile(relative, 0.05)) - POWER_SOURCE_SPREAD, float(np.quantile(relative, 0.95)) + POWER_SOURCE_SPREAD)
-        out[gpu] = {"batch": [float(b) for b in medians.index], "watts": [round(float(w), 3) for w in medians],
+        out[gpu] = {"batch": [float(b) for b in medians.index], "watts": [round(float(w), 3) for w in curve],
                     "spread": [round(spread[0], 4), round(spread[1], 4)], "rows": int(len(group)),
                     "sources": sorted(group["source_id"].unique())}
     return out
@@ -304,6 +328,7 @@ def served_power_w(hardware: str, batch) -> Tuple[np.ndarray, np.ndarray, np.nda
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     from helm_efficiency.atomic import write_text_atomic
+    from helm_efficiency.sources.measured import load_measured
     from helm_efficiency.sources.measured_served import load_served_measured
     from helm_efficiency.sources.served_anchor import load_served_simulated
 
@@ -314,7 +339,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         rows = fit_rows(load_served_simulated())
         payload = {"version": VERSION, "formula": "log(measured / simulated) = a[framework] + b * log2(running batch), per quantity",
                    "rows": int(len(rows)), "sources": sorted(rows["source_id"].unique()),
-                   "quantities": fit_served_correction(rows), "power": fit_power(load_served_measured()),
+                   "quantities": fit_served_correction(rows), "power": fit_power(power_rows(load_served_measured(), load_measured())),
                    "command": "python -m helm_efficiency.sources.served_correction --fit"}
         write_text_atomic(CORRECTION_PATH, json.dumps(payload, indent=1) + "\n")
         q = payload["quantities"]
