@@ -126,10 +126,10 @@ def anchor_rows(measured: Optional[pd.DataFrame] = None,
     """Batch-1 rows as anchors: gpu (h100/h200/a100), backend (trtllm/vllm; NIM's TensorRT-LLM
     backend counts as trtllm), tp, precision16, hf_id, p, o, quantity, value (SI), source_id,
     trust, and where the row came from. Rows of other GPUs or stacks, other batch sizes,
-    or without a numeric shape are left out."""
+    without a numeric shape, or whose caveat marks the shape a PLACEHOLDER are left out."""
     data = (load_measured() if measured is None else measured).copy()
     data["batch_n"] = _number(data["batch"])
-    data = data[data["batch_n"] == 1]
+    data = data[(data["batch_n"] == 1) & ~data["caveat"].str.contains("PLACEHOLDER", case=False)]  # placeholder shapes are not measurements of a shape
     info = data["metric"].map(lambda m: METRICS.get(m, ((), None, None)))
     data["quantity"] = info.map(lambda x: x[1])
     data["factor"] = info.map(lambda x: x[2])
