@@ -109,6 +109,20 @@ def _registry_key(hf_id: str):
     return None
 
 
+def fp8_bound(simulated: pd.DataFrame) -> None:
+    """FP8 measurements bound a 16-bit estimate from below: the corrected bf16 simulation of each FP8 row
+    (same model, GPU, framework, TP, shape and batch) should not be cheaper than what FP8 measured."""
+    rows = simulated[~simulated["dtype16"].astype(bool) & (simulated["sim_dtype"] == "bf16") & (simulated["sim_gpu_s_per_token"] > 0)
+                     & (simulated["sim_tpot_s"] > 0) & (simulated["sim_ttft_s"] > 0)].assign(batch=lambda f: f["concurrency"].astype(float))
+    if rows.empty:
+        print("FP8 bound: no FP8 row simulated in bf16")
+        return
+    fitted = S.load_served_correction()["quantities"]
+    corrected = S.corrected_gpu(fitted, rows)
+    print(f"FP8 rows as lower bounds: corrected bf16 GPU-s per output token >= the FP8 measurement in "
+          f"{np.mean(corrected >= rows['gpu_s_per_token']):.0%} of {len(rows)} rows (raw simulator: {np.mean(rows['sim_gpu_s_per_token'] >= rows['gpu_s_per_token']):.0%})")
+
+
 def table_view(rows: pd.DataFrame) -> None:
     """The shipped served tables as a user meets them: each 16-bit measured row on a shipped stack
     priced by `served_estimates` with the row's own latency as the target (TPOT ≤ measured TPOT,
@@ -164,6 +178,8 @@ def main() -> None:
         print(f"\nshipped interval on served GPU-s: x{np.exp(lo):.3f} .. x{np.exp(hi):.3f} (two-sided 90%, for a new source)")
     print()
     energy(fitted)
+    print()
+    fp8_bound(load_served_simulated())
     print()
     table_view(fitted)
     _ = interval_from

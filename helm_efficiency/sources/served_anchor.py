@@ -83,6 +83,8 @@ def simulate_served(rows: pd.DataFrame, jobs: int = 1, progress: bool = True, ca
 
     rows = rows.copy()
     rows["sim_dtype"] = ["bf16" if a else "fp8" for a in rows["dtype16"]]
+    # FP8 rows are also simulated in bf16: a 16-bit served estimate must never be cheaper than them.
+    rows = pd.concat([rows, rows[rows["sim_dtype"] == "fp8"].assign(sim_dtype="bf16")], ignore_index=True)
     rows["tp"] = rows["tp"].astype(int)
     known = pd.DataFrame(columns=SIM_KEY + SIM_COLUMNS)
     if cache is not None and len(cache):
@@ -119,9 +121,9 @@ def main(argv=None) -> None:
             rows = rows[rows["hf_id"].isin(args.models)]
         cache = pd.read_csv(SERVED_CACHE) if os.path.exists(SERVED_CACHE) else None
         simulated = simulate_served(rows, jobs=args.jobs, cache=cache)
-        merged = simulated if cache is None else pd.concat([cache, simulated], ignore_index=True).drop_duplicates(["where"], keep="last")
+        merged = simulated if cache is None else pd.concat([cache, simulated], ignore_index=True).drop_duplicates(["where", "sim_dtype"], keep="last")
         os.makedirs(os.path.dirname(SERVED_CACHE), exist_ok=True)
-        write_text_atomic(SERVED_CACHE, merged.sort_values("where").to_csv(index=False, float_format="%.9g"))
+        write_text_atomic(SERVED_CACHE, merged.sort_values(["where", "sim_dtype"]).to_csv(index=False, float_format="%.9g"))
         print(f"simulated {merged['sim_tpot_s'].notna().sum()} of {len(merged)} served rows -> {SERVED_CACHE}")
 
 

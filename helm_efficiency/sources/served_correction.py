@@ -134,9 +134,10 @@ def corrected_gpu(fits: dict, rows: pd.DataFrame) -> np.ndarray:
 
 
 def fit_rows(simulated: pd.DataFrame) -> pd.DataFrame:
-    """Rows simulated at their own configuration with GPU-s per token measured; `batch` = concurrency."""
-    rows = simulated[(simulated["sim_gpu_s_per_token"] > 0) & (simulated["gpu_s_per_token"] > 0) & (simulated["sim_tpot_s"] > 0)
-                     & (simulated["sim_ttft_s"] > 0)].copy()
+    """Rows simulated at their own configuration and precision with GPU-s per token measured; `batch` = concurrency."""
+    own = np.where(simulated["dtype16"].astype(bool), "bf16", "fp8")
+    rows = simulated[(simulated["sim_dtype"] == own) & (simulated["sim_gpu_s_per_token"] > 0) & (simulated["gpu_s_per_token"] > 0)
+                     & (simulated["sim_tpot_s"] > 0) & (simulated["sim_ttft_s"] > 0)].copy()
     rows["batch"] = rows["concurrency"].astype(float)
     if "legacy" not in rows:
         rows["legacy"] = False
