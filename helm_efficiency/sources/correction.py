@@ -24,7 +24,7 @@ The 90% interval is predictive for a *new* source: the held-out log-ratios log(m
 corrected) are split by statsmodels `MixedLM` (a random intercept per source) into the spread
 between sources (τ²) and within them (σ²), and the interval is
 
-    mean ± 1.645 · sqrt(τ² + σ² + se(mean)²)
+    mean ± t(0.95; sources − 1) · sqrt(τ² + σ² + se(mean)²)
 
 so a source never seen, with its own version, harness and clocks, falls inside it 9 times in 10
 (bench/measured_accuracy.py checks this leave-one-source-out with nested refits).
@@ -37,7 +37,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-Z90 = 1.6448536269514722  # two-sided 90%: the 95th percentile of the standard normal
 PHASE_OF = {"ttft_s": "prefill", "tpot_s": "decode"}
 BASE_FORMS = {"none": (), "scale": ("scale",), "scale+step": ("scale", "step"), "scale+step+comm": ("scale", "step", "comm"),
               "step+comm": ("step", "comm")}
@@ -262,7 +261,13 @@ def variance_components(log_ratio: pd.Series, sources: pd.Series) -> Dict[str, f
 
 
 def interval_from(variance: Dict[str, float]) -> Tuple[float, float]:
-    half = Z90 * float(np.sqrt(max(0.0, variance["between"]) + max(0.0, variance["within"]) + max(0.0, variance["se2"])))
+    """(lo, hi) of log(measured / corrected) for a new source: the mean ± a Student t quantile
+    (90%, sources − 1 degrees of freedom: the between-source variance is estimated from that many
+    sources) times sqrt(τ² + σ² + se(mean)²)."""
+    from scipy.stats import t as student_t
+
+    quantile = float(student_t.ppf(0.95, max(1, int(variance.get("sources", 2)) - 1)))
+    half = quantile * float(np.sqrt(max(0.0, variance["between"]) + max(0.0, variance["within"]) + max(0.0, variance["se2"])))
     return variance["mean"] - half, variance["mean"] + half
 
 
