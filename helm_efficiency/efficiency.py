@@ -33,8 +33,9 @@ def efficiency_columns(
 
 def served_columns(requests: pd.DataFrame, stack: Optional[str], sla=None) -> pd.DataFrame:
     """`requests` with tables/served.ESTIMATE_COLUMNS added for `stack` (NaN with a reason where
-    the stack has no served table or the model none), each row priced under its model's name
-    (its HELM model, else its deployment)."""
+    the stack has no served table or the model none). A row the batch-1 chain priced from the
+    stack's own entry is served as that entry's model (`reference_model`), so both numbers price
+    one model; other rows by their HELM model, else their deployment."""
     from helm_efficiency.analytic.registry import registry_name
     from helm_efficiency.tables.served import DEFAULT_SLA, ESTIMATE_COLUMNS, has_served_table, served_estimates
 
@@ -45,12 +46,16 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], sla=None) -> pd
         out["served_extrapolated"] = False
         out["served_reason"] = f"no served table for {stack}" if stack else "no reference stack"
         return out
-    pairs = list(zip(out["model"] if "model" in out else [None] * len(out), out["model_deployment"] if "model_deployment" in out else [None] * len(out)))
-    chosen = {}  # per distinct (model, deployment): the first name the registry knows, else the model
+    column = lambda c: out[c].tolist() if c in out else [None] * len(out)  # noqa: E731
+    # One identity for both numbers: a request the batch-1 chain priced from the stack's own
+    # entry is served as that same model; the others by their first name the registry knows.
+    calibrated = [m == "calibrated" and isinstance(r, str) for m, r in zip(column("method"), column("reference_model"))]
+    pairs = list(zip(column("model"), column("model_deployment")))
+    chosen = {}
     for model, deployment in dict.fromkeys(pairs):
         chosen[(model, deployment)] = next((n for n in (model, deployment) if isinstance(n, str) and registry_name(n)),
                                            model if isinstance(model, str) else deployment)
-    names = [chosen[pair] for pair in pairs]
+    names = [ref if use else chosen[pair] for use, ref, pair in zip(calibrated, column("reference_model"), pairs)]
     served = served_estimates(names, out["num_prompt_tokens"].to_numpy(float), out["num_output_tokens"].to_numpy(float), stack, sla or DEFAULT_SLA)
     for column in ESTIMATE_COLUMNS:
         out[column] = served[column].to_numpy()
