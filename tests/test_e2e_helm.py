@@ -173,3 +173,27 @@ def test_local_models_registered_in_prod_env_can_be_summarized(suites):
                           capture_output=True, text=True, cwd=suites)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert (suites / "out" / "runs" / "fresh" / "groups" / "synthetic_reasoning.json").exists()
+
+
+def test_a_local_model_under_four_threads_is_timed_alone(tmp_path):
+    """`efficiency=` serializes in-process generation (helm/timed_alone.py): with HELM's
+    --num-threads 4 the requests of a local model still run one at a time, so the measured
+    concurrency stays near 1 and no contention correction is needed."""
+    name = "he-tiny"
+    save_random_model(demo_model_configs()[name], str(tmp_path / "models" / name))
+    command = ["helm-run", "--run-entries", f"synthetic_reasoning:mode=pattern_match,model=huggingface/{name},efficiency=cpu",
+               "--suite", "threads", "--max-eval-instances", "12", "--output-path", str(tmp_path / "out"),
+               "--local-path", str(tmp_path / "prod_env"), "--num-threads", "4",
+               "--enable-local-huggingface-models", str(tmp_path / "models" / name)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    stats = stats_of(tmp_path, "threads", "synthetic_reasoning")
+    assert stats["efficiency_raw_runtime_s"]["mean"] > 0
+    if "efficiency_concurrency" in stats:  # measured only over spans of 2 s or more
+        assert stats["efficiency_concurrency"]["mean"] <= 1.2
+    with open(next((tmp_path / "out" / "runs" / "threads").glob("synthetic_reasoning*")) / "scenario_state.json") as f:
+        states = json.load(f)["request_states"]
+    spans = sorted((s["result"]["request_datetime"], s["result"]["request_time"]) for s in states if not s["result"].get("cached"))
+    busy = sum(t for _, t in spans)
+    wall = max(a + t for a, t in spans) - min(a for a, _ in spans)
+    assert busy <= 1.2 * wall + 1.0  # whole-second start times: at most one second of apparent overlap

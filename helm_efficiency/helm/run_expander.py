@@ -15,6 +15,7 @@ from helm.benchmark.run_expander import RunExpander
 from helm.benchmark.run_spec import RunSpec
 
 from helm_efficiency.helm.metric_names import METRIC_CLASS
+from helm_efficiency.helm.timed_alone import install as install_timed_alone
 from helm_efficiency.tables.names import DEFAULT_TABLE, check_table_names, split_table_names
 
 DEFAULT_TABLES: Tuple[str, ...] = (DEFAULT_TABLE,)
@@ -48,6 +49,7 @@ class EfficiencyRunExpander(RunExpander):
         if self.value.lower() in ("false", "0", "no"):
             return [run_spec]
         tables = tables_from_value(self.value)
+        install_timed_alone()  # local models: each generation timed alone (helm/timed_alone.py)
         specs = [s for s in run_spec.metric_specs if s.class_name != METRIC_CLASS]
         specs.append(efficiency_metric_spec(tables))
         # The tables go into the run's name (its folder), so entries that differ only in
