@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 from statsmodels.regression.linear_model import OLS
 from statsmodels.tools.tools import add_constant
-from scipy.stats import t as student_t
 
 from helm_efficiency.analytic import flops as F
 from helm_efficiency.errors import EfficiencyInputError, check_fitted
@@ -72,6 +71,8 @@ class SizeOnlyModel:
                 errors.extend(np.log(guess / truth))
         self.loo_log_errors_ = np.asarray(errors)
         self.log_sd_ = float(np.sqrt(np.mean(self.loo_log_errors_**2)))
+        from scipy.stats import t as student_t  # scipy on use: it costs a second of start-up
+
         self.half_width_ = float(student_t.ppf(1 - self.alpha / 2, df=max(len(sizes) - 1, 1)) * self.log_sd_)
         return self
 

@@ -36,8 +36,6 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import nnls
-from scipy.stats import t as student_t
 
 from helm_efficiency.analytic import flops as F
 from helm_efficiency.analytic.hardware import HardwareSpec, hardware_spec
@@ -109,6 +107,8 @@ def similarity_coordinates(arch: Dict[str, int]) -> np.ndarray:
 def _wls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Relative-error least squares (weights 1/y², as WLS) with no negative coefficient, since every
     feature is a cost: scipy's NNLS on the rows scaled by 1/y."""
+    from scipy.optimize import nnls  # scipy on use: it costs a second of start-up
+
     return nnls(x / y[:, None], np.ones_like(y))[0]
 
 
@@ -194,6 +194,8 @@ class TransferModel:
         log_mean = np.log(self.regression(arch, self.hardware_, p, o)) + weights @ np.where(np.isfinite(residuals), residuals, 0.0)
         posterior = 1.0 + self.nugget - weights @ similarity
         # The prior variance is estimated from len(models_) held-out models: Student t quantile.
+        from scipy.stats import t as student_t
+
         half_width = student_t.ppf(1 - self.alpha / 2, df=max(len(self.models_) - 1, 1)) * np.sqrt(self.prior_variance_ * posterior)
         # Beyond the profiled (p, o) range nothing was measured: each doubling past it adds one
         # more interval width (a stated rule, not an estimate), and the row is flagged.
