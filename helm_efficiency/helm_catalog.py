@@ -188,3 +188,13 @@ def open_text_models() -> List[dict]:
             seen.add(model["name"])
             out.append(model)
     return out
+
+
+def registered_deployment(deployment: str):
+    """HELM's ModelDeployment for a name registered in this process (inside helm-run: HELM's
+    catalog plus the suite's prod_env), else None. Never HELM's get_model_deployment: for an
+    unknown "huggingface/NAME" that tries to download NAME's tokenizer from the Hub."""
+    from helm.benchmark.model_deployment_registry import DEPLOYMENT_NAME_TO_MODEL_DEPLOYMENT
+
+    return DEPLOYMENT_NAME_TO_MODEL_DEPLOYMENT.get(deployment)
+

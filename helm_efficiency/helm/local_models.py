@@ -6,14 +6,7 @@ import os
 from typing import Dict, Optional, Tuple
 
 from helm_efficiency.analytic.architecture import architecture_from_config
-
-
-def registered_deployment(deployment: str):
-    """HELM's ModelDeployment for a registered name, else None. Never HELM's get_model_deployment:
-    for an unknown "huggingface/NAME" that tries to download NAME's tokenizer from the Hub."""
-    from helm.benchmark.model_deployment_registry import DEPLOYMENT_NAME_TO_MODEL_DEPLOYMENT
-
-    return DEPLOYMENT_NAME_TO_MODEL_DEPLOYMENT.get(deployment)
+from helm_efficiency.helm_catalog import registered_deployment  # noqa: F401 (also used by callers of this module)
 
 
 def local_model_architecture(deployment: str) -> Optional[Tuple[Dict[str, int], str]]:

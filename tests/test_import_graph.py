@@ -1,0 +1,85 @@
+"""The package's import graph: every module imports in a fresh interpreter, and no internal
+import (at module top or inside a function) closes a circle between modules."""
+
+import ast
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _modules():
+    """{dotted module name: file path} for every module of helm_efficiency."""
+    out = {}
+    for root, _, files in os.walk(os.path.join(ROOT, "helm_efficiency")):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(root, name)
+                dotted = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
+                out[dotted[: -len(".__init__")] if dotted.endswith(".__init__") else dotted] = path
+    return out
+
+
+def _graph():
+    modules = _modules()
+    graph = {m: set() for m in modules}
+    for module, path in modules.items():
+        with open(path) as f:
+            tree = ast.parse(f.read(), path)
+        for node in ast.walk(tree):
+            targets = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("helm_efficiency"):
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names if a.name.startswith("helm_efficiency")]
+            for target in targets:
+                if target in modules and target != module and not module.startswith(target + "."):
+                    graph[module].add(target)
+    return graph
+
+
+def _a_circle(graph):
+    """One circle of the directed graph as a list of modules, or None."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        state[node] = "done"
+        stack.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_every_module_imports_in_a_fresh_interpreter():
+    modules = sorted(m for m in _modules() if not m.endswith(".__main__"))  # __main__ runs the CLI
+    code = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
+    done = subprocess.run([sys.executable, "-c", code, *modules], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_import_graph_has_no_circle():
+    graph = _graph()
+    # a package's __init__ that names its own modules is not a circle between modules
+    for package in [m for m in graph if os.path.basename(_modules()[m]) == "__init__.py"]:
+        graph[package] = {t for t in graph[package] if not t.startswith(package + ".")}
+    assert _a_circle(graph) is None, " -> ".join(_a_circle(graph))
+
+
+def test_the_circle_finder_finds_a_circle():
+    assert _a_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _a_circle({"a": {"b"}, "b": set()}) is None
