@@ -17,6 +17,8 @@ import pandas as pd
 from helm_efficiency.helm.metric_names import LEADERBOARD_STATS
 from helm_efficiency.report.leaderboard_data import EFFICIENCY_STATS, suite_run_table
 from helm_efficiency.report.pareto import pareto_optimal, rank_correlation, rank_lower_better
+from helm_efficiency.report.uncertainty import DEFAULT_DRAWS, DEFAULT_SEED
+from helm_efficiency.report import uncertainty_display
 
 EFFICIENCY_COLUMNS: Dict[str, str] = {s.leaderboard: s.column for s in LEADERBOARD_STATS}  # --efficiency choice → column
 LABELS: Dict[str, str] = {s.column: s.axis_label for s in LEADERBOARD_STATS}
@@ -111,12 +113,13 @@ def model_table(runs: pd.DataFrame, efficiency: str = "idealized", common_scenar
         judged = runs.loc[paired, "model"].unique()
         shared = [sc for sc, g in runs[paired].groupby("scenario") if set(judged) <= set(g["model"])]
         paired &= runs["scenario"].isin(shared)
-    rows = []
+    rows, used_scenarios = [], {}
     for model, group in runs.groupby("model", sort=True):
         used = group[paired.loc[group.index]]
         fallback = used.empty
         if fallback:  # the chosen measure is missing everywhere: not judged; average what there is
             used = group[group["score"].notna()] if group["score"].notna().any() else group
+        used_scenarios[model] = [str(sc) for sc in used.loc[used["score"].notna(), "scenario"]]  # what the uncertainty draws average
         row = {"model": model, "capability": used["score"].mean() if len(used) else np.nan, "num_scenarios": int(used["score"].notna().sum()),
                "scenarios": ", ".join(sorted(used["scenario"].astype(str).unique()))}
         for column in EFFICIENCY_STATS:
@@ -139,6 +142,7 @@ def model_table(runs: pd.DataFrame, efficiency: str = "idealized", common_scenar
     table.attrs["capability_label"] = capability_label(runs)
     table.attrs["capability_lower_is_better"] = lower
     table.attrs["common_scenarios"] = common_scenarios
+    table.attrs["used_scenarios"] = used_scenarios
     return table
 
 
@@ -192,6 +196,7 @@ def scatter(ax, data: pd.DataFrame, x: str, title: str, capability: str, log_x: 
         xs, ys = zip(*points)
         ax.step(xs, ys, where="post", color="tab:red", lw=1.2, alpha=0.6, label="Pareto frontier")
     # Alternate label offsets by vertical order, so neighbouring labels do not sit on each other.
+    uncertainty_display.draw_uncertainty(ax, sub, x)  # 90% error bars, points shaded by P(on the frontier)
     for i, (_, r) in enumerate(sub.sort_values("capability").iterrows()):
         ax.annotate(str(r["model"]), (r[x], r["capability"]), fontsize=7, xytext=(4, 4 if i % 2 else -9), textcoords="offset points")
     if log_x:
@@ -302,10 +307,12 @@ HEADERS = {
     "method": "Method",
     "note": "Note",
 }
+HEADERS = uncertainty_display.with_headers(HEADERS)
 
 
 def _display(table: pd.DataFrame) -> pd.DataFrame:
     """The table as people read it: formatted numbers, words for missing values, titled headers."""
+    table = table.assign(**uncertainty_display.text_columns(table))
     # Columns without a single value (no denoised runtime in the 2022 data, say) are left out.
     shown = table[[c for c in HEADERS if c in table and (c in ("model", "capability", "note") or table[c].notna().any())]].copy()
     formats = {"capability": lambda v: "n/a" if pd.isna(v) else f"{v:.3f}",
@@ -348,11 +355,14 @@ def _html_page(title: str, caption: str, shown: pd.DataFrame, correlations: pd.D
 
 def write_leaderboard(source: str, output_dir: str, metric: str = "auto", efficiency: str = "idealized",
                       common_scenarios: bool = False, allow_mixed_stacks: bool = False, local_path: Optional[str] = None,
-                      schema: Optional[Sequence[str]] = None) -> pd.DataFrame:
+                      schema: Optional[Sequence[str]] = None, seed: int = DEFAULT_SEED, draws: int = DEFAULT_DRAWS,
+                      write_stats: bool = False) -> pd.DataFrame:
     """Write leaderboard.{csv,md,html} and PNGs for a suite folder or a HELM 2022 CSV.
 
     Refuses to rank estimated numbers from different reference stacks together unless
-    allow_mixed_stacks, and then says so on every output."""
+    allow_mixed_stacks, and then says so on every output. Intervals, rank intervals and Pareto
+    probabilities come from `draws` joint draws with `seed` (report/uncertainty.py);
+    write_stats also writes each scenario's values into its runs' stats.json for helm-server."""
     from datetime import date
 
     from helm_efficiency.errors import EfficiencyInputError
@@ -367,6 +377,11 @@ def write_leaderboard(source: str, output_dir: str, metric: str = "auto", effici
     table = model_table(runs, efficiency, common_scenarios)
     if table.empty:
         raise EfficiencyInputError(source, "runs", "no run with a model and stats to rank")
+    from helm_efficiency.report.board_uncertainty import add_uncertainty
+
+    if write_stats and not os.path.isdir(source):
+        raise EfficiencyInputError(source, "--write-stats", "only a suite folder has runs to write stats into")
+    table, scenario_rows = add_uncertainty(source, table, runs, EFFICIENCY_COLUMNS[efficiency], draws=draws, seed=seed, per_scenario=write_stats)
     stacks = stacks_in(table, efficiency)
     notes = []
     if len(stacks) > 1:
@@ -382,7 +397,8 @@ def write_leaderboard(source: str, output_dir: str, metric: str = "auto", effici
         stack_text += f", served under {' / '.join(slas) if slas else 'the default latency target (tpot <= 50 ms, ttft <= 2 s)'}"
     title = f"Capability vs {LABELS[EFFICIENCY_COLUMNS[efficiency]]}"
     caption = (f"Capability: {capability}, over {scenario_set}. Efficiency: {LABELS[EFFICIENCY_COLUMNS[efficiency]]}; "
-               f"reference stack: {stack_text}. Source: {source}. Generated {date.today().isoformat()} by helm-efficiency.")
+               f"reference stack: {stack_text}. {table.attrs['uncertainty']} "
+               f"Source: {source}. Generated {date.today().isoformat()} by helm-efficiency.")
     correlations = rank_correlations(table)
     os.makedirs(output_dir, exist_ok=True)
     table.to_csv(os.path.join(output_dir, "leaderboard.csv"), index=False)
@@ -398,6 +414,10 @@ def write_leaderboard(source: str, output_dir: str, metric: str = "auto", effici
             f.write(data)
     with open(os.path.join(output_dir, "leaderboard.html"), "w") as f:
         f.write(_html_page(title, caption, shown, correlations, images, notes))
+    if write_stats:
+        from helm_efficiency.report.uncertainty_stats import write_uncertainty_stats
+
+        print(f"wrote the uncertainty stats into {write_uncertainty_stats(source, runs, scenario_rows)} runs' stats.json")
     for note in notes:
         print(f"warning: {note}")
     print(caption)

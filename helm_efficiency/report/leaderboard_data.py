@@ -19,6 +19,7 @@ import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.helm.metric_names import LEADERBOARD_STATS, METHODS, METRIC_CLASS
+from helm_efficiency.report.board_uncertainty import INTERVAL_COLUMNS, STAT_OF_COLUMN
 from helm_efficiency.runs import (REQUESTS_TABLE, RUN_METADATA, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of,
                                   scenario_of, stat_means)
 
@@ -146,6 +147,9 @@ def suite_run_table(suite_dir: str, metric: str = AUTO_METRIC, schema_files: Seq
             row[column] = means.get(stat)
         row["num_unestimated_requests"] = means.get("efficiency_num_unestimated_requests")
         row["num_media_requests"] = means.get("efficiency_num_media_requests")
+        row["num_instances"] = means.get("num_instances")  # HELM's count, to tell a complete per_instance_stats.json
+        for column in INTERVAL_COLUMNS:  # the stored 90% intervals the leaderboard's draws start from
+            row[column] = means.get(STAT_OF_COLUMN[column])
         row["has_efficiency_stats"] = "efficiency_num_requests" in means
         meta = _run_metadata(run_dir)
         row["stack"] = _metadata_stack(meta) or rescored.get(run) or stack_of(spec)

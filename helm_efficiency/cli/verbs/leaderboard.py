@@ -2,6 +2,7 @@
 
 from helm_efficiency.cli.options import add_local_path_option
 from helm_efficiency.helm.metric_names import LEADERBOARD_STATS
+from helm_efficiency.report.uncertainty import DEFAULT_DRAWS, DEFAULT_SEED
 
 
 def run(args) -> None:
@@ -9,7 +10,7 @@ def run(args) -> None:
 
     write_leaderboard(args.source, args.output_dir, metric=args.metric, efficiency=args.efficiency,
                       common_scenarios=args.common_scenarios, allow_mixed_stacks=args.allow_mixed_stacks,
-                      local_path=args.local_path, schema=args.schema)
+                      local_path=args.local_path, schema=args.schema, seed=args.seed, draws=args.draws, write_stats=args.write_stats)
 
 
 def register(add) -> None:
@@ -26,6 +27,11 @@ def register(add) -> None:
     p.add_argument("--schema", action="append", help="a HELM schema YAML whose run groups give each run's main metric and whose "
                    "metrics give each metric's direction (repeatable; "
                    "default: every schema_*.yaml in the suite folder and its benchmark_output, then every schema HELM ships)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of the joint draws behind the intervals (default {DEFAULT_SEED}: "
+                   "the same inputs and seed give the same numbers)")
+    p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help=f"joint draws (instance resamples and stack errors; default {DEFAULT_DRAWS})")
+    p.add_argument("--write-stats", action="store_true", help="also write each scenario's capability interval, rank interval, Pareto "
+                   "probability and cost per correct answer into its runs' stats.json, for helm-summarize and helm-server")
     add_local_path_option(p)
     p.add_argument("--allow-mixed-stacks", action="store_true",
                    help="rank idealized numbers from different reference stacks together (every output then says so)")
