@@ -31,7 +31,9 @@ def synthetic_board(models: int, scenarios: int, instances: int, seed: int = 0) 
         strata.append(Stratum(s, correct, {"idealized_runtime_s": runtime, "idealized_cost_usd": runtime * 1e-3}))
         capability[:, s], runtime_point[:, s] = correct.mean(axis=1), runtime.mean(axis=1)
     sigma = rng.uniform(0.15, 0.4, models)
-    measures = {"idealized_runtime_s": Measure(runtime_point, sigma, sigma), "idealized_cost_usd": Measure(runtime_point * 1e-3, sigma, sigma)}
+    shared = np.full(models, 0.12)  # the part of each model's log error its stack shares
+    measures = {"idealized_runtime_s": Measure(runtime_point, sigma, sigma, shared),
+                "idealized_cost_usd": Measure(runtime_point * 1e-3, sigma, sigma, shared)}
     return Board(capability=capability, used=np.ones((models, scenarios), bool), measures=measures, efficiency="idealized_runtime_s",
                  strata=strata, stack=np.zeros(models, int), correctness=np.ones(scenarios, bool), per_correct=["idealized_cost_usd"],
                  instances=np.full((models, scenarios), float(instances)))

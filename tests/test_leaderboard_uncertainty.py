@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import norm
 
 from helm_efficiency.report.pareto import pareto_optimal
-from helm_efficiency.report.uncertainty import (Z90, Board, Measure, Stratum, draw, min_ranks, pareto_front, rank_interval, shared_loading,
+from helm_efficiency.report.uncertainty import (Z90, Board, Measure, Stratum, draw, loading, min_ranks, pareto_front, rank_interval,
                                                summarize, win_rates)
 
 
@@ -51,30 +51,32 @@ def test_rank_interval_is_the_narrowest_run_holding_90_percent():
 
 
 # -- the shared stack error -----------------------------------------------------------------------
-def _efficiency_board(point, sigma, stack):
+def _efficiency_board(point, sigma, stack, shared):
     m = len(point)
+    sigma = np.asarray(sigma, float)
     return Board(capability=np.full((m, 1), 0.5), used=np.ones((m, 1), bool),
-                 measures={"cost": Measure(np.asarray(point, float)[:, None], np.asarray(sigma, float), np.asarray(sigma, float))},
+                 measures={"cost": Measure(np.asarray(point, float)[:, None], sigma, sigma, np.asarray(shared, float))},
                  efficiency="cost", stack=np.asarray(stack))
 
 
 def test_each_models_draws_reproduce_its_stored_interval_and_the_stack_share_is_drawn_once():
-    sigma = np.array([0.2, 0.2, 0.4, 0.2])
-    board = _efficiency_board([1.0, 2.0, 3.0, 4.0], sigma, [0, 0, 0, 1])
+    sigma = np.array([0.2, 0.2, 0.4, 0.2, 0.2])
+    board = _efficiency_board([1.0, 2.0, 3.0, 4.0, 5.0], sigma, [0, 0, 0, 1, 2], [0.2, 0.2, 0.2, 0.2, np.nan])
     draws = draw(board, draws=20000, seed=3).efficiency
     lo, hi = np.quantile(draws, [0.05, 0.95], axis=0)
-    np.testing.assert_allclose(lo, np.array([1, 2, 3, 4]) * np.exp(-Z90 * sigma), rtol=0.02)
-    np.testing.assert_allclose(hi, np.array([1, 2, 3, 4]) * np.exp(Z90 * sigma), rtol=0.02)
+    np.testing.assert_allclose(lo, np.arange(1, 6) * np.exp(-Z90 * sigma), rtol=0.02)
+    np.testing.assert_allclose(hi, np.arange(1, 6) * np.exp(Z90 * sigma), rtol=0.02)
     log = np.log(draws)
-    assert np.std(log[:, 1] - log[:, 0]) < 1e-12  # same stack, no own error: their ratio is sure
+    assert np.std(log[:, 1] - log[:, 0]) < 1e-12  # same stack, all of it shared: their ratio is sure
     # Model 2 shares 0.2 of its 0.4 with the stack: its ratio to model 0 carries only its own √(0.4²−0.2²).
     assert np.std(log[:, 2] - log[:, 0]) == pytest.approx(np.sqrt(0.4 ** 2 - 0.2 ** 2), rel=0.03)
     assert np.std(log[:, 3] - log[:, 0]) == pytest.approx(np.sqrt(2) * 0.2, rel=0.03)  # another stack: independent
-    np.testing.assert_allclose(shared_loading(sigma, sigma, np.array([0, 0, 0, 1])), [1, 1, 0.5, 1])
+    assert np.std(log[:, 4] - log[:, 0]) == pytest.approx(np.sqrt(2) * 0.2, rel=0.03)  # nothing shared: independent
+    np.testing.assert_allclose(loading(board.measures["cost"]), [1, 1, 0.5, 1, 0])
 
 
 def test_models_without_a_stored_interval_are_not_ranked_as_if_exact():
-    board = _efficiency_board([1.0, 2.0], [0.2, np.nan], [0, 0])
+    board = _efficiency_board([1.0, 2.0], [0.2, np.nan], [0, 0], [0.1, np.nan])
     out = summarize(board, draw(board, draws=500, seed=0))
     assert np.isnan(out["efficiency_lo"][1]) and np.isfinite(out["efficiency_lo"][0])
     assert np.isnan(out["efficiency_rank_lo"]).all() and np.isnan(out["pareto_probability"]).all()
@@ -97,6 +99,17 @@ def test_resamples_are_paired_across_models():
     assert (out["capability_rank_lo"][0], out["capability_rank_hi"][0]) == (2, 2)
 
 
+def test_a_lower_is_better_metric_ranks_and_fronts_low_values_first():
+    rng = np.random.default_rng(6)
+    errors = [(rng.random(200) < p).astype(float) for p in (0.1, 0.5, 0.9)]  # an error rate: lower is better
+    measure = Measure(np.array([[3.0], [2.0], [1.0]]), np.full(3, 0.05), np.full(3, 0.05), np.full(3, np.nan))
+    board = Board(capability=np.array([[e.mean()] for e in errors]), used=np.ones((3, 1), bool), measures={"cost": measure},
+                  efficiency="cost", strata=[Stratum(0, np.vstack(errors))], stack=np.zeros(3, int), capability_lower_is_better=True)
+    out = summarize(board, draw(board, draws=500, seed=0))
+    assert out["capability_rank_lo"].tolist() == [1, 2, 3] and out["capability_rank_hi"].tolist() == [1, 2, 3]
+    assert out["pareto_probability"].tolist() == [1.0, 1.0, 1.0]  # fewer errors cost more: every model is on the front
+
+
 def test_same_seed_same_numbers_other_seed_other_numbers():
     board, _, _ = simulate(np.random.default_rng(7))
     one, two = summarize(board, draw(board, 400, seed=11)), summarize(board, draw(board, 400, seed=11))
@@ -113,8 +126,9 @@ def simulate(rng, models=10, scenarios=4, instances=200, spread=0.35, shared=0.1
     are paired), so its true capability is the mean over scenarios of Φ(a_ms / √2). Its true cost
     is log-normal: log cost = trend · (standardized true capability) + scatter · N(0, 1) (by
     default unrelated to capability); the stored cost is the truth times exp(shared stack
-    error + own error), with the stored 90% interval ±Z90·σ around it. Two stacks; on each, one
-    model has no error of its own (the narrowest interval is the stack's shared error)."""
+    error + own error), with the stored 90% interval ±Z90·σ around it and the shared part's σ
+    stored beside it, as the correction's variance components are. Two stacks; on each, one model
+    has no error of its own."""
     a = spread * np.linspace(-0.4, 0.6, models)[:, None] + rng.normal(0, 0.3, (models, scenarios))
     truth = norm.cdf(a / np.sqrt(2)).mean(axis=1)
     strata, observed = [], np.zeros((models, scenarios))
@@ -129,7 +143,7 @@ def simulate(rng, models=10, scenarios=4, instances=200, spread=0.35, shared=0.1
     sigma = np.sqrt(shared ** 2 + own ** 2)
     stored = cost * np.exp(shared * rng.standard_normal(2)[stack] + own * rng.standard_normal(models))
     board = Board(capability=observed, used=np.ones((models, scenarios), bool),
-                  measures={"cost": Measure(np.repeat(stored[:, None], scenarios, axis=1), sigma, sigma)}, efficiency="cost",
+                  measures={"cost": Measure(np.repeat(stored[:, None], scenarios, axis=1), sigma, sigma, np.full(models, shared))}, efficiency="cost",
                   strata=strata, stack=stack)
     return board, truth, cost
 

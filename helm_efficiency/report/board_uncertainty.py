@@ -9,6 +9,7 @@ and served measures; measured runtimes carry none. docs/leaderboard_uncertainty.
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -85,6 +86,40 @@ def _sigmas(runs: pd.DataFrame, measure: str, used: np.ndarray, models: Sequence
     return np.where(ok, sigma_lo, np.nan), np.where(ok, sigma_hi, np.nan)
 
 
+@lru_cache(maxsize=None)
+def shared_sigma(stack: Optional[str], measure: str) -> float:
+    """The log standard deviation of the error every model priced on `stack` shares, for a
+    measure: from the stored correction's variance components, the between-source variance τ²
+    (a new deployment of the stack moves all its models alike) plus the error of the
+    correction's mean, se², on the scale of the interval the tables store (the Student t
+    quantile over Z90). Batch-1 measures read the stack framework's correction
+    (tables/data/anchor_correction.json; the smaller of its two phases), served ones the served
+    correction. NaN for a stack without a correction (the CPU table, the 2022 tables, a JSON
+    path, several stacks): nothing is shared, models vary independently."""
+    import json
+
+    from scipy.stats import t as student_t
+
+    from helm_efficiency.sources.aiconfigurator import STACKS
+
+    if not isinstance(stack, str) or stack not in STACKS or measure not in INTERVALS:
+        return float("nan")
+    if measure.startswith("served"):
+        from helm_efficiency.sources.served_correction import load_served_correction
+
+        served = load_served_correction()
+        components = [((served or {}).get("quantities") or {}).get("gpu", {}).get("variance_components")]
+    else:
+        from helm_efficiency.sources.anchor import CORRECTION_PATH
+
+        with open(CORRECTION_PATH) as f:
+            phases = json.load(f).get("frameworks", {}).get(STACKS[stack].backend, {})
+        components = [phase.get("variance_components") for phase in phases.values()]
+    sigmas = [float(student_t.ppf(0.95, max(1, int(c.get("sources", 2)) - 1))) / Z90 * np.sqrt(max(0.0, c["between"]) + max(0.0, c["se2"]))
+              for c in components if c and "between" in c and "se2" in c]
+    return min(sigmas) if sigmas else float("nan")
+
+
 def _stack_codes(table: pd.DataFrame) -> np.ndarray:
     """Models priced on one stack share a code; a model without a stack has its own."""
     stacks = table["stack"] if "stack" in table else pd.Series([None] * len(table))
@@ -116,14 +151,17 @@ def prepare(table: pd.DataFrame, runs: pd.DataFrame, instances: Optional[Mapping
                       for s in scenarios])
     wanted = list(dict.fromkeys([efficiency_column, *PER_CORRECT]))
     measures = {}
+    stacks = table["stack"] if "stack" in table else pd.Series([None] * len(table))
     for name in wanted:
         sigma_lo, sigma_hi = _sigmas(runs, name, used, models, scenarios)
-        measures[name] = Measure(_means(runs, name, models, scenarios), sigma_lo, sigma_hi)
+        shared = np.array([shared_sigma(stack if isinstance(stack, str) else None, name) for stack in stacks])
+        measures[name] = Measure(_means(runs, name, models, scenarios), sigma_lo, sigma_hi, shared)
     notes: Dict[str, List[str]] = {m: [] for m in models}
     strata, correct_ok = _strata(runs, instances, wanted, m_index, s_index, used, notes)
     correctness = np.array([is_correctness(metric_of.get(s)) for s in scenarios]) & correct_ok
     board = Board(capability=capability, used=used, measures=measures, efficiency=efficiency_column, strata=strata,
                   stack=_stack_codes(table), win_rate=bool(win_rate), lower_is_better=lower, correctness=correctness,
+                  capability_lower_is_better=bool(table.attrs.get("capability_lower_is_better", False)),
                   per_correct=[m for m in PER_CORRECT if m in measures], instances=_means(runs, "num_instances", models, scenarios, "sum"))
     return Prepared(board, models, scenarios, notes)
 
@@ -145,7 +183,7 @@ def _strata(runs: pd.DataFrame, instances: Optional[Mapping[str, object]], wante
     tables: Dict[Tuple[str, int], pd.DataFrame] = {}
     for _, run in runs.iterrows():
         m, s = m_index[run["model"]], s_index[run["scenario"]]
-        found = instances.get(run["run"])
+        found = instances.get(run["run"], "no per-instance values read")
         reason = found if isinstance(found, str) else None
         if reason is None:
             values = found["capability"].dropna() if "capability" in found else pd.Series(dtype=float)
@@ -224,6 +262,8 @@ def add_uncertainty(source: str, table: pd.DataFrame, runs: pd.DataFrame, effici
 def _note(prepared: Prepared, i: int) -> str:
     """Why a model's capability has no interval, or why its interval is a point."""
     model, board = prepared.models[i], prepared.board
+    if np.isnan(np.where(board.used[i], board.capability[i], np.nan)).all():
+        return ""  # no capability value: nothing to put an interval on
     notes = list(dict.fromkeys(prepared.notes[model]))
     if notes:
         return "no capability interval: " + "; ".join(notes[:3]) + (f" (+{len(notes) - 3} more)" if len(notes) > 3 else "")

@@ -1,15 +1,15 @@
 """Joint draws for a leaderboard that says how sure it is (numpy only, vectorized).
 
 One draw (docs/leaderboard_uncertainty.md)
-- resamples each stratum's instances with replacement (a stratum is one run group: a scenario,
-  or one subject of it), the same resample for every model, so comparisons are paired and the
-  scenario mix stays fixed (stratified bootstrap);
+- resamples each stratum's instances (a stratum is one run group: a scenario, or one subject
+  of it; Bayesian bootstrap weights, `resample_weights`), the same resample for every model,
+  so comparisons are paired and the scenario mix stays fixed (stratified bootstrap);
 - draws each model's reference-stack error for every efficiency measure: a standard normal
   z = a·z_stack + √(1−a²)·ε, where z_stack is drawn once per draw for all the models priced on
-  one stack and ε for each model apart; the loading a is the stack's shared share of the
-  model's stored interval (`shared_loading`). The measure is multiplied by exp(z·σ), σ from the
-  stored 90% interval's upper or lower side (split log-normal), so each model's 5% and 95%
-  points are exactly its stored interval's ends.
+  one stack and ε for each model apart; the loading a = σ_shared / σ is the share of the
+  model's log error its stack shares (`Measure.shared`). The measure is multiplied by exp(z·σ),
+  σ from the stored 90% interval's upper or lower side (split log-normal), so each model's 5%
+  and 95% points are exactly its stored interval's ends.
 
 From the draws: 90% intervals of capability, efficiency and cost per correct answer, 90% rank
 intervals (1 = best) and each model's probability of lying on the capability-vs-efficiency
@@ -45,11 +45,13 @@ class Stratum:
 @dataclass(frozen=True)
 class Measure:
     """An efficiency measure: per-request means per (model, scenario), and per model the stored
-    90% interval as log standard deviations below and above the point (NaN: none stored)."""
+    90% interval as log standard deviations below and above the point (NaN: none stored) and
+    the log standard deviation of the part of that error its stack shares (NaN: none shared)."""
 
     point: np.ndarray  # (models, scenarios)
     sigma_lo: np.ndarray  # (models,) log(point / lo) / Z90
     sigma_hi: np.ndarray  # (models,) log(hi / point) / Z90
+    shared: Optional[np.ndarray] = None  # (models,)
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ class Board:
     strata: Sequence[Stratum] = ()
     stack: Optional[np.ndarray] = None  # (models,) int: models priced on one stack share its error
     win_rate: bool = False
-    lower_is_better: Optional[np.ndarray] = None  # (scenarios,) bool, for win rates
+    lower_is_better: Optional[np.ndarray] = None  # (scenarios,) bool: the scenario's metric ranks lower values first
+    capability_lower_is_better: bool = False  # the row's capability (one such metric's mean; a win rate never is)
     correctness: Optional[np.ndarray] = None  # (scenarios,) bool
     per_correct: Sequence[str] = ()
     instances: Optional[np.ndarray] = None
@@ -150,25 +153,20 @@ def pareto_front(capability: np.ndarray, cost: np.ndarray) -> np.ndarray:
     return front & valid
 
 
-def shared_loading(sigma_lo: np.ndarray, sigma_hi: np.ndarray, stack: np.ndarray) -> np.ndarray:
-    """Each model's loading on its stack's shared error: the stack's narrowest stored interval
-    (its σ, the mean of the two sides) over the model's own. The error every model on a stack
-    carries is at most the narrowest model's whole error; all of it is taken as shared."""
-    sigma = (sigma_lo + sigma_hi) / 2
-    loading = np.ones_like(sigma)
-    for group in np.unique(stack):
-        members = (stack == group) & np.isfinite(sigma)
-        if members.any():
-            shared = sigma[members].min()
-            with np.errstate(invalid="ignore", divide="ignore"):
-                loading[members] = np.where(sigma[members] > 0, shared / sigma[members], 1.0)
-    return np.clip(loading, 0.0, 1.0)
+def loading(measure: Measure) -> np.ndarray:
+    """Each model's loading on its stack's shared error: σ_shared / σ, σ the mean of the stored
+    interval's two sides; 0 where nothing is shared, at most 1."""
+    sigma = (measure.sigma_lo + measure.sigma_hi) / 2
+    shared = measure.shared if measure.shared is not None else np.full(sigma.shape, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(sigma > 0, shared / sigma, 1.0)
+    return np.clip(np.nan_to_num(share, nan=0.0), 0.0, 1.0)
 
 
 def stack_error(z_shared: np.ndarray, z_own: np.ndarray, stack: np.ndarray, measure: Measure) -> np.ndarray:
     """(draws, models) multiplicative factors exp(z·σ) of one measure (1 where no interval is stored)."""
-    loading = shared_loading(measure.sigma_lo, measure.sigma_hi, stack)
-    z = loading * z_shared[:, stack] + np.sqrt(1 - loading ** 2) * z_own
+    a = loading(measure)
+    z = a * z_shared[:, stack] + np.sqrt(1 - a ** 2) * z_own
     log_factor = np.where(z > 0, z * measure.sigma_hi, z * measure.sigma_lo)
     return np.exp(np.nan_to_num(log_factor, nan=0.0))
 
@@ -191,13 +189,18 @@ def rank_interval(ranks: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     histogram = np.zeros((models, top + 1))
     np.add.at(histogram, (np.broadcast_to(np.arange(models), whole.shape), whole), 1.0)
     cumulative = np.concatenate([np.zeros((models, 1)), np.cumsum(histogram, axis=1)], axis=1)  # [m, r] = draws with rank < r
-    lo, hi = np.meshgrid(np.arange(1, top + 1), np.arange(1, top + 1), indexing="ij")
-    held = cumulative[:, hi + 1] - cumulative[:, lo]  # (models, lo, hi)
-    enough = (hi >= lo) & (held >= LEVEL * draws - 1e-9)
-    score = np.where(enough, (hi - lo) * (draws + 1) - held, np.inf)  # narrowest, then most draws
-    best = score.reshape(models, -1).argmin(axis=1)
-    out_lo, out_hi = lo.ravel()[best].astype(float), hi.ravel()[best].astype(float)
-    return np.where(valid, out_lo, np.nan), np.where(valid, out_hi, np.nan)
+    out_lo, out_hi = np.full(models, np.nan), np.full(models, np.nan)
+    open_ = valid.copy()
+    for width in range(top):  # widen until a run holds 90%; memory stays (models, ranks)
+        starts = np.arange(1, top + 1 - width)
+        held = cumulative[:, starts + width + 1] - cumulative[:, starts]  # (models, starts)
+        best = held.argmax(axis=1)
+        done = open_ & (held[np.arange(models), best] >= LEVEL * draws - 1e-9)
+        out_lo[done], out_hi[done] = starts[best[done]], starts[best[done]] + width
+        open_ &= ~done
+        if not open_.any():
+            break
+    return out_lo, out_hi
 
 
 # -- the draws ------------------------------------------------------------------------------------
@@ -405,7 +408,7 @@ def summarize(board: Board, result: Draws) -> Dict[str, np.ndarray]:
     # Ranks and the front need every judged model's draws: one held fixed would fake certainty for all.
     cap_ok = has_capability.any() and not (has_capability & ~drawn).any()
     eff_ok = has_efficiency.any() and not (has_efficiency & ~uncertain).any()
-    for prefix, values, judged, higher, ok in (("capability", capability, has_capability, True, cap_ok),
+    for prefix, values, judged, higher, ok in (("capability", capability, has_capability, not board.capability_lower_is_better, cap_ok),
                                                 ("efficiency", efficiency, has_efficiency, False, eff_ok)):
         out[f"{prefix}_rank_lo"], out[f"{prefix}_rank_hi"] = nan.copy(), nan.copy()
         if ok and len(values):
@@ -414,7 +417,8 @@ def summarize(board: Board, result: Draws) -> Dict[str, np.ndarray]:
     both = has_capability & has_efficiency
     out["pareto_probability"] = nan.copy()
     if len(capability) and both.any() and not (both & ~(drawn & uncertain)).any():
-        front = pareto_front(np.where(both, capability, np.nan), np.where(both, efficiency, np.nan))
+        better = capability if not board.capability_lower_is_better else -capability
+        front = pareto_front(np.where(both, better, np.nan), np.where(both, efficiency, np.nan))
         out["pareto_probability"] = np.where(both, front.mean(axis=0), np.nan)
     points = point_per_correct(board)
     for name in board.per_correct:
@@ -470,13 +474,14 @@ def summarize_scenarios(board: Board, result: Draws) -> Dict[str, np.ndarray]:
             continue
         lo, hi = interval(np.nan_to_num(cap))
         out["capability_lo"][drawn, s], out["capability_hi"][drawn, s] = lo[drawn], hi[drawn]
+        lower = bool(board.lower_is_better[s]) if board.lower_is_better is not None else False
         if drawn[present].all():
-            ranks = min_ranks(np.where(present, cap, np.nan), higher_is_better=not bool(board.lower_is_better[s]) if board.lower_is_better is not None else True)
+            ranks = min_ranks(np.where(present, cap, np.nan), higher_is_better=not lower)
             lo, hi = rank_interval(ranks)
             out["capability_rank_lo"][present, s], out["capability_rank_hi"][present, s] = lo[present], hi[present]
             both = present & ~np.isnan(eff).any(axis=0)
             if both.any():
-                front = pareto_front(np.where(both, cap, np.nan), np.where(both, eff, np.nan))
+                front = pareto_front(np.where(both, -cap if lower else cap, np.nan), np.where(both, eff, np.nan))
                 out["pareto_probability"][both, s] = front.mean(axis=0)[both]
         if correctness[s]:
             for name in board.per_correct:
