@@ -297,3 +297,14 @@ def test_write_stats_puts_the_scenario_values_in_stats_json_for_helm_server(tmp_
     group = next(g for g in efficiency_schema()["metric_groups"] if g["name"] == "efficiency_plugin")
     listed = {m["name"] for m in group["metrics"]}
     assert {"efficiency_capability_lo", "efficiency_capability_hi", "efficiency_pareto_probability", "efficiency_capability_rank_lo"} <= listed
+
+
+def test_bad_uncertainty_options_are_named(tmp_path, data_dir):
+    from helm_efficiency.errors import EfficiencyInputError
+    from helm_efficiency.report.leaderboard import write_leaderboard
+
+    csv = os.path.join(data_dir, "api_runtimes", "inference_runtimes_and_accuracies_slice.csv")
+    with pytest.raises(EfficiencyInputError, match="--write-stats.*only a suite folder"):
+        write_leaderboard(csv, str(tmp_path / "a"), write_stats=True)
+    with pytest.raises(EfficiencyInputError, match="--draws.*100 or more"):
+        write_leaderboard(csv, str(tmp_path / "b"), draws=10)

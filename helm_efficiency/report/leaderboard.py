@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.helm.metric_names import LEADERBOARD_STATS
+from helm_efficiency.report import uncertainty_display
+from helm_efficiency.report.board_uncertainty import add_uncertainty
 from helm_efficiency.report.leaderboard_data import EFFICIENCY_STATS, suite_run_table
 from helm_efficiency.report.pareto import pareto_optimal, rank_correlation, rank_lower_better
 from helm_efficiency.report.uncertainty import DEFAULT_DRAWS, DEFAULT_SEED
-from helm_efficiency.report import uncertainty_display
 
 EFFICIENCY_COLUMNS: Dict[str, str] = {s.leaderboard: s.column for s in LEADERBOARD_STATS}  # --efficiency choice → column
 LABELS: Dict[str, str] = {s.column: s.axis_label for s in LEADERBOARD_STATS}
@@ -195,8 +196,8 @@ def scatter(ax, data: pd.DataFrame, x: str, title: str, capability: str, log_x: 
     if len(points) > 1:
         xs, ys = zip(*points)
         ax.step(xs, ys, where="post", color="tab:red", lw=1.2, alpha=0.6, label="Pareto frontier")
-    # Alternate label offsets by vertical order, so neighbouring labels do not sit on each other.
     uncertainty_display.draw_uncertainty(ax, sub, x)  # 90% error bars, points shaded by P(on the frontier)
+    # Alternate label offsets by vertical order, so neighbouring labels do not sit on each other.
     for i, (_, r) in enumerate(sub.sort_values("capability").iterrows()):
         ax.annotate(str(r["model"]), (r[x], r["capability"]), fontsize=7, xytext=(4, 4 if i % 2 else -9), textcoords="offset points")
     if log_x:
@@ -377,8 +378,6 @@ def write_leaderboard(source: str, output_dir: str, metric: str = "auto", effici
     table = model_table(runs, efficiency, common_scenarios)
     if table.empty:
         raise EfficiencyInputError(source, "runs", "no run with a model and stats to rank")
-    from helm_efficiency.report.board_uncertainty import add_uncertainty
-
     if write_stats and not os.path.isdir(source):
         raise EfficiencyInputError(source, "--write-stats", "only a suite folder has runs to write stats into")
     table, scenario_rows = add_uncertainty(source, table, runs, EFFICIENCY_COLUMNS[efficiency], draws=draws, seed=seed, per_scenario=write_stats)
