@@ -4,7 +4,7 @@ Capability per run is `--metric` or, with `auto` (the default), the main metric 
 group (`environment.main_name`) in the schema the suite was made with: `--schema` files, then
 schema files in the suite folder, then every schema HELM ships (classic first, then lite,
 MedHELM, safety, capabilities, ...), the first that describes the group winning. The reference
-stack of each run comes from RUN/efficiency_metadata.json (written by rescore), else the
+stack of each run comes from RUN/efficiency_metadata.json (written by the live metric and by rescore), else the
 efficiency MetricSpec in its run_spec.json, else SUITE/efficiency_requests.csv; the method
 from the efficiency_num_<method>_requests counts.
 """
@@ -18,7 +18,8 @@ import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.helm.metric_names import LEADERBOARD_STATS, METHODS, METRIC_CLASS
-from helm_efficiency.runs import (REQUESTS_TABLE, RUN_METADATA, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of,
+from helm_efficiency.run_metadata import read_metadata
+from helm_efficiency.runs import (REQUESTS_TABLE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of,
                                   scenario_of, stat_means)
 
 EFFICIENCY_STATS = {s.column: s.name for s in LEADERBOARD_STATS}  # requests-table column → stat name
@@ -76,18 +77,6 @@ def _rescored_stacks(suite_dir: str) -> Dict[str, str]:
     return {run: "+".join(sorted(set(rows["reference_hardware"].astype(str)))) for run, rows in table.groupby("run")}
 
 
-def _run_metadata(run_dir: str) -> dict:
-    """RUN/efficiency_metadata.json (written by rescore), or {}."""
-    path = os.path.join(run_dir, RUN_METADATA)
-    if not os.path.exists(path):
-        return {}
-    try:
-        meta = read_json(path)
-    except EfficiencyInputError:
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
 def _metadata_stack(meta: dict) -> Optional[str]:
     """The reference stacks a rescore used for a run ('+'-joined), from its metadata."""
     stacks = meta.get("reference_stacks")
@@ -127,8 +116,10 @@ def suite_run_table(suite_dir: str, metric: str = AUTO_METRIC, schema_files: Seq
             row[column] = means.get(stat)
         row["num_unestimated_requests"] = means.get("efficiency_num_unestimated_requests")
         row["has_efficiency_stats"] = "efficiency_num_requests" in means
-        meta = _run_metadata(run_dir)
-        row["stack"] = _metadata_stack(meta) or rescored.get(run) or stack_of(spec)
+        meta = read_metadata(run_dir)
+        # A run's own record says which stacks its numbers came from (none: no request estimated),
+        # even where the run entry named other tables; older runs fall back to the requests table or the spec.
+        row["stack"] = _metadata_stack(meta) if "reference_stacks" in meta else (rescored.get(run) or stack_of(spec))
         row["served_sla"] = meta.get("served_sla")
         counts = {m: means.get(f"efficiency_num_{m}_requests") or 0 for m in METHODS}
         row["method"] = max(counts, key=counts.get) if any(counts.values()) else None
