@@ -164,6 +164,8 @@ def run_stats(rows: pd.DataFrame, helm_fill: Sequence[str] = ()) -> Tuple[List[d
     JSON dicts, run-level counts included (the same aggregate functions as the live metric)."""
     aggregated, per_instance = aggregate.run_stats(rows, aggregate.json_name, helm_fill)
     aggregated += aggregate.run_count_stats(rows, aggregate.json_name)
+    present = {(name["name"], name.get("split")) for name, _ in aggregated if name.keys() <= {"name", "split"}}
+    aggregated += aggregate.placeholder_stats(rows, aggregate.json_name, present)
     stats = [aggregate.stat_dict(name, moments) for name, moments in aggregated]
     return stats, {key: [aggregate.stat_dict(name, moments) for name, moments in values] for key, values in per_instance.items()}
 

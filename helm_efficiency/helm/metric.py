@@ -88,7 +88,9 @@ class InferenceEfficiencyMetric(Metric):
         aggregated, per_instance = aggregate.run_stats(table, render, helm_stats_to_fill(adapter_spec.model_deployment, states))
         filled = helm_stats_with_values((name.name, moments[0]) for name, moments in aggregated)
         _write_run_metadata(eval_cache_path, build_metadata(table, self.table_names, filled, SCORED_LIVE, sla=str(self.sla), machine_load=load))
-        stats = [_stat(name, moments) for name, moments in aggregated + aggregate.run_count_stats(table, render)]
+        aggregated += aggregate.run_count_stats(table, render)
+        present = {(name.name, name.split) for name, _ in aggregated if name.sub_split is None and name.perturbation is None}
+        stats = [_stat(name, moments) for name, moments in aggregated + aggregate.placeholder_stats(table, render, present)]
         per_instance_stats = [
             PerInstanceStats(instance_id, render.perturbations.get(description), trial, [_stat(n, m) for n, m in values])
             for (instance_id, trial, description), values in per_instance.items()
