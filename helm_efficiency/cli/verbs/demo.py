@@ -20,6 +20,6 @@ def run(args) -> None:
 def register(add) -> None:
     p = add("demo", run, "Run an offline helm-run with the plugin on random-weight local models and print the efficiency table.",
             "helm-efficiency demo --max-eval-instances 20")
-    p.add_argument("--output-path", default="benchmark_output")
-    p.add_argument("--suite", default="demo")
-    p.add_argument("--max-eval-instances", type=int, default=20)
+    p.add_argument("--output-path", default="benchmark_output", help="helm-run's --output-path: the suite goes to OUTPUT_PATH/runs/SUITE, the models to OUTPUT_PATH/demo_models")
+    p.add_argument("--suite", default="demo", help="helm-run's --suite")
+    p.add_argument("--max-eval-instances", type=int, default=20, help="instances per run entry (helm-run's --max-eval-instances)")
