@@ -69,6 +69,7 @@ def test_live_run_records_the_helm_stats_it_filled(live_copy):
     _, run, _ = live_copy
     meta = metadata(run)
     assert meta["scored_by"] == "helm-run"
+    assert {"others_cpu_share", "busy", "window_s", "num_cpus"} <= set(meta["machine_load"])
     assert sorted(meta["helm_stats_filled"]) == sorted(HELM_FILLED_STATS)
     assert_helm_columns_follow_ours(run)
 
