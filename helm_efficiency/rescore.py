@@ -49,7 +49,7 @@ from helm_efficiency.runs import (PER_INSTANCE_STATS, REQUESTS_TABLE, RUN_METADA
 PREFIX = "efficiency_"
 # Requests-table columns a run's write reads: the aggregation's and the run counts' (each listed
 # beside the code that reads it) and run_metadata.build_metadata's.
-WRITE_COLUMNS = set(aggregate.COLUMNS_READ) | set(RUN_COUNT_COLUMNS) | {"reference_hardware", "approximate_tokens"}
+WRITE_COLUMNS = set(aggregate.COLUMNS_READ) | set(RUN_COUNT_COLUMNS) | {"reference_hardware", "approximate_tokens", "unestimated_reason"}
 JOURNAL = ".efficiency_rescore.journal"
 
 

@@ -10,6 +10,7 @@ Fields:
 - helm_stats_from_helm: those HELM itself computed, never touched (rescore works it out once and
   keeps it, so later rescores need not guess from files it has already rewritten);
 - local_path, served_sla, requests, approximate_token_requests;
+- unestimated_reasons: {why a request got no idealized runtime: requests}, e.g. "closed-weight (HELM access)";
 - machine_load (live runs): whether other processes kept the machine busy while the run was
   timed (machine_load.py).
 """
@@ -51,6 +52,8 @@ def build_metadata(rows: pd.DataFrame, tables: Sequence[str], helm_filled: Seque
         meta["helm_stats_from_helm"] = sorted(helm_from_helm)
     meta.update({"local_path": local_path, "served_sla": sla or str(DEFAULT_SLA), "requests": int(len(rows)),
                  "approximate_token_requests": int(rows.get("approximate_tokens", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())})
+    reasons = rows.get("unestimated_reason", pd.Series(dtype=object)).dropna().astype(str)
+    meta["unestimated_reasons"] = {reason: int(n) for reason, n in reasons[reasons != ""].value_counts().sort_index().items()}
     if machine_load is not None:
         meta["machine_load"] = machine_load
     return meta

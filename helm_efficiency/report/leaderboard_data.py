@@ -121,6 +121,8 @@ def suite_run_table(suite_dir: str, metric: str = AUTO_METRIC, schema_files: Seq
         # even where the run entry named other tables; older runs fall back to the requests table or the spec.
         row["stack"] = _metadata_stack(meta) if "reference_stacks" in meta else (rescored.get(run) or stack_of(spec))
         row["served_sla"] = meta.get("served_sla")
+        reasons = meta.get("unestimated_reasons") or {}
+        row["unestimated_reason"] = max(sorted(reasons), key=reasons.get) if isinstance(reasons, dict) and reasons else None
         counts = {m: means.get(f"efficiency_num_{m}_requests") or 0 for m in METHODS}
         row["method"] = max(counts, key=counts.get) if any(counts.values()) else None
         rows.append(row)
