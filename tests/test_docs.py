@@ -61,6 +61,7 @@ def test_every_tests_data_file_an_example_names_exists():
         assert glob.glob(os.path.join(ROOT, path)), (where, path)
 
 
+@pytest.mark.slow
 def test_readme_2022_leaderboard_example_runs(tmp_path):
     """The README's leaderboard line for HELM's 2022 data, verbatim, from the repository root."""
     [line] = [line for line in open(README, encoding="utf-8") if line.startswith("helm-efficiency leaderboard tests/data/")]
