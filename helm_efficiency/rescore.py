@@ -369,13 +369,22 @@ def _suite_requests_csv(suite_dir: str, table: pd.DataFrame, pattern: str) -> st
 
 
 def concat_tables(frames: List[pd.DataFrame]) -> pd.DataFrame:
-    """Requests tables one under the other, with the dtypes pandas gives today: a column that is
-    all missing in some tables and has values in others is left out of the former first (pandas
-    deprecates guessing the dtype past all-NA entries and warns, FutureWarning), then restored."""
+    """Requests tables one under the other, with the dtypes pandas gives today: where a column's
+    dtype differs between tables, the tables in which it is all missing leave it out first
+    (pandas deprecates guessing the dtype past all-NA entries and warns, FutureWarning); the
+    columns are restored after. Only those columns are inspected (the usual suite has none)."""
     columns = list(dict.fromkeys(c for frame in frames for c in frame.columns))
-    valued = {c for frame in frames for c in frame.columns if frame[c].notna().any()}
-    trimmed = [frame.drop(columns=[c for c in frame.columns if c in valued and not frame[c].notna().any()]) for frame in frames]
-    return pd.concat(trimmed, ignore_index=True).reindex(columns=columns)
+    dtypes: Dict[str, set] = {}
+    for frame in frames:
+        for column, dtype in frame.dtypes.items():
+            dtypes.setdefault(column, set()).add(dtype)
+    mixed = [c for c, kinds in dtypes.items() if len(kinds) > 1]
+    if mixed:
+        empty = [{c for c in mixed if c in frame and not frame[c].notna().any()} for frame in frames]
+        valued = {c for frame, gone in zip(frames, empty) for c in mixed if c in frame and c not in gone}
+        frames = [frame.drop(columns=sorted(gone & valued)) if gone & valued else frame for frame, gone in zip(frames, empty)]
+    joined = pd.concat(frames, ignore_index=True)
+    return joined if list(joined.columns) == columns else joined.reindex(columns=columns)
 
 
 def table_to_csv(table: pd.DataFrame) -> str:
