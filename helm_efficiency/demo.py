@@ -154,9 +154,20 @@ def run_demo(output_path: str = "benchmark_output", max_eval_instances: int = 20
 
 
 def format_demo_table(table: pd.DataFrame) -> str:
+    """The demo's table: one row per model, its notes numbered under the table (so a long note,
+    such as a busy machine's, does not stretch every row)."""
     runtimes = {s.column: f"{s.leaderboard} (s)" for s in LEADERBOARD_STATS if s.column.endswith("_runtime_s")}
     columns = {"model": "model", "capability": "exact_match", **runtimes, "scenarios": "scenarios", "note": "note"}
     shown = table[[c for c in columns if c in table.columns]].copy()
     shown["capability"] = shown["capability"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.3f}")
+    notes: List[str] = []
+    if "note" in shown:
+        for i, note in shown["note"].items():
+            if isinstance(note, str) and note:
+                notes.append(f"[{len(notes) + 1}] {shown.loc[i, 'model']}: {note}")
+                shown.loc[i, "note"] = f"[{len(notes)}]"
+            else:
+                shown.loc[i, "note"] = ""
     shown = shown.rename(columns=columns)
-    return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="not estimated")
+    text = shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="not estimated")
+    return "\n".join([text, *notes])

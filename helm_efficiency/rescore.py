@@ -42,7 +42,7 @@ from helm_efficiency.helm_catalog import use_local_path
 from helm_efficiency.requests import EXCLUSION_STATUSES, perturbation_description_json
 from helm_efficiency.tokens import offline_counter
 from helm_efficiency.helm.metric_names import HELM_FILLED_STATS
-from helm_efficiency.run_metadata import SCORED_BY_RESCORE, build_metadata, helm_stats_from_helm, helm_stats_with_values
+from helm_efficiency.run_metadata import SCORED_BY_RESCORE, build_metadata, helm_stats_from_helm, helm_stats_with_values, read_metadata
 from helm_efficiency.runs import (PER_INSTANCE_STATS, REQUESTS_TABLE, RUN_METADATA, RUN_SPEC, SCENARIO_STATE, STATS, list_run_dirs,
                                   model_deployment_of, read_json, run_spec_of)
 
@@ -260,7 +260,9 @@ def write_run(run_dir: str, rows: pd.DataFrame, tables: Sequence[str] = (DEFAULT
     existing_per_instance = read_json(per_instance_path) if os.path.exists(per_instance_path) else []
     helm_fill, from_helm = helm_stats_to_fill(run_dir, existing_stats)
     aggregated, per_instance = run_stats(rows, helm_fill)
-    meta = build_metadata(rows, tables, filled_helm_stats(aggregated), SCORED_BY_RESCORE, local_path, sla, helm_from_helm=from_helm)
+    # The timings are the live run's: so is how busy the machine was when they were taken.
+    meta = build_metadata(rows, tables, filled_helm_stats(aggregated), SCORED_BY_RESCORE, local_path, sla, helm_from_helm=from_helm,
+                          machine_load=read_metadata(run_dir).get("machine_load"))
     commit_run_files(
         run_dir,
         {

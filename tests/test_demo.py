@@ -41,7 +41,9 @@ def test_a_model_timed_on_a_busy_machine_gets_a_note(tmp_path):
                          "raw_runtime_s": [3.5, 0.07], "denoised_runtime_s": [3.4, 0.06], "idealized_runtime_s": [0.6, 0.08],
                          "idealized_energy_j": np.nan, "idealized_cost_usd": np.nan, "has_efficiency_stats": True})
     text = format_demo_table(add_busy_notes(model_table(runs, "idealized"), busiest))
-    [small] = [line for line in text.splitlines() if "he-small" in line]
-    [tiny] = [line for line in text.splitlines() if "he-tiny" in line]
-    assert "BUSY MACHINE" in small and "61%" in small and "BUSY" not in tiny
+    lines = text.splitlines()
+    small_row, small_note = [line for line in lines if "he-small" in line]
+    [tiny_row] = [line for line in lines if "he-tiny" in line]
+    assert small_row.rstrip().endswith("[1]") and small_note.startswith("[1] huggingface/he-small: BUSY MACHINE")
+    assert "61%" in small_note and not tiny_row.rstrip().endswith("]")
     assert "scenarios" in text.splitlines()[0]  # which runs the numbers are averaged over

@@ -82,6 +82,7 @@ def test_rescore_with_another_table_refreshes_what_the_live_metric_filled(live_c
     assert main_stats(run)["efficiency_idealized_runtime_s"]["mean"] != pytest.approx(live_idealized)
     assert_helm_columns_follow_ours(run)
     assert sorted(metadata(run)["helm_stats_filled"]) == sorted(HELM_FILLED_STATS)
+    assert metadata(run)["scored_by"] == "rescore" and "machine_load" in metadata(run)  # the timings, and their machine, are the live run's
 
 
 @pytest.mark.e2e
