@@ -49,12 +49,16 @@ def _reason(group: pd.DataFrame, column: str) -> str:
 
 
 def _note(group: pd.DataFrame, column: str, efficiency: str) -> str:
-    """Why a model is not judged: no capability value where it has the measure, or no measure."""
-    if group[column].notna().any():
-        if group["accuracy"].notna().any() and group["score"].isna().all():
-            return "alone in its scenarios: a win rate needs another model to compare with"
-        return f"no capability value in the scenarios that have its {efficiency} numbers"
-    return f"{efficiency} not estimated: {_reason(group, column)}"
+    """Why a model is not judged: alone in its scenarios (no win rate), no capability value where
+    it has the measure, or no measure (with the reason)."""
+    notes = []
+    if group["accuracy"].notna().any() and group["score"].isna().all():
+        notes.append("alone in its scenarios: a win rate needs another model to compare with")
+    if not group[column].notna().any():
+        notes.append(f"{efficiency} not estimated: {_reason(group, column)}")
+    elif not notes:
+        notes.append(f"no capability value in the scenarios that have its {efficiency} numbers")
+    return "; ".join(notes)
 
 
 def win_rates(runs: pd.DataFrame) -> pd.Series:
