@@ -12,7 +12,7 @@ For each (hardware, model) profile: calibrate on the 15 points p ∈ {1, 256, 51
                  never informs its V100 estimate, nor the reverse)
 plus the empirical coverage of our 90% prediction intervals. All in one run.
 
-    python bench/costmodel_accuracy.py --profiles ../shared/data/reference_profiles --png bench/out/costmodel_accuracy.png
+    python bench/costmodel_accuracy.py --profiles tests/data/reference_profiles --png bench/out/costmodel_accuracy.png
 """
 
 import argparse
@@ -119,7 +119,7 @@ def plot(points: pd.DataFrame, path: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profiles", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "reference_profiles"))
+    parser.add_argument("--profiles", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data", "reference_profiles"))
     parser.add_argument("--png", default=os.path.join(os.path.dirname(__file__), "out", "costmodel_accuracy.png"))
     args = parser.parse_args()
     logs = sorted(glob.glob(os.path.join(args.profiles, "*", "*.log")))

@@ -11,7 +11,7 @@ plus the empirical coverage of the transfer model's 90% intervals. Held out mean
 on every hardware, so the V100 prediction of a model never sees its A100 profile. Data:
 github.com/stanford-crfm/helm-efficiency (logs/).
 
-    python bench/transfer_accuracy.py --profiles ../shared/data/reference_profiles
+    python bench/transfer_accuracy.py --profiles tests/data/reference_profiles
 """
 
 import argparse
@@ -95,7 +95,7 @@ def wins(table: pd.DataFrame) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profiles", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "reference_profiles"))
+    parser.add_argument("--profiles", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data", "reference_profiles"))
     parser.add_argument("--sensitivity", action="store_true", help="also sweep the neighbour kernel's length scale and nugget")
     args = parser.parse_args()
     measurements = import_megatron_logs(sorted(glob.glob(os.path.join(args.profiles, "*", "*.log"))))

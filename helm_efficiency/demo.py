@@ -8,15 +8,19 @@ is reported as not estimated.
 """
 
 import os
+import queue
 import re
 import subprocess
 import sys
+import threading
 import time
-from typing import List
+from typing import Dict, List, Optional
 
 import pandas as pd
 
 from helm_efficiency.helm.metric_names import LEADERBOARD_STATS
+from helm_efficiency.run_metadata import read_metadata
+from helm_efficiency.runs import list_run_dirs, model_deployment_of, run_spec_of
 
 from helm_efficiency.profiling.profile_cmd import demo_model_configs
 from helm_efficiency.profiling.random_model import save_random_model
@@ -34,23 +38,75 @@ def run_entries(models: List[str], max_eval_instances: int) -> List[str]:
     return entries
 
 
-# HELM logs "Running RUN_NAME {" when it starts a run entry.
+# HELM logs "Running RUN_NAME {" when it starts a run entry, and "NAME {" when it enters a step.
 RUN_START = re.compile(r" INFO\s+Running (\S+) \{$")
+STEP_START = re.compile(r" INFO\s+(scenario\.get_instances|Executor\.execute|\d+ metrics) \{$")
+STEPS = {"scenario.get_instances": "loading the scenario", "Executor.execute": "sending requests"}
+HEARTBEAT_S = 20.0  # the longest silence: a progress line at least this often (issue #33 asks for 30 s at most)
 
 
-def run_with_progress(command: List[str], log_path: str, total: int) -> int:
-    """Run `command`, its output going to `log_path`; print a line as each run entry starts."""
-    started = time.time()
-    done = 0
+def run_with_progress(command: List[str], log_path: str, total: int, heartbeat_s: float = HEARTBEAT_S) -> int:
+    """Run `command`, its output going to `log_path`; print a line as each run entry starts, and
+    one at least every `heartbeat_s` seconds while it runs (which run, which step, for how long):
+    HELM prints nothing while a local model answers, and a run can take minutes."""
+    started = time.monotonic()
+    done, current, step, run_started, last_print = 0, "", "starting helm-run", started, started
+    lines: "queue.Queue[Optional[str]]" = queue.Queue()
     with open(log_path, "w") as log, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
-        for line in process.stdout:
-            log.write(line)
-            match = RUN_START.search(line.rstrip("\n"))
-            if match:
-                done += 1
-                print(f"  [{done}/{total}] {time.time() - started:5.0f} s  helm-run: {match.group(1)}", flush=True)
-    print(f"  helm-run finished in {time.time() - started:.0f} s (log: {log_path})", flush=True)
+        def read() -> None:
+            for line in process.stdout:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+        while True:
+            try:
+                line = lines.get(timeout=min(1.0, heartbeat_s))
+            except queue.Empty:
+                line = ""
+            if line is None:
+                break
+            now = time.monotonic()
+            if line:
+                log.write(line)
+                text = line.rstrip("\n")
+                run = RUN_START.search(text)
+                if run:
+                    done, current, step, run_started, last_print = done + 1, run.group(1), "starting", now, now
+                    print(f"  [{done}/{total}] {now - started:5.0f} s  helm-run: {current}", flush=True)
+                    continue
+                entered = STEP_START.search(text)
+                if entered:
+                    step = STEPS.get(entered.group(1), "computing metrics")
+            if now - last_print >= heartbeat_s:
+                where = f"{current}, {step}, {now - run_started:.0f} s into this run" if current else step
+                print(f"  [{done}/{total}] {now - started:5.0f} s  still running ({where})", flush=True)
+                last_print = now
+        process.wait()
+    print(f"  helm-run finished in {time.monotonic() - started:.0f} s (log: {log_path})", flush=True)
     return process.returncode
+
+
+def busy_runs(suite_dir: str) -> Dict[str, float]:
+    """{model deployment: the largest share of the CPUs other processes used while one of its runs
+    was timed}, for the models with a run the live metric flagged busy (machine_load.py)."""
+    busiest: Dict[str, float] = {}
+    for run_dir in list_run_dirs(suite_dir):
+        load = read_metadata(run_dir).get("machine_load") or {}
+        if load.get("busy"):
+            model = model_deployment_of(run_spec_of(run_dir))
+            busiest[model] = max(busiest.get(model, 0.0), float(load.get("others_cpu_share", 0.0)))
+    return busiest
+
+
+def add_busy_notes(table: pd.DataFrame, busiest: Dict[str, float]) -> pd.DataFrame:
+    """A note on each model whose timings were taken on a busy machine: its raw and denoised runtimes are inflated."""
+    table = table.copy()
+    for i, model in table["model"].items():
+        if model in busiest:
+            note = f"BUSY MACHINE: other processes used up to {busiest[model]:.0%} of the CPUs while timed; raw and denoised inflated"
+            table.loc[i, "note"] = "; ".join(n for n in (note, table.loc[i, "note"]) if isinstance(n, str) and n)
+    return table
 
 
 def run_demo(output_path: str = "benchmark_output", max_eval_instances: int = 20, suite: str = SUITE,
@@ -93,13 +149,25 @@ def run_demo(output_path: str = "benchmark_output", max_eval_instances: int = 20
     if returncode != 0:
         sys.stderr.write(f"helm-run failed (exit {returncode}); see {log_path}\n")
         raise SystemExit(returncode)
-    return model_table(suite_run_table(os.path.join(output_path, "runs", suite), "exact_match"), efficiency="idealized")
+    suite_dir = os.path.join(output_path, "runs", suite)
+    return add_busy_notes(model_table(suite_run_table(suite_dir, "exact_match"), efficiency="idealized"), busy_runs(suite_dir))
 
 
 def format_demo_table(table: pd.DataFrame) -> str:
+    """The demo's table: one row per model, its notes numbered under the table (so a long note,
+    such as a busy machine's, does not stretch every row)."""
     runtimes = {s.column: f"{s.leaderboard} (s)" for s in LEADERBOARD_STATS if s.column.endswith("_runtime_s")}
-    columns = {"model": "model", "capability": "exact_match", **runtimes, "note": "note"}
+    columns = {"model": "model", "capability": "exact_match", **runtimes, "scenarios": "scenarios", "note": "note"}
     shown = table[[c for c in columns if c in table.columns]].copy()
     shown["capability"] = shown["capability"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.3f}")
+    notes: List[str] = []
+    if "note" in shown:
+        for i, note in shown["note"].items():
+            if isinstance(note, str) and note:
+                notes.append(f"[{len(notes) + 1}] {shown.loc[i, 'model']}: {note}")
+                shown.loc[i, "note"] = f"[{len(notes)}]"
+            else:
+                shown.loc[i, "note"] = ""
     shown = shown.rename(columns=columns)
-    return shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="not estimated")
+    text = shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="not estimated")
+    return "\n".join([text, *notes])

@@ -43,13 +43,14 @@ from helm_efficiency.media_price import media_counts
 from helm_efficiency.requests import EXCLUSION_STATUSES, perturbation_description_json
 from helm_efficiency.tokens import offline_counter
 from helm_efficiency.helm.metric_names import HELM_FILLED_STATS
+from helm_efficiency.run_metadata import SCORED_BY_RESCORE, build_metadata, helm_stats_from_helm, helm_stats_with_values, read_metadata
 from helm_efficiency.runs import (PER_INSTANCE_STATS, REQUESTS_TABLE, RUN_METADATA, RUN_SPEC, SCENARIO_STATE, STATS, list_run_dirs,
                                   model_deployment_of, read_json, run_spec_of)
 
 PREFIX = "efficiency_"
 # Requests-table columns a run's write reads: the aggregation's and the run counts' (each listed
-# beside the code that reads it) and run_metadata's.
-WRITE_COLUMNS = set(aggregate.COLUMNS_READ) | set(RUN_COUNT_COLUMNS) | {"reference_hardware", "approximate_tokens"}
+# beside the code that reads it) and run_metadata.build_metadata's.
+WRITE_COLUMNS = set(aggregate.COLUMNS_READ) | set(RUN_COUNT_COLUMNS) | {"reference_hardware", "approximate_tokens", "unestimated_reason"}
 JOURNAL = ".efficiency_rescore.journal"
 
 
@@ -164,6 +165,8 @@ def run_stats(rows: pd.DataFrame, helm_fill: Sequence[str] = ()) -> Tuple[List[d
     JSON dicts, run-level counts included (the same aggregate functions as the live metric)."""
     aggregated, per_instance = aggregate.run_stats(rows, aggregate.json_name, helm_fill)
     aggregated += aggregate.run_count_stats(rows, aggregate.json_name)
+    present = {(name["name"], name.get("split")) for name, _ in aggregated if name.keys() <= {"name", "split"}}
+    aggregated += aggregate.placeholder_stats(rows, aggregate.json_name, present)
     stats = [aggregate.stat_dict(name, moments) for name, moments in aggregated]
     return stats, {key: [aggregate.stat_dict(name, moments) for name, moments in values] for key, values in per_instance.items()}
 
@@ -193,32 +196,27 @@ def _merged_per_instance(existing: List[dict], ours: Dict[tuple, List[dict]], he
     return merged
 
 
-def helm_stats_to_fill(run_dir: str, current_stats: List[dict]) -> List[str]:
-    """HELM's efficiency stats (metric_names.HELM_FILLED_STATS) that HELM itself wrote no value
-    for in this run: from HELM's original stats.json (`stats.json.orig` once rescore has kept
-    it, else the current file, `current_stats`), so a value HELM wrote is never replaced and
-    ours is refreshed on each rescore."""
-    original = os.path.join(run_dir, STATS) + ".orig"
-    helm_stats = read_json(original) if os.path.exists(original) else current_stats
-    written = {str((stat.get("name") or {}).get("name")) for stat in helm_stats if isinstance(stat, dict) and stat.get("count")}
-    return [name for name in HELM_FILLED_STATS if name not in written]
+def helm_stats_to_fill(run_dir: str, current_stats: List[dict]) -> Tuple[List[str], List[str]]:
+    """(HELM's efficiency stats (metric_names.HELM_FILLED_STATS) ours fill in this run, those HELM
+    computed itself): every one HELM did not compute is ours to refresh on each rescore, whoever
+    filled it before (the live metric or an earlier rescore); one HELM computed is never replaced
+    (run_metadata.helm_stats_from_helm says how that is known)."""
+    from_helm = helm_stats_from_helm(run_dir, current_stats)
+    return [name for name in HELM_FILLED_STATS if name not in from_helm], from_helm
 
 
-def run_metadata(rows: pd.DataFrame, tables: Sequence[str], helm_fill: Sequence[str], local_path: Optional[str],
-                 sla: Optional[str] = None) -> dict:
-    """What a rescore used for this run (written to RUN/efficiency_metadata.json): the reference
-    stacks asked for and those the run's numbers came from, the HELM stats filled, the prod_env,
-    and the latency target the served numbers are priced under."""
-    used = sorted({str(h) for h in rows.get("reference_hardware", pd.Series(dtype=object)).dropna()})
-    return {"tables": "+".join(tables), "reference_stacks": used, "helm_stats_filled": list(helm_fill),
-            "local_path": local_path, "served_sla": sla or str(DEFAULT_SLA), "requests": int(len(rows)),
-            "approximate_token_requests": int(rows.get("approximate_tokens", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())}
+def filled_helm_stats(aggregated: List[dict]) -> List[str]:
+    """The HELM stats among `aggregated` (stats.json dicts) that were given a value."""
+    return helm_stats_with_values((str(s["name"]["name"]), s.get("count")) for s in aggregated)
 
 
 # -- writing: atomic per file, roll-forward journal per run ---------------------------------------------
-def commit_run_files(run_dir: str, contents: Dict[str, str]) -> None:
-    """Replace several files of a run so that a crash leaves it fully old or (after recovery) fully new."""
+def commit_run_files(run_dir: str, contents: Dict[str, str], keep_originals: Sequence[str] = (STATS, PER_INSTANCE_STATS)) -> None:
+    """Replace several files of a run so that a crash leaves it fully old or (after recovery) fully
+    new. The first change to one of `keep_originals` (the files HELM wrote) keeps it as `NAME.orig`."""
     for name in contents:
+        if name not in keep_originals:
+            continue
         original = os.path.join(run_dir, name)
         if os.path.exists(original) and not os.path.exists(original + ".orig"):
             with open(original, "rb") as f:
@@ -261,14 +259,17 @@ def write_run(run_dir: str, rows: pd.DataFrame, tables: Sequence[str] = (DEFAULT
     per_instance_path = os.path.join(run_dir, PER_INSTANCE_STATS)
     existing_stats = read_json(stats_path) if os.path.exists(stats_path) else []
     existing_per_instance = read_json(per_instance_path) if os.path.exists(per_instance_path) else []
-    helm_fill = helm_stats_to_fill(run_dir, existing_stats)
+    helm_fill, from_helm = helm_stats_to_fill(run_dir, existing_stats)
     aggregated, per_instance = run_stats(rows, helm_fill)
+    # The timings are the live run's: so is how busy the machine was when they were taken.
+    meta = build_metadata(rows, tables, filled_helm_stats(aggregated), SCORED_BY_RESCORE, local_path, sla, helm_from_helm=from_helm,
+                          machine_load=read_metadata(run_dir).get("machine_load"))
     commit_run_files(
         run_dir,
         {
             STATS: _dumps(_merged_stats(existing_stats, aggregated, helm_fill)),
             PER_INSTANCE_STATS: _dumps(_merged_per_instance(existing_per_instance, per_instance, helm_fill)),
-            RUN_METADATA: _dumps(run_metadata(rows, tables, helm_fill, local_path, sla)),
+            RUN_METADATA: _dumps(meta),
         },
     )
 
@@ -323,7 +324,7 @@ def rescore_suite(
     skipped = {os.path.basename(r.run_dir): "no request states" for r in reads if r.requests is not None and not len(r.requests)}
     summary = {"runs": len(runs), "rescored": 0, "skipped": skipped, "failed": failed, "requests": 0, "excluded": {}}
     if ok:
-        requests = pd.concat([r.requests for r in ok], ignore_index=True)
+        requests = concat_tables([r.requests for r in ok])
         table, reports = efficiency_columns(requests, loaded_tables, sla=sla)
         clock["fit"] = time.perf_counter()
         summary["requests"] = int(len(table))
@@ -367,8 +368,27 @@ def _suite_requests_csv(suite_dir: str, table: pd.DataFrame, pattern: str) -> st
         if earlier is not None and "run" in earlier:
             kept = earlier[~earlier["run"].isin(set(table["run"]))]
             if len(kept):
-                table = pd.concat([kept, table], ignore_index=True).sort_values("run", kind="stable")
+                table = concat_tables([kept, table]).sort_values("run", kind="stable")
     return table_to_csv(table)
+
+
+def concat_tables(frames: List[pd.DataFrame]) -> pd.DataFrame:
+    """Requests tables one under the other, with the dtypes pandas gives today: where a column's
+    dtype differs between tables, the tables in which it is all missing leave it out first
+    (pandas deprecates guessing the dtype past all-NA entries and warns, FutureWarning); the
+    columns are restored after. Only those columns are inspected (the usual suite has none)."""
+    columns = list(dict.fromkeys(c for frame in frames for c in frame.columns))
+    dtypes: Dict[str, set] = {}
+    for frame in frames:
+        for column, dtype in frame.dtypes.items():
+            dtypes.setdefault(column, set()).add(dtype)
+    mixed = [c for c, kinds in dtypes.items() if len(kinds) > 1]
+    if mixed:
+        empty = [{c for c in mixed if c in frame and not frame[c].notna().any()} for frame in frames]
+        valued = {c for frame, gone in zip(frames, empty) for c in mixed if c in frame and c not in gone}
+        frames = [frame.drop(columns=sorted(gone & valued)) if gone & valued else frame for frame, gone in zip(frames, empty)]
+    joined = pd.concat(frames, ignore_index=True)
+    return joined if list(joined.columns) == columns else joined.reindex(columns=columns)
 
 
 def table_to_csv(table: pd.DataFrame) -> str:

@@ -66,11 +66,11 @@ class OracleMetric(Metric):
 
     def evaluate_generation(self, adapter_spec, request_state, metric_service, eval_cache_path):
         row, stats = self.rows[id(request_state)], []
-        for name, column in ((s.name, s.column) for s in PER_REQUEST_STATS):
+        for name, column, scale in ((s.name, s.column, s.scale) for s in PER_REQUEST_STATS):
             if column in aggregate.TIMING_COLUMNS and row["status"] != STATUS_OK:
                 continue
             if math.isfinite(row[column]):
-                stats.append(Stat(MetricName(name)).add(row[column]))
+                stats.append(Stat(MetricName(name)).add(row[column] * scale))
         return stats
 
 

@@ -1,6 +1,7 @@
 """End-to-end in a real browser: helm-server on loopback serves a small offline suite
-summarized with our schema; headless Chromium renders the group page with our efficiency
-group, and the group data helm-server serves carries numbers for our metrics.
+summarized with our schema (the README's own helm-server line among them); headless Chromium
+renders the scenario's page with our columns, and the group data helm-server serves carries
+numbers for our metrics.
 
 Skipped, with the reason, only where Chromium is not installed (.ci/run installs Debian's
 `chromium`)."""
@@ -52,12 +53,13 @@ def chromium(work, *args):
 
 def test_group_page_renders_our_efficiency_group(served_suite):
     work, base = served_suite
-    dom = chromium(work, "--dump-dom", f"{base}/#/groups/reasoning").stdout
+    dom = chromium(work, "--dump-dom", f"{base}/#/groups/synthetic_reasoning").stdout
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
-    assert "Efficiency (helm-efficiency)" in text
+    for header in ("Raw runtime (s)", "Denoised runtime (s)", "Idealized runtime (s)", "Idealized cost ($/1M req)"):  # shown whole
+        assert header in text, header
     assert "Simple Model 1" in text
     screenshot = work / "helm_server.png"
-    chromium(work, "--window-size=1400,900", f"--screenshot={screenshot}", f"{base}/#/groups/reasoning")
+    chromium(work, "--window-size=1400,900", f"--screenshot={screenshot}", f"{base}/#/groups/synthetic_reasoning")
     assert screenshot.exists() and screenshot.stat().st_size > 10_000
     if os.environ.get("HELM_EFFICIENCY_SCREENSHOT"):
         shutil.copy(screenshot, os.environ["HELM_EFFICIENCY_SCREENSHOT"])
@@ -65,13 +67,13 @@ def test_group_page_renders_our_efficiency_group(served_suite):
 
 def test_served_group_data_has_numbers_in_our_columns(served_suite):
     work, base = served_suite
-    tables = json.load(urllib.request.urlopen(f"{base}/benchmark_output/runs/b/groups/reasoning.json", timeout=10))
-    [ours] = [t for t in tables if t["title"] == "Efficiency (helm-efficiency)"]
+    tables = json.load(urllib.request.urlopen(f"{base}/benchmark_output/runs/b/groups/synthetic_reasoning.json", timeout=10))
+    [ours] = [t for t in tables if any(h["value"] == "Raw runtime (s)" for h in t["header"])]  # a scenario's page: one table, every group's columns
     headers = [h["value"] for h in ours["header"]]
     row = ours["rows"][0]
     values = {h: c.get("value") for h, c in zip(headers, row)}
-    raw = values["Synthetic reasoning (abstract symbols) - Raw runtime (s)"]
-    denoised = values["Synthetic reasoning (abstract symbols) - Denoised runtime (s)"]
+    raw = values["Raw runtime (s)"]
+    denoised = values["Denoised runtime (s)"]
     assert isinstance(raw, float) and raw > 0
     assert isinstance(denoised, float) and denoised > 0
 
@@ -116,7 +118,7 @@ def click_tab_and_read_numbers(work, url: str, tab_name: str, first_column: str)
 
 def test_clicking_our_tab_in_helm_server_shows_our_numbers(served_suite):
     work, base = served_suite
-    cells, numbers = click_tab_and_read_numbers(work, f"{base}/#/groups/reasoning", "Efficiency (helm-efficiency)", "Raw runtime")
+    cells, numbers = click_tab_and_read_numbers(work, f"{base}/#/groups/synthetic_reasoning", "Efficiency (helm-efficiency)", "Raw runtime")
     assert cells[0].startswith("Simple Model 1")
     assert numbers, cells
 
@@ -157,10 +159,72 @@ def test_plain_helm_summarize_shows_our_numbers_in_helms_columns(served_suite):
         values = group_values(base, "b", "reasoning", "Efficiency")
         denoised = [v for h, v in values.items() if h.endswith("Denoised inference time (s)")]
         assert denoised and isinstance(denoised[0], float) and denoised[0] > 0, values
-        cells, numbers = click_tab_and_read_numbers(work, f"{base}/#/groups/reasoning", "Efficiency", "Denoised inference")
+        cells, numbers = click_tab_and_read_numbers(work, f"{base}/#/groups/synthetic_reasoning", "Efficiency", "Denoised inference")
         assert numbers, cells
     finally:
         server.kill()
+
+
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+
+
+def readme_lines(*starts: str) -> list:
+    """The README's code lines beginning with each of `starts`, in order (comments after '#' dropped)."""
+    lines = [line.split("  #")[0].strip() for line in open(README) if not line.startswith(("#", " "))]
+    return [next(line for line in lines if line.startswith(start)) for start in starts]
+
+
+@pytest.fixture(scope="module")
+def readme_site(tmp_path_factory):
+    """The README's first-use lines, verbatim, in a fresh folder: its helm-run line for suite t,
+    then its schema + helm-summarize line; helm-server started with the README's arguments (and a free port)."""
+    work = tmp_path_factory.mktemp("readme_site")
+    run, site = readme_lines("helm-run --run-entries \"synthetic_reasoning", "helm-efficiency schema")
+    assert "--suite t" in run and "helm-server --suite t" in site
+    summarize, server_args = site.split(" && helm-server ")
+    for command in (run, summarize):
+        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=work)
+        assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-2000:])
+    port = free_port()
+    server = subprocess.Popen(["helm-server", *server_args.split(), "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(60):
+        try:
+            urllib.request.urlopen(base, timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    yield work, base, summarize
+    server.kill()
+
+
+def test_readme_helm_server_line_gives_group_pages_with_our_numbers(readme_site):
+    """No browser needed: the group pages exist, and the scenario's page shows every column of our
+    group under a whole, distinct header (helm-server cuts headers over 30 characters) with our numbers."""
+    from helm_efficiency.helm.metric_names import SCHEMA_GROUP_STATS
+
+    work, base, _ = readme_site
+    assert os.listdir(work / "benchmark_output" / "runs" / "t" / "groups")
+    tables = json.load(urllib.request.urlopen(f"{base}/benchmark_output/runs/t/groups/synthetic_reasoning.json", timeout=10))
+    [table] = [t for t in tables if any(h["value"] == "Raw runtime (s)" for h in t["header"])]
+    values = {h["value"]: c.get("value") for h, c in zip(table["header"], table["rows"][0])}
+    ours = [s.short_display_name or s.display_name for s in SCHEMA_GROUP_STATS]
+    assert set(ours) <= set(values) and all(len(h) <= 30 for h in ours) and len(set(ours)) == len(ours), sorted(values)
+    assert values["Raw runtime (s)"] > 0 and values["Denoised runtime (s)"] > 0, values
+    # The page that gathers several scenarios leaves our tab out (its headers would be cut to the scenario's name).
+    reasoning = json.load(urllib.request.urlopen(f"{base}/benchmark_output/runs/t/groups/reasoning.json", timeout=10))
+    assert "Efficiency (helm-efficiency)" not in [t["title"] for t in reasoning]
+
+
+def test_readme_helm_server_line_in_a_browser(readme_site):
+    """In Chromium: the home page lists scenarios, and clicking our tab on the scenario's page shows our numbers."""
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium); the browser test needs it")
+    work, base, _ = readme_site
+    home = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", chromium(work, "--dump-dom", f"{base}/#/groups").stdout))
+    assert "Targeted evaluations" in home, home[:2000]  # the group holding synthetic_reasoning is listed
+    cells, numbers = click_tab_and_read_numbers(work, f"{base}/#/groups/synthetic_reasoning", "Efficiency (helm-efficiency)", "Raw runtime")
+    assert cells[0].startswith("Simple Model 1") and numbers, cells
 
 
 def test_a_real_suite_rescored_shows_our_tab(tmp_path_factory):

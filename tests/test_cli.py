@@ -242,3 +242,23 @@ def test_cost_entries_compare_and_hash_by_what_they_are_built_from():
     reread = load_table(os.path.join(DATA_DIR, "h100-trtllm.json")).entries
     assert shipped[0] == reread[0] and hash(shipped[0]) == hash(reread[0]) and shipped[0] != shipped[1]
     assert len({shipped[0], reread[0], shipped[1]}) == 2
+
+
+def test_every_option_of_every_verb_has_help_and_shows_its_default():
+    """`helm-efficiency VERB --help` explains each argument and says what it is when not given."""
+    import argparse
+
+    from helm_efficiency.cli import build_parser
+
+    parser = build_parser()
+    [verbs] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for verb, sub in verbs.choices.items():
+        formatter = sub._get_formatter()
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            text = formatter._expand_help(action) if action.help else ""
+            assert text.strip(), f"{verb} {action.option_strings or action.dest}: no help"
+            if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+                assert "default" in text, f"{verb} {action.option_strings}: default {action.default!r} not shown"
+        sub.format_help()  # every help string formats (a stray % would fail here)

@@ -229,7 +229,7 @@ def test_summarize_with_our_schema_shows_the_efficiency_group(suite, pristine_su
 
 
 def _efficiency_only(stats):
-    return {json.dumps(s["name"], sort_keys=True): (s["count"], s["mean"]) for s in stats if s["name"]["name"].startswith("efficiency_")}
+    return {json.dumps(s["name"], sort_keys=True): (s["count"], s.get("mean")) for s in stats if s["name"]["name"].startswith("efficiency_")}
 
 
 def _strip_ours(path):
@@ -267,7 +267,7 @@ def test_live_and_rescored_runs_carry_identical_stats(pristine_suite, tmp_path):
     assert sorted(live) == sorted(rescored)
     for name in live:
         assert live[name][0] == rescored[name][0], name
-        assert live[name][1] == pytest.approx(rescored[name][1], rel=1e-9), name
+        assert live[name][1] == rescored[name][1] or live[name][1] == pytest.approx(rescored[name][1], rel=1e-9), name
 
     def per_instance(run):
         """Our stats per (instance, trial, perturbation), over all entries: HELM lists an instance once per metric."""

@@ -17,13 +17,24 @@ from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.tables.names import DEFAULT_TABLE, split_table_names
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and examples as written; each option's help ends with its default
+    (ArgumentDefaultsHelpFormatter's rule), unless the help states it already or there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if not action.option_strings or action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helm-efficiency", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="verb", required=True)
 
     def add(name, func, help_text, example):
         p = sub.add_parser(name, help=help_text.split("\n\n")[0], description=help_text.replace("%%", "%"), epilog=f"example:\n  {example}",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=HelpFormatter)
         p.set_defaults(func=func)
         return p
 

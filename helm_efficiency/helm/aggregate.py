@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.helm.metric_names import HELM_FILLED_STATS, PER_REQUEST_STATS
+from helm_efficiency.helm.metric_names import HELM_FILLED_STATS, PER_REQUEST_STATS, STATS
 from helm_efficiency.helm.stats import run_count_values
 from helm_efficiency.requests import STATUS_OK
 
@@ -74,10 +74,12 @@ def long_values(rows: pd.DataFrame, helm_fill: Sequence[str] = ()) -> pd.DataFra
     keys = rows[INSTANCE + CONTEXT].astype(object)
     keys = keys.where(keys.notna(), None)
     frames = []
-    stats = [(s.name, s.column) for s in PER_REQUEST_STATS]
-    stats += [(helm_name, COLUMN_OF[HELM_FILLED_STATS[helm_name]]) for helm_name in HELM_FILLED_STATS if helm_name in helm_fill]
-    for name, column in stats:
+    stats = [(s.name, s.column, s.scale) for s in PER_REQUEST_STATS]
+    stats += [(helm_name, COLUMN_OF[HELM_FILLED_STATS[helm_name]], 1.0) for helm_name in HELM_FILLED_STATS if helm_name in helm_fill]
+    for name, column, scale in stats:
         values = pd.to_numeric(rows[column], errors="coerce").astype(float)
+        if scale != 1.0:
+            values = values * scale
         keep = np.isfinite(values.to_numpy())
         if column in TIMING_COLUMNS:
             keep &= (rows["status"] == STATUS_OK).to_numpy()
@@ -99,8 +101,8 @@ def _moments(groups: pd.DataFrame) -> List[Moments]:
 
 
 def stat_dict(name, moments: Moments) -> dict:
-    """A Stat as HELM writes it to stats.json."""
-    return dict(zip(("name",) + MOMENT_FIELDS, (name,) + tuple(moments)))
+    """A Stat as HELM writes it to stats.json (fields without a value left out, as HELM does)."""
+    return {field: value for field, value in zip(("name",) + MOMENT_FIELDS, (name,) + tuple(moments)) if value is not None}
 
 
 def _flag(description: Optional[str], flag: str) -> bool:
@@ -188,6 +190,20 @@ def run_count_stats(rows: pd.DataFrame, render: Render) -> List[Tuple[Any, Momen
     """The run-level counts (helm/stats.py), one Stat per split, as (rendered name, moments)."""
     return [(render(name, split, None, None, None), run_count_moments(value))
             for split, group in rows.groupby(rows["split"].fillna("test"), sort=True) for name, value in run_count_values(group)]
+
+
+# A Stat computed with no value (HELM's "count 0, mean undefined", as its bias metrics write for 0/0).
+EMPTY_MOMENTS: Moments = (0, 0.0, 0.0, None, None, None, None, None)
+
+
+def placeholder_stats(rows: pd.DataFrame, render: Render, present: set) -> List[Tuple[Any, Moments]]:
+    """A count-0 Stat for each of our stats that a split of the run has no value for (main
+    context: no sub_split, no perturbation), so helm-summarize shows an empty cell where it
+    would otherwise warn that the stat is missing (a CPU table has no energy, say).
+    `present`: the (stat name, split) pairs already written."""
+    splits = sorted(set(rows["split"].fillna("test"))) if "split" in rows else ["test"]
+    return [(render(spec.name, split, None, None, None), EMPTY_MOMENTS) for split in splits for spec in STATS
+            if (spec.name, split) not in present]
 
 
 def run_count_moments(value: float) -> Moments:

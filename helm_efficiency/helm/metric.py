@@ -14,6 +14,7 @@ can load it without plugins.
 """
 
 import json
+import os
 from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -28,6 +29,8 @@ from helm.benchmark.metrics.statistic import Stat
 from helm.benchmark.window_services.window_service_factory import WindowServiceFactory
 from helm.common.hierarchical_logger import hlog
 
+from helm_efficiency import machine_load
+from helm_efficiency.atomic import write_text_atomic
 from helm_efficiency.denoise.concurrency import CONTENDED
 from helm_efficiency.denoise.envelope import QUALITY_CONTENDED
 from helm_efficiency.efficiency import efficiency_columns
@@ -35,6 +38,8 @@ from helm_efficiency.helm import aggregate
 from helm_efficiency.helm.local_models import run_requests
 from helm_efficiency.helm.metric_names import metadata_fields
 from helm_efficiency.requests import STATUS_CACHED, perturbation_description_json
+from helm_efficiency.run_metadata import SCORED_LIVE, build_metadata, helm_stats_with_values
+from helm_efficiency.runs import RUN_METADATA
 from helm_efficiency.estimate import load_tables
 from helm_efficiency.tables.names import DEFAULT_TABLE, split_table_names
 
@@ -67,6 +72,7 @@ class InferenceEfficiencyMetric(Metric):
     def evaluate(
         self, scenario_state: ScenarioState, metric_service: MetricService, eval_cache_path: str, parallelism: int
     ) -> MetricResult:
+        load = machine_load.end_window()  # the window in which helm-run made this run's requests
         adapter_spec = scenario_state.adapter_spec
         window_service = WindowServiceFactory.get_window_service(adapter_spec.model_deployment, metric_service)
         states = list(scenario_state.request_states)
@@ -76,9 +82,15 @@ class InferenceEfficiencyMetric(Metric):
         )
         _log_stale_timings(adapter_spec.model_deployment, table)
         _log_contention(adapter_spec.model_deployment, table)
+        if load and load["busy"]:
+            hlog(f"efficiency: WARNING {adapter_spec.model_deployment}: {load['note']}. Rerun on a quiet machine for timings you can trust.")
         render = _metric_name_renderer(states)
         aggregated, per_instance = aggregate.run_stats(table, render, helm_stats_to_fill(adapter_spec.model_deployment, states))
-        stats = [_stat(name, moments) for name, moments in aggregated + aggregate.run_count_stats(table, render)]
+        filled = helm_stats_with_values((name.name, moments[0]) for name, moments in aggregated)
+        _write_run_metadata(eval_cache_path, build_metadata(table, self.table_names, filled, SCORED_LIVE, sla=str(self.sla), machine_load=load))
+        aggregated += aggregate.run_count_stats(table, render)
+        present = {(name.name, name.split) for name, _ in aggregated if name.sub_split is None and name.perturbation is None}
+        stats = [_stat(name, moments) for name, moments in aggregated + aggregate.placeholder_stats(table, render, present)]
         per_instance_stats = [
             PerInstanceStats(instance_id, render.perturbations.get(description), trial, [_stat(n, m) for n, m in values])
             for (instance_id, trial, description), values in per_instance.items()
@@ -92,6 +104,21 @@ class InferenceEfficiencyMetric(Metric):
 
     def get_metadata(self) -> List[MetricMetadata]:
         return [MetricMetadata(**fields) for fields in metadata_fields()]
+
+
+def _write_run_metadata(eval_cache_path: str, meta: dict) -> None:
+    """RUN/efficiency_metadata.json beside the stats helm-run is about to write (run_metadata.py):
+    which HELM stats ours filled, so a later rescore refreshes them, and whether the machine was busy.
+    helm-run keeps its evaluation cache in the suite folder (SUITE/eval_cache) and names the run it
+    is running (`_get_current_run_spec_name`, as HELM's own clients ask); called outside helm-run, nothing is written."""
+    try:
+        from helm.benchmark.runner import _get_current_run_spec_name
+    except ImportError:
+        return
+    name = _get_current_run_spec_name()
+    run_dir = os.path.join(os.path.dirname(os.path.abspath(eval_cache_path)), name) if name and eval_cache_path else None
+    if run_dir and os.path.isdir(run_dir):
+        write_text_atomic(os.path.join(run_dir, RUN_METADATA), json.dumps(meta, indent=2))
 
 
 def helm_stats_to_fill(deployment: str, states: Sequence[RequestState]) -> List[str]:

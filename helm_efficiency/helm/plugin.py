@@ -1,11 +1,13 @@
 """HELM plugin entry point (entry-point group `helm`, or `--plugins helm_efficiency`).
 
 Importing it registers the `efficiency=` run expander in HELM's registry and the offline
-`efficiency_probe` run-spec function. Idempotent.
+`efficiency_probe` run-spec function, and starts the window in which the metric measures how
+busy the machine was while the first run was timed (machine_load.py). Idempotent.
 """
 
 from helm.benchmark.run_expander import RUN_EXPANDERS
 
+from helm_efficiency import machine_load
 import helm_efficiency.helm.probe  # noqa: F401  (registers the efficiency_probe run spec)
 from helm_efficiency.helm.run_expander import EfficiencyRunExpander
 
@@ -15,3 +17,4 @@ def register() -> None:
 
 
 register()
+machine_load.start_window()

@@ -3,9 +3,14 @@
     helm-efficiency schema -o schema_efficiency.yaml            # from HELM's schema_classic.yaml
     helm-summarize --suite my-suite --schema-path schema_efficiency.yaml
 
-Every run group that lists metric groups gets `efficiency_plugin` appended, so helm-server
-shows our numbers next to accuracy. (Alternatively `helm-summarize --auto-generate-schema`
-picks our metadata up from the metric class.)
+Every scenario's run group gets `efficiency_plugin` right after its first (accuracy) metric
+group, so helm-server shows our numbers next to accuracy on each scenario's page. A page that gathers several
+scenarios (a group with subgroups) leaves our tab out (`subgroup_metric_groups_hidden`): there
+helm-server prefixes each column with the scenario's name and cuts headers at 27 characters, so
+raw, denoised and idealized runtime could not be told apart. Our headers are at most 27
+characters (StatSpec.short_display_name). (`helm-summarize --auto-generate-schema` picks our
+metadata up from the metric class, but makes no run group for scenarios that do not describe
+themselves, such as synthetic_reasoning: use this schema.)
 """
 
 import os
@@ -16,13 +21,13 @@ import yaml
 from helm_efficiency.atomic import write_text_atomic
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.helm_catalog import classic_schema
-from helm_efficiency.helm.metric_names import STATS, metadata_fields
+from helm_efficiency.helm.metric_names import SCHEMA_GROUP_STATS, metadata_fields
 
 GROUP = "efficiency_plugin"
 # The group's columns, per scenario: the numbers, the idealized 90% interval, and the counts
 # that explain a blank cell (HELM shows numbers only, so the reason is a count: requests served
 # from the cache, requests no table covers, a denoising fit that is not ok).
-GROUP_METRICS = tuple(s.name for s in STATS if s.in_schema_group)
+GROUP_METRICS = tuple(s.name for s in SCHEMA_GROUP_STATS)
 
 
 def efficiency_schema(base_path: Optional[str] = None) -> dict:
@@ -49,19 +54,22 @@ def efficiency_schema(base_path: Optional[str] = None) -> dict:
     known = {m["name"] for m in schema.get("metrics", [])}
     for fields in metadata_fields():
         if fields["name"] not in known:
-            entry = {k: v for k, v in fields.items() if k in ("name", "display_name", "description", "lower_is_better") and v is not None}
+            entry = {k: v for k, v in fields.items() if k in ("name", "display_name", "short_display_name", "description", "lower_is_better")
+                     and v is not None}
             schema.setdefault("metrics", []).append(entry)
     groups = [g for g in schema.get("metric_groups", []) if g["name"] != GROUP]
     groups.append({"name": GROUP, "display_name": "Efficiency (helm-efficiency)",
                    "description": "Raw, denoised and idealized runtime per request (with the idealized 90% interval), idealized energy "
-                                  "and cost, and the counts that explain a blank cell: cached requests (stale timings: no raw or "
+                                  "and cost (USD per million requests), served cost, and the counts that explain a blank cell: cached requests (stale timings: no raw or "
                                   "denoised runtime), requests no reference table covers (no idealized runtime), and 1 where the "
                                   "denoising fit was not ok (helm-efficiency plugin).",
                    "metrics": [{"name": name, "split": "${main_split}"} for name in GROUP_METRICS]})
     schema["metric_groups"] = groups
     for run_group in schema.get("run_groups", []):
-        if run_group.get("metric_groups") and GROUP not in run_group["metric_groups"]:
-            run_group["metric_groups"].append(GROUP)
+        if run_group.get("metric_groups") and not run_group.get("subgroups") and GROUP not in run_group["metric_groups"]:
+            run_group["metric_groups"].insert(1, GROUP)  # right after the main (accuracy) group: seen without scrolling
+        if run_group.get("subgroups") and GROUP not in (run_group.get("subgroup_metric_groups_hidden") or []):
+            run_group["subgroup_metric_groups_hidden"] = list(run_group.get("subgroup_metric_groups_hidden") or []) + [GROUP]
     return schema
 
 

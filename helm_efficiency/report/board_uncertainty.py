@@ -38,7 +38,7 @@ INTERVALS: Dict[str, Tuple[str, str, str]] = {
 }
 INTERVAL_COLUMNS = tuple(dict.fromkeys(c for lo, hi, _ in INTERVALS.values() for c in (lo, hi)))
 PER_CORRECT = {"idealized_cost_usd": "cost_per_correct_usd", "served_cost_usd": "served_cost_per_correct_usd"}
-STAT_OF_COLUMN = {s.column: s.name for s in PER_REQUEST_STATS}
+STAT_OF_COLUMN = {s.column: s.name for s in PER_REQUEST_STATS if s.scale == 1.0}  # the stat in the column's own unit
 
 
 @dataclass(frozen=True)

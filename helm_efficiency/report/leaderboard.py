@@ -24,6 +24,7 @@ from helm_efficiency.report.uncertainty import DEFAULT_DRAWS, DEFAULT_SEED
 EFFICIENCY_COLUMNS: Dict[str, str] = {s.leaderboard: s.column for s in LEADERBOARD_STATS}  # --efficiency choice → column
 LABELS: Dict[str, str] = {s.column: s.axis_label for s in LEADERBOARD_STATS}
 RUNTIME_NOTIONS = ("raw_runtime_s", "denoised_runtime_s", "idealized_runtime_s")
+MEASURED_COLUMNS = ("raw_runtime_s", "denoised_runtime_s")  # timed, not estimated: a blank one is "not measured"
 
 
 IDEALIZED_COLUMNS = ("idealized_runtime_s", "idealized_energy_j", "idealized_cost_usd", "served_gpu_s", "served_cost_usd")  # estimated on a reference stack
@@ -45,15 +46,24 @@ def _reason(group: pd.DataFrame, column: str) -> str:
     if column.startswith("served"):
         return "no served numbers (no served table covers this model, or no point meets the latency target)"
     if column.startswith("idealized"):
-        return "no reference table covers this model" if column == "idealized_runtime_s" else "no GPU count or power/price assumption"
+        reasons = group["unestimated_reason"].dropna() if "unestimated_reason" in group else pd.Series(dtype=object)
+        if column == "idealized_runtime_s":
+            return str(reasons.mode().iloc[0]) if len(reasons) else "no reference table covers this model"
+        return "no GPU count or power/price assumption"
     return "no usable timings"
 
 
 def _note(group: pd.DataFrame, column: str, efficiency: str) -> str:
-    """Why a model is not judged: no capability value where it has the measure, or no measure."""
-    if group[column].notna().any():
-        return f"no capability value in the scenarios that have its {efficiency} numbers"
-    return f"{efficiency} not estimated: {_reason(group, column)}"
+    """Why a model is not judged: alone in its scenarios (no win rate), no capability value where
+    it has the measure, or no measure (with the reason)."""
+    notes = []
+    if group["accuracy"].notna().any() and group["score"].isna().all():
+        notes.append("alone in its scenarios: a win rate needs another model to compare with")
+    if not group[column].notna().any():
+        notes.append(f"{efficiency} not estimated: {_reason(group, column)}")
+    elif not notes:
+        notes.append(f"no capability value in the scenarios that have its {efficiency} numbers")
+    return "; ".join(notes)
 
 
 def _lower_is_better(rows: pd.DataFrame) -> bool:
@@ -64,12 +74,13 @@ def _lower_is_better(rows: pd.DataFrame) -> bool:
 def win_rates(runs: pd.DataFrame) -> pd.Series:
     """HELM's mean-win-rate ingredient: in each scenario, the share of the other models a model
     beats on capability (ties count half), a lower value beating a higher one where the
-    scenario's metric is lower-is-better. NaN where the model has no capability value."""
+    scenario's metric is lower-is-better. NaN where the model has no capability value or is the
+    scenario's only model."""
     def per_scenario(rows: pd.DataFrame) -> pd.Series:
         values = rows["accuracy"]
         valid = values.dropna()
-        if len(valid) < 2:
-            return pd.Series(np.where(values.notna(), 0.5, np.nan), index=values.index)
+        if len(valid) < 2:  # alone in the scenario: nobody to beat or lose to, so no win rate
+            return pd.Series(np.nan, index=values.index)
         ranks = valid.rank(method="average", ascending=not _lower_is_better(rows))  # 1 = worst; beaten others = rank - 1 (ties half)
         return ((ranks - 1) / (len(valid) - 1)).reindex(values.index)
 
@@ -150,7 +161,7 @@ def model_table(runs: pd.DataFrame, efficiency: str = "idealized", common_scenar
 def _per_model_scenario(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (model, scenario): runs of one scenario (e.g. MMLU subjects) averaged."""
     numeric = ["accuracy"] + list(EFFICIENCY_STATS) + [c for c in ("num_media_requests",) if c in runs]
-    text = [c for c in ("metric", "lower_is_better", "direction_source", "stack", "method", "has_efficiency_stats") if c in runs]
+    text = [c for c in ("metric", "lower_is_better", "direction_source", "stack", "method", "has_efficiency_stats", "unestimated_reason") if c in runs]
     grouped = runs.groupby(["model", "scenario"], sort=True, dropna=False)
     out = grouped[numeric].mean()
     for column in text:
@@ -319,6 +330,7 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
     formats = {"capability": lambda v: "n/a" if pd.isna(v) else f"{v:.3f}",
                "pareto_optimal": lambda v: "not judged" if pd.isna(v) else ("yes" if v else "no")}
     formats.update({c: (lambda v: "not estimated" if pd.isna(v) else f"{v:.4g}") for c in list(EFFICIENCY_STATS) + ["batching_dividend"]})
+    formats.update({c: (lambda v: "not measured" if pd.isna(v) else f"{v:.4g}") for c in MEASURED_COLUMNS})
     formats.update({c: (lambda v: "–" if pd.isna(v) else str(int(v))) for c in ("rank_raw", "rank_denoised", "rank_idealized")})
     formats.update({c: (lambda v: "" if v is None or pd.isna(v) else str(v)) for c in ("stack", "method", "note")})
     for column in shown.columns:
@@ -403,7 +415,7 @@ def write_leaderboard(source: str, output_dir: str, metric: str = "auto", effici
     table.to_csv(os.path.join(output_dir, "leaderboard.csv"), index=False)
     shown = _display(table)
     markdown = shown.to_markdown(index=False)
-    corr_text = correlations.to_string(index=False, float_format=lambda v: f"{v:.2f}")
+    corr_text = correlations.assign(spearman=correlations["spearman"].map(lambda v: "too few models" if pd.isna(v) else f"{v:.2f}")).to_string(index=False)
     with open(os.path.join(output_dir, "leaderboard.md"), "w") as f:
         f.write(f"# {title}\n\n" + "".join(f"**{n}**\n\n" for n in notes) + f"{caption}\n\n{markdown}\n\n"
                 f"Spearman rank correlation between runtime notions:\n\n```\n{corr_text}\n```\n")

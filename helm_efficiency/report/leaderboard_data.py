@@ -5,7 +5,7 @@ group (`environment.main_name`) in the schema the suite was made with: `--schema
 schema files in the suite folder, then every schema HELM ships (classic first, then lite,
 MedHELM, safety, capabilities, ...), the first that describes the group winning. Its direction
 (`lower_is_better`) comes from the first of those schemas that lists the metric. The reference
-stack of each run comes from RUN/efficiency_metadata.json (written by rescore), else the
+stack of each run comes from RUN/efficiency_metadata.json (written by the live metric and by rescore), else the
 efficiency MetricSpec in its run_spec.json, else SUITE/efficiency_requests.csv; the method
 from the efficiency_num_<method>_requests counts.
 """
@@ -20,7 +20,8 @@ import pandas as pd
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.helm.metric_names import LEADERBOARD_STATS, METHODS, METRIC_CLASS
 from helm_efficiency.report.board_uncertainty import INTERVAL_COLUMNS, STAT_OF_COLUMN
-from helm_efficiency.runs import (REQUESTS_TABLE, RUN_METADATA, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of,
+from helm_efficiency.run_metadata import read_metadata
+from helm_efficiency.runs import (REQUESTS_TABLE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of,
                                   scenario_of, stat_means)
 
 EFFICIENCY_STATS = {s.column: s.name for s in LEADERBOARD_STATS}  # requests-table column → stat name
@@ -95,18 +96,6 @@ def _rescored_stacks(suite_dir: str) -> Dict[str, str]:
     return {run: "+".join(sorted(set(rows["reference_hardware"].astype(str)))) for run, rows in table.groupby("run")}
 
 
-def _run_metadata(run_dir: str) -> dict:
-    """RUN/efficiency_metadata.json (written by rescore), or {}."""
-    path = os.path.join(run_dir, RUN_METADATA)
-    if not os.path.exists(path):
-        return {}
-    try:
-        meta = read_json(path)
-    except EfficiencyInputError:
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
 def _metadata_stack(meta: dict) -> Optional[str]:
     """The reference stacks a rescore used for a run ('+'-joined), from its metadata."""
     stacks = meta.get("reference_stacks")
@@ -151,9 +140,13 @@ def suite_run_table(suite_dir: str, metric: str = AUTO_METRIC, schema_files: Seq
         for column in INTERVAL_COLUMNS:  # the stored 90% intervals the leaderboard's draws start from
             row[column] = means.get(STAT_OF_COLUMN[column])
         row["has_efficiency_stats"] = "efficiency_num_requests" in means
-        meta = _run_metadata(run_dir)
-        row["stack"] = _metadata_stack(meta) or rescored.get(run) or stack_of(spec)
+        meta = read_metadata(run_dir)
+        # A run's own record says which stacks its numbers came from (none: no request estimated),
+        # even where the run entry named other tables; older runs fall back to the requests table or the spec.
+        row["stack"] = _metadata_stack(meta) if "reference_stacks" in meta else (rescored.get(run) or stack_of(spec))
         row["served_sla"] = meta.get("served_sla")
+        reasons = meta.get("unestimated_reasons") or {}
+        row["unestimated_reason"] = max(sorted(reasons), key=reasons.get) if isinstance(reasons, dict) and reasons else None
         counts = {m: means.get(f"efficiency_num_{m}_requests") or 0 for m in METHODS}
         row["method"] = max(counts, key=counts.get) if any(counts.values()) else None
         rows.append(row)

@@ -1,8 +1,9 @@
 """Regenerate the shipped A100 and V100 reference tables from the public Megatron-LM logs.
 
-    python -m helm_efficiency.tables.build --profiles ../shared/data/reference_profiles
+    python -m helm_efficiency.tables.build --profiles tests/data/reference_profiles
 
-Data: github.com/stanford-crfm/helm-efficiency (logs/), fp16, batch size 1, Megatron-LM.
+Data: github.com/stanford-crfm/helm-efficiency (logs/), fp16, batch size 1, Megatron-LM; all
+nine profiles ship in this repository's tests/data/reference_profiles/ (run from its root).
 """
 
 import argparse
@@ -43,9 +44,10 @@ def build(profiles_dir: str, out_dir: str = DATA_DIR) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profiles", default="../shared/data/reference_profiles")
-    parser.add_argument("--out-dir", default=DATA_DIR)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=type("Formatter", (argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter), {}))
+    parser.add_argument("--profiles", default=os.path.join("tests", "data", "reference_profiles"),
+                        help="folder with a100/*.log and v100/*.log (Megatron-LM profiles)")
+    parser.add_argument("--out-dir", default=DATA_DIR, help="where a100.json and v100.json are written (the shipped tables)")
     args = parser.parse_args()
     build(args.profiles, args.out_dir)
 

@@ -29,7 +29,7 @@ def register(add) -> None:
             "hidden_size, num_attention_heads, num_kv_heads, intermediate_size, vocab_size, tensor_parallel, ...).",
             "helm-efficiency calibrate a100.csv -o a100.json --aliases aliases.json")
     p.add_argument("measurements", nargs="+", help="one or more measurements CSVs (columns above)")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-o", "--output", required=True, help="the CostTable JSON to write")
     p.add_argument("--form", default="auto", help="auto (paper_context where the points identify it, else paper, else long_context), cv (chosen by cross-validation), paper, paper_context or long_context")
     p.add_argument("--aliases", help="JSON {HELM model or deployment name: table model name}")
     p.add_argument("--name", help="table name (default: the output path)")

@@ -13,6 +13,6 @@ def register(add) -> None:
             "model_deployment and raw_runtime_s). Optional: request_datetime (for the cold start), success, cached, status.",
             "helm-efficiency denoise timings.csv -o denoised.csv --fit-out fit.json")
     p.add_argument("timings", help="timings CSV (columns above)")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--fit-out")
+    p.add_argument("-o", "--output", required=True, help="CSV to write: every input row, in order, with denoised_runtime_s, used_in_fit, excluded_reason and fit_quality added")
+    p.add_argument("--fit-out", help="also write the fit per deployment as JSON: parameters with 90%% intervals, implied time to first token and per output token, requests used (default: not written)")
     p.add_argument("--quantile", type=float, default=None, help="envelope quantile (default: automatic, 10/n within [0.02, 0.1])")

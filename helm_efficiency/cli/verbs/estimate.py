@@ -18,7 +18,7 @@ def register(add) -> None:
             "registry states the model's image rule, else not at all, with a reason; see docs/media.md).",
             "helm-efficiency estimate --table a100 requests.csv -o estimates.csv")
     p.add_argument("requests", help="requests CSV (columns above)")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-o", "--output", required=True, help="estimates CSV to write: the input rows with idealized runtime, its 90%% interval, energy, cost, served columns and method")
     add_table_option(p)
     p.add_argument("--power-w", type=_positive_float, help="override the per-GPU power assumption (W, both phases)")
     p.add_argument("--usd-per-gpu-hour", type=_positive_float, help="override the per-GPU-hour price (USD)")

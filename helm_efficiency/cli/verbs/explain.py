@@ -31,6 +31,6 @@ def register(add) -> None:
     p.add_argument("model", help="a registry or HELM model name (see helm_efficiency/analytic/registry.json)")
     p.add_argument("--hardware", help="reference hardware (default: the first table's)")
     add_table_option(p)
-    p.add_argument("--prompt-tokens", type=int, default=512)
-    p.add_argument("--output-tokens", type=int, default=32)
+    p.add_argument("--prompt-tokens", type=int, default=512, help="prompt length p of the request explained (tokens)")
+    p.add_argument("--output-tokens", type=int, default=32, help="output length o of the request explained (tokens)")
     p.add_argument("--json", action="store_true", help="print the breakdown as JSON")

@@ -11,6 +11,6 @@ def run(args) -> None:
 
 def register(add) -> None:
     p = add("import-megatron", run, "Turn Megatron-LM profiling logs into a measurements CSV (architecture columns included).",
-            "helm-efficiency import-megatron ../shared/data/reference_profiles/a100/*.log -o a100.csv")
-    p.add_argument("logs", nargs="+")
-    p.add_argument("-o", "--output", required=True)
+            "helm-efficiency import-megatron tests/data/reference_profiles/a100/*.log -o a100.csv")
+    p.add_argument("logs", nargs="+", help="Megatron-LM profiling logs (one model each; the folder name, e.g. a100/, is the hardware)")
+    p.add_argument("-o", "--output", required=True, help="measurements CSV to write")

@@ -18,7 +18,7 @@ def register(add) -> None:
     p = add("rescore", run, "Add efficiency stats to the runs of an existing benchmark_output suite, without calling any model. "
             f"Exit status {RESCORE_PARTIAL_EXIT} when some runs could not be read or written (every good run is still written), 2 on bad input.",
             "helm-efficiency rescore benchmark_output/runs/my-suite --table a100 -j 2")
-    p.add_argument("suite_dir")
+    p.add_argument("suite_dir", help="the suite folder, benchmark_output/runs/SUITE")
     add_table_option(p)
     p.add_argument("--runs", default="*", help="glob over run folder names")
     p.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")

@@ -10,5 +10,5 @@ def run(args) -> None:
 def register(add) -> None:
     p = add("schema", run, "Write a helm-summarize schema: HELM's schema plus an efficiency_plugin metric group with our stats.",
             "helm-efficiency schema -o schema_efficiency.yaml && helm-summarize --suite my-suite --schema-path schema_efficiency.yaml")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-o", "--output", required=True, help="schema YAML to write (pass it to helm-summarize --schema-path)")
     p.add_argument("--base", help="schema to extend: a YAML file, or the name of one HELM ships (classic, lite, safety, medhelm, capabilities, ...; default: classic)")

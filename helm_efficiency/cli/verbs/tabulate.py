@@ -33,4 +33,4 @@ def register(add) -> None:
     p.add_argument("--outputs", type=_csv_ints, help="output lengths (tokens), comma-separated (default: 1,64,1024)")
     p.add_argument("--tensor-parallel", type=int, help="GPUs (default: the smallest power of two that holds the bf16 weights)")
     p.add_argument("--name", help="model name in the table (default: the registry name; required with --config)")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-o", "--output", required=True, help="measurements CSV to write (calibrate turns it into a table entry)")
