@@ -329,6 +329,9 @@ def rescore_suite(
         summary["requests"] = int(len(table))
         summary["excluded"] = {s: int((table["status"] == s).sum()) for s in EXCLUSION_STATUSES if (table["status"] == s).any()}
         summary["unestimated"] = int(table["idealized_runtime_s"].isna().sum())
+        summary["unpriced"] = int((table["idealized_energy_j"].isna() | table["idealized_cost_usd"].isna()).sum())
+        summary["unserved"] = int(table[["served_gpu_s", "served_cost_usd", "served_energy_j"]].isna().any(axis=1).sum())
+        summary["undenoised"] = int(table["denoised_runtime_s"].isna().sum())
         summary["approximate_tokens"] = int(table["approximate_tokens"].sum())
         summary["batched"] = int(table["batched"].sum())
         summary["media"], summary["media_unpriced"] = media_counts(table)
