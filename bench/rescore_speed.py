@@ -45,7 +45,14 @@ WORDS = "the quick brown fox jumps over a lazy dog while seven wizards quietly j
 DEPLOYMENT = "together/gpt-j-6b"
 
 
-def synth_run(run_dir: str, index: int, n: int, rng: random.Random) -> None:
+TYPOS = {"name": "typos", "robustness": True, "fairness": False, "computed_on": "perturbed", "prob": 0.1}
+DIALECT = {"name": "dialect", "robustness": False, "fairness": True, "computed_on": "perturbed", "source_class": "SAE", "target_class": "AAVE"}
+
+
+def synth_run(run_dir: str, index: int, n: int, rng: random.Random, variety: bool = False) -> None:
+    """One run of n request states. `variety` (tests/rescore_golden.py): also two requests for
+    some instances (multiple_choice_separate), perturbed copies (robustness and fairness), a
+    second trial, sub-splits, failed and untimed results, and instances HELM's file lacks."""
     os.makedirs(run_dir)
     states, per_instance = [], []
     base_time = 1_700_000_000 + index * 10_000
@@ -53,24 +60,43 @@ def synth_run(run_dir: str, index: int, n: int, rng: random.Random) -> None:
         words = rng.randint(150, 350)
         prompt = " ".join(rng.choice(WORDS) for _ in range(words))
         p = int(words * 1.3)
-        o = rng.randint(1, 64)
-        tokens = [{"text": rng.choice(WORDS), "logprob": -rng.random()} for _ in range(o)]
-        instance = {"input": {"text": prompt[-200:]}, "references": [{"output": {"text": "x"}, "tags": ["correct"]}],
-                    "split": "test", "id": f"id{i}"}
-        states.append({
-            "instance": instance, "train_trial_index": 0, "output_mapping": None,
-            "request": {"model_deployment": DEPLOYMENT, "model": DEPLOYMENT, "embedding": False, "prompt": prompt,
-                        "temperature": 0.0, "num_completions": 1, "top_k_per_token": 1, "max_tokens": 64,
-                        "stop_sequences": ["\n"], "echo_prompt": False, "top_p": 1, "presence_penalty": 0, "frequency_penalty": 0},
-            "result": {"success": True, "embedding": [], "cached": rng.random() < 0.05,
-                       "request_time": 0.05 + 2e-4 * p + 0.02 * o + rng.expovariate(10),
-                       "request_datetime": base_time + i,
-                       "completions": [{"text": " ".join(t["text"] for t in tokens), "logprob": -1.0, "tokens": tokens}]},
-            "num_train_instances": 0, "prompt_truncated": False,
-        })
-        per_instance.append({"instance_id": f"id{i}", "train_trial_index": 0, "stats": [
-            {"name": {"name": "num_prompt_tokens", "split": "test"}, "count": 1, "sum": p, "sum_squared": p ** 2,
-             "min": p, "max": p, "mean": float(p), "variance": 0.0, "stddev": 0.0}]})
+        trial = rng.randint(0, 1) if variety else 0
+        copies = [None]
+        if variety and i % 3 == 0:
+            copies = [None, TYPOS] + ([DIALECT] if i % 2 else [])
+        for perturbation in copies:
+            for _ in range(2 if variety and i % 5 == 1 else 1):
+                o = rng.randint(1, 64)
+                tokens = [{"text": rng.choice(WORDS), "logprob": -rng.random()} for _ in range(o)]
+                instance = {"input": {"text": prompt[-200:]}, "references": [{"output": {"text": "x"}, "tags": ["correct"]}],
+                            "split": "test", "id": f"id{i}"}
+                if variety and i % 4 == 1:
+                    instance["sub_split"] = "hard"
+                if perturbation is not None:
+                    instance["perturbation"] = perturbation
+                result = {"success": not (variety and i % 17 == 5), "embedding": [], "cached": rng.random() < 0.05,
+                          "request_time": 0.05 + 2e-4 * p + 0.02 * o + rng.expovariate(10),
+                          "request_datetime": base_time + len(states),
+                          "completions": [{"text": " ".join(t["text"] for t in tokens), "logprob": -1.0, "tokens": tokens}]}
+                if variety and i % 13 == 7:
+                    del result["request_time"]
+                states.append({
+                    "instance": instance, "train_trial_index": trial, "output_mapping": None,
+                    "request": {"model_deployment": DEPLOYMENT, "model": DEPLOYMENT, "embedding": False, "prompt": prompt,
+                                "temperature": 0.0, "num_completions": 1, "top_k_per_token": 1, "max_tokens": 64,
+                                "stop_sequences": ["\n"], "echo_prompt": False, "top_p": 1, "presence_penalty": 0, "frequency_penalty": 0},
+                    "result": result, "num_train_instances": 0, "prompt_truncated": False,
+                })
+            if variety and i % 7 == 3:
+                continue  # an instance HELM's per-instance file lacks: counted by tokenizing, written as a new entry
+            name = {"name": "num_prompt_tokens", "split": "test"}
+            entry = {"instance_id": f"id{i}", "train_trial_index": trial}
+            if perturbation is not None:
+                name["perturbation"] = perturbation
+                entry["perturbation"] = perturbation
+            entry["stats"] = [{"name": name, "count": 1, "sum": p, "sum_squared": p ** 2, "min": p, "max": p, "mean": float(p),
+                               "variance": 0.0, "stddev": 0.0}]
+            per_instance.append(entry)
     adapter = {"method": "generation", "model": DEPLOYMENT, "model_deployment": DEPLOYMENT, "max_tokens": 64}
     with open(os.path.join(run_dir, "scenario_state.json"), "w") as f:
         json.dump({"adapter_spec": adapter, "request_states": states}, f, indent=2)
@@ -83,11 +109,11 @@ def synth_run(run_dir: str, index: int, n: int, rng: random.Random) -> None:
                    "adapter_spec": adapter, "metric_specs": [], "groups": []}, f)
 
 
-def synth_suite(suite: str, runs: int, requests: int, distinct: int) -> None:
+def synth_suite(suite: str, runs: int, requests: int, distinct: int, variety: bool = False) -> None:
     rng = random.Random(0)
     for i in range(runs):
         if i < distinct:
-            synth_run(os.path.join(suite, f"run{i:04d}"), i, requests, rng)
+            synth_run(os.path.join(suite, f"run{i:04d}"), i, requests, rng, variety)
         else:
             shutil.copytree(os.path.join(suite, f"run{i % distinct:04d}"), os.path.join(suite, f"run{i:04d}"))
 

@@ -53,13 +53,18 @@ def rescore_hashes(suite_dir: str, local_path: Optional[str], tmp: str) -> Dict[
 
 def synthetic_suite(suite_dir: str) -> None:
     """bench/rescore_speed.py's suite, small: 3 runs × 200 requests of a model priced on every
-    number (the wild suites are mostly API models, left unpriced)."""
+    number (the wild suites are mostly API models, left unpriced), and 2 runs with its variety
+    (several requests per instance, perturbations, two trials, sub-splits, failed and untimed
+    requests, instances HELM's per-instance file lacks)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("rescore_speed", os.path.join(HERE, "..", "bench", "rescore_speed.py"))
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     bench.synth_suite(suite_dir, runs=3, requests=200, distinct=3)
+    bench.synth_suite(os.path.join(suite_dir, "..", "variety"), runs=2, requests=150, distinct=2, variety=True)
+    for name in os.listdir(os.path.join(suite_dir, "..", "variety")):
+        os.rename(os.path.join(suite_dir, "..", "variety", name), os.path.join(suite_dir, f"variety_{name}"))
 
 
 SYNTHETIC = {"name": "bench_synthetic", "suite_dir": "bench_synthetic/runs/bench", "local_path": None}
