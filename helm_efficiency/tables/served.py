@@ -359,10 +359,12 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
     valid = np.isfinite(p) & np.isfinite(o) & (p >= 0) & (o >= 0)
     for i in np.flatnonzero(~valid):
         reasons[i] = f"invalid token counts p={p[i]}, o={o[i]}"
-    codes, _ = pd.factorize(pd.Series(names, dtype=object), use_na_sentinel=False)
-    _, first = np.unique(codes, return_index=True)
+    codes, _ = pd.factorize(pd.Series(names, dtype=object))
+    missing = np.flatnonzero(codes < 0)  # None and NaN apart: each is judged as given
+    codes[missing] = codes.max(initial=-1) + 1 + np.array([names[i] is not None for i in missing], dtype=codes.dtype)
     models: Dict[str, list] = {}
-    for code, name in enumerate(names[i] for i in first.tolist()):  # each distinct name as given
+    for code, first in zip(*np.unique(codes, return_index=True)):
+        name = names[first]  # each distinct name as given
         rows = (codes == code) & valid
         if not rows.any():
             continue
