@@ -13,6 +13,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 import pandas as pd
 
+from helm_efficiency.frames import with_columns
 from helm_efficiency.denoise.concurrency import CONTENDED, mean_concurrency
 from helm_efficiency.denoise.envelope import MAX_FIT_REQUESTS, QUALITY_CONTENDED, QUALITY_OK, LowerEnvelopeDenoiser
 from helm_efficiency.requests import STATUS_OK, usable_timings
@@ -25,10 +26,10 @@ def denoise_requests(
     """Fit one lower envelope per model deployment (pooled over all rows given) and add
     `denoised_runtime_s`, `denoise_quality`, `used_in_denoise_fit`, `concurrency` and
     `denoised_above_raw` (a usable timing below the envelope: the envelope is a low quantile,
-    so a few per deployment are; flagged and counted, never silently) to a copy of `requests`.
+    so a few per deployment are; flagged and counted, never silently) to `requests` (frames.with_columns).
     A deployment with more than `max_fit_requests` usable timings is fitted on a fixed-seed
     sample of them (LowerEnvelopeDenoiser); only the sampled rows are `used_in_denoise_fit`."""
-    out = requests.copy()
+    out = requests
     status_ok = (out["status"] == STATUS_OK).to_numpy()
     p = out["num_prompt_tokens"].to_numpy()
     o = out["num_output_tokens"].to_numpy()
@@ -65,9 +66,5 @@ def denoise_requests(
         quality_of[index] = quality
         concurrency_of[index] = np.nan if concurrency is None else concurrency
         reports[str(deployment)] = report
-    out["denoised_runtime_s"] = denoised_runtime
-    out["denoise_quality"] = quality_of
-    out["used_in_denoise_fit"] = used
-    out["concurrency"] = concurrency_of
-    out["denoised_above_raw"] = status_ok & (denoised_runtime > raw)
-    return out, reports
+    return with_columns(requests, {"denoised_runtime_s": denoised_runtime, "denoise_quality": quality_of, "used_in_denoise_fit": used,
+                                   "concurrency": concurrency_of, "denoised_above_raw": status_ok & (denoised_runtime > raw)}), reports

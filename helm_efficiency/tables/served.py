@@ -240,6 +240,23 @@ ESTIMATE_COLUMNS = ("served_gpu_s", "served_gpu_s_lo", "served_gpu_s_hi", "serve
                     "served_extrapolated", "served_reason")
 
 
+def distinct_shapes(p: np.ndarray, o: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(first position of each distinct (p, o), each request's distinct shape): a suite repeats
+    request shapes, and a served estimate is an elementwise function of the request's own shape
+    (no BLAS reduction whose rounding could depend on how many rows are priced together)."""
+    p, o = np.asarray(p, float), np.asarray(o, float)
+    if not (np.isfinite(p).all() and np.isfinite(o).all()):
+        return np.arange(len(p)), np.arange(len(p))
+    codes, distinct = pd.factorize(np.stack([p, o], axis=1).view(np.complex128).ravel())  # one hashable key per (p, o)
+    first = np.empty(len(distinct), np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # the last write is the first occurrence
+    return first, codes
+
+
+# Requests priced at once against a side's stored points (a rows × points matrix each).
+ROWS_PER_CHUNK = 8192
+
+
 class _ModelPoints:
     """One model's stored points as arrays, per stored prompt length, with the SLA's feasibility."""
 
@@ -310,12 +327,13 @@ class _ModelPoints:
             rows = np.flatnonzero((lo_i == k) | (hi_i == k))
             if empty[k] or not len(rows):
                 continue
-            cost = p[rows, None] * s_p[None, :] + o[rows, None] * s_o[None, :]
-            j = np.argmin(cost, axis=1)
-            for end, at in (("lo", lo_i), ("hi", hi_i)):
-                mine = at[rows] == k
-                cost_at[end][rows[mine]] = cost[np.arange(len(rows)), j][mine]
-                tp_at[end][rows[mine]] = tp[j][mine]
+            for chunk in np.array_split(rows, -(-len(rows) // ROWS_PER_CHUNK)):  # bounded memory: rows × points
+                cost = p[chunk, None] * s_p[None, :] + o[chunk, None] * s_o[None, :]
+                j = np.argmin(cost, axis=1)
+                for end, at in (("lo", lo_i), ("hi", hi_i)):
+                    mine = at[chunk] == k
+                    cost_at[end][chunk[mine]] = cost[np.arange(len(chunk)), j][mine]
+                    tp_at[end][chunk[mine]] = tp[j][mine]
         unserved = empty[lo_i] | empty[hi_i]
         with np.errstate(invalid="ignore"):
             value = np.where(lo_i != hi_i, (1.0 - weight) * cost_at["lo"] + weight * cost_at["hi"], cost_at["lo"])
@@ -377,7 +395,8 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
             models.setdefault(key, []).append(np.flatnonzero(rows))
     for key, index in models.items():
         index = np.sort(np.concatenate(index))
-        gpu_s, gpus, extrapolated[index], why = _ModelPoints(table, key, sla).gpu_s_many(p[index], o[index])
+        first, shape = distinct_shapes(p[index], o[index])  # each distinct request shape priced once
+        gpu_s, gpus, extrapolated[index], why = (np.asarray(v)[shape] for v in _ModelPoints(table, key, sla).gpu_s_many(p[index][first], o[index][first]))
         reasons[index] = why
         ok = np.isfinite(gpu_s)
         rows = index[ok]
