@@ -12,6 +12,7 @@ import pandas as pd
 
 from helm_efficiency.denoise.requests import denoise_requests
 from helm_efficiency.estimate import estimate_idealized
+from helm_efficiency.frames import with_columns
 from helm_efficiency.tables.cost_table import CostTable
 
 
@@ -32,20 +33,19 @@ def efficiency_columns(
 
 
 def served_columns(requests: pd.DataFrame, stack: Optional[str], sla=None) -> pd.DataFrame:
-    """`requests` with tables/served.ESTIMATE_COLUMNS added for `stack` (NaN with a reason where
+    """`requests` with tables/served.ESTIMATE_COLUMNS added for `stack` (frames.with_columns; NaN with a reason where
     the stack has no served table or the model none). A row the batch-1 chain priced from the
     stack's own entry is served as that entry's model (`reference_model`), so both numbers price
     one model; other rows by their HELM model, else their deployment."""
     from helm_efficiency.analytic.registry import registry_name
     from helm_efficiency.tables.served import DEFAULT_SLA, ESTIMATE_COLUMNS, has_served_table, served_estimates
 
-    out = requests.copy()
+    out = requests
     if stack is None or not has_served_table(stack):
-        for column in ESTIMATE_COLUMNS:
-            out[column] = np.nan
-        out["served_extrapolated"] = False
-        out["served_reason"] = f"no served table for {stack}" if stack else "no reference stack"
-        return out
+        columns = {column: np.full(len(out), np.nan) for column in ESTIMATE_COLUMNS}
+        columns["served_extrapolated"] = np.zeros(len(out), bool)
+        columns["served_reason"] = np.full(len(out), f"no served table for {stack}" if stack else "no reference stack", dtype=object)
+        return with_columns(requests, columns)
     column = lambda c: out[c].tolist() if c in out else [None] * len(out)  # noqa: E731
     # One identity for both numbers: a request the batch-1 chain priced from the stack's own
     # entry is served as that same model; the others by their first name the registry knows.
@@ -57,20 +57,24 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], sla=None) -> pd
                                            model if isinstance(model, str) else deployment)
     names = [ref if use else chosen[pair] for use, ref, pair in zip(calibrated, column("reference_model"), pairs)]
     served = served_estimates(names, out["num_prompt_tokens"].to_numpy(float), out["num_output_tokens"].to_numpy(float), stack, sla or DEFAULT_SLA)
-    for column in ESTIMATE_COLUMNS:
-        out[column] = served[column].to_numpy()
-    return _without_media(out, [c for c in ESTIMATE_COLUMNS if c not in ("served_extrapolated", "served_reason")])
+    return with_columns(requests, _without_media(requests, {c: served[c].to_numpy() for c in ESTIMATE_COLUMNS}))
 
 
-def _without_media(out: pd.DataFrame, numbers) -> pd.DataFrame:
+def _without_media(requests: pd.DataFrame, columns: dict) -> dict:
     """No served number for a request that carried or generated media: the served tables price
     text tokens, and neither a vision encoder's nor any other media's batched cost is modelled."""
     from helm_efficiency.media_price import REASON_MEDIA, has_media
 
-    media = has_media(out)
+    media = has_media(requests)
     if media.any():
-        out.loc[media, numbers] = np.nan
-        out.loc[media, "served_extrapolated"] = False
-        out.loc[media, "served_reason"] = (f"{REASON_MEDIA}: the served tables price text tokens only; the batched cost of "
-                                           "the request's media (a vision encoder, say) is not modelled")
-    return out
+        for name in columns:
+            if name == "served_extrapolated":
+                columns[name] = np.where(media, False, columns[name])
+            elif name == "served_reason":
+                reasons = np.array(columns[name], dtype=object)
+                reasons[media] = (f"{REASON_MEDIA}: the served tables price text tokens only; the batched cost of "
+                                  "the request's media (a vision encoder, say) is not modelled")
+                columns[name] = reasons
+            else:
+                columns[name] = np.where(media, np.nan, columns[name])
+    return columns

@@ -31,6 +31,7 @@ from helm_efficiency.analytic.transfer import (
     transfer_from_entries,
 )
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.frames import with_columns
 from helm_efficiency.measurements import architecture_of
 from helm_efficiency.analytic.registry import registry_architecture, registry_name
 from helm_efficiency.media_price import REASON_MEDIA, MediaPlan, encoder_seconds, media_plan
@@ -378,12 +379,12 @@ def estimate_idealized(
     name_columns: Sequence[str] = ("model_deployment", "model"),
     group_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Add ESTIMATE_COLUMNS to a copy of `requests` (needs num_prompt_tokens, num_output_tokens).
+    """Add ESTIMATE_COLUMNS to `requests` (frames.with_columns; needs num_prompt_tokens, num_output_tokens).
     Rows are resolved per distinct value of `name_columns` + `group_columns`."""
     for name, value in (("power_w", power_w), ("usd_per_gpu_hour", usd_per_gpu_hour)):
         if value is not None and not (np.isfinite(value) and value > 0):
             raise EfficiencyInputError(name, name, f"{value} is not a positive number (a power in W, a price in USD per GPU-hour)")
-    out = requests.copy()
+    out = requests
     n = len(out)
     result = {c: np.full(n, np.nan) for c in ESTIMATE_COLUMNS}
     for c in ("method", "reference_model", "reference_hardware", "unestimated_reason"):
@@ -438,9 +439,7 @@ def estimate_idealized(
         approx = out["approximate_tokens"].fillna(False).astype(bool).to_numpy()
         result["idealized_runtime_lo_s"][approx] /= 1.0 + FALLBACK_RELATIVE_ERROR
         result["idealized_runtime_hi_s"][approx] *= 1.0 + FALLBACK_RELATIVE_ERROR
-    for c in ESTIMATE_COLUMNS:
-        out[c] = result[c]
-    return out
+    return with_columns(requests, {c: result[c] for c in ESTIMATE_COLUMNS})
 
 
 def _encoder(media: MediaPlan, tables: Sequence[CostTable], fitted: FittedModels, entry) -> Optional[pd.DataFrame]:

@@ -12,33 +12,47 @@ whose worker dies is rerun on another worker (the scheduler's `allowed-failures`
 rescore task commits its run through a journal, so a run is either old or new, never half.
 """
 
-from typing import Callable, List, Optional, Sequence
+from collections import deque
+from typing import Callable, Iterable, List, Optional
 
 EXECUTORS = ("local", "dask")
+# Items a local pool holds at once per process: enough to keep it busy, few enough to bound memory.
+IN_FLIGHT_PER_PROCESS = 3
 
 
-def map_ordered(fn: Callable, items: Sequence, jobs: int = 1, progress: str = "", executor: str = "local",
-                address: Optional[str] = None, unit: str = "item") -> List:
+def map_ordered(fn: Callable, items: Iterable, jobs: int = 1, progress: str = "", executor: str = "local",
+                address: Optional[str] = None, unit: str = "item", total: Optional[int] = None) -> List:
     """[fn(item) for item in items], with a progress bar when `progress` names the work.
 
-    local: in this process (jobs <= 1) or a process pool of `jobs`. dask: on the cluster at
-    `address` (e.g. tcp://scheduler:8786), or on a LocalCluster of `jobs` single-threaded
-    worker processes started (and stopped) here.
+    local: in this process (jobs <= 1) or a process pool of `jobs`, which takes items from the
+    iterable only as it has room (a few per process), so a generator of large items is never
+    all in memory at once. dask: on the cluster at `address` (e.g. tcp://scheduler:8786), or on
+    a LocalCluster of `jobs` single-threaded worker processes started (and stopped) here.
+    `total`: the number of items, for the progress bar, when `items` has no length.
     """
     from tqdm import tqdm
 
-    items = list(items)
-    bar = dict(desc=progress, unit=unit, disable=not progress, total=len(items))
+    total = len(items) if total is None and hasattr(items, "__len__") else total
+    bar = dict(desc=progress, unit=unit, disable=not progress, total=total)
     if executor == "dask":
-        return _map_dask(fn, items, jobs, address, bar)
+        return _map_dask(fn, list(items), jobs, address, bar)
     if executor != "local":
         raise ValueError(f"unknown executor {executor!r}; expected one of {EXECUTORS}")
     if jobs <= 1:
         return [fn(item) for item in tqdm(items, **bar)]
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(jobs) as pool:
-        return list(tqdm(pool.map(fn, items, chunksize=max(1, len(items) // (4 * jobs))), **bar))
+    results, pending = [], deque()
+    with ProcessPoolExecutor(jobs) as pool, tqdm(**bar) as progress_bar:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            while len(pending) >= IN_FLIGHT_PER_PROCESS * jobs:
+                results.append(pending.popleft().result())
+                progress_bar.update(1)
+        while pending:
+            results.append(pending.popleft().result())
+            progress_bar.update(1)
+    return results
 
 
 def _map_dask(fn: Callable, items: List, jobs: int, address: Optional[str], bar: dict) -> List:

@@ -18,12 +18,14 @@ import gc
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import msgspec
+import numpy as np
 import orjson
 import pandas as pd
 
@@ -35,7 +37,7 @@ from helm_efficiency.executors import map_ordered
 from helm_efficiency.estimate import load_tables
 from helm_efficiency.tables.names import DEFAULT_TABLE
 from helm_efficiency.tables.served import DEFAULT_SLA
-from helm_efficiency.helm import aggregate
+from helm_efficiency.helm import aggregate, stats_json
 from helm_efficiency.helm.local_models import run_requests
 from helm_efficiency.helm.stats import RUN_COUNT_COLUMNS
 from helm_efficiency.helm_catalog import use_local_path
@@ -48,9 +50,9 @@ from helm_efficiency.runs import (PER_INSTANCE_STATS, REQUESTS_TABLE, RUN_METADA
                                   model_deployment_of, read_json, run_spec_of)
 
 PREFIX = "efficiency_"
-# Requests-table columns a run's write reads: the aggregation's and the run counts' (each listed
-# beside the code that reads it) and run_metadata.build_metadata's.
-WRITE_COLUMNS = set(aggregate.COLUMNS_READ) | set(RUN_COUNT_COLUMNS) | {"reference_hardware", "approximate_tokens", "unestimated_reason"}
+# Requests-table columns a run's write task reads beside its aggregated stats: the run counts'
+# (listed beside the code that reads them) and run_metadata.build_metadata's.
+WRITE_COLUMNS = tuple(dict.fromkeys(RUN_COUNT_COLUMNS + ("reference_hardware", "approximate_tokens", "unestimated_reason")))
 JOURNAL = ".efficiency_rescore.journal"
 
 
@@ -160,15 +162,37 @@ def _read_run(run_dir: str) -> RunRead:
 
 
 # -- phase 3: stats in HELM's format (helm/aggregate.py, shared with the live metric) ------------
-def run_stats(rows: pd.DataFrame, helm_fill: Sequence[str] = ()) -> Tuple[List[dict], Dict[tuple, List[dict]]]:
-    """(aggregated stats, per-instance stats by (instance_id, trial, perturbation JSON)) as HELM's
-    JSON dicts, run-level counts included (the same aggregate functions as the live metric)."""
-    aggregated, per_instance = aggregate.run_stats(rows, aggregate.json_name, helm_fill)
-    aggregated += aggregate.run_count_stats(rows, aggregate.json_name)
-    present = {(name["name"], name.get("split")) for name, _ in aggregated if name.keys() <= {"name", "split"}}
-    aggregated += aggregate.placeholder_stats(rows, aggregate.json_name, present)
-    stats = [aggregate.stat_dict(name, moments) for name, moments in aggregated]
-    return stats, {key: [aggregate.stat_dict(name, moments) for name, moments in values] for key, values in per_instance.items()}
+@dataclass
+class RunWrite:
+    """One run's write task: its stats from the suite's aggregation (aggregate.suite_stats), its
+    requests' WRITE_COLUMNS (run counts and metadata), and what the rescore used."""
+
+    run_dir: str
+    stats: aggregate.RunStats
+    rows: pd.DataFrame
+    tables: Tuple[str, ...] = (DEFAULT_TABLE,)
+    local_path: Optional[str] = None
+    sla: Optional[str] = None
+
+
+def write_jobs(table: pd.DataFrame, run_dirs: Sequence[str], tables: Sequence[str] = (DEFAULT_TABLE,),
+               local_path: Optional[str] = None, sla: Optional[str] = None):
+    """The write tasks of a suite's requests table (rows of each run contiguous, runs in
+    `run_dirs` order): one aggregation over all runs (aggregate.suite_stats), then a RunWrite
+    per run, made as the writer takes it."""
+    names = table["run"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]]) if len(names) else np.array([], int)
+    bounds = dict(zip(names[starts].tolist(), zip(starts.tolist(), np.r_[starts[1:], len(names)].tolist())))
+    if len(bounds) != len(starts):
+        raise ValueError("a run's requests are not contiguous in the requests table")
+    codes = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(names)]))
+    stats = aggregate.suite_stats(table[[c for c in aggregate.COLUMNS_READ if c in table]], codes)
+    code = {name: i for i, name in enumerate(names[starts].tolist())}
+    columns = [c for c in WRITE_COLUMNS if c in table]
+    for run_dir in run_dirs:
+        name = os.path.basename(run_dir)
+        a, b = bounds[name]
+        yield RunWrite(run_dir, stats.run(code[name]), table.iloc[a:b][columns], tuple(tables), local_path, sla)
 
 
 def _ours(stat: dict, helm_fill: Sequence[str]) -> bool:
@@ -211,7 +235,7 @@ def filled_helm_stats(aggregated: List[dict]) -> List[str]:
 
 
 # -- writing: atomic per file, roll-forward journal per run ---------------------------------------------
-def commit_run_files(run_dir: str, contents: Dict[str, str], keep_originals: Sequence[str] = (STATS, PER_INSTANCE_STATS)) -> None:
+def commit_run_files(run_dir: str, contents: Dict[str, Union[str, bytes]], keep_originals: Sequence[str] = (STATS, PER_INSTANCE_STATS)) -> None:
     """Replace several files of a run so that a crash leaves it fully old or (after recovery) fully
     new. The first change to one of `keep_originals` (the files HELM wrote) keeps it as `NAME.orig`."""
     for name in contents:
@@ -248,24 +272,28 @@ def recover_run(run_dir: str) -> bool:
     return True
 
 
-def _dumps(obj) -> str:
+def _dumps(obj) -> bytes:
     """JSON with 2-space indents like HELM's own files (orjson: the stdlib's indented encoder is slow)."""
-    return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode("utf-8")
+    return orjson.dumps(obj, option=orjson.OPT_INDENT_2)
 
 
-def write_run(run_dir: str, rows: pd.DataFrame, tables: Sequence[str] = (DEFAULT_TABLE,), local_path: Optional[str] = None,
-              sla: Optional[str] = None) -> None:
-    stats_path = os.path.join(run_dir, STATS)
-    per_instance_path = os.path.join(run_dir, PER_INSTANCE_STATS)
+def write_run(job: RunWrite) -> None:
+    stats_path = os.path.join(job.run_dir, STATS)
+    per_instance_path = os.path.join(job.run_dir, PER_INSTANCE_STATS)
     existing_stats = read_json(stats_path) if os.path.exists(stats_path) else []
     existing_per_instance = read_json(per_instance_path) if os.path.exists(per_instance_path) else []
-    helm_fill, from_helm = helm_stats_to_fill(run_dir, existing_stats)
-    aggregated, per_instance = run_stats(rows, helm_fill)
+    helm_fill, from_helm = helm_stats_to_fill(job.run_dir, existing_stats)
+    aggregated = stats_json.aggregated_dicts(job.stats, helm_fill)
+    counts = aggregate.run_count_stats(job.rows, aggregate.json_name)
+    present = {(s["name"]["name"], s["name"].get("split")) for s in aggregated if s["name"].keys() <= {"name", "split"}}
+    present |= {(name["name"], name.get("split")) for name, _ in counts if name.keys() <= {"name", "split"}}
+    aggregated += [aggregate.stat_dict(name, moments) for name, moments in counts + aggregate.placeholder_stats(job.rows, aggregate.json_name, present)]
+    per_instance = stats_json.per_instance_fragments(job.stats, helm_fill)
     # The timings are the live run's: so is how busy the machine was when they were taken.
-    meta = build_metadata(rows, tables, filled_helm_stats(aggregated), SCORED_BY_RESCORE, local_path, sla, helm_from_helm=from_helm,
-                          machine_load=read_metadata(run_dir).get("machine_load"))
+    meta = build_metadata(job.rows, job.tables, filled_helm_stats(aggregated), SCORED_BY_RESCORE, job.local_path, job.sla,
+                          helm_from_helm=from_helm, machine_load=read_metadata(job.run_dir).get("machine_load"))
     commit_run_files(
-        run_dir,
+        job.run_dir,
         {
             STATS: _dumps(_merged_stats(existing_stats, aggregated, helm_fill)),
             PER_INSTANCE_STATS: _dumps(_merged_per_instance(existing_per_instance, per_instance, helm_fill)),
@@ -274,16 +302,15 @@ def write_run(run_dir: str, rows: pd.DataFrame, tables: Sequence[str] = (DEFAULT
     )
 
 
-def _write_job(job: Tuple[str, pd.DataFrame, Sequence[str], Optional[str], str]) -> Optional[str]:
-    run_dir, rows, tables, local_path, sla = job
+def _write_job(job: RunWrite) -> Optional[str]:
     try:
         with without_cyclic_gc():
-            write_run(run_dir, rows, tables, local_path, sla)
+            write_run(job)
         return None
     except (EfficiencyInputError, OSError) as e:
         return str(e)
     except Exception as e:  # one run's bad data never stops the suite
-        return f"{run_dir}: could not be written ({type(e).__name__}: {e})"
+        return f"{job.run_dir}: could not be written ({type(e).__name__}: {e})"
 
 
 # -- the verb ------------------------------------------------------------------------------------------
@@ -330,23 +357,27 @@ def rescore_suite(
         summary["requests"] = int(len(table))
         summary["excluded"] = {s: int((table["status"] == s).sum()) for s in EXCLUSION_STATUSES if (table["status"] == s).any()}
         summary["unestimated"] = int(table["idealized_runtime_s"].isna().sum())
+        summary["unpriced"] = int((table["idealized_energy_j"].isna() | table["idealized_cost_usd"].isna()).sum())
+        summary["unserved"] = int(table[["served_gpu_s", "served_cost_usd", "served_energy_j"]].isna().any(axis=1).sum())
+        summary["undenoised"] = int(table["denoised_runtime_s"].isna().sum())
         summary["approximate_tokens"] = int(table["approximate_tokens"].sum())
         summary["batched"] = int(table["batched"].sum())
         summary["media"], summary["media_unpriced"] = media_counts(table)
         summary["denoise"] = reports
         if not dry_run:
-            write_text_atomic(os.path.join(suite_dir, REQUESTS_TABLE), _suite_requests_csv(suite_dir, table, pattern))
+            # The suite's requests CSV is written on a thread while the runs' stats are (pyarrow
+            # writes without holding the GIL); each run's write task is made as a worker takes it.
+            with ThreadPoolExecutor(1) as csv_writer:
+                csv_done = csv_writer.submit(_write_requests_csv, suite_dir, table, pattern)
+                run_writes = write_jobs(table, [r.run_dir for r in ok], tables, local_path, str(sla or DEFAULT_SLA))
+                errors = map_ordered(_write_job, run_writes, jobs, "writing stats" if progress else "", executor, address, unit="run", total=len(ok))
+                clock["write"] = time.perf_counter()
+                csv_done.result()
             clock["requests_csv"] = time.perf_counter()
-            # Each write task gets only the columns the stats need (less to pickle to a worker).
-            needed = [c for c in table.columns if c in WRITE_COLUMNS]
-            groups = {run: rows for run, rows in table[needed].groupby(table["run"], sort=False)}
-            jobs_list = [(r.run_dir, groups[os.path.basename(r.run_dir)], tuple(tables), local_path, str(sla or DEFAULT_SLA)) for r in ok]
-            errors = map_runs(_write_job, jobs_list, "writing stats")
-            for (run_dir, *_), error in zip(jobs_list, errors):
+            for r, error in zip(ok, errors):
                 if error:
-                    failed[os.path.basename(run_dir)] = error
-            summary["rescored"] = len(jobs_list) - sum(1 for e in errors if e)
-            clock["write"] = time.perf_counter()
+                    failed[os.path.basename(r.run_dir)] = error
+            summary["rescored"] = len(ok) - sum(1 for e in errors if e)
         else:
             summary["would_rescore"] = len(ok)
     # Wall seconds per phase: where the time goes (bench/rescore_speed.py prints it).
@@ -354,22 +385,6 @@ def rescore_suite(
     summary["seconds"] = {b: round(clock[b] - clock[a], 3) for a, b in zip(phases, phases[1:])}
     print_summary(summary, dry_run)
     return summary
-
-
-def _suite_requests_csv(suite_dir: str, table: pd.DataFrame, pattern: str) -> str:
-    """The suite's requests table: this rescore's rows, plus (after a partial `--runs` rescore)
-    the rows an earlier rescore wrote for runs not re-scored now, so nothing is lost."""
-    path = os.path.join(suite_dir, REQUESTS_TABLE)
-    if pattern != "*" and os.path.exists(path):
-        try:
-            earlier = pd.read_csv(path, low_memory=False)
-        except (ValueError, OSError, pd.errors.ParserError):
-            earlier = None
-        if earlier is not None and "run" in earlier:
-            kept = earlier[~earlier["run"].isin(set(table["run"]))]
-            if len(kept):
-                table = concat_tables([kept, table]).sort_values("run", kind="stable")
-    return table_to_csv(table)
 
 
 def concat_tables(frames: List[pd.DataFrame]) -> pd.DataFrame:
@@ -389,6 +404,26 @@ def concat_tables(frames: List[pd.DataFrame]) -> pd.DataFrame:
         frames = [frame.drop(columns=sorted(gone & valued)) if gone & valued else frame for frame, gone in zip(frames, empty)]
     joined = pd.concat(frames, ignore_index=True)
     return joined if list(joined.columns) == columns else joined.reindex(columns=columns)
+
+
+def _write_requests_csv(suite_dir: str, table: pd.DataFrame, pattern: str) -> None:
+    write_text_atomic(os.path.join(suite_dir, REQUESTS_TABLE), _suite_requests_csv(suite_dir, table, pattern))
+
+
+def _suite_requests_csv(suite_dir: str, table: pd.DataFrame, pattern: str) -> str:
+    """The suite's requests table: this rescore's rows, plus (after a partial `--runs` rescore)
+    the rows an earlier rescore wrote for runs not re-scored now, so nothing is lost."""
+    path = os.path.join(suite_dir, REQUESTS_TABLE)
+    if pattern != "*" and os.path.exists(path):
+        try:
+            earlier = pd.read_csv(path, low_memory=False)
+        except (ValueError, OSError, pd.errors.ParserError):
+            earlier = None
+        if earlier is not None and "run" in earlier:
+            kept = earlier[~earlier["run"].isin(set(table["run"]))]
+            if len(kept):
+                table = concat_tables([kept, table]).sort_values("run", kind="stable")
+    return table_to_csv(table)
 
 
 def table_to_csv(table: pd.DataFrame) -> str:

@@ -141,3 +141,25 @@ def test_cap_by_repeats_never_predicts_above_the_fastest_repeat():
     assert (capped <= fastest + 1e-12).all()
     plain = LowerEnvelopeDenoiser().fit(timings).predict(p, o)
     assert (plain > fastest).any()  # the cap changed something, so the check above could fail
+
+
+def test_a_large_deployment_is_fitted_on_a_fixed_sample_with_bounded_work():
+    """Above max_fit_requests usable timings the regression sees a fixed-seed sample of that many
+    (same fit every time); spread, ranges and the count still come from all, predictions stay
+    close to the full fit, and only the sampled requests count as used in it."""
+    from helm_efficiency.denoise.requests import denoise_requests
+
+    data, truth = timings(n=4000)
+    full = LowerEnvelopeDenoiser().fit(data)
+    sampled = LowerEnvelopeDenoiser(max_fit_requests=1000).fit(data)
+    again = LowerEnvelopeDenoiser(max_fit_requests=1000).fit(data)
+    assert full.fitted_rows_ is None and len(sampled.fitted_rows_) == 1000
+    assert sampled.params_.equals(again.params_)
+    assert sampled.n_ == 4000 and sampled.report()["num_requests_fitted"] == 1000
+    assert sampled.observed_prompt_ == full.observed_prompt_
+    p, o = data["num_prompt_tokens"], data["num_output_tokens"]
+    assert np.median(np.abs(sampled.predict(p, o) / full.predict(p, o) - 1)) < 0.02
+    requests = data.rename(columns={"runtime_s": "raw_runtime_s"}).assign(model_deployment="m", status="ok")
+    out, reports = denoise_requests(requests, max_fit_requests=1000)
+    assert out["used_in_denoise_fit"].sum() == 1000 and reports["m"]["num_requests_fitted"] == 1000
+    assert out["denoised_runtime_s"].notna().all()

@@ -132,7 +132,7 @@ def crash_mid_commit_once(job):
     moment), the first time only; the rerun, on another worker, finishes the commit."""
     from helm_efficiency.rescore import _write_job, commit_run_files
 
-    run_dir = job[0]
+    run_dir = job.run_dir
     marker = os.path.join(os.path.dirname(run_dir), "..", "crashed-once")
     if not os.path.exists(marker):
         open(marker, "w").close()
@@ -154,7 +154,7 @@ def test_a_dask_worker_killed_mid_commit_loses_nothing(suite, tmp_path):
     from helm_efficiency.efficiency import efficiency_columns
     from helm_efficiency.estimate import load_tables
     from helm_efficiency.executors import map_ordered
-    from helm_efficiency.rescore import read_run, table_to_csv
+    from helm_efficiency.rescore import read_run, table_to_csv, write_jobs
 
     suite_dir, table = suite
     other = tmp_path / "copy" / "s"
@@ -165,7 +165,8 @@ def test_a_dask_worker_killed_mid_commit_loses_nothing(suite, tmp_path):
     requests = pd.concat([read_run(r).requests for r in runs], ignore_index=True)
     rows, _ = efficiency_columns(requests, load_tables([table]))
     (other / "efficiency_requests.csv").write_text(table_to_csv(rows))
-    jobs = [(r, rows[rows["run"] == os.path.basename(r)], (table,), None, "tpot=50ms,ttft=2s") for r in runs]
+    rows = rows.sort_values("run", kind="stable").reset_index(drop=True)  # each run's rows contiguous, as rescore keeps them
+    jobs = list(write_jobs(rows, runs, (table,), None, "tpot=50ms,ttft=2s"))
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
         errors = map_ordered(crash_mid_commit_once, jobs, jobs=2, executor="dask")

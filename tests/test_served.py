@@ -80,6 +80,28 @@ def test_estimates_columns_names_and_reasons():
     assert "phi-2" in out["served_reason"].iloc[4]  # the simulator's refusal, carried from the table
 
 
+@pytest.mark.parametrize("sla", ["tpot=50ms,ttft=2s", "tpot=10ms,ttft=0.2s", "tpot=5ms,ttft=0.05s"])
+def test_vectorized_estimates_follow_the_per_request_rule(sla):
+    """served_estimates prices arrays at once; each request gets exactly what the one-request rule
+    (_ModelPoints.gpu_s) gives it, including the reason where no point meets a tight target."""
+    from helm_efficiency.tables.served import _ModelPoints
+
+    rng = np.random.default_rng(0)
+    p = np.r_[SHAPES_P, rng.integers(1, 40000, 300)].astype(float)
+    o = rng.integers(0, 2000, len(p)).astype(float)
+    target = parse_sla(sla)
+    for model in ("meta/llama-3-8b", "meta/llama-3-70b"):
+        out = served_estimates([model] * len(p), p, o, STACK, target)
+        points = _ModelPoints(_table(), model, target)
+        for i in range(len(p)):
+            value, gpus, extrapolated, reason = points.gpu_s(p[i], o[i])
+            got = out.iloc[i]
+            assert got["served_reason"] == reason and bool(got["served_extrapolated"]) == extrapolated
+            assert (math.isnan(value) and math.isnan(got["served_gpu_s"])) or got["served_gpu_s"] == pytest.approx(value, rel=1e-12)
+            assert reason or got["served_num_gpus"] == gpus
+    assert out["served_reason"].str.contains("meets").any() or sla == "tpot=50ms,ttft=2s"
+
+
 def test_estimate_is_the_stored_operating_point_at_stored_shapes(monkeypatch):
     """Without the served correction, estimates are exactly the stored (simulated) points."""
     from helm_efficiency.sources import served_correction

@@ -240,6 +240,23 @@ ESTIMATE_COLUMNS = ("served_gpu_s", "served_gpu_s_lo", "served_gpu_s_hi", "serve
                     "served_extrapolated", "served_reason")
 
 
+def distinct_shapes(p: np.ndarray, o: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(first position of each distinct (p, o), each request's distinct shape): a suite repeats
+    request shapes, and a served estimate is an elementwise function of the request's own shape
+    (no BLAS reduction whose rounding could depend on how many rows are priced together)."""
+    p, o = np.asarray(p, float), np.asarray(o, float)
+    if not (np.isfinite(p).all() and np.isfinite(o).all()):
+        return np.arange(len(p)), np.arange(len(p))
+    codes, distinct = pd.factorize(np.stack([p, o], axis=1).view(np.complex128).ravel())  # one hashable key per (p, o)
+    first = np.empty(len(distinct), np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # the last write is the first occurrence
+    return first, codes
+
+
+# Requests priced at once against a side's stored points (a rows × points matrix each).
+ROWS_PER_CHUNK = 8192
+
+
 class _ModelPoints:
     """One model's stored points as arrays, per stored prompt length, with the SLA's feasibility."""
 
@@ -301,28 +318,34 @@ class _ModelPoints:
             w = (np.log(p) - np.log(grid[lo_i])) / (np.log(grid[hi_i]) - np.log(grid[lo_i]))
         weight[inside] = w[inside]
         extrapolated = (p < grid[0]) | (p > grid[-1])
-        value, gpus = np.full(n, np.nan), np.zeros(n, int)
-        reasons = [""] * n
-        side_cost, side_tp = {}, {}
+        cost_at = {"lo": np.full(n, np.nan), "hi": np.full(n, np.nan)}
+        tp_at = {"lo": np.zeros(n, int), "hi": np.zeros(n, int)}
+        empty = np.zeros(len(grid), bool)
         for k, side in enumerate(self.table.prompt_tokens):
             s_p, s_o, tp = self.sides[side]
+            empty[k] = len(s_p) == 0
             rows = np.flatnonzero((lo_i == k) | (hi_i == k))
-            if len(s_p) == 0 or not len(rows):
+            if empty[k] or not len(rows):
                 continue
-            cost = p[rows, None] * s_p[None, :] + o[rows, None] * s_o[None, :]
-            j = np.argmin(cost, axis=1)
-            side_cost[k] = dict(zip(rows.tolist(), cost[np.arange(len(rows)), j].tolist()))
-            side_tp[k] = dict(zip(rows.tolist(), tp[j].tolist()))
-        for i in range(n):
-            a, b = int(lo_i[i]), int(hi_i[i])
-            if i not in side_cost.get(a, {}) or i not in side_cost.get(b, {}):
-                side = self.table.prompt_tokens[a if i not in side_cost.get(a, {}) else b]
-                reasons[i] = (f"no served configuration of {self.model} on {self.table.name} meets {self.sla} at p = {side} "
-                              f"(TTFT or TPOT too long at every batch size and TP tried)")
-                continue
-            value[i] = (1.0 - weight[i]) * side_cost[a][i] + weight[i] * side_cost[b][i] if a != b else side_cost[a][i]
-            gpus[i] = max(side_tp[a][i], side_tp[b][i])
-        return value, gpus, extrapolated, reasons
+            for chunk in np.array_split(rows, -(-len(rows) // ROWS_PER_CHUNK)):  # bounded memory: rows × points
+                cost = p[chunk, None] * s_p[None, :] + o[chunk, None] * s_o[None, :]
+                j = np.argmin(cost, axis=1)
+                for end, at in (("lo", lo_i), ("hi", hi_i)):
+                    mine = at[chunk] == k
+                    cost_at[end][chunk[mine]] = cost[np.arange(len(chunk)), j][mine]
+                    tp_at[end][chunk[mine]] = tp[j][mine]
+        unserved = empty[lo_i] | empty[hi_i]
+        with np.errstate(invalid="ignore"):
+            value = np.where(lo_i != hi_i, (1.0 - weight) * cost_at["lo"] + weight * cost_at["hi"], cost_at["lo"])
+        value[unserved] = np.nan
+        gpus = np.where(unserved, 0, np.maximum(tp_at["lo"], tp_at["hi"]))
+        reasons = np.full(n, "", dtype=object)
+        for k in np.unique(np.where(empty[lo_i], lo_i, hi_i)[unserved]):
+            side = self.table.prompt_tokens[k]
+            reasons[unserved & (np.where(empty[lo_i], lo_i, hi_i) == k)] = (
+                f"no served configuration of {self.model} on {self.table.name} meets {self.sla} at p = {side} "
+                f"(TTFT or TPOT too long at every batch size and TP tried)")
+        return value, gpus, extrapolated, list(reasons)
 
 
 def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla: Sla = DEFAULT_SLA) -> pd.DataFrame:
@@ -350,29 +373,31 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
     lo_f, hi_f, _ = interval_factors(table.name)
     out = {c: np.full(len(p), np.nan) for c in ESTIMATE_COLUMNS if c not in ("served_reason", "served_extrapolated")}
     extrapolated = np.zeros(len(p), bool)
-    reasons = [""] * len(p)
+    reasons = np.full(len(p), "", dtype=object)
+    valid = np.isfinite(p) & np.isfinite(o) & (p >= 0) & (o >= 0)
+    for i in np.flatnonzero(~valid):
+        reasons[i] = f"invalid token counts p={p[i]}, o={o[i]}"
+    codes, _ = pd.factorize(pd.Series(names, dtype=object))
+    missing = np.flatnonzero(codes < 0)  # None and NaN apart: each is judged as given
+    codes[missing] = codes.max(initial=-1) + 1 + np.array([names[i] is not None for i in missing], dtype=codes.dtype)
     models: Dict[str, list] = {}
-    keys = {}
-    for i, (name, pi, oi) in enumerate(zip(names, p, o)):
-        if not (np.isfinite(pi) and np.isfinite(oi)) or pi < 0 or oi < 0:
-            reasons[i] = f"invalid token counts p={pi}, o={oi}"
+    for code, first in zip(*np.unique(codes, return_index=True)):
+        name = names[first]  # each distinct name as given
+        rows = (codes == code) & valid
+        if not rows.any():
             continue
-        if name not in keys:
-            keys[name] = registry_name(name) if name else None
-        key = keys[name]
+        key = registry_name(name) if name else None
         if key is None:
-            reasons[i] = f"{name!r} is not in the architecture registry" if name else "no model name"
-            continue
-        if key not in table.entries:
-            why = table.not_served.get(key, "not built into this served table")
-            reasons[i] = f"{key} on {table.name}: {why}"
-            continue
-        models.setdefault(key, []).append(i)
+            reasons[rows] = f"{name!r} is not in the architecture registry" if name else "no model name"
+        elif key not in table.entries:
+            reasons[rows] = f"{key} on {table.name}: {table.not_served.get(key, 'not built into this served table')}"
+        else:
+            models.setdefault(key, []).append(np.flatnonzero(rows))
     for key, index in models.items():
-        index = np.asarray(index)
-        gpu_s, gpus, extrapolated[index], why = _ModelPoints(table, key, sla).gpu_s_many(p[index], o[index])
-        for i, reason in zip(index, why):
-            reasons[i] = reason
+        index = np.sort(np.concatenate(index))
+        first, shape = distinct_shapes(p[index], o[index])  # each distinct request shape priced once
+        gpu_s, gpus, extrapolated[index], why = (np.asarray(v)[shape] for v in _ModelPoints(table, key, sla).gpu_s_many(p[index][first], o[index][first]))
+        reasons[index] = why
         ok = np.isfinite(gpu_s)
         rows = index[ok]
         gpu_s = gpu_s[ok]
