@@ -19,7 +19,6 @@ import logging
 import math
 import os
 import tempfile
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata, resources
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -28,31 +27,12 @@ import pandas as pd
 
 from helm_efficiency.analytic.architecture import GATED_MLP_MODEL_TYPES, architecture_from_config
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.tables.names import REFERENCE_STACKS, ReferenceStack
 
 PACKAGE = "aiconfigurator-core"
 
 
-@dataclass(frozen=True)
-class ReferenceStack:
-    """One simulated reference stack: our hardware key, the simulator's system and backend."""
-
-    name: str
-    hardware: str
-    system: str
-    backend: str
-    software: str
-
-
-STACKS: Dict[str, ReferenceStack] = {
-    s.name: s
-    for s in (
-        ReferenceStack("h100-trtllm", "h100", "h100_sxm", "trtllm", "TensorRT-LLM"),
-        ReferenceStack("h100-vllm", "h100", "h100_sxm", "vllm", "vLLM"),
-        ReferenceStack("h200-trtllm", "h200", "h200_sxm", "trtllm", "TensorRT-LLM"),
-        ReferenceStack("a100-trtllm", "a100", "a100_sxm", "trtllm", "TensorRT-LLM"),
-        ReferenceStack("a100-vllm", "a100", "a100_sxm", "vllm", "vLLM"),
-    )
-}
+STACKS: Dict[str, ReferenceStack] = {s.name: s for s in REFERENCE_STACKS}  # tables/names.py lists them
 
 # Families the simulator models natively: model_type → HF architecture class.
 NATIVE_ARCHITECTURES = {
