@@ -35,31 +35,31 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], sla=None) -> pd
     """`requests` with tables/served.ESTIMATE_COLUMNS added for `stack` (NaN with a reason where
     the stack has no served table or the model none). A row the batch-1 chain priced from the
     stack's own entry is served as that entry's model (`reference_model`), so both numbers price
-    one model; other rows by their HELM model, else their deployment."""
-    from helm_efficiency.analytic.registry import registry_name
-    from helm_efficiency.tables.served import DEFAULT_SLA, ESTIMATE_COLUMNS, has_served_table, served_estimates
+    one model; other rows by their HELM model, else their deployment, resolved as at batch 1."""
+    from helm_efficiency.tables.served import DEFAULT_SLA, ESTIMATE_COLUMNS, has_served_table, served_estimates, served_key
 
     out = requests.copy()
     if stack is None or not has_served_table(stack):
         for column in ESTIMATE_COLUMNS:
             out[column] = np.nan
         out["served_extrapolated"] = False
+        out["served_placement"] = out["served_model"] = ""
         out["served_reason"] = f"no served table for {stack}" if stack else "no reference stack"
         return out
     column = lambda c: out[c].tolist() if c in out else [None] * len(out)  # noqa: E731
     # One identity for both numbers: a request the batch-1 chain priced from the stack's own
-    # entry is served as that same model; the others by their first name the registry knows.
+    # entry is served as that same model; the others by their first name that resolves.
     calibrated = [m == "calibrated" and isinstance(r, str) for m, r in zip(column("method"), column("reference_model"))]
     pairs = list(zip(column("model"), column("model_deployment")))
     chosen = {}
     for model, deployment in dict.fromkeys(pairs):
-        chosen[(model, deployment)] = next((n for n in (model, deployment) if isinstance(n, str) and registry_name(n)),
+        chosen[(model, deployment)] = next((n for n in (model, deployment) if isinstance(n, str) and served_key(n)),
                                            model if isinstance(model, str) else deployment)
     names = [ref if use else chosen[pair] for use, ref, pair in zip(calibrated, column("reference_model"), pairs)]
     served = served_estimates(names, out["num_prompt_tokens"].to_numpy(float), out["num_output_tokens"].to_numpy(float), stack, sla or DEFAULT_SLA)
     for column in ESTIMATE_COLUMNS:
         out[column] = served[column].to_numpy()
-    return _without_media(out, [c for c in ESTIMATE_COLUMNS if c not in ("served_extrapolated", "served_reason")])
+    return _without_media(out, [c for c in ESTIMATE_COLUMNS if c not in ("served_extrapolated", "served_reason", "served_placement", "served_model")])
 
 
 def _without_media(out: pd.DataFrame, numbers) -> pd.DataFrame:
@@ -71,6 +71,7 @@ def _without_media(out: pd.DataFrame, numbers) -> pd.DataFrame:
     if media.any():
         out.loc[media, numbers] = np.nan
         out.loc[media, "served_extrapolated"] = False
+        out.loc[media, "served_placement"] = ""
         out.loc[media, "served_reason"] = (f"{REASON_MEDIA}: the served tables price text tokens only; the batched cost of "
                                            "the request's media (a vision encoder, say) is not modelled")
     return out

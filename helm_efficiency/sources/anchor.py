@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.analytic.registry import VARIANT_SUFFIXES as SUFFIXES
 from helm_efficiency.sources.correction import PHASE_OF, PhaseCorrection, fit_correction, fit_rows  # noqa: F401 (re-exported)
 from helm_efficiency.tables.names import REFERENCE_STACKS
 
@@ -28,7 +29,6 @@ FORMULA = ("measured = simulated * (1 + scale + legacy * [older release]) + step
 ANCHOR_CACHE = os.path.join(os.path.dirname(__file__), "measured", "simulated", "anchors_simulated.csv")
 CORRECTION_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tables", "data", "anchor_correction.json")
 BACKEND_STACK_SYSTEMS = {(s.backend, s.hardware): s.name for s in REFERENCE_STACKS}  # the stack simulating a (framework, GPU)
-SUFFIXES = ("-Instruct", "-instruct", "-chat-hf", "-chat", "-hf", "-it", "-v0.1")
 
 
 # -- simulating each measured row ------------------------------------------------------------------
