@@ -149,7 +149,7 @@ class ServedTable:
         corrected = correct_points(self.name, model, [dict(zip(STORED_FIELDS, r), num_prompt_tokens=p, num_output_tokens=o) for r in rows])
         return [point_from_row([q[k] for k in STORED_FIELDS], p, o) for q in corrected]
 
-    def operating_point(self, model: str, num_prompt_tokens: int, num_output_tokens: int, sla: "Sla" = None) -> Optional[dict]:
+    def operating_point(self, model: str, num_prompt_tokens: int, num_output_tokens: int, sla: Optional[Sla] = None) -> Optional[dict]:
         """The throughput-optimal stored point meeting `sla` (default: DEFAULT_SLA) at a stored shape, or None."""
         from helm_efficiency.sources.served import best_point
 
