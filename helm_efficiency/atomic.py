@@ -7,7 +7,11 @@ from typing import Union
 
 def write_text_atomic(path: str, text: Union[str, bytes]) -> None:
     """Replace `path` by `text` (str, written as UTF-8, or bytes) atomically."""
-    data = text.encode("utf-8") if isinstance(text, str) else text
+    write_bytes_atomic(path, text.encode("utf-8") if isinstance(text, str) else text)
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Replace `path` by `data` atomically."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)

@@ -36,24 +36,25 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], sla=None) -> pd
     """`requests` with tables/served.ESTIMATE_COLUMNS added for `stack` (frames.with_columns; NaN with a reason where
     the stack has no served table or the model none). A row the batch-1 chain priced from the
     stack's own entry is served as that entry's model (`reference_model`), so both numbers price
-    one model; other rows by their HELM model, else their deployment."""
-    from helm_efficiency.analytic.registry import registry_name
-    from helm_efficiency.tables.served import DEFAULT_SLA, ESTIMATE_COLUMNS, has_served_table, served_estimates
+    one model; other rows by their HELM model, else their deployment, resolved as at batch 1."""
+    from helm_efficiency.tables.served import DEFAULT_SLA, ESTIMATE_COLUMNS, has_served_table, served_estimates, served_key
 
     out = requests
     if stack is None or not has_served_table(stack):
         columns = {column: np.full(len(out), np.nan) for column in ESTIMATE_COLUMNS}
         columns["served_extrapolated"] = np.zeros(len(out), bool)
+        columns["served_placement"] = np.full(len(out), "", dtype=object)
+        columns["served_model"] = np.full(len(out), "", dtype=object)
         columns["served_reason"] = np.full(len(out), f"no served table for {stack}" if stack else "no reference stack", dtype=object)
         return with_columns(requests, columns)
     column = lambda c: out[c].tolist() if c in out else [None] * len(out)  # noqa: E731
     # One identity for both numbers: a request the batch-1 chain priced from the stack's own
-    # entry is served as that same model; the others by their first name the registry knows.
+    # entry is served as that same model; the others by their first name that resolves.
     calibrated = [m == "calibrated" and isinstance(r, str) for m, r in zip(column("method"), column("reference_model"))]
     pairs = list(zip(column("model"), column("model_deployment")))
     chosen = {}
     for model, deployment in dict.fromkeys(pairs):
-        chosen[(model, deployment)] = next((n for n in (model, deployment) if isinstance(n, str) and registry_name(n)),
+        chosen[(model, deployment)] = next((n for n in (model, deployment) if isinstance(n, str) and served_key(n)),
                                            model if isinstance(model, str) else deployment)
     names = [ref if use else chosen[pair] for use, ref, pair in zip(calibrated, column("reference_model"), pairs)]
     served = served_estimates(names, out["num_prompt_tokens"].to_numpy(float), out["num_output_tokens"].to_numpy(float), stack, sla or DEFAULT_SLA)
@@ -70,6 +71,10 @@ def _without_media(requests: pd.DataFrame, columns: dict) -> dict:
         for name in columns:
             if name == "served_extrapolated":
                 columns[name] = np.where(media, False, columns[name])
+            elif name in ("served_placement", "served_model"):
+                values = np.array(columns[name], dtype=object)
+                values[media] = ""
+                columns[name] = values
             elif name == "served_reason":
                 reasons = np.array(columns[name], dtype=object)
                 reasons[media] = (f"{REASON_MEDIA}: the served tables price text tokens only; the batched cost of "

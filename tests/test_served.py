@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.tables.served import (DEFAULT_SLA, ESTIMATE_COLUMNS, Sla, build, load_served_table, parse_sla,
-                                           served_estimates, served_power_w)
+from helm_efficiency.tables.names import SIMULATED_TABLES
+from helm_efficiency.tables.served import (DEFAULT_SLA, ESTIMATE_COLUMNS, SCHEMA_VERSION, Sla, build, load_served_table, parse_sla,
+                                           served_estimates, served_power_w, served_table_path)
 
 STACK = "h100-trtllm"
-SHAPES_P = np.array([1, 100, 512, 1000, 3000, 8192, 12000], float)
-SHAPES_O = np.array([0, 1, 16, 256, 1024], float)
+SHAPES_P = np.array([1, 100, 512, 1000, 3000, 8192, 12000, 40000], float)
+SHAPES_O = np.array([0, 1, 16, 256, 1024, 8000, 20000], float)
 
 
 def _table():
@@ -80,28 +81,6 @@ def test_estimates_columns_names_and_reasons():
     assert "phi-2" in out["served_reason"].iloc[4]  # the simulator's refusal, carried from the table
 
 
-@pytest.mark.parametrize("sla", ["tpot=50ms,ttft=2s", "tpot=10ms,ttft=0.2s", "tpot=5ms,ttft=0.05s"])
-def test_vectorized_estimates_follow_the_per_request_rule(sla):
-    """served_estimates prices arrays at once; each request gets exactly what the one-request rule
-    (_ModelPoints.gpu_s) gives it, including the reason where no point meets a tight target."""
-    from helm_efficiency.tables.served import _ModelPoints
-
-    rng = np.random.default_rng(0)
-    p = np.r_[SHAPES_P, rng.integers(1, 40000, 300)].astype(float)
-    o = rng.integers(0, 2000, len(p)).astype(float)
-    target = parse_sla(sla)
-    for model in ("meta/llama-3-8b", "meta/llama-3-70b"):
-        out = served_estimates([model] * len(p), p, o, STACK, target)
-        points = _ModelPoints(_table(), model, target)
-        for i in range(len(p)):
-            value, gpus, extrapolated, reason = points.gpu_s(p[i], o[i])
-            got = out.iloc[i]
-            assert got["served_reason"] == reason and bool(got["served_extrapolated"]) == extrapolated
-            assert (math.isnan(value) and math.isnan(got["served_gpu_s"])) or got["served_gpu_s"] == pytest.approx(value, rel=1e-12)
-            assert reason or got["served_num_gpus"] == gpus
-    assert out["served_reason"].str.contains("meets").any() or sla == "tpot=50ms,ttft=2s"
-
-
 def test_estimate_is_the_stored_operating_point_at_stored_shapes(monkeypatch):
     """Without the served correction, estimates are exactly the stored (simulated) points."""
     from helm_efficiency.sources import served_correction
@@ -109,24 +88,148 @@ def test_estimate_is_the_stored_operating_point_at_stored_shapes(monkeypatch):
     monkeypatch.setattr(served_correction, "load_served_correction", lambda: None)
     table = _table()
     for model in ("meta/llama-3-8b", "meta/llama-3-70b"):
-        for p in table.prompt_tokens:
-            point = table.operating_point(model, p)
-            got = served_estimates([model], [p], [table.output_tokens], STACK).iloc[0]
+        window = table.entries[model]["context_window"]
+        shapes = [(p, o) for p, o in table.shapes(model) if window is None or p + o <= window]
+        assert len(shapes) >= 9
+        for p, o in shapes:
+            point = table.operating_point(model, p, o)
+            got = served_estimates([model], [p], [o], STACK).iloc[0]
+            if point is None:
+                assert math.isnan(got["served_gpu_s"]) and "meets" in got["served_reason"]
+                continue
             assert got["served_gpu_s"] == pytest.approx(point["gpu_s_per_request"], rel=1e-9)
-            assert got["served_gpu_s"] == pytest.approx(p / point["prefill_tok_s_per_gpu"] + table.output_tokens / point["decode_tok_s_per_gpu"])
-            stored = table.entries[model]["operating_points"][str(p)]
-            assert stored["gpu_s_per_request"] == pytest.approx(point["gpu_s_per_request"], rel=1e-4)
+            assert got["served_gpu_s"] == pytest.approx(p / point["prefill_tok_s_per_gpu"] + o / point["decode_tok_s_per_gpu"])
+            assert got["served_num_gpus"] == point["tp"] * point["pp"] and got["served_placement"].startswith(f"tp{point['tp']}")
+            assert table.entries[model]["operating_points"][f"{p}x{o}"].startswith(got["served_placement"] + ":")
+
+
+def test_a_request_between_stored_shapes_is_interpolated_in_log_p_and_log_o():
+    """Bilinear in (log p, log o) over the four stored shapes around the request, each priced at
+    the request's own (p, o) with that shape's cheapest feasible point."""
+    table, model, p, o = _table(), "meta/llama-3.1-8b", 1000.0, 700.0
+    (p0, p1), (o0, o1) = (512, 2048), (256, 2048)
+    def corner(pc, oc):
+        return min(p / q["prefill_tok_s_per_gpu"] + o / q["decode_tok_s_per_gpu"] for q in table.points(model, pc, oc)
+                   if q["ttft_ms"] <= 2000 and q["tpot_ms"] <= 50)
+    wp, wo = math.log(p / p0) / math.log(p1 / p0), math.log(o / o0) / math.log(o1 / o0)
+    expected = ((1 - wp) * (1 - wo) * corner(p0, o0) + wp * (1 - wo) * corner(p1, o0)
+                + (1 - wp) * wo * corner(p0, o1) + wp * wo * corner(p1, o1))
+    got = served_estimates([model], [p], [o], STACK).iloc[0]
+    assert got["served_gpu_s"] == pytest.approx(expected, rel=1e-9)
+    assert not got["served_extrapolated"]
+
+
+def test_outside_the_grid_is_flagged_extrapolated():
+    p = np.array([512, 100, 40000, 512, 512, 128, 32768], float)
+    o = np.array([256, 256, 256, 4, 20000, 16, 16384], float)
+    out = served_estimates(["meta/llama-3.1-8b"] * len(p), p, o, STACK)
+    assert list(out["served_extrapolated"]) == [False, True, True, True, True, False, False]
+    assert out["served_gpu_s"].notna().all()
+
+
+@pytest.mark.parametrize("stack", SIMULATED_TABLES)
+def test_long_outputs_cost_more_per_output_token(stack, monkeypatch):
+    """With a 512-token prompt, 8,000 output tokens cost more GPU-s per output token than 256
+    (8B-class models, every stack, as shipped): each request in flight holds its whole KV cache,
+    so fewer fit, and attention reads more. And in the stored (simulated) points of every served
+    model with a 128-token prompt, where the prompt's share of a 256-token request is small
+    (larger models at p = 512, o = 256 pay for two prompt tokens per output token, which can
+    outweigh the KV cache at o = 8,000; so can the served correction's batch term for models
+    whose KV cache is small)."""
+    from helm_efficiency.sources import served_correction
+
+    table = load_served_table(stack)
+    models = [m for m in ("meta/llama-3.1-8b", "qwen/qwen2.5-7b", "mistralai/mistral-7b-v0.1") if m in table.entries]
+    assert len(models) >= 2
+    for p, names in ((512, models), (128, sorted(table.entries))):
+        if p == 128:
+            monkeypatch.setattr(served_correction, "load_served_correction", lambda: None)
+        out = served_estimates(names * 2, [p] * 2 * len(names), [256] * len(names) + [8000] * len(names), stack)
+        short, long = out["served_gpu_s"].to_numpy()[: len(names)] / 256, out["served_gpu_s"].to_numpy()[len(names):] / 8000
+        both = np.isfinite(short) & np.isfinite(long)
+        assert both.sum() >= min(len(names), 35), out["served_reason"].tolist()
+        assert (long[both] > short[both]).all(), [(m, a, b) for m, a, b in zip(np.array(names)[both], short[both], long[both]) if b <= a]
+
+
+def test_the_simulator_reserves_each_requests_whole_kv_cache():
+    """The stored points come from the simulator at each shape's real (p, o): at a fixed batch the
+    memory grows with the output length, and a batch that fits at o = 256 does not at 16,384."""
+    from helm_efficiency.analytic.registry import load_registry
+    from helm_efficiency.sources.aiconfigurator import STACKS
+    from helm_efficiency.sources.served import ServedSimulator
+
+    entry = load_registry()["qwen/qwen3-0.6b"]
+    sim = ServedSimulator(entry["config"], entry.get("hf_id"), STACKS[STACK], 1, "registry qwen/qwen3-0.6b")
+    try:
+        short, medium, long = (sim.run_point(512, o, 128, 512) for o in (256, 2048, 16384))
+    finally:
+        sim.close()
+    assert short["memory_gb"] < medium["memory_gb"] and long is None
+
+
+def test_multi_node_models_are_pipelined_across_nodes():
+    """Llama-3.1-405B in bf16 needs 16 H100s: TP 8 within each node, pipeline stages across two
+    (not TP 16 across nodes), and the placement is shown with the estimate."""
+    from helm_efficiency.analytic.hardware import hardware_spec
+
+    table = _table()
+    entry = table.entries["meta/llama-3.1-405b"]
+    assert entry["placements_tried"] == ["tp8pp2", "tp8pp4"]
+    out = served_estimates(["meta-llama/Llama-3.1-405B-Instruct"], [512], [256], STACK).iloc[0]
+    assert out["served_placement"].startswith("tp8pp") and "nodes" in out["served_placement"] and out["served_num_gpus"] >= 16
+    per_million_output = out["served_gpu_s"] / 3600 * hardware_spec("h100").usd_per_gpu_hour / 256 * 1e6
+    assert per_million_output < 40.0  # $134.6 with TP 16 across nodes (before pipeline parallelism)
+    within_node = served_estimates(["meta/llama-3.1-8b"], [512], [256], STACK).iloc[0]["served_placement"]
+    assert "pp" not in within_node and "nodes" not in within_node
+
+
+def test_a_table_of_the_old_format_is_refused_naming_the_rebuild(tmp_path):
+    import json
+
+    old = {"schema_version": 1, "name": "h100-trtllm", "prompt_tokens": [128], "output_tokens": 256, "entries": {}, "columns": []}
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    with pytest.raises(EfficiencyInputError) as info:
+        load_served_table(str(path))
+    assert info.value.field == "schema_version" and "python -m helm_efficiency.tables.served" in str(info.value)
+    path.write_text("{not json")
+    with pytest.raises(EfficiencyInputError):
+        load_served_table(str(path))
+
+
+# the Hugging Face ids of issue 31, and one that resolved before
+HF_IDS = ["meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-3.3-70B-Instruct", "meta-llama/Llama-3.1-405B-Instruct",
+          "meta-llama/Llama-2-70b-chat-hf", "meta-llama/Llama-3.1-8B-Instruct"]
+
+
+def test_idealized_and_served_numbers_name_the_same_model():
+    """One resolution for both numbers: each id prices at batch 1 and served, under one registry model."""
+    import pandas as pd
+
+    from helm_efficiency.estimate import estimate_idealized, load_tables
+
+    requests = pd.DataFrame({"model": HF_IDS, "num_prompt_tokens": 512, "num_output_tokens": 256})
+    idealized = estimate_idealized(requests, load_tables([STACK]), name_columns=("model",))
+    served = served_estimates(HF_IDS, requests["num_prompt_tokens"], requests["num_output_tokens"], STACK)
+    assert list(idealized["reference_model"]) == list(served["served_model"]), (list(idealized["reference_model"]), list(served["served_model"]))
+    assert list(served["served_model"]) == ["meta/llama-3.1-70b", "meta/llama-3.1-70b", "meta/llama-3.1-405b", "meta/llama-2-70b",
+                                            "meta/llama-3.1-8b"]
+    assert (idealized["idealized_runtime_s"] > 0).all() and (served["served_gpu_s"] > 0).all(), served["served_reason"].tolist()
 
 
 def test_cost_energy_and_intervals_are_consistent():
     from helm_efficiency.analytic.hardware import hardware_spec
 
     out = served_estimates(["meta/llama-3-8b"] * 3, [128, 700, 5000], [1, 200, 900], STACK)
-    mid, lo, hi, source = served_power_w("h100")
-    assert lo <= mid <= hi == 700 and "ML.ENERGY" in source
     usd = hardware_spec("h100").usd_per_gpu_hour
     assert np.allclose(out["served_cost_usd"], out["served_gpu_s"] / 3600 * usd)
-    assert np.allclose(out["served_energy_j"], out["served_gpu_s"] * mid)
+    # Energy draws the power measured under load at each request's operating point: between the
+    # batch-1 draw and the 700 W board limit, never more.
+    watts = out["served_energy_j"] / out["served_gpu_s"]
+    low, _, _, _ = served_power_w("h100", [1])
+    assert (watts >= low[0] - 1e-9).all() and (watts <= 700).all()
+    mid, lo, hi, source = served_power_w("h100", [1, 64, 512])
+    assert (lo <= mid).all() and (mid <= hi).all() and (hi <= 700).all() and "measured power under load" in source
     for base in ("served_gpu_s", "served_cost_usd", "served_energy_j"):
         assert (out[f"{base}_lo"] <= out[base]).all() and (out[base] <= out[f"{base}_hi"]).all()
 
@@ -160,8 +263,8 @@ def test_served_never_costs_more_than_batch_1():
         entry = batch1.resolve([model])
         if entry is None:
             continue
-        p = np.array([128, 512, 2048, 8192, 128, 2048], float)
-        o = np.array([256, 256, 256, 256, 16, 1024], float)
+        p = np.array([128, 512, 2048, 8192, 128, 2048, 512], float)
+        o = np.array([256, 256, 256, 256, 16, 1024, 4000], float)
         served = served_estimates([model] * len(p), p, o, STACK)["served_gpu_s"].to_numpy()
         alone = entry.predict(p, o)["runtime_s"].to_numpy() * entry.num_gpus
         for i in np.flatnonzero(np.isfinite(served)):
@@ -181,9 +284,9 @@ def test_rebuild_is_byte_identical(tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     build([STACK], str(first), models, jobs=1, progress=False)
     build([STACK], str(second), models, jobs=1, progress=False)
-    a, b = (first / f"{STACK}.json").read_bytes(), (second / f"{STACK}.json").read_bytes()
+    a, b = open(served_table_path(STACK, str(first)), "rb").read(), open(served_table_path(STACK, str(second)), "rb").read()
     assert a == b
-    rebuilt = load_served_table(str(first / f"{STACK}.json"))
+    rebuilt = load_served_table(served_table_path(STACK, str(first)))
     assert sorted(rebuilt.entries) == ["meta/llama-3-8b", "qwen/qwen3-0.6b"] and "microsoft/phi-2" in rebuilt.not_served
     # and the shipped table holds the same points for these models (it was built by the same code)
     shipped = _table()
@@ -191,16 +294,50 @@ def test_rebuild_is_byte_identical(tmp_path):
         assert rebuilt.entries[model] == shipped.entries[model]
 
 
-def test_shipped_tables_have_provenance():
-    from helm_efficiency.tables.names import SIMULATED_TABLES
+@pytest.mark.parametrize("stack", SIMULATED_TABLES)
+def test_shipped_tables_have_provenance_and_the_grid(stack):
+    from helm_efficiency.sources.served import SERVED_OUTPUT_TOKENS, SERVED_PROMPT_TOKENS, served_shapes
 
-    for stack in SIMULATED_TABLES:
-        path = os.path.join(os.path.dirname(__file__), "..", "helm_efficiency", "tables", "data", "served", f"{stack}.json")
-        if not os.path.exists(path):
-            pytest.skip(f"{stack} served table not built")
-        table = load_served_table(stack)
-        prov = table.raw["provenance"]
-        assert prov["package"] == "aiconfigurator-core" and prov["backend_version"] and prov["command"]
-        assert table.raw["default_sla"] == {"tpot_ms": 50.0, "ttft_s": 2.0}
-        assert len(table.entries) > 50
-        assert all(isinstance(reason, str) and reason for reason in table.not_served.values())
+    table = load_served_table(stack)
+    assert table.raw["schema_version"] == SCHEMA_VERSION
+    prov = table.raw["provenance"]
+    assert prov["package"] == "aiconfigurator-core" and prov["backend_version"] and prov["command"][-1] == stack
+    assert table.raw["default_sla"] == {"tpot_ms": 50.0, "ttft_s": 2.0}
+    assert table.prompt_tokens == SERVED_PROMPT_TOKENS and table.output_tokens == SERVED_OUTPUT_TOKENS
+    assert max(table.prompt_tokens) >= 32768 and max(table.output_tokens) >= 16384
+    assert len(table.entries) > 50
+    assert all(isinstance(reason, str) and reason for reason in table.not_served.values())
+    for model, entry in table.entries.items():
+        assert table.shapes(model) == sorted(served_shapes(context_window=entry["context_window"])), model
+
+
+def test_every_stack_name_list_derives_from_one_place():
+    from helm_efficiency.cli import build_parser
+    from helm_efficiency.sources.aiconfigurator import STACKS
+    from helm_efficiency.sources.anchor import BACKEND_STACK_SYSTEMS
+    from helm_efficiency.tables.names import SHIPPED_TABLES
+
+    assert tuple(STACKS) == SIMULATED_TABLES and set(SIMULATED_TABLES) <= set(SHIPPED_TABLES)
+    assert set(BACKEND_STACK_SYSTEMS.values()) == set(SIMULATED_TABLES)
+    assert {"b200-trtllm", "b200-vllm"} <= set(SIMULATED_TABLES)
+    help_text = build_parser().format_help() + " ".join(
+        a.format_help() for a in build_parser()._subparsers._group_actions[0].choices.values())
+    for name in SIMULATED_TABLES:
+        assert name in help_text, name
+
+
+def test_b200_stacks_work_in_run_entries_and_estimate(tmp_path):
+    import pandas as pd
+
+    from helm_efficiency.analytic.hardware import hardware_spec
+    from helm_efficiency.cli import main
+    from helm_efficiency.helm.run_expander import tables_from_value
+
+    assert tables_from_value("b200-trtllm") == ("b200-trtllm",) and tables_from_value("b200-vllm+h100-trtllm") == ("b200-vllm", "h100-trtllm")
+    assert hardware_spec("b200-trtllm").power_w == 1000 and hardware_spec("b200").usd_per_gpu_hour > 0
+    pd.DataFrame({"model": ["meta/llama-3.1-8b", "meta-llama/Llama-3.1-405B-Instruct"], "num_prompt_tokens": [512, 512],
+                  "num_output_tokens": [256, 256]}).to_csv(tmp_path / "r.csv", index=False)
+    main(["estimate", "--table", "b200-trtllm", str(tmp_path / "r.csv"), "-o", str(tmp_path / "e.csv")])
+    est = pd.read_csv(tmp_path / "e.csv")
+    assert (est["idealized_runtime_s"] > 0).all() and (est["served_gpu_s"] > 0).all() and (est["served_cost_usd"] > 0).all()
+    assert list(est["reference_model"]) == list(est["served_model"]) and est["served_placement"].str.startswith("tp").all()

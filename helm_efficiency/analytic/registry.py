@@ -8,7 +8,7 @@ deployment, through the deployment's model name in HELM's own catalog. No torch,
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from helm_efficiency.analytic.architecture import architecture_from_config
 from helm_efficiency.errors import EfficiencyInputError
@@ -33,8 +33,46 @@ def _name_index() -> Dict[str, str]:
     return index
 
 
+# Variant suffixes of a Hugging Face id that share the base model's architecture (instruction
+# and chat tunes, the '-hf' conversions), stripped when the exact name is unknown.
+VARIANT_SUFFIXES = ("-Instruct", "-instruct", "-chat-hf", "-chat", "-hf", "-it", "-v0.1")
+
+
+def name_variants(name: str) -> List[str]:
+    """Other spellings of a Hugging Face id that name the same architecture, nearest first:
+    variant suffixes stripped (repeatedly), the base's '-hf' conversion, and 'Meta-Llama-3.1' as
+    'Llama-3.1'. E.g. meta-llama/Llama-2-70b-chat-hf → meta-llama/Llama-2-70b, …-70b-hf."""
+    out: List[str] = []
+    frontier = [name]
+    while frontier:
+        current = frontier.pop(0)
+        for suffix in VARIANT_SUFFIXES:
+            if current.endswith(suffix) and current[: -len(suffix)] not in out:
+                out.append(current[: -len(suffix)])
+                frontier.append(current[: -len(suffix)])
+    out += [f"{base}-hf" for base in list(out) if not base.endswith("-hf") and f"{base}-hf" not in out]
+    out += [v.replace("Meta-Llama-3.1", "Llama-3.1") for v in [name] + out if "Meta-Llama-3.1" in v]
+    return [v for v in dict.fromkeys(out) if v and v != name]
+
+
+@lru_cache(maxsize=1)
+def _basename_index() -> Dict[str, Optional[str]]:
+    """Lower-cased name after the last '/' (of keys, HELM names, Hugging Face ids) → registry
+    key, None where two keys share it."""
+    index: Dict[str, Optional[str]] = {}
+    for name, key in _name_index().items():
+        base = name.rsplit("/", 1)[-1]
+        index[base] = key if index.get(base, key) == key else None
+    return index
+
+
 def registry_name(name: Optional[str]) -> Optional[str]:
-    """Registry key for a registry key, a HELM model or deployment name, or a Hugging Face id; else None."""
+    """Registry key for a registry key, a HELM model or deployment name, or a Hugging Face id; else None.
+
+    In order: the name itself; the HELM model a deployment serves; then, for a name the registry
+    does not list, its `name_variants`; and last the name (or a variant) after its organisation,
+    when exactly one registry entry goes by it (meta-llama/Llama-3.3-70B-Instruct → the entry
+    listing meta/llama-3.3-70b-instruct). Batch-1 and served estimates resolve through this."""
     if not isinstance(name, str) or not name:
         return None
     index = _name_index()
@@ -44,6 +82,12 @@ def registry_name(name: Optional[str]) -> Optional[str]:
 
         model = model_of_deployment(name)
         key = index.get(model.lower()) if model else None
+    if key is None and "/" in name:
+        variants = name_variants(name)
+        key = next((index[v.lower()] for v in variants if v.lower() in index), None)
+        if key is None:
+            bases = _basename_index()
+            key = next((bases[b] for b in (v.rsplit("/", 1)[-1].lower() for v in [name] + variants) if bases.get(b)), None)
     return key
 
 

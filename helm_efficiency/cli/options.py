@@ -28,8 +28,10 @@ def _positive_float(text: str) -> float:
 
 
 def add_table_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--table", action="append", help="a shipped table (h100-trtllm, h100-vllm, h200-trtllm, a100-trtllm, a100-vllm, a100, "
-                   "v100, cpu, helm) or a JSON path; repeat, or join with '+', to search several in order (default: h100-trtllm)")
+    from helm_efficiency.tables.names import DEFAULT_TABLE, HELM_TABLE, SHIPPED_TABLES
+
+    p.add_argument("--table", action="append", help=f"a shipped table ({', '.join(SHIPPED_TABLES + (HELM_TABLE,))}) or a JSON path; "
+                   f"repeat, or join with '+', to search several in order (default: {DEFAULT_TABLE})")
 
 
 def add_sla_option(p: argparse.ArgumentParser) -> None:

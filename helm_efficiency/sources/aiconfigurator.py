@@ -19,7 +19,6 @@ import logging
 import math
 import os
 import tempfile
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata, resources
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -28,31 +27,12 @@ import pandas as pd
 
 from helm_efficiency.analytic.architecture import GATED_MLP_MODEL_TYPES, architecture_from_config
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.tables.names import REFERENCE_STACKS, ReferenceStack
 
 PACKAGE = "aiconfigurator-core"
 
 
-@dataclass(frozen=True)
-class ReferenceStack:
-    """One simulated reference stack: our hardware key, the simulator's system and backend."""
-
-    name: str
-    hardware: str
-    system: str
-    backend: str
-    software: str
-
-
-STACKS: Dict[str, ReferenceStack] = {
-    s.name: s
-    for s in (
-        ReferenceStack("h100-trtllm", "h100", "h100_sxm", "trtllm", "TensorRT-LLM"),
-        ReferenceStack("h100-vllm", "h100", "h100_sxm", "vllm", "vLLM"),
-        ReferenceStack("h200-trtllm", "h200", "h200_sxm", "trtllm", "TensorRT-LLM"),
-        ReferenceStack("a100-trtllm", "a100", "a100_sxm", "trtllm", "TensorRT-LLM"),
-        ReferenceStack("a100-vllm", "a100", "a100_sxm", "vllm", "vLLM"),
-    )
-}
+STACKS: Dict[str, ReferenceStack] = {s.name: s for s in REFERENCE_STACKS}  # tables/names.py lists them
 
 # Families the simulator models natively: model_type → HF architecture class.
 NATIVE_ARCHITECTURES = {
@@ -162,22 +142,25 @@ def _silence_simulator_logs() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def _parallel_layouts(moe: bool, tensor_parallel: int) -> List[Dict[str, int]]:
-    """Simulator parallelism to try, in order: plain TP; for MoE, experts split by TP, then by expert parallelism."""
+def _parallel_layouts(moe: bool, tensor_parallel: int, pipeline_parallel: int = 1) -> List[Dict[str, int]]:
+    """Simulator parallelism to try, in order: plain TP; for MoE, experts split by TP, then by
+    expert parallelism; each with `pipeline_parallel` stages (pp_size) when above 1."""
+    pp = {"pp_size": int(pipeline_parallel)} if pipeline_parallel > 1 else {}
     if tensor_parallel <= 1:
-        return [{}]
+        return [dict(pp)]
     if moe:
-        return [dict(tp_size=tensor_parallel, moe_tp_size=tensor_parallel, moe_ep_size=1),
-                dict(tp_size=tensor_parallel, moe_tp_size=1, moe_ep_size=tensor_parallel)]
-    return [dict(tp_size=tensor_parallel)]
+        return [dict(tp_size=tensor_parallel, moe_tp_size=tensor_parallel, moe_ep_size=1, **pp),
+                dict(tp_size=tensor_parallel, moe_tp_size=1, moe_ep_size=tensor_parallel, **pp)]
+    return [dict(tp_size=tensor_parallel, **pp)]
 
 
 def compile_engine(config: dict, hf_id: Optional[str], reference: ReferenceStack, tensor_parallel: int, source: str, moe: bool = False,
-                   quant: Optional[Dict[str, str]] = None):
+                   quant: Optional[Dict[str, str]] = None, pipeline_parallel: int = 1):
     """The simulator's engine for one model on one stack (checked with one request), and
     provenance fields describing it. `quant`: the simulator's quant-mode overrides (e.g.
-    gemm_quant_mode="fp8"); None keeps bf16, as our tables. Raises EfficiencyInputError with the
-    simulator's reason when no parallel layout is modelled."""
+    gemm_quant_mode="fp8"); None keeps bf16, as our tables. `pipeline_parallel` stages of
+    `tensor_parallel` GPUs each (the served search places models that need more than a node this
+    way). Raises EfficiencyInputError with the simulator's reason when no parallel layout is modelled."""
     from aiconfigurator_core.sdk.engine import EngineHandle
 
     _silence_simulator_logs()
@@ -197,7 +180,7 @@ def compile_engine(config: dict, hf_id: Optional[str], reference: ReferenceStack
         for candidate, mapped in candidates:
             with open(os.path.join(folder, "config.json"), "w") as f:
                 json.dump(candidate, f)
-            for layout in _parallel_layouts(moe, tensor_parallel):
+            for layout in _parallel_layouts(moe, tensor_parallel, pipeline_parallel):
                 try:
                     handle = EngineHandle.compile(folder, reference.system, reference.backend, **layout, **(quant or {}))
                     handle.run_static(batch_size=1, isl=16, osl=2)
@@ -211,13 +194,15 @@ def compile_engine(config: dict, hf_id: Optional[str], reference: ReferenceStack
                     "backend_version": backend_version(reference.system, reference.backend),
                     "dtype": ",".join(f"{k}={v}" for k, v in sorted(quant.items())) if quant else "bf16",
                     "tensor_parallel": tensor_parallel,
+                    **({"pipeline_parallel": int(pipeline_parallel)} if pipeline_parallel > 1 else {}),
                     "expert_parallel": int(layout.get("moe_ep_size", 1)),
                     "database_mode": "measured kernels",
                     "config": config_source,
                     "mapped_from": mapped or "",
                 }
                 return handle, provenance
-    raise EfficiencyInputError(source, "architecture", f"{PACKAGE} does not model it on {reference.name} (TP {tensor_parallel}): " + "; ".join(reasons))
+    where = f"TP {tensor_parallel}" + (f" x PP {pipeline_parallel}" if pipeline_parallel > 1 else "")
+    raise EfficiencyInputError(source, "architecture", f"{PACKAGE} does not model it on {reference.name} ({where}): " + "; ".join(reasons))
 
 
 def tabulate(

@@ -19,16 +19,16 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.analytic.registry import VARIANT_SUFFIXES as SUFFIXES
 from helm_efficiency.sources.correction import PHASE_OF, PhaseCorrection, fit_correction, fit_rows  # noqa: F401 (re-exported)
+from helm_efficiency.tables.names import REFERENCE_STACKS
 
 CORRECTION_VERSION = 3
 FORMULA = ("measured = simulated * (1 + scale + legacy * [older release]) + step + comm[interconnect] * layers * (TP - 1); "
            "tables use legacy = 0")
 ANCHOR_CACHE = os.path.join(os.path.dirname(__file__), "measured", "simulated", "anchors_simulated.csv")
 CORRECTION_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tables", "data", "anchor_correction.json")
-BACKEND_STACK_SYSTEMS = {("trtllm", "h100"): "h100-trtllm", ("vllm", "h100"): "h100-vllm", ("trtllm", "h200"): "h200-trtllm",
-                         ("trtllm", "a100"): "a100-trtllm", ("vllm", "a100"): "a100-vllm"}
-SUFFIXES = ("-Instruct", "-instruct", "-chat-hf", "-chat", "-hf", "-it", "-v0.1")
+BACKEND_STACK_SYSTEMS = {(s.backend, s.hardware): s.name for s in REFERENCE_STACKS}  # the stack simulating a (framework, GPU)
 
 
 # -- simulating each measured row ------------------------------------------------------------------

@@ -2,23 +2,25 @@
 
 The batch-1 tables price one request alone on the GPUs. A deployment that serves many users
 batches them, and a request then costs far less GPU time. This module asks the same simulator
-(`aiconfigurator-core`) what a stack can do when it batches: for one model, stack, tensor
-parallelism (TP) and request shape (p prompt tokens, o output tokens) it runs the package's
+(`aiconfigurator-core`) what a stack can do when it batches: for one model, stack, placement
+(tensor parallelism TP within a node x pipeline stages PP across nodes, and expert parallelism for
+MoE) and request shape (p prompt tokens, o output tokens) it runs the package's
 own SLA-constrained aggregated search, `BaseBackend.find_best_agg_result_under_constraints`,
 with the latency limits lifted (ttft = tpot = inf, top_k = 0), so it returns every
 (batch size, context tokens per step) point the search visits that fits in GPU memory. Each
 point is one steady state of in-flight batching: b requests in flight, `ctx_tokens` prompt
 tokens scheduled per step, with its time to first token (TTFT), time per output token (TPOT)
-and throughput.
+and throughput. The simulator's memory check reserves each request's KV cache for its whole
+sequence (p + o tokens), so at long outputs fewer requests fit and each costs more.
 
 We keep, per (p, o), the points that no other point beats on all three of throughput per GPU,
-TTFT and TPOT (the Pareto set over all TPs tried): the best feasible point under any latency
+TTFT and TPOT (the Pareto set over all placements tried): the best feasible point under any latency
 target is always in that set. The set is then thinned (`thin`) to the points needed to answer
 any latency target within 15% of the full sweep's best GPU time per request, never below it,
 and wherever the sweep meets a target the stored points meet it too. So the table answers any
 SLA without re-running the simulator, a little conservatively.
 
-Each point's GPU time per request, G = TP / (requests per second), is split into a prefill and
+Each point's GPU time per request, G = TP x PP / (requests per second), is split into a prefill and
 a decode part from the simulator's own step schedule (`run_agg`'s `scheduling` block): a
 mixed step's decode share is the latency of a decode-only step with the same decode requests
 (`_get_genonly_step_latency`), the rest of the mixed step is prefill, and decode-only steps
@@ -48,13 +50,17 @@ from helm_efficiency.sources.aiconfigurator import (
     simulator_version,
 )
 
-# Prompt lengths at which operating points are stored, and the fixed representative output
-# length: a request's point is interpolated between the stored prompt lengths (log scale).
-SERVED_PROMPT_TOKENS = (128, 512, 2048, 8192)
-SERVED_OUTPUT_TOKENS = 256
-# Tensor parallelism tried per model: the batch-1 TP (smallest power of two whose GPUs hold the
-# bf16 weights), then 2x and 4x it while that stays within one 8-GPU node.
-MAX_TP_FACTOR = 4
+# The request shapes at which operating points are stored: every (prompt, output) pair of these
+# two grids that the model's context window allows (`served_shapes`). A request's cost is
+# interpolated between them in log p and log o (tables/served.py). Each simulated point holds
+# its requests' whole KV cache (p + o tokens each), so long outputs limit the batch.
+SERVED_PROMPT_TOKENS = (128, 512, 2048, 8192, 32768)
+SERVED_OUTPUT_TOKENS = (16, 256, 2048, 16384)
+# Placement: GPUs per replica G in (base, 2 base, 4 base), base = the batch-1 GPUs (smallest power
+# of two whose GPUs hold the bf16 weights). Within one 8-GPU node G GPUs are tensor parallel;
+# beyond it TP stays within the node (8) and pipeline stages span G / 8 nodes, up to twice the
+# nodes the weights need (`placements`). No cross-node TP; no disaggregated prefill/decode.
+MAX_GPU_FACTOR = 4
 NODE_GPUS = 8
 # The aggregated search's own sweep settings (its defaults), recorded in provenance.
 SEARCH = {"function": "BaseBackend.find_best_agg_result_under_constraints", "max_batch_size": 512,
@@ -67,27 +73,65 @@ MAX_STORED_TTFT_MS = 30_000.0
 MAX_STORED_TPOT_MS = 200.0
 # The default latency target (tables/served.py's Sla()): its best point is always stored exactly.
 DEFAULT_TTFT_S, DEFAULT_TPOT_MS = 2.0, 50.0
-# Stored columns (one list per point); GPU time per request is p / prefill + o / decode.
-STORED_FIELDS = ("tp", "ep", "batch_size", "ctx_tokens", "ttft_ms", "tpot_ms", "prefill_tok_s_per_gpu", "decode_tok_s_per_gpu")
+# Stored columns (one list per point): the placement (tensor, pipeline, expert parallelism), the
+# steady state, and its rates; GPU time per request is p / prefill + o / decode.
+STORED_FIELDS = ("tp", "pp", "ep", "batch_size", "ctx_tokens", "ttft_ms", "tpot_ms", "prefill_tok_s_per_gpu", "decode_tok_s_per_gpu")
 
 
-def tensor_parallel_candidates(base_tp: int) -> List[int]:
-    """The batch-1 TP and its 2x, 4x multiples within one node (a model that needs more than a
-    node keeps its batch-1 TP only)."""
-    out = [int(base_tp)]
-    for factor in (2, 4)[: int(math.log2(MAX_TP_FACTOR))]:
-        tp = int(base_tp) * factor
-        if tp <= NODE_GPUS:
-            out.append(tp)
+def shape_key(num_prompt_tokens: int, num_output_tokens: int) -> str:
+    """A stored shape's key: '512x2048' (prompt x output tokens)."""
+    return f"{int(num_prompt_tokens)}x{int(num_output_tokens)}"
+
+
+def parse_shape_key(key: str) -> Tuple[int, int]:
+    p, _, o = str(key).partition("x")
+    return int(p), int(o)
+
+
+def served_shapes(prompt_tokens: Sequence[int] = SERVED_PROMPT_TOKENS, output_tokens: Sequence[int] = SERVED_OUTPUT_TOKENS,
+                  context_window: Optional[int] = None) -> List[Tuple[int, int]]:
+    """The grid shapes a model needs: (p_i, o_j) is kept when the grid point below it on both
+    axes, (p_{i-1}, o_{j-1}) (itself on the first row or column), lies inside the context window
+    (p + o < window), so every cell in which a request p + o <= window has weight has all four
+    corners. All of them without a window."""
+    P, O = sorted(int(p) for p in prompt_tokens), sorted(int(o) for o in output_tokens)
+    out = []
+    for j, o in enumerate(O):
+        for i, p in enumerate(P):
+            if context_window is None or P[max(i - 1, 0)] + O[max(j - 1, 0)] < int(context_window):
+                out.append((p, o))
     return out
 
 
+def placements(base_gpus: int) -> List[Tuple[int, int]]:
+    """(tensor parallel, pipeline parallel) per replica to try: G in base, 2 base, 4 base GPUs,
+    TP = G within a node, TP = 8 x PP = G / 8 stages across nodes, at most twice the GPUs the
+    weights need when they need a node or more."""
+    base = int(base_gpus)
+    out = []
+    for factor in (1, 2, 4)[: int(math.log2(MAX_GPU_FACTOR)) + 1]:
+        gpus = base * factor
+        if gpus > max(NODE_GPUS, 2 * base):
+            break
+        out.append((gpus, 1) if gpus <= NODE_GPUS else (NODE_GPUS, gpus // NODE_GPUS))
+    return out
+
+
+def placement_label(tp: int, pp: int = 1, ep: int = 1) -> str:
+    """'tp8', 'tp8pp2 (2 nodes)', 'tp4ep4': a placement as the tables and estimates show it."""
+    text = f"tp{int(tp)}" + (f"pp{int(pp)}" if int(pp) > 1 else "") + (f"ep{int(ep)}" if int(ep) > 1 else "")
+    nodes = -(-int(tp) * int(pp) // NODE_GPUS)
+    return text + (f" ({nodes} nodes)" if nodes > 1 else "")
+
+
 class ServedSimulator:
-    """One model on one stack at one TP: the simulator's model, database and backend objects,
-    set up with the same config and parallel layout as the batch-1 table (`compile_engine`)."""
+    """One model on one stack at one placement (TP GPUs per stage x PP stages): the simulator's
+    model, database and backend objects, set up with the same config and parallel layout as the
+    batch-1 table (`compile_engine`)."""
 
     def __init__(self, config: dict, hf_id: Optional[str], reference: ReferenceStack, tensor_parallel: int,
-                 source: str, moe: bool = False, expert_parallel: Optional[int] = None, quant: Optional[Dict[str, str]] = None):
+                 source: str, moe: bool = False, expert_parallel: Optional[int] = None, quant: Optional[Dict[str, str]] = None,
+                 pipeline_parallel: int = 1):
         from aiconfigurator_core.sdk import perf_database
         from aiconfigurator_core.sdk.backends.factory import get_backend
         from aiconfigurator_core.sdk.config_builders import build_model_config
@@ -95,7 +139,7 @@ class ServedSimulator:
 
         _silence_simulator_logs()
         # compile_engine finds the config variant and parallel layout the simulator accepts.
-        _, provenance = compile_engine(config, hf_id, reference, tensor_parallel, source, moe=moe)
+        _, provenance = compile_engine(config, hf_id, reference, tensor_parallel, source, moe=moe, pipeline_parallel=pipeline_parallel)
         shipped = shipped_config(hf_id)
         if shipped is not None:
             sim_config = shipped
@@ -109,12 +153,12 @@ class ServedSimulator:
         moe_tp = 1 if (ep > 1 or tp <= 1 or not moe) else tp
         self.provenance = dict(provenance)
         self.provenance["source"] = f"{PACKAGE} {simulator_version()} aggregated (in-flight batching) search"
-        self.tp = tp
+        self.tp, self.pp = tp, int(pipeline_parallel)
         self._folder = tempfile.TemporaryDirectory()
         with open(os.path.join(self._folder.name, "config.json"), "w") as f:
             json.dump(sim_config, f)
         # quant: the simulator's quant-mode overrides (e.g. gemm_quant_mode="fp8"); None keeps bf16, as our tables
-        model_config = build_model_config(tp_size=tp, pp_size=1, attention_dp_size=1, moe_tp_size=moe_tp, moe_ep_size=ep, **(quant or {}))
+        model_config = build_model_config(tp_size=tp, pp_size=self.pp, attention_dp_size=1, moe_tp_size=moe_tp, moe_ep_size=ep, **(quant or {}))
         if quant:
             self.provenance["dtype"] = ",".join(f"{k}={v}" for k, v in sorted(quant.items()))
         self.model = get_model(self._folder.name, model_config, reference.backend)
@@ -160,9 +204,10 @@ class ServedSimulator:
         total_ms = prefill_ms + decode_ms
         if not (total_ms > 0 and prefill_ms > 0 and decode_ms > 0):
             return None
-        gpu_s = self.tp / seq_s  # GPU-seconds per request at this steady state
+        gpu_s = self.tp * self.pp / seq_s  # GPU-seconds per request at this steady state (seq/s of the whole replica)
         return {
             "tp": self.tp,
+            "pp": self.pp,
             "ep": self.expert_parallel,
             "batch_size": int(result["bs"]),
             "ctx_tokens": int(result["ctx_tokens"]),
@@ -194,10 +239,15 @@ class ServedSimulator:
         return points
 
 
+def _order(q: dict) -> tuple:
+    """Ties among points go to lower TTFT, then TPOT, then fewer GPUs, then the rest of the placement and steady state."""
+    return (q["ttft_ms"], q["tpot_ms"], q["tp"] * q.get("pp", 1), q["tp"], q.get("ep", 1), q["batch_size"], q["ctx_tokens"])
+
+
 def pareto(points: Sequence[dict]) -> List[dict]:
     """The points no other point beats on all of: GPU time per request (lower), TTFT (lower),
     TPOT (lower). The best feasible point under any (TTFT, TPOT) limit is among them."""
-    ordered = sorted(points, key=lambda q: (q["gpu_s_per_request"], q["ttft_ms"], q["tpot_ms"], q["tp"], q["batch_size"], q["ctx_tokens"]))
+    ordered = sorted(points, key=lambda q: (q["gpu_s_per_request"],) + _order(q))
     kept: List[dict] = []
     for q in ordered:
         if not any(k["ttft_ms"] <= q["ttft_ms"] and k["tpot_ms"] <= q["tpot_ms"] for k in kept):
@@ -210,11 +260,11 @@ def thin(points: Sequence[dict], tolerance: float) -> List[dict]:
     is dropped only when a kept point has no higher TTFT or TPOT and at most (1 + tolerance)
     times its GPU time. Kept points are never dropped later, so the errors do not compound."""
     kept: List[dict] = []
-    for q in sorted(points, key=lambda q: (-q["gpu_s_per_request"], q["ttft_ms"], q["tpot_ms"], q["tp"], q["batch_size"], q["ctx_tokens"])):
+    for q in sorted(points, key=lambda q: (-q["gpu_s_per_request"],) + _order(q)):
         if not any(k["ttft_ms"] <= q["ttft_ms"] and k["tpot_ms"] <= q["tpot_ms"]
                    and k["gpu_s_per_request"] <= (1.0 + tolerance) * q["gpu_s_per_request"] for k in kept):
             kept.append(q)
-    return sorted(kept, key=lambda q: (q["gpu_s_per_request"], q["ttft_ms"], q["tpot_ms"], q["tp"], q["batch_size"], q["ctx_tokens"]))
+    return sorted(kept, key=lambda q: (q["gpu_s_per_request"],) + _order(q))
 
 
 def best_point(points: Sequence[dict], ttft_s: float, tpot_ms: float) -> Optional[dict]:
@@ -223,7 +273,7 @@ def best_point(points: Sequence[dict], ttft_s: float, tpot_ms: float) -> Optiona
     feasible = [q for q in points if q["ttft_ms"] <= ttft_s * 1000.0 and q["tpot_ms"] <= tpot_ms]
     if not feasible:
         return None
-    return min(feasible, key=lambda q: (q["gpu_s_per_request"], q["ttft_ms"], q["tpot_ms"], q["tp"], q["batch_size"], q["ctx_tokens"]))
+    return min(feasible, key=lambda q: (q["gpu_s_per_request"],) + _order(q))
 
 
 def stored_row(point: dict) -> list:
@@ -232,63 +282,70 @@ def stored_row(point: dict) -> list:
 
 
 def point_from_row(row: Sequence, num_prompt_tokens: int, num_output_tokens: int) -> dict:
-    """A stored row as a point dict, with GPU time per request at its own (p, o)."""
+    """A stored row as a point dict at its shape (num_prompt_tokens, num_output_tokens), with GPU
+    time per request there."""
     point = dict(zip(STORED_FIELDS, row))
+    point["num_prompt_tokens"], point["num_output_tokens"] = int(num_prompt_tokens), int(num_output_tokens)
     point["gpu_s_per_request"] = num_prompt_tokens / point["prefill_tok_s_per_gpu"] + num_output_tokens / point["decode_tok_s_per_gpu"]
     return point
 
 
-def simulate_served(config: dict, model: str, reference: ReferenceStack, base_tp: int, hf_id: Optional[str] = None,
-                    source: str = "config", moe: bool = False,
-                    prompt_tokens: Sequence[int] = SERVED_PROMPT_TOKENS,
-                    output_tokens: int = SERVED_OUTPUT_TOKENS) -> Tuple[Dict[str, List[list]], dict, Dict[str, str]]:
-    """Stored points per prompt length ({str(p): [row, ...]}, rows as `stored_row`: the Pareto
-    set over every TP tried, thinned by `thin`), the provenance
-    of the first TP that the simulator models, and the reason for each TP it refused.
-    Raises EfficiencyInputError when no TP is modelled."""
+def _refusal(e: Exception) -> str:
+    if isinstance(e, EfficiencyInputError):
+        return e.problem
+    return f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+
+
+def simulate_served(config: dict, model: str, reference: ReferenceStack, base_gpus: int, hf_id: Optional[str] = None,
+                    source: str = "config", moe: bool = False, shapes: Optional[Sequence[Tuple[int, int]]] = None
+                    ) -> Tuple[Dict[str, List[list]], dict, Dict[str, str], List[str]]:
+    """Stored points per shape ({shape_key(p, o): [row, ...]}, rows as `stored_row`: the Pareto
+    set over every placement tried, thinned by `thin`), the provenance of the first placement
+    the simulator models, the reason for each placement (or shape) it refused, and the
+    placements tried. `shapes` defaults to the full grid (`served_shapes()`).
+    Raises EfficiencyInputError when no placement is modelled."""
+    shapes = list(shapes if shapes is not None else served_shapes())
     frontier: Dict[str, List[list]] = {}
     provenance: Optional[dict] = None
     refused: Dict[str, str] = {}
-    all_points: Dict[int, List[dict]] = {int(p): [] for p in prompt_tokens}
+    tried: List[str] = []
+    all_points: Dict[Tuple[int, int], List[dict]] = {shape: [] for shape in shapes}
     seen = set()
-    for tp in tensor_parallel_candidates(base_tp):
+    for tp, pp in placements(base_gpus):
         # MoE: experts split by TP (as the batch-1 table), and by expert parallelism over the same GPUs
         for ep in ([None, tp] if (moe and tp > 1) else [None]):
-            label = f"{tp}" if ep is None else f"{tp}/ep{ep}"
+            label = placement_label(tp, pp, ep or 1).split(" ")[0]
+            tried.append(label)
             try:
-                sim = ServedSimulator(config, hf_id, reference, tp, source, moe=moe, expert_parallel=ep)
-            except EfficiencyInputError as e:
-                refused[label] = e.problem
+                sim = ServedSimulator(config, hf_id, reference, tp, source, moe=moe, expert_parallel=ep, pipeline_parallel=pp)
+            except Exception as e:  # our refusal, or the simulator's own
+                refused[label] = _refusal(e)
                 continue
-            except Exception as e:  # the simulator's own refusal
-                refused[label] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
-                continue
-            if (tp, sim.expert_parallel) in seen:  # compile_engine had already chosen this layout
+            if (tp, pp, sim.expert_parallel) in seen:  # compile_engine had already chosen this layout
                 sim.close()
                 continue
-            seen.add((tp, sim.expert_parallel))
+            seen.add((tp, pp, sim.expert_parallel))
             try:
-                for p in prompt_tokens:
+                for p, o in shapes:
                     try:
-                        all_points[int(p)].extend(sim.sweep(int(p), int(output_tokens)))
+                        all_points[(p, o)].extend(sim.sweep(int(p), int(o)))
                     except Exception as e:
-                        refused[f"{label}@p={p}"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+                        refused[f"{label}@{shape_key(p, o)}"] = _refusal(e)
             finally:
                 sim.close()
             if provenance is None:
                 provenance = sim.provenance
     if provenance is None:
-        first = next(iter(refused.values()), "no TP candidate")
-        raise EfficiencyInputError(source, "architecture", f"{PACKAGE} does not model it on {reference.name} at TP "
+        first = next(iter(refused.values()), "no placement candidate")
+        raise EfficiencyInputError(source, "architecture", f"{PACKAGE} does not model it on {reference.name} at "
                                    + ", ".join(refused) + f"; first refusal: {first[:400]}")
-    for p in prompt_tokens:
-        within = [q for q in all_points[int(p)] if q["ttft_ms"] <= MAX_STORED_TTFT_MS and q["tpot_ms"] <= MAX_STORED_TPOT_MS]
+    for p, o in shapes:
+        within = [q for q in all_points[(p, o)] if q["ttft_ms"] <= MAX_STORED_TTFT_MS and q["tpot_ms"] <= MAX_STORED_TPOT_MS]
         kept = thin(pareto(within), THIN_TOLERANCE)
         exact = best_point(within, DEFAULT_TTFT_S, DEFAULT_TPOT_MS)
         if exact is not None and all(q is not exact for q in kept):
             kept.append(exact)
-        rows = [stored_row(q) for q in kept]
         # re-thin on the stored (rounded) values so the order and choice are those a reader sees
-        points = [point_from_row(r, int(p), int(output_tokens)) for r in rows]
-        frontier[str(int(p))] = [stored_row(q) for q in pareto(points)]
-    return frontier, provenance, refused
+        points = [point_from_row(stored_row(q), p, o) for q in kept]
+        frontier[shape_key(p, o)] = [stored_row(q) for q in pareto(points)]
+    return frontier, provenance, refused, tried

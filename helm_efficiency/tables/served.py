@@ -2,16 +2,22 @@
 
 Idealized runtime prices a request at batch 1. A deployment serving many users batches them
 (in-flight batching), and each request then costs far fewer GPU-seconds. A served table stores,
-per model on one modern stack (h100-trtllm, h100-vllm, h200-trtllm, a100-trtllm, a100-vllm),
-the operating points AIConfigurator's aggregated search finds at a few prompt lengths
-(`sources/served.py`): for each, the tensor parallelism, batch size and context tokens per step,
-the time to first token and time per output token achieved, and the prefill and decode tokens/s
-per GPU there. The throughput-optimal point under a latency target (`Sla`, default: time per
-output token ≤ 50 ms and first token ≤ 2 s) prices a request of p prompt and o output tokens:
+per model on one modern stack (tables/names.py REFERENCE_STACKS), the operating points
+AIConfigurator's aggregated search finds at a grid of request shapes, prompt lengths
+(128 … 32,768) x output lengths (16 … 16,384) within the model's context window
+(`sources/served.py`): for each, the placement (tensor, pipeline and expert parallelism; models
+that need more than one 8-GPU node are pipelined across nodes), batch size and context tokens per
+step, the time to first token and time per output token achieved, and the prefill and decode
+tokens/s per GPU there. Each request in flight holds its whole KV cache (p + o tokens), so long
+outputs shrink the batch. The throughput-optimal point under a latency target (`Sla`, default:
+time per output token ≤ 50 ms and first token ≤ 2 s) prices a request of p prompt and o output
+tokens at each stored shape around it,
 
     served_gpu_s = p / prefill_tok_s_per_gpu + o / decode_tok_s_per_gpu
 
-    python -m helm_efficiency.tables.served --stack h100-trtllm -j 1            # build one stack
+interpolated bilinearly in (log p, log o); outside the grid it is flagged `served_extrapolated`.
+
+    python -m helm_efficiency.tables.served --stack h100-trtllm -j 2            # build one stack
     python -m helm_efficiency.tables.served --stack h100-trtllm --models meta/llama-3-8b --out-dir /tmp/t
 
 Estimation (`served_estimates`) is pure and reads only the stored points; any latency target is
@@ -19,6 +25,7 @@ answered from them (the table keeps every point needed, see `sources/served.py`)
 """
 
 import argparse
+import gzip
 import json
 import math
 import os
@@ -33,10 +40,11 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.sources.served_correction import interval_factors, served_power_w  # noqa: F401 (served_power_w: part of this module's reading API)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: points over a (prompt, output) grid, with pipeline parallelism; 1 (one output length) is refused
 SERVED_DIR = os.path.join(os.path.dirname(__file__), "data", "served")
-ACCURACY_FILE = "accuracy.json"  # the interval, written by bench/served_accuracy.py --write
+TABLE_SUFFIX = ".json.gz"  # shipped tables are gzip-compressed JSON (byte-identical rebuilds: no name or time in the header)
 CREDIT = "NVIDIA AIConfigurator (aiconfigurator-core, Apache-2.0) measured-kernel simulation, aggregated (in-flight batching) search"
 
 
@@ -108,11 +116,13 @@ class ServedTable:
 
     @property
     def prompt_tokens(self) -> Tuple[int, ...]:
+        """The prompt-length grid (tokens); a model stores the part its context window needs."""
         return tuple(int(p) for p in self.raw["prompt_tokens"])
 
     @property
-    def output_tokens(self) -> int:
-        return int(self.raw["output_tokens"])
+    def output_tokens(self) -> Tuple[int, ...]:
+        """The output-length grid (tokens)."""
+        return tuple(int(o) for o in self.raw["output_tokens"])
 
     @property
     def entries(self) -> Dict[str, dict]:
@@ -122,24 +132,41 @@ class ServedTable:
     def not_served(self) -> Dict[str, str]:
         return self.raw.get("not_served", {})
 
-    def points(self, model: str, num_prompt_tokens: int) -> List[dict]:
-        from helm_efficiency.sources.served import point_from_row
+    def shapes(self, model: str) -> List[Tuple[int, int]]:
+        """The (prompt, output) shapes stored for `model`, sorted."""
+        from helm_efficiency.sources.served import parse_shape_key
 
-        from helm_efficiency.sources.served import STORED_FIELDS
+        return sorted(parse_shape_key(k) for k in self.entries[model]["points"])
+
+    def points(self, model: str, num_prompt_tokens: int, num_output_tokens: int) -> List[dict]:
+        """The stored points of `model` at one stored shape, through the served correction
+        (which sees each point's fields and its shape, num_prompt_tokens and num_output_tokens)."""
+        from helm_efficiency.sources.served import STORED_FIELDS, point_from_row, shape_key
         from helm_efficiency.sources.served_correction import correct_points
 
-        rows = self.entries[model]["points"][str(int(num_prompt_tokens))]
-        corrected = correct_points(self.name, model, [dict(zip(STORED_FIELDS, r)) for r in rows])
-        return [point_from_row([q[k] for k in STORED_FIELDS], int(num_prompt_tokens), self.output_tokens) for q in corrected]
+        p, o = int(num_prompt_tokens), int(num_output_tokens)
+        rows = self.entries[model]["points"][shape_key(p, o)]
+        corrected = correct_points(self.name, model, [dict(zip(STORED_FIELDS, r), num_prompt_tokens=p, num_output_tokens=o) for r in rows])
+        return [point_from_row([q[k] for k in STORED_FIELDS], p, o) for q in corrected]
 
-    def operating_point(self, model: str, num_prompt_tokens: int, sla: Sla = DEFAULT_SLA) -> Optional[dict]:
-        """The throughput-optimal stored point meeting `sla` at a stored prompt length, or None."""
+    def operating_point(self, model: str, num_prompt_tokens: int, num_output_tokens: int, sla: Optional[Sla] = None) -> Optional[dict]:
+        """The throughput-optimal stored point meeting `sla` (default: DEFAULT_SLA) at a stored shape, or None."""
         from helm_efficiency.sources.served import best_point
 
-        return best_point(self.points(model, num_prompt_tokens), sla.ttft_s, sla.tpot_ms)
+        sla = sla or DEFAULT_SLA
+        return best_point(self.points(model, num_prompt_tokens, num_output_tokens), sla.ttft_s, sla.tpot_ms)
 
 
 def table_from_json(raw: dict, source: str) -> ServedTable:
+    """A ServedTable from its JSON; a table of another schema version is refused, naming how to rebuild it."""
+    if not isinstance(raw, dict):
+        raise EfficiencyInputError(source, "served table", f"expected a JSON object, got {type(raw).__name__}")
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise EfficiencyInputError(source, "schema_version", (
+            f"served table format {version!r} is not read by this version (format {SCHEMA_VERSION}: points over a grid of prompt "
+            f"and output lengths, with pipeline parallelism); rebuild it with python -m helm_efficiency.tables.served "
+            f"--stack {raw.get('name', 'STACK')} --out-dir DIR"))
     for field in ("name", "prompt_tokens", "output_tokens", "entries", "columns"):
         if field not in raw:
             raise EfficiencyInputError(source, field, "missing from the served table")
@@ -150,86 +177,48 @@ def table_from_json(raw: dict, source: str) -> ServedTable:
     return ServedTable(name=str(raw["name"]), raw=raw)
 
 
+def _read_table_file(path: str) -> dict:
+    """A served table's JSON from `path` (gzip-compressed when it ends in .gz)."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def served_table_path(stack: str, out_dir: str = None) -> str:
+    """Where a stack's served table is written (and, for the shipped ones, read)."""
+    return os.path.join(out_dir or SERVED_DIR, f"{stack}{TABLE_SUFFIX}")
+
+
 @lru_cache(maxsize=None)
 def has_served_table(stack: str) -> bool:
     """A served table ships for this stack name (h100-trtllm, ...)."""
-    return "/" not in stack and os.path.isfile(os.path.join(SERVED_DIR, f"{stack}.json"))
+    return "/" not in stack and os.path.isfile(served_table_path(stack))
+
+
+@lru_cache(maxsize=None)
+def _shipped_served_table(stack: str) -> ServedTable:
+    path = resources.files("helm_efficiency.tables").joinpath(f"data/served/{stack}{TABLE_SUFFIX}")
+    if not path.is_file():
+        raise EfficiencyInputError(stack, "stack", f"served table not built; run python -m helm_efficiency.tables.served --stack {stack}")
+    with path.open("rb") as f:
+        raw = json.loads(gzip.decompress(f.read()).decode("utf-8") if TABLE_SUFFIX.endswith(".gz") else f.read())
+    return table_from_json(raw, f"helm_efficiency/tables/data/served/{stack}{TABLE_SUFFIX}")
 
 
 def load_served_table(stack: str) -> ServedTable:
-    """The shipped served table of a stack (`h100-trtllm`, ...) or a served-table JSON path."""
+    """The shipped served table of a stack (`h100-trtllm`, ...; read once per process) or a
+    served-table JSON path (.json or .json.gz; read each time)."""
     if os.path.isfile(stack):
-        with open(stack) as f:
-            return table_from_json(json.load(f), stack)
+        try:
+            raw = _read_table_file(stack)
+        except (OSError, ValueError) as e:
+            raise EfficiencyInputError(stack, "served table", f"not a readable JSON served table: {e}")
+        return table_from_json(raw, stack)
     from helm_efficiency.tables.names import SIMULATED_TABLES
 
     if stack not in SIMULATED_TABLES:
         raise EfficiencyInputError(stack, "stack", f"no served table; known: {', '.join(SIMULATED_TABLES)} (or a JSON path)")
-    path = resources.files("helm_efficiency.tables").joinpath(f"data/served/{stack}.json")
-    if not path.is_file():
-        raise EfficiencyInputError(stack, "stack", f"served table not built; run python -m helm_efficiency.tables.served --stack {stack}")
-    return table_from_json(json.loads(path.read_text()), f"helm_efficiency/tables/data/served/{stack}.json")
-
-
-@lru_cache(maxsize=1)
-def served_accuracy() -> dict:
-    """The measured error of served tables against published throughput (bench/served_accuracy.py),
-    which sets the 90% interval; {} when not written."""
-    path = resources.files("helm_efficiency.tables").joinpath(f"data/served/{ACCURACY_FILE}")
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def interval_factors(stack: str) -> Tuple[float, float, str]:
-    """(lo, hi, source): multiplicative 90% band on served GPU time for a stack, from the bench's
-    error of that stack's backend (pooled when the backend has too few rows)."""
-    acc = served_accuracy()
-    backend = stack.split("-", 1)[-1]
-    band = acc.get("interval", {}).get(backend) or acc.get("interval", {}).get("pooled")
-    if not band:
-        return 1.0, 1.0, "no measured interval (bench/served_accuracy.py --write not run): point estimate only"
-    return float(band["lo"]), float(band["hi"]), str(band.get("source", "bench/served_accuracy.py"))
-
-
-# --------------------------------------------------------------------------- power and price
-
-
-@lru_cache(maxsize=None)
-def served_power_w(hardware: str) -> Tuple[float, float, float, str]:
-    """(mid, lo, hi, source) watts per GPU while serving under load.
-
-    H100/H200: the ML.ENERGY v3 smallest-batch rows (batch 8, vLLM, H100) in
-    sources/measured/ give the measured draw (median; range low end); the board limit
-    `power_w` is the high end (larger batches draw more, up to the limit). A100: no
-    under-load measurement, so the board limit, with the low end scaled by the H100
-    measured/limit ratio (an assumption by analogy)."""
-    from helm_efficiency.analytic.hardware import hardware_spec
-
-    spec = hardware_spec(hardware)
-    if spec is None or spec.power_w is None:
-        return math.nan, math.nan, math.nan, f"no power known for {hardware}"
-    measured = _batch8_power_h100()
-    if spec.key in ("h100", "h200") and measured:
-        mid, lo = float(np.median(measured)), float(min(measured))
-        return mid, lo, float(spec.power_w), (
-            f"measured: median {mid:.1f} W of {len(measured)} ML.ENERGY v3 batch-8 vLLM H100 rows (low end {lo:.1f} W, their minimum), "
-            f"high end the {spec.power_w:g} W board limit (served points batch more than 8); H200 shares the 700 W board (pooled, an assumption)")
-    if measured:
-        h100 = hardware_spec("h100")
-        ratio = float(min(measured)) / float(h100.power_w)
-        return float(spec.power_w), float(spec.power_w) * ratio, float(spec.power_w), (
-            f"the {spec.power_w:g} W board limit (no under-load measurement on this GPU); low end scaled by the H100 batch-8 "
-            f"minimum/limit ratio {ratio:.2f} (an assumption by analogy)")
-    return float(spec.power_w), float(spec.power_w), float(spec.power_w), f"the {spec.power_w:g} W board limit"
-
-
-def _batch8_power_h100() -> List[float]:
-    """ML.ENERGY v3 avg power per GPU at its smallest batch (8), from sources/measured/ only."""
-    from helm_efficiency.sources.measured import load_measured
-
-    frame = load_measured()
-    rows = frame[(frame["metric"] == "avg_power_w_per_gpu") & frame["source_id"].str.startswith("mlenergy_v3")
-                 & frame["batch"].str.contains("max_num_seqs=8") & frame["gpu"].str.contains("H100")]
-    return [float(v) for v in rows["value"]]
+    return _shipped_served_table(stack)
 
 
 # --------------------------------------------------------------------------- estimates
@@ -237,7 +226,21 @@ def _batch8_power_h100() -> List[float]:
 
 ESTIMATE_COLUMNS = ("served_gpu_s", "served_gpu_s_lo", "served_gpu_s_hi", "served_cost_usd", "served_cost_usd_lo",
                     "served_cost_usd_hi", "served_energy_j", "served_energy_j_lo", "served_energy_j_hi", "served_num_gpus",
-                    "served_extrapolated", "served_reason")
+                    "served_placement", "served_model", "served_extrapolated", "served_reason")
+_TEXT_COLUMNS = ("served_placement", "served_model", "served_reason")
+
+
+def _bracket(grid: Sequence[int], x: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lower index, upper index, weight of the upper) of each x on a sorted grid, linear in log x;
+    outside the grid both indices are the nearer end (weight 0)."""
+    g = np.asarray(grid, float)
+    hi = np.clip(np.searchsorted(g, x, side="right"), 1, len(g) - 1) if len(g) > 1 else np.zeros(len(x), int)
+    lo = hi - 1 if len(g) > 1 else hi
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = (np.log(x) - np.log(g[lo])) / (np.log(g[hi]) - np.log(g[lo])) if len(g) > 1 else np.zeros(len(x))
+    below, above = x <= g[0], x >= g[-1]
+    lo, hi = np.where(below, 0, np.where(above, len(g) - 1, lo)), np.where(below, 0, np.where(above, len(g) - 1, hi))
+    return lo, hi, np.where(below | above, 0.0, np.nan_to_num(w))
 
 
 def distinct_shapes(p: np.ndarray, o: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -258,105 +261,103 @@ ROWS_PER_CHUNK = 8192
 
 
 class _ModelPoints:
-    """One model's stored points as arrays, per stored prompt length, with the SLA's feasibility."""
+    """One model's stored points as arrays, per stored shape, with the SLA's feasibility."""
 
     def __init__(self, table: ServedTable, model: str, sla: Sla):
+        from helm_efficiency.sources.served import placement_label
+
         self.table, self.model, self.sla = table, model, sla
+        self.shapes = table.shapes(model)
+        self.prompts = sorted({p for p, _ in self.shapes})
+        self.outputs = sorted({o for _, o in self.shapes})
+        self.window = table.entries[model].get("context_window")
         self.sides = {}
-        for p in table.prompt_tokens:
-            points = table.points(model, p)
-            ok = [q for q in points if q["ttft_ms"] <= sla.ttft_s * 1000.0 and q["tpot_ms"] <= sla.tpot_ms]
-            self.sides[p] = (np.array([1.0 / q["prefill_tok_s_per_gpu"] for q in ok]),
-                             np.array([1.0 / q["decode_tok_s_per_gpu"] for q in ok]),
-                             np.array([q["tp"] for q in ok], int))
+        for p, o in self.shapes:
+            ok = [q for q in table.points(model, p, o) if q["ttft_ms"] <= sla.ttft_s * 1000.0 and q["tpot_ms"] <= sla.tpot_ms]
+            self.sides[(p, o)] = (np.array([1.0 / q["prefill_tok_s_per_gpu"] for q in ok]),
+                                  np.array([1.0 / q["decode_tok_s_per_gpu"] for q in ok]),
+                                  np.array([q["tp"] * q["pp"] for q in ok], int),
+                                  [placement_label(q["tp"], q["pp"], q["ep"]) for q in ok],
+                                  np.array([q["batch_size"] for q in ok], float))
 
-    def gpu_s(self, p: float, o: float) -> Tuple[float, int, bool, str]:
-        """(GPU-s, GPUs of one replica, extrapolated, reason) for one request.
+    def gpu_s_many(self, p: np.ndarray, o: np.ndarray) -> Tuple[np.ndarray, np.ndarray, List[str], np.ndarray, List[str], np.ndarray]:
+        """(GPU-s, GPUs of one replica, placement, extrapolated, reason, running batch) per request (p, o).
 
-        At each of the two stored prompt lengths around p (the nearer end outside the stored
-        range), the throughput-optimal feasible point for this request's own (p, o) is the one
-        with the least p·(s per prompt token) + o·(s per output token); the two costs are then
-        interpolated in log p. A tighter latency target removes points at each side, so it
-        never lowers the cost."""
-        grid = self.table.prompt_tokens
-        if p <= grid[0]:
-            sides, weight, extrapolated = (grid[0],), 0.0, p < grid[0]
-        elif p >= grid[-1]:
-            sides, weight, extrapolated = (grid[-1],), 0.0, p > grid[-1]
-        else:
-            i = int(np.searchsorted(grid, p))
-            sides = (grid[i - 1], grid[i])
-            weight = (math.log(p) - math.log(sides[0])) / (math.log(sides[1]) - math.log(sides[0]))
-            extrapolated = False
-        costs, gpus = [], 0
-        for side in sides:
-            s_p, s_o, tp = self.sides[side]
-            if len(s_p) == 0:
-                return math.nan, 0, extrapolated, (
-                    f"no served configuration of {self.model} on {self.table.name} meets {self.sla} at p = {side} "
-                    f"(TTFT or TPOT too long at every batch size and TP tried)")
-            cost = p * s_p + o * s_o
-            j = int(np.argmin(cost))
-            costs.append(float(cost[j]))
-            gpus = max(gpus, int(tp[j]))
-        value = costs[0] if len(costs) == 1 else (1.0 - weight) * costs[0] + weight * costs[1]
-        return value, gpus, extrapolated, ""
-
-    def gpu_s_many(self, p: np.ndarray, o: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray, List[str]]:
-        """`gpu_s` for arrays of requests at once (same rule, vectorized per stored prompt length)."""
-        grid = np.asarray(self.table.prompt_tokens, float)
+        At each of the (up to four) stored shapes around (p, o) (the nearer end outside the grid),
+        the throughput-optimal feasible point for this request's own (p, o) is the one with the
+        least p·(s per prompt token) + o·(s per output token); the costs are then interpolated
+        bilinearly in (log p, log o). GPUs and placement are those of the point at the shape
+        carrying the most weight, and so is the running batch (it sets the power drawn). A tighter latency target removes points at each shape, so it
+        never lowers the cost. Outside the grid the flag `extrapolated` is set."""
         n = len(p)
-        lo_i = np.clip(np.searchsorted(grid, p, side="left") - 1, 0, len(grid) - 1)
-        hi_i = np.clip(lo_i + 1, 0, len(grid) - 1)
-        below, above = p <= grid[0], p >= grid[-1]
-        lo_i = np.where(below, 0, np.where(above, len(grid) - 1, lo_i))
-        hi_i = np.where(below, 0, np.where(above, len(grid) - 1, hi_i))
-        inside = ~below & ~above
-        # exact grid values sit on their own side
-        weight = np.zeros(n)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            w = (np.log(p) - np.log(grid[lo_i])) / (np.log(grid[hi_i]) - np.log(grid[lo_i]))
-        weight[inside] = w[inside]
-        extrapolated = (p < grid[0]) | (p > grid[-1])
-        cost_at = {"lo": np.full(n, np.nan), "hi": np.full(n, np.nan)}
-        tp_at = {"lo": np.zeros(n, int), "hi": np.zeros(n, int)}
-        empty = np.zeros(len(grid), bool)
-        for k, side in enumerate(self.table.prompt_tokens):
-            s_p, s_o, tp = self.sides[side]
-            empty[k] = len(s_p) == 0
-            rows = np.flatnonzero((lo_i == k) | (hi_i == k))
-            if empty[k] or not len(rows):
-                continue
-            for chunk in np.array_split(rows, -(-len(rows) // ROWS_PER_CHUNK)):  # bounded memory: rows × points
-                cost = p[chunk, None] * s_p[None, :] + o[chunk, None] * s_o[None, :]
+        pl, ph, wp = _bracket(self.prompts, p)
+        ol, oh, wo = _bracket(self.outputs, o)
+        corners = [(pl, ol, (1 - wp) * (1 - wo)), (ph, ol, wp * (1 - wo)), (pl, oh, (1 - wp) * wo), (ph, oh, wp * wo)]
+        value, weight_seen = np.zeros(n), np.full(n, -1.0)
+        gpus, placement, reasons = np.zeros(n, int), [""] * n, [""] * n
+        batches = np.full(n, np.nan)
+        failed = np.zeros(n, bool)
+        stored = set(self.shapes)
+        for pi, oi, w in corners:
+            use = w > 0
+            for (a, b) in sorted(set(zip(pi[use].tolist(), oi[use].tolist()))):
+                shape = (self.prompts[a], self.outputs[b])
+                rows = np.flatnonzero(use & (pi == a) & (oi == b))
+                if shape not in stored:
+                    failed[rows] = True
+                    for i in rows:
+                        reasons[i] = reasons[i] or (
+                            f"{self.model} on {self.table.name}: p = {p[i]:g}, o = {o[i]:g} lies beyond the stored grid "
+                            f"(shape {shape[0]}x{shape[1]} not simulated: context window {self.window} tokens)")
+                    continue
+                s_p, s_o, tp, labels, batch = self.sides[shape]
+                if len(s_p) == 0:
+                    failed[rows] = True
+                    for i in rows:
+                        reasons[i] = reasons[i] or (
+                            f"no served configuration of {self.model} on {self.table.name} meets {self.sla} at p = {shape[0]}, "
+                            f"o = {shape[1]} (TTFT or TPOT too long at every batch size and placement tried)")
+                    continue
+                cost = p[rows, None] * s_p[None, :] + o[rows, None] * s_o[None, :]
                 j = np.argmin(cost, axis=1)
-                for end, at in (("lo", lo_i), ("hi", hi_i)):
-                    mine = at[chunk] == k
-                    cost_at[end][chunk[mine]] = cost[np.arange(len(chunk)), j][mine]
-                    tp_at[end][chunk[mine]] = tp[j][mine]
-        unserved = empty[lo_i] | empty[hi_i]
-        with np.errstate(invalid="ignore"):
-            value = np.where(lo_i != hi_i, (1.0 - weight) * cost_at["lo"] + weight * cost_at["hi"], cost_at["lo"])
-        value[unserved] = np.nan
-        gpus = np.where(unserved, 0, np.maximum(tp_at["lo"], tp_at["hi"]))
-        reasons = np.full(n, "", dtype=object)
-        for k in np.unique(np.where(empty[lo_i], lo_i, hi_i)[unserved]):
-            side = self.table.prompt_tokens[k]
-            reasons[unserved & (np.where(empty[lo_i], lo_i, hi_i) == k)] = (
-                f"no served configuration of {self.model} on {self.table.name} meets {self.sla} at p = {side} "
-                f"(TTFT or TPOT too long at every batch size and TP tried)")
-        return value, gpus, extrapolated, list(reasons)
+                value[rows] += w[rows] * cost[np.arange(len(rows)), j]
+                heavier = w[rows] > weight_seen[rows]
+                for r, jj in zip(rows[heavier], j[heavier]):
+                    gpus[r], placement[r], batches[r] = int(tp[jj]), labels[jj], float(batch[jj])
+                weight_seen[rows] = np.maximum(weight_seen[rows], w[rows])
+        value[failed] = np.nan
+        gpus[failed] = 0
+        for i in np.flatnonzero(failed):
+            placement[i] = ""
+        extrapolated = (p < self.prompts[0]) | (p > self.prompts[-1]) | (o < self.outputs[0]) | (o > self.outputs[-1])
+        return value, gpus, placement, extrapolated, reasons, batches
+
+
+def served_key(name: Optional[str]) -> Optional[str]:
+    """The registry key a request's model name prices under: the first of the names the batch-1
+    path knows it by (estimate.known_names: the name, the HELM model it serves, their registry
+    keys) that the architecture registry resolves."""
+    from helm_efficiency.analytic.registry import registry_name
+    from helm_efficiency.estimate import known_names
+
+    if not name:
+        return None
+    return next((key for key in (registry_name(n) for n in known_names([name])) if key), None)
 
 
 def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla: Sla = DEFAULT_SLA) -> pd.DataFrame:
-    """Served GPU-seconds, cost and energy per request (one row per input), with 90% intervals.
+    """Served GPU-seconds, cost and energy per request (one row per input), with 90% intervals,
+    the placement that serves it (`served_placement`, e.g. 'tp8pp2 (2 nodes)') and the registry
+    model priced (`served_model`).
 
-    `model_names` are HELM names, deployments, Hugging Face ids or registry keys; `p`, `o` the
-    prompt and output tokens of each request. NaN rows say why in `served_reason`. Pure: reads
-    the shipped served table (or a JSON path as `stack`) and hardware.json only.
+    `model_names` are HELM names, deployments, Hugging Face ids or registry keys, resolved as the
+    batch-1 estimates resolve them (`served_key`); `p`, `o` the prompt and output tokens of each
+    request. A request longer than the model's context window (estimate.context_window, as at
+    batch 1) is not priced. NaN rows say why in `served_reason`. Pure: reads the shipped served
+    table (or a JSON path as `stack`), hardware.json and the registry only.
     """
     from helm_efficiency.analytic.hardware import hardware_spec
-    from helm_efficiency.analytic.registry import registry_name
+    from helm_efficiency.estimate import context_window
 
     names = list(model_names)
     p = np.asarray(p, float).reshape(-1)
@@ -369,38 +370,43 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
     hardware = table.raw.get("provenance", {}).get("hardware") or stack.split("-")[0]
     spec = hardware_spec(hardware)
     usd = spec.usd_per_gpu_hour if spec is not None and spec.usd_per_gpu_hour is not None else math.nan
-    power, power_lo, power_hi, _ = served_power_w(hardware)
     lo_f, hi_f, _ = interval_factors(table.name)
-    out = {c: np.full(len(p), np.nan) for c in ESTIMATE_COLUMNS if c not in ("served_reason", "served_extrapolated")}
+    out = {c: np.full(len(p), np.nan) for c in ESTIMATE_COLUMNS if c not in _TEXT_COLUMNS + ("served_extrapolated",)}
     extrapolated = np.zeros(len(p), bool)
-    reasons = np.full(len(p), "", dtype=object)
-    valid = np.isfinite(p) & np.isfinite(o) & (p >= 0) & (o >= 0)
-    for i in np.flatnonzero(~valid):
-        reasons[i] = f"invalid token counts p={p[i]}, o={o[i]}"
-    codes, _ = pd.factorize(pd.Series(names, dtype=object))
-    missing = np.flatnonzero(codes < 0)  # None and NaN apart: each is judged as given
-    codes[missing] = codes.max(initial=-1) + 1 + np.array([names[i] is not None for i in missing], dtype=codes.dtype)
+    text = {c: [""] * len(p) for c in _TEXT_COLUMNS}
+    reasons = text["served_reason"]
     models: Dict[str, list] = {}
-    for code, first in zip(*np.unique(codes, return_index=True)):
-        name = names[first]  # each distinct name as given
-        rows = (codes == code) & valid
-        if not rows.any():
+    keys, windows = {}, {}
+    for i, (name, pi, oi) in enumerate(zip(names, p, o)):
+        if not (np.isfinite(pi) and np.isfinite(oi)) or pi < 0 or oi < 0:
+            reasons[i] = f"invalid token counts p={pi}, o={oi}"
             continue
-        key = registry_name(name) if name else None
+        if name not in keys:
+            keys[name] = served_key(name)
+            windows[name] = context_window([name, keys[name]]) if keys[name] else None
+        key = keys[name]
         if key is None:
-            reasons[rows] = f"{name!r} is not in the architecture registry" if name else "no model name"
-        elif key not in table.entries:
-            reasons[rows] = f"{key} on {table.name}: {table.not_served.get(key, 'not built into this served table')}"
-        else:
-            models.setdefault(key, []).append(np.flatnonzero(rows))
+            reasons[i] = f"{name!r} is not in the architecture registry" if name else "no model name"
+            continue
+        text["served_model"][i] = key
+        if key not in table.entries:
+            why = table.not_served.get(key, "not built into this served table")
+            reasons[i] = f"{key} on {table.name}: {why}"
+            continue
+        window = windows[name]
+        if window is not None and pi + oi > window[0]:
+            reasons[i] = f"prompt + output tokens exceed the model's context window ({window[0]} tokens, {window[1]})"
+            continue
+        models.setdefault(key, []).append(i)
     for key, index in models.items():
-        index = np.sort(np.concatenate(index))
-        first, shape = distinct_shapes(p[index], o[index])  # each distinct request shape priced once
-        gpu_s, gpus, extrapolated[index], why = (np.asarray(v)[shape] for v in _ModelPoints(table, key, sla).gpu_s_many(p[index][first], o[index][first]))
-        reasons[index] = why
+        index = np.asarray(index)
+        gpu_s, gpus, placement, extrapolated[index], why, batch = _ModelPoints(table, key, sla).gpu_s_many(p[index], o[index])
+        for i, reason, where in zip(index, why, placement):
+            reasons[i], text["served_placement"][i] = reason, where
         ok = np.isfinite(gpu_s)
         rows = index[ok]
         gpu_s = gpu_s[ok]
+        power, power_lo, power_hi, _ = served_power_w(hardware, batch[ok])  # at each chosen point's running batch
         out["served_gpu_s"][rows] = gpu_s
         out["served_gpu_s_lo"][rows] = gpu_s * lo_f
         out["served_gpu_s_hi"][rows] = gpu_s * hi_f
@@ -412,7 +418,8 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
         out["served_energy_j_hi"][rows] = gpu_s * hi_f * power_hi
     frame = pd.DataFrame(out)
     frame["served_extrapolated"] = extrapolated
-    frame["served_reason"] = reasons
+    for column, values in text.items():
+        frame[column] = values
     return frame[list(ESTIMATE_COLUMNS)]
 
 
@@ -421,22 +428,25 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
 
 def _simulate(job: Tuple[str, str]) -> Tuple[str, str, Optional[dict], Optional[str]]:
     """(stack, model, entry or None, reason or None) for one pair: the simulator's aggregated
-    search at every stored prompt length and TP candidate."""
-    from helm_efficiency.analytic.architecture import architecture_from_config
+    search at every stored shape and placement."""
+    from helm_efficiency.analytic.architecture import architecture_from_config, context_window
     from helm_efficiency.analytic.hardware import hardware_spec
     from helm_efficiency.analytic.registry import load_registry
     from helm_efficiency.analytic.transfer import tensor_parallel_for
     from helm_efficiency.sources.aiconfigurator import STACKS
-    from helm_efficiency.sources.served import best_point, point_from_row, simulate_served, tensor_parallel_candidates
+    from helm_efficiency.sources.served import (best_point, parse_shape_key, placement_label, point_from_row, served_shapes,
+                                                simulate_served)
 
     stack_name, key = job
     reference = STACKS[stack_name]
     entry = load_registry()[key]
+    window = context_window(entry["config"])
     try:
         arch = architecture_from_config(entry["config"], f"registry {key}")
-        base_tp = int(tensor_parallel_for(arch, hardware_spec(reference.hardware)))
-        points, provenance, refused = simulate_served(entry["config"], key, reference, base_tp, entry.get("hf_id"),
-                                                      f"registry {key}", moe=bool(arch.get("num_experts")))
+        base = int(tensor_parallel_for(arch, hardware_spec(reference.hardware)))
+        points, provenance, refused, tried = simulate_served(
+            entry["config"], key, reference, base, entry.get("hf_id"), f"registry {key}", moe=bool(arch.get("num_experts")),
+            shapes=served_shapes(context_window=window[1] if window else None))
     except EfficiencyInputError as e:
         return stack_name, key, None, e.problem
     except Exception as e:  # the simulator failing in a way it does not name
@@ -444,18 +454,16 @@ def _simulate(job: Tuple[str, str]) -> Tuple[str, str, Optional[dict], Optional[
     if not any(points.values()):
         return stack_name, key, None, "the aggregated search found no point that fits in memory: " + "; ".join(f"{k}: {v}" for k, v in refused.items())
     operating = {}
-    for p, rows in points.items():
-        pts = [point_from_row(r, int(p), int(SERVED_OUTPUT)) for r in rows]
-        best = best_point(pts, DEFAULT_SLA.ttft_s, DEFAULT_SLA.tpot_ms)
-        if best is None:
-            operating[p] = {"reason": f"no point meets {DEFAULT_SLA} at p = {p}"}
-        else:
-            operating[p] = {k: (float(f"{v:.5g}") if isinstance(v, float) else v) for k, v in best.items()}
+    for shape, rows in points.items():
+        best = best_point([point_from_row(r, *parse_shape_key(shape)) for r in rows], DEFAULT_SLA.ttft_s, DEFAULT_SLA.tpot_ms)
+        operating[shape] = (f"no point meets {DEFAULT_SLA}" if best is None else
+                            placement_label(best["tp"], best["pp"], best["ep"]) + f": batch {best['batch_size']}, "
+                            f"{best['gpu_s_per_request']:.5g} GPU-s per request")
     return stack_name, key, {
-        "tensor_parallel_batch1": base_tp,
-        "tensor_parallel_tried": tensor_parallel_candidates(base_tp),
+        "gpus_batch1": base,
+        "placements_tried": tried,
         "refused": refused,
-        "expert_parallel": provenance["expert_parallel"],
+        "context_window": window[1] if window else None,
         "config": provenance["config"],
         "mapped_from": provenance["mapped_from"],
         "operating_points": operating,
@@ -463,15 +471,11 @@ def _simulate(job: Tuple[str, str]) -> Tuple[str, str, Optional[dict], Optional[
     }, None
 
 
-SERVED_OUTPUT = 256  # kept in step with sources.served.SERVED_OUTPUT_TOKENS (checked in build)
-
-
 def build_stack(stack_name: str, results, out_dir: str = SERVED_DIR) -> str:
     from helm_efficiency.sources.aiconfigurator import STACKS, backend_version, simulator_version
-    from helm_efficiency.sources.served import (MAX_STORED_TPOT_MS, MAX_STORED_TTFT_MS, SEARCH, SERVED_OUTPUT_TOKENS,
-                                                SERVED_PROMPT_TOKENS, STORED_FIELDS, THIN_TOLERANCE)
+    from helm_efficiency.sources.served import (MAX_GPU_FACTOR, MAX_STORED_TPOT_MS, MAX_STORED_TTFT_MS, NODE_GPUS, SEARCH,
+                                                SERVED_OUTPUT_TOKENS, SERVED_PROMPT_TOKENS, STORED_FIELDS, THIN_TOLERANCE)
 
-    assert SERVED_OUTPUT == SERVED_OUTPUT_TOKENS
     reference = STACKS[stack_name]
     entries = {key: e for stack, key, e, _ in results if stack == stack_name and e is not None}
     not_served = {key: r for stack, key, _, r in results if stack == stack_name and r is not None}
@@ -480,7 +484,7 @@ def build_stack(stack_name: str, results, out_dir: str = SERVED_DIR) -> str:
         "kind": "served",
         "name": stack_name,
         "description": (f"{reference.system} {reference.software} bf16, aggregated in-flight batching: the throughput-optimal "
-                        f"operating points per model under a latency target, simulated by AIConfigurator"),
+                        f"operating points per model and request shape under a latency target, simulated by AIConfigurator"),
         "source": f"{CREDIT}: {reference.system}, {reference.backend}",
         "provenance": {
             "package": "aiconfigurator-core",
@@ -491,30 +495,41 @@ def build_stack(stack_name: str, results, out_dir: str = SERVED_DIR) -> str:
             "backend_version": backend_version(reference.system, reference.backend),
             "dtype": "bf16",
             "database_mode": "measured kernels",
-            "serving": "aggregated (in-flight batching), one replica of TP GPUs; disaggregated serving not searched",
+            "serving": (f"aggregated (in-flight batching), one replica; GPUs per replica: the batch-1 count and up to "
+                        f"{MAX_GPU_FACTOR}x it, tensor parallel within a {NODE_GPUS}-GPU node, pipeline parallel across nodes "
+                        f"(at most twice the nodes the weights need); disaggregated prefill/decode not searched"),
+            "kv_cache": "each request in flight holds its whole KV cache (p + o tokens), which limits the batch",
             "search": {k: (str(v) if isinstance(v, float) else v) for k, v in SEARCH.items()},
             "command": ["python", "-m", "helm_efficiency.tables.served", "--stack", stack_name],
         },
         "prompt_tokens": list(SERVED_PROMPT_TOKENS),
-        "output_tokens": SERVED_OUTPUT_TOKENS,
+        "output_tokens": list(SERVED_OUTPUT_TOKENS),
         "default_sla": asdict(DEFAULT_SLA),
         "stored": {"thin_tolerance": THIN_TOLERANCE, "max_ttft_ms": MAX_STORED_TTFT_MS, "max_tpot_ms": MAX_STORED_TPOT_MS,
-                   "note": "points: the Pareto set (GPU-s per request, TTFT, TPOT) over every TP tried, thinned so any "
-                           "latency target is answered within thin_tolerance of the full sweep's best, never below it"},
+                   "note": "points[shape 'PxO']: the Pareto set (GPU-s per request, TTFT, TPOT) over every placement tried, "
+                           "thinned so any latency target is answered within thin_tolerance of the full sweep's best, never "
+                           "below it; shapes: every grid (P, O) a cell of which holds requests within the model's context window"},
         "columns": list(STORED_FIELDS),
         "not_served": dict(sorted(not_served.items())),
         "entries": dict(sorted(entries.items())),
     }
     os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, f"{stack_name}.json")
-    from helm_efficiency.atomic import write_text_atomic
+    path = served_table_path(stack_name, out_dir)
+    from helm_efficiency.atomic import write_bytes_atomic
 
-    write_text_atomic(path, dumps_table(table))
-    return f"{stack_name}: {len(entries)} models served, {len(not_served)} not placed -> {path}"
+    write_bytes_atomic(path, encode_table(table))
+    return f"{stack_name}: {len(entries)} models served, {len(not_served)} not placed -> {path} ({os.path.getsize(path) / 1e6:.2f} MB)"
+
+
+def encode_table(table: dict) -> bytes:
+    """The table's bytes: `dumps_table`, gzip-compressed without a file name or time in the
+    header (so a rebuild is byte-identical) when TABLE_SUFFIX ends in .gz."""
+    data = dumps_table(table).encode("utf-8")
+    return gzip.compress(data, compresslevel=9, mtime=0) if TABLE_SUFFIX.endswith(".gz") else data
 
 
 def dumps_table(table: dict) -> str:
-    """JSON with one line per stored point (readable diffs, a few hundred KB per stack)."""
+    """JSON with one line per stored point (before compression: readable when decompressed)."""
     text = json.dumps(table, indent=1, sort_keys=False)
     # collapse innermost lists of numbers onto one line
     text = re.sub(r"\[\s*([-0-9.eE+,\s]+?)\s*\]", lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
@@ -546,7 +561,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     from helm_efficiency.sources.aiconfigurator import STACKS
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stack", action="append", choices=sorted(STACKS), help="stack to build (repeatable; default: all five)")
+    parser.add_argument("--stack", action="append", choices=sorted(STACKS), help="stack to build (repeatable; default: every simulated stack)")
     parser.add_argument("--models", nargs="+", help="registry keys, HELM names or HF ids (default: every registry model)")
     parser.add_argument("--out-dir", default=SERVED_DIR)
     parser.add_argument("-j", "--jobs", type=int, default=1, help="worker processes")

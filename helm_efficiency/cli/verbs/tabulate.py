@@ -2,7 +2,7 @@
 
 from helm_efficiency.cli.options import _csv_ints, add_model_source
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.tables.names import DEFAULT_TABLE
+from helm_efficiency.tables.names import DEFAULT_TABLE, stack_list
 
 
 def run(args) -> None:
@@ -28,7 +28,7 @@ def register(add) -> None:
     p = add("tabulate", run, "Simulate a model's batch-1 runtime grid on a modern stack (AIConfigurator's measured kernels) into a measurements CSV.",
             "helm-efficiency tabulate --arch meta/llama-3-8b --stack h100-trtllm -o llama3.csv && helm-efficiency calibrate llama3.csv -o mine.json")
     add_model_source(p)
-    p.add_argument("--stack", default=DEFAULT_TABLE, help="h100-trtllm (default), h100-vllm, h200-trtllm, a100-trtllm or a100-vllm")
+    p.add_argument("--stack", default=DEFAULT_TABLE, help=f"{stack_list()} (default: {DEFAULT_TABLE})")
     p.add_argument("--prompts", type=_csv_ints, help="prompt lengths (tokens), comma-separated (default: 1,64,256,512,1024,2048,4096,8192)")
     p.add_argument("--outputs", type=_csv_ints, help="output lengths (tokens), comma-separated (default: 1,64,1024)")
     p.add_argument("--tensor-parallel", type=int, help="GPUs (default: the smallest power of two that holds the bf16 weights)")
