@@ -83,3 +83,17 @@ def test_the_import_graph_has_no_circle():
 def test_the_circle_finder_finds_a_circle():
     assert _a_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _a_circle({"a": {"b"}, "b": set()}) is None
+
+
+def test_pricing_a_request_needs_no_simulator():
+    """Estimating and serving read the shipped tables only: aiconfigurator-core (the `build`
+    extra) is never imported on that path."""
+    code = ("import sys, pandas as pd\n"
+            "from helm_efficiency.estimate import estimate_idealized, load_tables\n"
+            "from helm_efficiency.efficiency import served_columns\n"
+            "r = pd.DataFrame([dict(model='meta/llama-3.1-8b', num_prompt_tokens=500, num_output_tokens=50)])\n"
+            "out = served_columns(estimate_idealized(r, load_tables(['h100-trtllm'])), 'h100-trtllm')\n"
+            "assert out['idealized_runtime_s'].iloc[0] > 0 and out['served_gpu_s'].iloc[0] > 0\n"
+            "assert 'aiconfigurator_core' not in sys.modules, 'the simulator was imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
