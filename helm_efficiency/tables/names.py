@@ -26,6 +26,7 @@ REFERENCE_STACKS = (
     ReferenceStack("a100-vllm", "a100", "a100_sxm", "vllm", "vLLM"),
     ReferenceStack("b200-trtllm", "b200", "b200_sxm", "trtllm", "TensorRT-LLM"),
     ReferenceStack("b200-vllm", "b200", "b200_sxm", "vllm", "vLLM"),
+    ReferenceStack("b200-sglang", "b200", "b200_sxm", "sglang", "SGLang"),
 )
 # The simulated stacks, the paper's Megatron-LM tables, the demo CPU.
 SIMULATED_TABLES = tuple(s.name for s in REFERENCE_STACKS)
