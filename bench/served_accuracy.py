@@ -27,7 +27,6 @@ import pandas as pd
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from helm_efficiency.sources import served_correction as S  # noqa: E402
-from helm_efficiency.sources.correction import interval_from  # noqa: E402
 from helm_efficiency.sources.served_anchor import load_served_simulated  # noqa: E402
 
 
@@ -182,7 +181,6 @@ def main() -> None:
     fp8_bound(load_served_simulated())
     print()
     table_view(fitted)
-    _ = interval_from
 
 
 if __name__ == "__main__":

@@ -95,6 +95,19 @@ def read_file(path: str) -> pd.DataFrame:
         known = METRICS.get(row["metric"])
         if known is not None and row["unit"] not in known[0]:
             raise EfficiencyInputError(path, f"{where}: unit", f"{row['unit']!r} for {row['metric']}; expected {', '.join(known[0])}")
+    return with_file_and_row(table, path)
+
+
+def read_folder(folder: str, read_one, what: str) -> pd.DataFrame:
+    """Every *.csv in `folder` read by `read_one` (which validates it), concatenated."""
+    paths = sorted(glob.glob(os.path.join(folder, "*.csv")))
+    if not paths:
+        raise EfficiencyInputError(folder, "<folder>", f"no {what} CSV files")
+    return pd.concat([read_one(p) for p in paths], ignore_index=True)
+
+
+def with_file_and_row(table: pd.DataFrame, path: str) -> pd.DataFrame:
+    """`table` with the file name and 1-based CSV row (header = row 1) of each row, for errors and provenance."""
     table.insert(0, "file", os.path.basename(path))
     table.insert(1, "row", np.arange(2, len(table) + 2))
     return table
@@ -103,10 +116,7 @@ def read_file(path: str) -> pd.DataFrame:
 @lru_cache(maxsize=4)
 def load_measured(folder: str = MEASURED_DIR) -> pd.DataFrame:
     """Every *.csv in `folder`, validated and concatenated (file and row kept). Cached: do not mutate."""
-    paths = sorted(glob.glob(os.path.join(folder, "*.csv")))
-    if not paths:
-        raise EfficiencyInputError(folder, "<folder>", "no measured CSV files")
-    return pd.concat([read_file(p) for p in paths], ignore_index=True)
+    return read_folder(folder, read_file, "measured")
 
 
 def _match(patterns, text: str) -> Optional[str]:

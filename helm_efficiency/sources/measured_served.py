@@ -11,7 +11,6 @@ served correction is fitted and judged on, per row:
     concurrency · o / (TTFT + (o − 1) · TPOT) per replica), power_w (per GPU, where given)
 """
 
-import glob
 import os
 from functools import lru_cache
 from typing import Optional
@@ -20,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.sources.measured import BACKENDS, EIGHT_BIT_FLOAT, GPUS, SIXTEEN_BIT, _match, legacy_version
+from helm_efficiency.sources.measured import (BACKENDS, EIGHT_BIT_FLOAT, GPUS, SIXTEEN_BIT, _match, legacy_version, read_folder,
+                                              with_file_and_row)
 
 SERVED_DIR = os.path.join(os.path.dirname(__file__), "measured_served")
 REQUIRED = ("source_id", "source_ref", "gpu", "num_gpus", "tp", "stack", "stack_version", "dtype", "model", "hf_id",
@@ -56,18 +56,13 @@ def read_served_file(path: str) -> pd.DataFrame:
     if bad_kind.any():
         i = int(np.flatnonzero(bad_kind.to_numpy())[0])
         raise EfficiencyInputError(path, f"row {i + 2}: kind", f"{table['kind'].iloc[i]!r}; expected one of {', '.join(KINDS)}")
-    table.insert(0, "file", os.path.basename(path))
-    table.insert(1, "row", np.arange(2, len(table) + 2))
-    return table
+    return with_file_and_row(table, path)
 
 
 @lru_cache(maxsize=4)
 def load_served_measured(folder: str = SERVED_DIR) -> pd.DataFrame:
     """Every *.csv in `folder`, validated and concatenated (file and row kept). Cached: do not mutate."""
-    paths = sorted(glob.glob(os.path.join(folder, "*.csv")))
-    if not paths:
-        raise EfficiencyInputError(folder, "<folder>", "no served measurement CSV files")
-    return pd.concat([read_served_file(p) for p in paths], ignore_index=True)
+    return read_folder(folder, read_served_file, "served measurement")
 
 
 def served_rows(measured: Optional[pd.DataFrame] = None) -> pd.DataFrame:
