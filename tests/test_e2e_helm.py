@@ -189,8 +189,8 @@ def test_a_local_model_under_four_threads_is_timed_alone(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     stats = stats_of(tmp_path, "threads", "synthetic_reasoning")
     assert stats["efficiency_raw_runtime_s"]["mean"] > 0
-    if "efficiency_concurrency" in stats:  # measured only over spans of 2 s or more
-        assert stats["efficiency_concurrency"]["mean"] <= 1.2
+    if stats.get("efficiency_concurrency", {}).get("count"):  # measured only over spans of 2 s or more
+        assert stats["efficiency_concurrency"]["mean"] <= 1.001  # a lower bound: whole-second starts
     with open(next((tmp_path / "out" / "runs" / "threads").glob("synthetic_reasoning*")) / "scenario_state.json") as f:
         states = json.load(f)["request_states"]
     spans = sorted((s["result"]["request_datetime"], s["result"]["request_time"]) for s in states if not s["result"].get("cached"))

@@ -241,7 +241,8 @@ def test_concurrency_ignores_idle_weeks():
 
     start = pd.Series([0, 1, 2, 3, 3 + 14 * 86400, 4 + 14 * 86400, 5 + 14 * 86400])
     runtime = pd.Series([1.0] * 7)
-    assert mean_concurrency(start, runtime) == pytest.approx(7 / 7.0)
+    # two sessions of 4 s and 3 s, each up to 1 s longer than whole-second starts show
+    assert mean_concurrency(start, runtime) == pytest.approx(7 / (4 + 1 + 3 + 1))
 
 
 def test_denoised_runtime_never_falls_with_output_on_real_suites(tmp_path):
