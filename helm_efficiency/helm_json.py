@@ -12,6 +12,9 @@ from typing import Any, Dict, List, Optional
 
 import msgspec
 
+from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.runs import read_json
+
 
 class _Skipped(msgspec.Struct):
     """A JSON object whose fields are not needed (a completion token): only its count is."""
@@ -64,6 +67,8 @@ class ScenarioState(msgspec.Struct):
 
 class StatName(msgspec.Struct):
     name: str = ""
+    split: Optional[str] = None
+    sub_split: Optional[str] = None
     perturbation: Optional[Dict[str, Any]] = None
 
 
@@ -82,3 +87,40 @@ class PerInstanceStats(msgspec.Struct):
 
 SCENARIO_STATE = msgspec.json.Decoder(ScenarioState)
 PER_INSTANCE_STATS = msgspec.json.Decoder(List[PerInstanceStats])
+
+
+def decode(path: str, decoder):
+    """A HELM JSON file through its typed partial decoder, else parsed in full (`runs.read_json`)
+    where a field has an unexpected type; a missing, invalid or truncated file is an
+    EfficiencyInputError naming it."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise EfficiencyInputError(path, "<file>", "file is missing")
+    try:
+        return decoder.decode(data)
+    except msgspec.ValidationError:
+        return read_json(path)  # unexpected types somewhere: the full parse, and the caller's own checks
+    except msgspec.DecodeError as e:
+        raise EfficiencyInputError(path, "<file>", f"invalid or truncated JSON ({e})")
+
+
+def read_per_instance_stats(path: str) -> List[PerInstanceStats]:
+    """A per_instance_stats.json's entries, typed. A file the strict decoder refuses is parsed in
+    full and each entry converted leniently (numbers written as strings, say); a non-object entry
+    is skipped, an entry of the wrong shape is an error naming it."""
+    parsed = decode(path, PER_INSTANCE_STATS)
+    if isinstance(parsed, list) and all(isinstance(e, PerInstanceStats) for e in parsed):
+        return parsed
+    if not isinstance(parsed, list):
+        raise EfficiencyInputError(path, "<file>", "not a list of per-instance entries")
+    entries = []
+    for i, entry in enumerate(parsed):
+        if not isinstance(entry, dict):
+            continue
+        try:
+            entries.append(msgspec.convert(entry, PerInstanceStats, strict=False))
+        except msgspec.ValidationError as e:
+            raise EfficiencyInputError(path, f"[{i}]", f"not a per-instance entry ({e})")
+    return entries

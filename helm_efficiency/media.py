@@ -22,7 +22,8 @@ TEXT = "text"
 GENERATED = "generated_"  # prefix of a kind the model produced (generated_image)
 
 
-def _get(obj: Any, name: str, default=None):
+def field(obj: Any, name: str, default=None):
+    """`obj.name` or `obj[name]`: HELM's objects arrive as dataclasses, typed Structs or parsed dicts."""
     if obj is None:
         return default
     if isinstance(obj, dict):
@@ -53,32 +54,32 @@ class Media:
 
 
 def _objects(multimedia: Any) -> Iterable[Any]:
-    return _get(multimedia, "media_objects") or []
+    return field(multimedia, "media_objects") or []
 
 
 def multimodal_text(request: Any) -> Optional[str]:
     """The text of a multimodal prompt (HELM's MultimediaObject.text: its text objects joined),
     or None when the request has no multimodal prompt."""
-    multimodal = _get(request, "multimodal_prompt")
+    multimodal = field(request, "multimodal_prompt")
     if multimodal is None:
         return None
-    return "".join(str(_get(o, "text") or "") for o in _objects(multimodal) if media_type(_get(o, "content_type")) == TEXT)
+    return "".join(str(field(o, "text") or "") for o in _objects(multimodal) if media_type(field(o, "content_type")) == TEXT)
 
 
 def request_media(request: Any, result: Any = None) -> Media:
     """The non-text media a request sent (multimodal prompt) and its result generated."""
     counts: Dict[str, int] = {}
-    for obj in _objects(_get(request, "multimodal_prompt")):
-        kind = media_type(_get(obj, "content_type"))
+    for obj in _objects(field(request, "multimodal_prompt")):
+        kind = media_type(field(obj, "content_type"))
         if kind != TEXT:
             counts[kind] = counts.get(kind, 0) + 1
     generated: Dict[str, int] = {}
-    for completion in _get(result, "completions") or []:
-        for obj in _objects(_get(completion, "multimodal_content")):
-            kind = media_type(_get(obj, "content_type"))
+    for completion in field(result, "completions") or []:
+        for obj in _objects(field(completion, "multimodal_content")):
+            kind = media_type(field(obj, "content_type"))
             if kind != TEXT:
                 generated[GENERATED + kind] = generated.get(GENERATED + kind, 0) + 1
-    if _get(request, "image_generation_parameters") is not None and not generated:
-        generated[GENERATED + "image"] = int(_get(request, "num_completions", 1) or 1)  # asked for, none came back
+    if field(request, "image_generation_parameters") is not None and not generated:
+        generated[GENERATED + "image"] = int(field(request, "num_completions", 1) or 1)  # asked for, none came back
     counts.update(generated)
     return Media(tuple(sorted(counts.items())))

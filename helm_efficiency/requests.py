@@ -30,7 +30,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.media import multimodal_text, request_media
+from helm_efficiency.media import field as _get, multimodal_text, request_media
 from helm_efficiency.tokens import TokenCounter, approximate_token_count, is_approximate, merged_tokens
 
 STATUS_OK = "ok"
@@ -64,14 +64,6 @@ REQUEST_COLUMNS = [
     "request_datetime",
     "status",
 ]
-
-
-def _get(obj: Any, name: str, default=None):
-    if obj is None:
-        return default
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
 
 
 def perturbation_description_json(perturbation: Any) -> Optional[str]:

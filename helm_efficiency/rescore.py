@@ -24,7 +24,6 @@ from functools import partial
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import msgspec
 import numpy as np
 import orjson
 import pandas as pd
@@ -72,7 +71,7 @@ def _prompt_token_counts(run_dir: str) -> Dict[tuple, int]:
     if not os.path.exists(path):
         return {}
     counts = {}
-    for entry in _per_instance_entries(path):
+    for entry in helm_json.read_per_instance_stats(path):
         perturbation = entry.perturbation or {}
         for stat in entry.stats:
             stat_perturbation = stat.name.perturbation or {}
@@ -80,41 +79,6 @@ def _prompt_token_counts(run_dir: str) -> Dict[tuple, int]:
                     and stat_perturbation.get("computed_on", "perturbed") == "perturbed" and stat.count):
                 counts[(entry.instance_id, entry.train_trial_index, perturbation.get("name"))] = int(round(stat.sum / stat.count))
     return counts
-
-
-def _per_instance_entries(path: str) -> List[helm_json.PerInstanceStats]:
-    """A per_instance_stats.json's entries, typed (helm_json). A file the strict decoder refuses
-    is parsed in full and each entry converted leniently (numbers written as strings, say);
-    a non-object entry is skipped, an entry of the wrong shape is an error naming it."""
-    parsed = _decode(path, helm_json.PER_INSTANCE_STATS)
-    if isinstance(parsed, list) and all(isinstance(e, helm_json.PerInstanceStats) for e in parsed):
-        return parsed
-    if not isinstance(parsed, list):
-        raise EfficiencyInputError(path, "<file>", "not a list of per-instance entries")
-    entries = []
-    for i, entry in enumerate(parsed):
-        if not isinstance(entry, dict):
-            continue
-        try:
-            entries.append(msgspec.convert(entry, helm_json.PerInstanceStats, strict=False))
-        except msgspec.ValidationError as e:
-            raise EfficiencyInputError(path, f"[{i}]", f"not a per-instance entry ({e})")
-    return entries
-
-
-def _decode(path: str, decoder):
-    """A HELM JSON file through its typed partial decoder (helm_json), else parsed in full."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise EfficiencyInputError(path, "<file>", "file is missing")
-    try:
-        return decoder.decode(data)
-    except msgspec.ValidationError:
-        return read_json(path)  # unexpected types somewhere: the full parse, and request_rows' own checks
-    except msgspec.DecodeError as e:
-        raise EfficiencyInputError(path, "<file>", f"invalid or truncated JSON ({e})")
 
 
 @contextmanager
@@ -147,7 +111,7 @@ def read_run(run_dir: str, local_path: Optional[str] = None) -> RunRead:
 def _read_run(run_dir: str) -> RunRead:
     spec = run_spec_of(run_dir)
     path = os.path.join(run_dir, SCENARIO_STATE)
-    state = _decode(path, helm_json.SCENARIO_STATE)
+    state = helm_json.decode(path, helm_json.SCENARIO_STATE)
     if isinstance(state, helm_json.ScenarioState):
         request_states = state.request_states
     elif isinstance(state, dict) and isinstance(state.get("request_states"), list):

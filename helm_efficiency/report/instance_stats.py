@@ -3,65 +3,25 @@
 One row per (run, instance): the capability metric's value (mean over train trials) and, per
 efficiency stat asked for, the instance's total over its requests and their number (means over
 trials). Only unperturbed instances of one split (test, else valid, else none: as stats.json is
-read) are kept. Decoded with msgspec, reading only the fields used.
+read) are kept. Read by helm_json's typed reader, as rescore reads the file.
 """
 
 import os
 import re
 from typing import Dict, List, Mapping, Optional
 
-import msgspec
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.runs import PER_INSTANCE_STATS, PREFERRED_SPLITS, read_json
+from helm_efficiency.helm_json import read_per_instance_stats
+from helm_efficiency.runs import PER_INSTANCE_STATS, PREFERRED_SPLITS
 
 MODEL_ARGS = re.compile(r"(?:(?<=[:,])|^)(?:model|model_deployment)=[^,]*,?")
-
-
-class _Name(msgspec.Struct):
-    name: str = ""
-    split: Optional[str] = None
-    sub_split: Optional[str] = None
-    perturbation: Optional[Dict[str, object]] = None
-
-
-class _Stat(msgspec.Struct):
-    name: _Name
-    count: float = 0
-    sum: Optional[float] = 0.0
-
-
-class _Entry(msgspec.Struct):
-    instance_id: Optional[str] = None
-    train_trial_index: int = 0
-    perturbation: Optional[Dict[str, object]] = None
-    stats: List[_Stat] = []
-
-
-_DECODER = msgspec.json.Decoder(List[_Entry])
 
 
 def stratum_key(run: str) -> str:
     """The run's name without its model: runs of one scenario and subject share it across models."""
     return MODEL_ARGS.sub("", run).rstrip(",:") if ":" in run else run
-
-
-def _entries(path: str) -> List[_Entry]:
-    try:
-        with open(path, "rb") as f:
-            return _DECODER.decode(f.read())
-    except msgspec.ValidationError:
-        parsed = read_json(path)
-        if not isinstance(parsed, list):
-            raise EfficiencyInputError(path, "<file>", "not a list of per-instance entries")
-        try:
-            return [msgspec.convert(e, _Entry, strict=False) for e in parsed if isinstance(e, dict)]
-        except msgspec.ValidationError as e:
-            raise EfficiencyInputError(path, "<entry>", f"not a per-instance entry ({e})")
-    except msgspec.DecodeError as e:
-        raise EfficiencyInputError(path, "<file>", f"invalid or truncated JSON ({e})")
 
 
 def run_instances(run_dir: str, metric: str, stats: Mapping[str, str] = {}) -> Optional[pd.DataFrame]:
@@ -73,7 +33,7 @@ def run_instances(run_dir: str, metric: str, stats: Mapping[str, str] = {}) -> O
         return None
     wanted = {metric: "capability", **{stat: column for column, stat in stats.items()}}
     rows = []
-    for entry in _entries(path):
+    for entry in read_per_instance_stats(path):
         if entry.perturbation is not None or entry.instance_id is None:
             continue
         for stat in entry.stats:
