@@ -138,7 +138,8 @@ def table_view(rows: pd.DataFrame) -> None:
             est = served_estimates([key], [r.p], [r.o], stack, Sla(tpot_ms=r.tpot_s * 1e3, ttft_s=max(r.ttft_s, 0.05))).iloc[0]
             if np.isfinite(est["served_gpu_s"]):
                 out.append({"stack": stack, "model": key, "batch": r.batch, "err": est["served_gpu_s"] / r.o / r.gpu_s_per_token - 1,
-                            "covered": est["served_gpu_s_lo"] <= r.gpu_s_per_token * r.o <= est["served_gpu_s_hi"]})
+                            "covered": est["served_gpu_s_lo"] <= r.gpu_s_per_token * r.o <= est["served_gpu_s_hi"],
+                            "same_tp": est["served_placement"].split(" ")[0] == f"tp{int(r.tp)}"})
     if not out:
         print("table view: no 16-bit row on a shipped stack")
         return
@@ -146,8 +147,14 @@ def table_view(rows: pd.DataFrame) -> None:
     frame["batch_band"] = pd.cut(frame["batch"], [0, 16, 64, np.inf], labels=["<=16", "17-64", ">64"])
     print(f"shipped tables at each row's own latency (served_estimates, TPOT and TTFT <= measured) vs measured: {len(frame)} 16-bit rows, "
           f"median |error| {np.median(np.abs(frame['err'])):.1%}, signed {np.median(frame['err']):+.1%}, coverage {frame['covered'].mean():.0%}")
-    print(frame.groupby(["stack", "batch_band"], observed=True)["err"].agg(rows="size", median="median",
-                                                                          median_abs=lambda e: np.median(np.abs(e))).to_string(float_format=lambda v: f"{v:+.1%}"))
+    bands = frame.groupby(["stack", "batch_band"], observed=True).agg(
+        rows=("err", "size"), median=("err", "median"), median_abs=("err", lambda e: np.median(np.abs(e))), coverage=("covered", "mean"),
+        same_placement=("same_tp", "mean"))
+    for column in ("median", "median_abs", "coverage", "same_placement"):
+        bands[column] = bands[column].map(lambda v: f"{v:+.1%}" if column == "median" else f"{v:.1%}")
+    print(bands.to_string())
+    print("same_placement: share of rows whose priced point has the measured row's own TP (else the table serves that "
+          "latency on another placement, usually more GPUs at a larger batch)")
 
 
 def main() -> None:
