@@ -27,7 +27,7 @@ def test_every_registry_entry_is_complete_and_matches_helms_parameter_count():
         arch = registry_architecture(key)
         assert all(arch.get(k) for k in REQUIRED_ARCH), (key, arch)
         assert arch["num_attention_heads"] % arch["num_kv_heads"] == 0, key
-        for name in entry.get("helm_names", []):
+        for name in entry.get("helm_names", []) + entry.get("hf_aliases", []):
             assert registry_name(name) == key, (name, key)
     checked = 0
     for model in open_text_models():

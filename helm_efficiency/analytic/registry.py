@@ -1,7 +1,8 @@
 """The architecture registry (registry.json): public configs of open models, by HELM model name.
 
 A name resolves to an entry by its key, by one of the entry's `helm_names` (fine-tunes and
-renamed models that share the architecture), by its Hugging Face id, or, for a HELM model
+renamed models that share the architecture), by its Hugging Face id or one of its
+`hf_aliases` (other checkpoints of the same shape), or, for a HELM model
 deployment, through the deployment's model name in HELM's own catalog. No torch, no HELM code.
 """
 
@@ -24,10 +25,10 @@ def load_registry() -> Dict[str, dict]:
 
 @lru_cache(maxsize=1)
 def _name_index() -> Dict[str, str]:
-    """Lower-cased key, HELM name and Hugging Face id → registry key."""
+    """Lower-cased key, HELM name and Hugging Face id (or alias) → registry key."""
     index: Dict[str, str] = {}
     for key, entry in load_registry().items():
-        for name in [key, entry.get("hf_id")] + list(entry.get("helm_names", [])):
+        for name in [key, entry.get("hf_id")] + list(entry.get("helm_names", [])) + list(entry.get("hf_aliases", [])):
             if name:
                 index.setdefault(name.lower(), key)
     return index

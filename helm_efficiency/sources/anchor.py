@@ -32,6 +32,9 @@ BACKEND_STACK_SYSTEMS = {(s.backend, s.hardware): s.name for s in REFERENCE_STAC
 
 
 # -- simulating each measured row ------------------------------------------------------------------
+NO_CONFIG = "no config for this model"
+
+
 def config_for(hf_id: str) -> Optional[Tuple[dict, str]]:
     """(config.json, where it came from) for a Hugging Face id: the registry entry (tolerating
     -Instruct/-chat/-hf variants, which share the base architecture), else the simulator's own."""
@@ -83,7 +86,7 @@ def _simulate_group(job) -> List[dict]:
     found = config_for(hf_id)
     base = {"hf_id": hf_id, "gpu": gpu, "backend": backend, "tp": tp, "sim_dtype": dtype}
     if stack is None or found is None:
-        return [dict(base, p=p, o=o, sim_reason="no simulated stack" if stack is None else "no config for this model") for p, o in shapes]
+        return [dict(base, p=p, o=o, sim_reason="no simulated stack" if stack is None else NO_CONFIG) for p, o in shapes]
     config, source = found
     try:
         arch = architecture_from_config(config, source)
@@ -111,7 +114,8 @@ SIM_COLUMNS = ["num_layers", "sim_ttft_s", "sim_tpot_s", "sim_e2e_s", "sim_confi
 def simulate_anchors(anchors: pd.DataFrame, jobs: int = 1, progress: bool = True, cache: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """`anchors` with sim_ttft_s, sim_tpot_s, sim_e2e_s, num_layers and `sim` (the row's own
     quantity) added, each row simulated at its own model, GPU, framework, TP and precision.
-    Shapes already in `cache` (an earlier output) are not simulated again."""
+    Shapes already in `cache` (an earlier output) are not simulated again, except those that had
+    no config then (the registry may know the model now)."""
     from helm_efficiency.executors import map_ordered
 
     timed = anchors[anchors["quantity"].isin(["ttft_s", "tpot_s", "e2e_s"])].copy()
@@ -123,6 +127,7 @@ def simulate_anchors(anchors: pd.DataFrame, jobs: int = 1, progress: bool = True
     known = pd.DataFrame(columns=SIM_KEY + SIM_COLUMNS)
     if cache is not None and len(cache) and "sim_dtype" in cache:
         known = cache[SIM_KEY + SIM_COLUMNS].drop_duplicates(SIM_KEY)
+        known = known[known["sim_reason"] != NO_CONFIG]
         known = known.astype({"tp": int, "p": float, "o": float})
     shapes = timed[SIM_KEY].drop_duplicates().astype({"p": float, "o": float})
     missing = shapes.merge(known[SIM_KEY], on=SIM_KEY, how="left", indicator=True)
