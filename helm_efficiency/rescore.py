@@ -15,6 +15,7 @@ rescore, never duplicated; HELM's own stats are never touched.
 """
 
 import gc
+import io
 import json
 import os
 import time
@@ -22,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import BinaryIO, Dict, List, Optional, Sequence, Tuple, Union
 
 import msgspec
 import numpy as np
@@ -30,17 +31,17 @@ import orjson
 import pandas as pd
 
 from helm_efficiency import helm_json
-from helm_efficiency.atomic import write_text_atomic
+from helm_efficiency.atomic import write_stream_atomic, write_text_atomic
 from helm_efficiency.efficiency import efficiency_columns
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.executors import map_ordered
+from helm_efficiency.executors import local_pool, map_ordered
 from helm_efficiency.estimate import load_tables
 from helm_efficiency.tables.names import DEFAULT_TABLE
 from helm_efficiency.tables.served import DEFAULT_SLA
 from helm_efficiency.helm import aggregate, stats_json
 from helm_efficiency.helm.local_models import run_requests
 from helm_efficiency.helm.stats import RUN_COUNT_COLUMNS
-from helm_efficiency.helm_catalog import use_local_path
+from helm_efficiency.helm_catalog import preload as preload_catalog, use_local_path
 from helm_efficiency.media_price import media_counts
 from helm_efficiency.requests import EXCLUSION_STATUSES, perturbation_description_json
 from helm_efficiency.tokens import offline_counter
@@ -332,9 +333,6 @@ def rescore_suite(
     `local_path`: the suite's prod_env folder (model_deployments.yaml, model_metadata.yaml), read
     so its custom deployments resolve to their models. A bad table name fails before any run is read."""
 
-    def map_runs(fn, items, label):
-        return map_ordered(fn, items, jobs, label if progress else "", executor, address, unit="run")
-
     loaded_tables = load_tables(list(tables))  # fail fast on a bad --table
     use_local_path(local_path)
     runs = list_run_dirs(suite_dir, pattern)
@@ -343,16 +341,32 @@ def rescore_suite(
     if not dry_run:
         for run_dir in runs:
             recover_run(run_dir)
+    # The catalog is parsed once here, and the local pool's workers are forked now, before the
+    # suite's tables exist: they inherit the catalog and none of the suite's memory.
+    preload_catalog()
+    with local_pool(jobs if executor == "local" else 0) as pool:
+        return _rescore(suite_dir, runs, loaded_tables, tables, pattern, dry_run, jobs, progress, executor, address, local_path, sla, pool)
+
+
+def _rescore(suite_dir, runs, loaded_tables, tables, pattern, dry_run, jobs, progress, executor, address, local_path, sla, pool) -> dict:
+    def map_runs(fn, items, label, total=None):
+        return map_ordered(fn, items, jobs, label if progress else "", executor, address, unit="run", total=total, pool=pool,
+                           started=_progress_notes(label, total or len(items)) if progress else None)
+
     clock = {"started": time.perf_counter()}
     reads = map_runs(partial(read_run, local_path=local_path), runs, "reading runs")
     clock["read"] = time.perf_counter()
     failed = {os.path.basename(r.run_dir): r.error for r in reads if r.error}
     ok = [r for r in reads if r.requests is not None and len(r.requests)]
     skipped = {os.path.basename(r.run_dir): "no request states" for r in reads if r.requests is not None and not len(r.requests)}
+    ok_dirs = [r.run_dir for r in ok]
     summary = {"runs": len(runs), "rescored": 0, "skipped": skipped, "failed": failed, "requests": 0, "excluded": {}}
     if ok:
         requests = concat_tables([r.requests for r in ok])
+        for r in reads:  # the per-run tables are in `requests` now: not held twice
+            r.requests = None
         table, reports = efficiency_columns(requests, loaded_tables, sla=sla)
+        del requests
         clock["fit"] = time.perf_counter()
         summary["requests"] = int(len(table))
         summary["excluded"] = {s: int((table["status"] == s).sum()) for s in EXCLUSION_STATUSES if (table["status"] == s).any()}
@@ -369,14 +383,14 @@ def rescore_suite(
             # writes without holding the GIL); each run's write task is made as a worker takes it.
             with ThreadPoolExecutor(1) as csv_writer:
                 csv_done = csv_writer.submit(_write_requests_csv, suite_dir, table, pattern)
-                run_writes = write_jobs(table, [r.run_dir for r in ok], tables, local_path, str(sla or DEFAULT_SLA))
-                errors = map_ordered(_write_job, run_writes, jobs, "writing stats" if progress else "", executor, address, unit="run", total=len(ok))
+                run_writes = write_jobs(table, ok_dirs, tables, local_path, str(sla or DEFAULT_SLA))
+                errors = map_runs(_write_job, run_writes, "writing stats", total=len(ok))
                 clock["write"] = time.perf_counter()
                 csv_done.result()
             clock["requests_csv"] = time.perf_counter()
-            for r, error in zip(ok, errors):
+            for run_dir, error in zip(ok_dirs, errors):
                 if error:
-                    failed[os.path.basename(r.run_dir)] = error
+                    failed[os.path.basename(run_dir)] = error
             summary["rescored"] = len(ok) - sum(1 for e in errors if e)
         else:
             summary["would_rescore"] = len(ok)
@@ -385,6 +399,26 @@ def rescore_suite(
     summary["seconds"] = {b: round(clock[b] - clock[a], 3) for a, b in zip(phases, phases[1:])}
     print_summary(summary, dry_run)
     return summary
+
+
+PROGRESS_EVERY_S = 30.0
+
+
+def _progress_notes(label: str, total: int):
+    """A `started` callback for map_ordered: a line on stderr at most every PROGRESS_EVERY_S
+    seconds while runs are handed out, so a long rescore shows it is alive between the bar's
+    updates (which come only as runs finish)."""
+    import sys
+
+    last = [time.monotonic()]
+
+    def started(i: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            print(f"{label}: started {i + 1} of {total} runs", file=sys.stderr, flush=True)
+
+    return started
 
 
 def concat_tables(frames: List[pd.DataFrame]) -> pd.DataFrame:
@@ -407,12 +441,9 @@ def concat_tables(frames: List[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _write_requests_csv(suite_dir: str, table: pd.DataFrame, pattern: str) -> None:
-    write_text_atomic(os.path.join(suite_dir, REQUESTS_TABLE), _suite_requests_csv(suite_dir, table, pattern))
-
-
-def _suite_requests_csv(suite_dir: str, table: pd.DataFrame, pattern: str) -> str:
-    """The suite's requests table: this rescore's rows, plus (after a partial `--runs` rescore)
-    the rows an earlier rescore wrote for runs not re-scored now, so nothing is lost."""
+    """The suite's requests table, streamed into its file (temp + fsync + rename): this
+    rescore's rows, plus (after a partial `--runs` rescore) the rows an earlier rescore wrote
+    for runs not re-scored now, so nothing is lost."""
     path = os.path.join(suite_dir, REQUESTS_TABLE)
     if pattern != "*" and os.path.exists(path):
         try:
@@ -423,22 +454,33 @@ def _suite_requests_csv(suite_dir: str, table: pd.DataFrame, pattern: str) -> st
             kept = earlier[~earlier["run"].isin(set(table["run"]))]
             if len(kept):
                 table = concat_tables([kept, table]).sort_values("run", kind="stable")
-    return table_to_csv(table)
+    write_stream_atomic(path, partial(write_csv, table))
 
 
 def table_to_csv(table: pd.DataFrame) -> str:
-    """CSV text of a requests table by pyarrow's columnar writer (several times pandas' speed on
-    a million rows; booleans as true/false), or pandas' where a column mixes types pyarrow refuses."""
+    """CSV text of a requests table, as write_csv writes it."""
+    sink = io.BytesIO()
+    write_csv(table, sink)
+    return sink.getvalue().decode("utf-8")
+
+
+def write_csv(table: pd.DataFrame, sink: BinaryIO) -> None:
+    """A requests table as CSV into the binary file `sink`, batch by batch: pyarrow's columnar
+    writer (several times pandas' speed on a million rows; booleans as true/false), or pandas'
+    where a column mixes types pyarrow refuses. Only the table's Arrow copy is held besides the
+    table, never the CSV text."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
     try:
         arrow = pa.Table.from_pandas(table, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return table.to_csv(index=False)
-    sink = pa.BufferOutputStream()
+        wrapper = io.TextIOWrapper(sink, encoding="utf-8", newline="")
+        table.to_csv(wrapper, index=False)
+        wrapper.flush()
+        wrapper.detach()
+        return
     pa_csv.write_csv(arrow, sink)
-    return sink.getvalue().to_pybytes().decode("utf-8")
 
 
 def _why_no_runs(suite_dir: str, pattern: str) -> str:
