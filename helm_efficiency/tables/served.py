@@ -345,6 +345,20 @@ def served_key(name: Optional[str]) -> Optional[str]:
     return next((key for key in (registry_name(n) for n in known_names([name])) if key), None)
 
 
+def _priced_by_shape(points: "_ModelPoints", p: np.ndarray, o: np.ndarray):
+    """points.gpu_s_many for every request, computed once per distinct (p, o) and in chunks of
+    ROWS_PER_CHUNK shapes, so the rows × points matrices stay small whatever the suite's size
+    (each request's numbers are its own shape's: gpu_s_many is elementwise)."""
+    first, codes = distinct_shapes(p, o)
+    parts = [points.gpu_s_many(p[first[a:a + ROWS_PER_CHUNK]], o[first[a:a + ROWS_PER_CHUNK]])
+             for a in range(0, len(first), ROWS_PER_CHUNK)]
+    if not parts:
+        parts = [points.gpu_s_many(p[:0], o[:0])]
+    gpu_s, gpus, placement, extrapolated, reasons, batches = (
+        np.concatenate([np.asarray(part[k], dtype=object if k in (2, 4) else None) for part in parts]) for k in range(6))
+    return (gpu_s[codes], gpus[codes], placement[codes].tolist(), extrapolated[codes], reasons[codes].tolist(), batches[codes])
+
+
 def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla: Sla = DEFAULT_SLA) -> pd.DataFrame:
     """Served GPU-seconds, cost and energy per request (one row per input), with 90% intervals,
     the placement that serves it (`served_placement`, e.g. 'tp8pp2 (2 nodes)') and the registry
@@ -400,7 +414,7 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
         models.setdefault(key, []).append(i)
     for key, index in models.items():
         index = np.asarray(index)
-        gpu_s, gpus, placement, extrapolated[index], why, batch = _ModelPoints(table, key, sla).gpu_s_many(p[index], o[index])
+        gpu_s, gpus, placement, extrapolated[index], why, batch = _priced_by_shape(_ModelPoints(table, key, sla), p[index], o[index])
         for i, reason, where in zip(index, why, placement):
             reasons[i], text["served_placement"][i] = reason, where
         ok = np.isfinite(gpu_s)
