@@ -244,9 +244,7 @@ def commit_run_files(run_dir: str, contents: Dict[str, Union[str, bytes]], keep_
             continue
         original = os.path.join(run_dir, name)
         if os.path.exists(original) and not os.path.exists(original + ".orig"):
-            with open(original, "rb") as f:
-                data = f.read()
-            write_text_atomic(original + ".orig", data.decode("utf-8"))
+            keep_original(original, original + ".orig")
     staged = {}
     for name, text in contents.items():
         temp = os.path.join(run_dir, f".{name}.efficiency-new")
@@ -254,6 +252,21 @@ def commit_run_files(run_dir: str, contents: Dict[str, Union[str, bytes]], keep_
         staged[temp] = os.path.join(run_dir, name)
     write_text_atomic(os.path.join(run_dir, JOURNAL), json.dumps(staged))
     recover_run(run_dir)
+
+
+def keep_original(original: str, kept: str) -> None:
+    """`kept` becomes HELM's `original` as it is now: a hard link (no copy: the original is
+    only ever replaced by rename, never written in place, so the link keeps its bytes), else
+    (a file system without links) an atomic copy. A `kept` that appeared meanwhile (a
+    concurrent rescore kept it first) is left alone."""
+    try:
+        os.link(original, kept)
+    except FileExistsError:
+        pass
+    except OSError:
+        with open(original, "rb") as f:
+            data = f.read()
+        write_text_atomic(kept, data)
 
 
 def recover_run(run_dir: str) -> bool:
