@@ -37,6 +37,7 @@ from importlib import resources
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
@@ -201,7 +202,7 @@ def _shipped_served_table(stack: str) -> ServedTable:
     if not path.is_file():
         raise EfficiencyInputError(stack, "stack", f"served table not built; run python -m helm_efficiency.tables.served --stack {stack}")
     with path.open("rb") as f:
-        raw = json.loads(gzip.decompress(f.read()).decode("utf-8") if TABLE_SUFFIX.endswith(".gz") else f.read())
+        raw = orjson.loads(gzip.decompress(f.read()) if TABLE_SUFFIX.endswith(".gz") else f.read())  # orjson: a third of json's time
     return table_from_json(raw, f"helm_efficiency/tables/data/served/{stack}{TABLE_SUFFIX}")
 
 
