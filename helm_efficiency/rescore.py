@@ -40,7 +40,7 @@ from helm_efficiency.tables.names import DEFAULT_TABLE
 from helm_efficiency.tables.served import DEFAULT_SLA
 from helm_efficiency.helm import aggregate, stats_json
 from helm_efficiency.helm.local_models import run_requests
-from helm_efficiency.helm.stats import RUN_COUNT_COLUMNS
+from helm_efficiency.helm.stats import RUN_COUNT_COLUMNS, suite_run_count_values
 from helm_efficiency.helm_catalog import preload as preload_catalog, use_local_path
 from helm_efficiency.media_price import media_counts
 from helm_efficiency.requests import EXCLUSION_STATUSES, perturbation_description_json
@@ -174,6 +174,7 @@ class RunWrite:
     tables: Tuple[str, ...] = (DEFAULT_TABLE,)
     local_path: Optional[str] = None
     sla: Optional[str] = None
+    counts: Optional[list] = None  # stats.suite_run_count_values' entry for this run (None: computed from `rows`)
 
 
 def write_jobs(table: pd.DataFrame, run_dirs: Sequence[str], tables: Sequence[str] = (DEFAULT_TABLE,),
@@ -188,12 +189,13 @@ def write_jobs(table: pd.DataFrame, run_dirs: Sequence[str], tables: Sequence[st
         raise ValueError("a run's requests are not contiguous in the requests table")
     codes = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(names)]))
     stats = aggregate.suite_stats(table[[c for c in aggregate.COLUMNS_READ if c in table]], codes)
-    code = {name: i for i, name in enumerate(names[starts].tolist())}
     columns = [c for c in WRITE_COLUMNS if c in table]
+    counts = suite_run_count_values(table[columns], codes, len(starts))  # the run counts of every run in one pass
+    code = {name: i for i, name in enumerate(names[starts].tolist())}
     for run_dir in run_dirs:
         name = os.path.basename(run_dir)
         a, b = bounds[name]
-        yield RunWrite(run_dir, stats.run(code[name]), table.iloc[a:b][columns], tuple(tables), local_path, sla)
+        yield RunWrite(run_dir, stats.run(code[name]), table.iloc[a:b][columns], tuple(tables), local_path, sla, counts[code[name]])
 
 
 def _ours(stat: dict, helm_fill: Sequence[str]) -> bool:
@@ -298,7 +300,9 @@ def write_run(job: RunWrite) -> None:
     existing_per_instance = read_json(per_instance_path) if os.path.exists(per_instance_path) else []
     helm_fill, from_helm = helm_stats_to_fill(job.run_dir, existing_stats)
     aggregated = stats_json.aggregated_dicts(job.stats, helm_fill)
-    counts = aggregate.run_count_stats(job.rows, aggregate.json_name)
+    counts = (aggregate.run_count_stats(job.rows, aggregate.json_name) if job.counts is None else
+              [(aggregate.json_name(name, split, None, None, None), aggregate.run_count_moments(value))
+               for split, values in job.counts for name, value in values])
     present = {(s["name"]["name"], s["name"].get("split")) for s in aggregated if s["name"].keys() <= {"name", "split"}}
     present |= {(name["name"], name.get("split")) for name, _ in counts if name.keys() <= {"name", "split"}}
     aggregated += [aggregate.stat_dict(name, moments) for name, moments in counts + aggregate.placeholder_stats(job.rows, aggregate.json_name, present)]
