@@ -481,23 +481,31 @@ def table_to_csv(table: pd.DataFrame) -> str:
     return sink.getvalue().decode("utf-8")
 
 
+CSV_ROWS_PER_BATCH = 65536
+
+
 def write_csv(table: pd.DataFrame, sink: BinaryIO) -> None:
     """A requests table as CSV into the binary file `sink`, batch by batch: pyarrow's columnar
     writer (several times pandas' speed on a million rows; booleans as true/false), or pandas'
-    where a column mixes types pyarrow refuses. Only the table's Arrow copy is held besides the
-    table, never the CSV text."""
+    where a column mixes types pyarrow refuses. Each column's Arrow type is inferred over the
+    whole column (one column at a time), then CSV_ROWS_PER_BATCH rows at a time are converted
+    and written: neither the CSV text nor the whole table's Arrow copy is ever held."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
+    start = sink.tell()
     try:
-        arrow = pa.Table.from_pandas(table, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        schema = pa.Schema.from_pandas(table, preserve_index=False)
+        with pa_csv.CSVWriter(sink, schema) as writer:
+            for a in range(0, len(table), CSV_ROWS_PER_BATCH):
+                writer.write_table(pa.Table.from_pandas(table.iloc[a:a + CSV_ROWS_PER_BATCH], schema=schema, preserve_index=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # written again whole, by pandas
+        sink.seek(start)
+        sink.truncate()
         wrapper = io.TextIOWrapper(sink, encoding="utf-8", newline="")
         table.to_csv(wrapper, index=False)
         wrapper.flush()
         wrapper.detach()
-        return
-    pa_csv.write_csv(arrow, sink)
 
 
 def _why_no_runs(suite_dir: str, pattern: str) -> str:
