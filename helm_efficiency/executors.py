@@ -13,22 +13,40 @@ rescore task commits its run through a journal, so a run is either old or new, n
 """
 
 from collections import deque
-from typing import Callable, Iterable, List, Optional
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, List, Optional
 
 EXECUTORS = ("local", "dask")
 # Items a local pool holds at once per process: enough to keep it busy, few enough to bound memory.
 IN_FLIGHT_PER_PROCESS = 3
 
 
+@contextmanager
+def local_pool(jobs: int) -> Iterator[Optional[object]]:
+    """A process pool of `jobs` to pass to several map_ordered calls (None for jobs <= 1), so
+    its workers start once. Start it before building large data: its workers are forked from
+    this process, and a worker forked later would carry (and be charged for) that memory."""
+    if jobs <= 1:
+        yield None
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(jobs) as pool:
+        yield pool
+
+
 def map_ordered(fn: Callable, items: Iterable, jobs: int = 1, progress: str = "", executor: str = "local",
-                address: Optional[str] = None, unit: str = "item", total: Optional[int] = None) -> List:
+                address: Optional[str] = None, unit: str = "item", total: Optional[int] = None,
+                pool=None, started: Optional[Callable[[int], None]] = None) -> List:
     """[fn(item) for item in items], with a progress bar when `progress` names the work.
 
-    local: in this process (jobs <= 1) or a process pool of `jobs`, which takes items from the
-    iterable only as it has room (a few per process), so a generator of large items is never
-    all in memory at once. dask: on the cluster at `address` (e.g. tcp://scheduler:8786), or on
-    a LocalCluster of `jobs` single-threaded worker processes started (and stopped) here.
-    `total`: the number of items, for the progress bar, when `items` has no length.
+    local: in this process (jobs <= 1) or a process pool of `jobs` (or `pool`, from local_pool),
+    which takes items from the iterable only as it has room (a few per process), so a generator
+    of large items is never all in memory at once. dask: on the cluster at `address` (e.g.
+    tcp://scheduler:8786), or on a LocalCluster of `jobs` single-threaded worker processes
+    started (and stopped) here. `total`: the number of items, for the progress bar, when
+    `items` has no length. `started(i)`: called as item i is handed out (local executor), so a
+    caller can report progress while long items run (the bar moves only as items finish).
     """
     from tqdm import tqdm
 
@@ -38,21 +56,32 @@ def map_ordered(fn: Callable, items: Iterable, jobs: int = 1, progress: str = ""
         return _map_dask(fn, list(items), jobs, address, bar)
     if executor != "local":
         raise ValueError(f"unknown executor {executor!r}; expected one of {EXECUTORS}")
-    if jobs <= 1:
-        return [fn(item) for item in tqdm(items, **bar)]
-    from concurrent.futures import ProcessPoolExecutor
-
-    results, pending = [], deque()
-    with ProcessPoolExecutor(jobs) as pool, tqdm(**bar) as progress_bar:
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            while len(pending) >= IN_FLIGHT_PER_PROCESS * jobs:
+    note = started or (lambda i: None)
+    if pool is None and jobs <= 1:
+        results = []
+        for i, item in enumerate(tqdm(items, **bar)):
+            note(i)
+            results.append(fn(item))
+        return results
+    with (local_pool(jobs) if pool is None else _borrowed(pool)) as pool:
+        workers = getattr(pool, "_max_workers", jobs)
+        results, pending = [], deque()
+        with tqdm(**bar) as progress_bar:
+            for i, item in enumerate(items):
+                note(i)
+                pending.append(pool.submit(fn, item))
+                while len(pending) >= IN_FLIGHT_PER_PROCESS * workers:
+                    results.append(pending.popleft().result())
+                    progress_bar.update(1)
+            while pending:
                 results.append(pending.popleft().result())
                 progress_bar.update(1)
-        while pending:
-            results.append(pending.popleft().result())
-            progress_bar.update(1)
     return results
+
+
+@contextmanager
+def _borrowed(pool):
+    yield pool
 
 
 def _map_dask(fn: Callable, items: List, jobs: int, address: Optional[str], bar: dict) -> List:

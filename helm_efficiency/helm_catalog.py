@@ -190,6 +190,14 @@ def open_text_models() -> List[dict]:
     return out
 
 
+def preload() -> None:
+    """Parse the catalog (HELM's and the prod_env's YAML, and the indexes built on them) now,
+    once, in this process: a process pool forked after this inherits it, where each worker
+    would otherwise parse the same YAML again."""
+    for index in (_deployment_models, _deployment_windows, _deployment_clients, _deployment_paths, _metadata_by_name):
+        index()
+
+
 def registered_deployment(deployment: str):
     """HELM's ModelDeployment for a name registered in this process (inside helm-run: HELM's
     catalog plus the suite's prod_env), else None. Never HELM's get_model_deployment: for an

@@ -30,7 +30,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.media import field as _get, multimodal_text, request_media
+from helm_efficiency.helm_json import RequestState
+from helm_efficiency.media import Media, field as _get, multimodal_text, request_media
 from helm_efficiency.tokens import TokenCounter, approximate_token_count, is_approximate, merged_tokens
 
 STATUS_OK = "ok"
@@ -145,6 +146,9 @@ def request_rows(
     HELM already computed (its per-instance ``num_prompt_tokens`` stat); used before tokenizing.
     serving: "local", "remote" or "unknown" (helm/local_models.serving): no cold start for remote.
     """
+    request_states = request_states if isinstance(request_states, list) else list(request_states)
+    if request_states and all(type(state) is RequestState for state in request_states):
+        return flag_cold_start(pd.DataFrame(_typed_rows(request_states, count_tokens, prompt_token_counts, serving), columns=REQUEST_COLUMNS))
     rows: List[dict] = []
     for state in request_states:
         request, result, instance = _get(state, "request"), _get(state, "result"), _get(state, "instance")
@@ -190,6 +194,76 @@ def request_rows(
         )
     table = pd.DataFrame(rows, columns=REQUEST_COLUMNS)
     return flag_cold_start(table)
+
+
+def _typed_rows(request_states: List[Any], count_tokens: TokenCounter, prompt_token_counts: Optional[Dict[tuple, int]],
+                serving: str) -> List[tuple]:
+    """request_rows' rows (tuples in REQUEST_COLUMNS order) for the typed partial decode of a
+    scenario_state.json (helm_json.RequestState): the same rules with attribute access, and
+    the media rules (media.request_media) only for a request that has media fields. The
+    DataFrame is built from tuples as from dicts (one object column each, then inferred)."""
+    counts = prompt_token_counts if prompt_token_counts is not None else {}
+    no_media = Media()
+    rows: List[tuple] = []
+    for state in request_states:
+        request, result, instance = state.request, state.result, state.instance
+        description = instance.perturbation
+        perturbation = description.get("name") if description is not None else None
+        key = (instance.id, state.train_trial_index, perturbation)
+        approximate = False
+        if key in counts:
+            num_prompt_tokens = int(counts[key])
+        else:
+            num_prompt_tokens = int(count_tokens(_prompt_text(request)))
+            approximate = is_approximate(count_tokens)  # after the call: a counter may fall back as it counts
+        num_output_tokens = 0
+        runtime = None
+        media_in_result = False
+        if result is not None:
+            echo = bool(request.echo_prompt)
+            for completion in result.completions or ():
+                tokens = completion.tokens or ()
+                text = completion.text or ""
+                if completion.multimodal_content is not None:
+                    media_in_result = True
+                if tokens and not merged_tokens(len(tokens), text):
+                    n = len(tokens)
+                elif tokens:
+                    n, approximate = approximate_token_count(text), True
+                else:
+                    n = count_tokens(text)
+                    approximate = approximate or is_approximate(count_tokens)
+                if echo:
+                    n = max(n - num_prompt_tokens, 0)
+                num_output_tokens += n
+            batch_time, batch_size = result.batch_request_time, result.batch_size
+            is_batched = batch_time is not None and bool(batch_size)
+            if is_batched:
+                runtime = float(batch_time) / float(batch_size)
+            elif result.request_time is not None:
+                runtime = float(result.request_time)
+            if not result.success:
+                status = STATUS_FAILED
+            elif result.cached and not is_batched:
+                status = STATUS_CACHED
+            elif runtime is None:
+                status = STATUS_MISSING_TIME
+            elif not math.isfinite(runtime) or runtime <= 0:
+                status = STATUS_INVALID_TIME
+            else:
+                status = STATUS_OK
+            row_end = (batch_size or 1, is_batched, approximate, serving, bool(result.cached), bool(result.success),
+                       result.request_datetime, status)
+        else:
+            row_end = (1, False, approximate, serving, False, False, None, STATUS_FAILED)
+        if media_in_result or request.multimodal_prompt is not None or request.image_generation_parameters is not None:
+            media = request_media(request, result)
+        else:
+            media = no_media
+        rows.append((request.model_deployment or request.model, request.model, key[0], key[1], instance.split, instance.sub_split,
+                     perturbation, perturbation_description_json(description), num_prompt_tokens, num_output_tokens, media.kind,
+                     media.count, np.nan if runtime is None else runtime) + row_end)
+    return rows
 
 
 def flag_cold_start(table: pd.DataFrame, slowdown: float = 3.0) -> pd.DataFrame:

@@ -15,6 +15,7 @@ rescore, never duplicated; HELM's own stats are never touched.
 """
 
 import gc
+import io
 import json
 import os
 import time
@@ -22,24 +23,24 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import BinaryIO, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import orjson
 import pandas as pd
 
 from helm_efficiency import helm_json
-from helm_efficiency.atomic import write_text_atomic
+from helm_efficiency.atomic import write_stream_atomic, write_text_atomic
 from helm_efficiency.efficiency import efficiency_columns
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.executors import map_ordered
+from helm_efficiency.executors import local_pool, map_ordered
 from helm_efficiency.estimate import load_tables
 from helm_efficiency.tables.names import DEFAULT_TABLE
 from helm_efficiency.tables.served import DEFAULT_SLA
 from helm_efficiency.helm import aggregate, stats_json
 from helm_efficiency.helm.local_models import run_requests
-from helm_efficiency.helm.stats import RUN_COUNT_COLUMNS
-from helm_efficiency.helm_catalog import use_local_path
+from helm_efficiency.helm.stats import RUN_COUNT_COLUMNS, suite_run_count_values
+from helm_efficiency.helm_catalog import preload as preload_catalog, use_local_path
 from helm_efficiency.media_price import media_counts
 from helm_efficiency.requests import EXCLUSION_STATUSES, perturbation_description_json
 from helm_efficiency.tokens import offline_counter
@@ -137,6 +138,7 @@ class RunWrite:
     tables: Tuple[str, ...] = (DEFAULT_TABLE,)
     local_path: Optional[str] = None
     sla: Optional[str] = None
+    counts: Optional[list] = None  # stats.suite_run_count_values' entry for this run (None: computed from `rows`)
 
 
 def write_jobs(table: pd.DataFrame, run_dirs: Sequence[str], tables: Sequence[str] = (DEFAULT_TABLE,),
@@ -151,12 +153,13 @@ def write_jobs(table: pd.DataFrame, run_dirs: Sequence[str], tables: Sequence[st
         raise ValueError("a run's requests are not contiguous in the requests table")
     codes = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(names)]))
     stats = aggregate.suite_stats(table[[c for c in aggregate.COLUMNS_READ if c in table]], codes)
-    code = {name: i for i, name in enumerate(names[starts].tolist())}
     columns = [c for c in WRITE_COLUMNS if c in table]
+    counts = suite_run_count_values(table[columns], codes, len(starts))  # the run counts of every run in one pass
+    code = {name: i for i, name in enumerate(names[starts].tolist())}
     for run_dir in run_dirs:
         name = os.path.basename(run_dir)
         a, b = bounds[name]
-        yield RunWrite(run_dir, stats.run(code[name]), table.iloc[a:b][columns], tuple(tables), local_path, sla)
+        yield RunWrite(run_dir, stats.run(code[name]), table.iloc[a:b][columns], tuple(tables), local_path, sla, counts[code[name]])
 
 
 def _ours(stat: dict, helm_fill: Sequence[str]) -> bool:
@@ -207,9 +210,7 @@ def commit_run_files(run_dir: str, contents: Dict[str, Union[str, bytes]], keep_
             continue
         original = os.path.join(run_dir, name)
         if os.path.exists(original) and not os.path.exists(original + ".orig"):
-            with open(original, "rb") as f:
-                data = f.read()
-            write_text_atomic(original + ".orig", data.decode("utf-8"))
+            keep_original(original, original + ".orig")
     staged = {}
     for name, text in contents.items():
         temp = os.path.join(run_dir, f".{name}.efficiency-new")
@@ -217,6 +218,21 @@ def commit_run_files(run_dir: str, contents: Dict[str, Union[str, bytes]], keep_
         staged[temp] = os.path.join(run_dir, name)
     write_text_atomic(os.path.join(run_dir, JOURNAL), json.dumps(staged))
     recover_run(run_dir)
+
+
+def keep_original(original: str, kept: str) -> None:
+    """`kept` becomes HELM's `original` as it is now: a hard link (no copy: the original is
+    only ever replaced by rename, never written in place, so the link keeps its bytes), else
+    (a file system without links) an atomic copy. A `kept` that appeared meanwhile (a
+    concurrent rescore kept it first) is left alone."""
+    try:
+        os.link(original, kept)
+    except FileExistsError:
+        pass
+    except OSError:
+        with open(original, "rb") as f:
+            data = f.read()
+        write_text_atomic(kept, data)
 
 
 def recover_run(run_dir: str) -> bool:
@@ -248,7 +264,9 @@ def write_run(job: RunWrite) -> None:
     existing_per_instance = read_json(per_instance_path) if os.path.exists(per_instance_path) else []
     helm_fill, from_helm = helm_stats_to_fill(job.run_dir, existing_stats)
     aggregated = stats_json.aggregated_dicts(job.stats, helm_fill)
-    counts = aggregate.run_count_stats(job.rows, aggregate.json_name)
+    counts = (aggregate.run_count_stats(job.rows, aggregate.json_name) if job.counts is None else
+              [(aggregate.json_name(name, split, None, None, None), aggregate.run_count_moments(value))
+               for split, values in job.counts for name, value in values])
     present = {(s["name"]["name"], s["name"].get("split")) for s in aggregated if s["name"].keys() <= {"name", "split"}}
     present |= {(name["name"], name.get("split")) for name, _ in counts if name.keys() <= {"name", "split"}}
     aggregated += [aggregate.stat_dict(name, moments) for name, moments in counts + aggregate.placeholder_stats(job.rows, aggregate.json_name, present)]
@@ -296,9 +314,6 @@ def rescore_suite(
     `local_path`: the suite's prod_env folder (model_deployments.yaml, model_metadata.yaml), read
     so its custom deployments resolve to their models. A bad table name fails before any run is read."""
 
-    def map_runs(fn, items, label):
-        return map_ordered(fn, items, jobs, label if progress else "", executor, address, unit="run")
-
     loaded_tables = load_tables(list(tables))  # fail fast on a bad --table
     use_local_path(local_path)
     runs = list_run_dirs(suite_dir, pattern)
@@ -307,16 +322,32 @@ def rescore_suite(
     if not dry_run:
         for run_dir in runs:
             recover_run(run_dir)
+    # The catalog is parsed once here, and the local pool's workers are forked now, before the
+    # suite's tables exist: they inherit the catalog and none of the suite's memory.
+    preload_catalog()
+    with local_pool(jobs if executor == "local" else 0) as pool:
+        return _rescore(suite_dir, runs, loaded_tables, tables, pattern, dry_run, jobs, progress, executor, address, local_path, sla, pool)
+
+
+def _rescore(suite_dir, runs, loaded_tables, tables, pattern, dry_run, jobs, progress, executor, address, local_path, sla, pool) -> dict:
+    def map_runs(fn, items, label, total=None):
+        return map_ordered(fn, items, jobs, label if progress else "", executor, address, unit="run", total=total, pool=pool,
+                           started=_progress_notes(label, total or len(items)) if progress else None)
+
     clock = {"started": time.perf_counter()}
     reads = map_runs(partial(read_run, local_path=local_path), runs, "reading runs")
     clock["read"] = time.perf_counter()
     failed = {os.path.basename(r.run_dir): r.error for r in reads if r.error}
     ok = [r for r in reads if r.requests is not None and len(r.requests)]
     skipped = {os.path.basename(r.run_dir): "no request states" for r in reads if r.requests is not None and not len(r.requests)}
+    ok_dirs = [r.run_dir for r in ok]
     summary = {"runs": len(runs), "rescored": 0, "skipped": skipped, "failed": failed, "requests": 0, "excluded": {}}
     if ok:
         requests = concat_tables([r.requests for r in ok])
+        for r in reads:  # the per-run tables are in `requests` now: not held twice
+            r.requests = None
         table, reports = efficiency_columns(requests, loaded_tables, sla=sla)
+        del requests
         clock["fit"] = time.perf_counter()
         summary["requests"] = int(len(table))
         summary["excluded"] = {s: int((table["status"] == s).sum()) for s in EXCLUSION_STATUSES if (table["status"] == s).any()}
@@ -333,14 +364,14 @@ def rescore_suite(
             # writes without holding the GIL); each run's write task is made as a worker takes it.
             with ThreadPoolExecutor(1) as csv_writer:
                 csv_done = csv_writer.submit(_write_requests_csv, suite_dir, table, pattern)
-                run_writes = write_jobs(table, [r.run_dir for r in ok], tables, local_path, str(sla or DEFAULT_SLA))
-                errors = map_ordered(_write_job, run_writes, jobs, "writing stats" if progress else "", executor, address, unit="run", total=len(ok))
+                run_writes = write_jobs(table, ok_dirs, tables, local_path, str(sla or DEFAULT_SLA))
+                errors = map_runs(_write_job, run_writes, "writing stats", total=len(ok))
                 clock["write"] = time.perf_counter()
                 csv_done.result()
             clock["requests_csv"] = time.perf_counter()
-            for r, error in zip(ok, errors):
+            for run_dir, error in zip(ok_dirs, errors):
                 if error:
-                    failed[os.path.basename(r.run_dir)] = error
+                    failed[os.path.basename(run_dir)] = error
             summary["rescored"] = len(ok) - sum(1 for e in errors if e)
         else:
             summary["would_rescore"] = len(ok)
@@ -349,6 +380,26 @@ def rescore_suite(
     summary["seconds"] = {b: round(clock[b] - clock[a], 3) for a, b in zip(phases, phases[1:])}
     print_summary(summary, dry_run)
     return summary
+
+
+PROGRESS_EVERY_S = 30.0
+
+
+def _progress_notes(label: str, total: int):
+    """A `started` callback for map_ordered: a line on stderr at most every PROGRESS_EVERY_S
+    seconds while runs are handed out, so a long rescore shows it is alive between the bar's
+    updates (which come only as runs finish)."""
+    import sys
+
+    last = [time.monotonic()]
+
+    def started(i: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now
+            print(f"{label}: started {i + 1} of {total} runs", file=sys.stderr, flush=True)
+
+    return started
 
 
 def concat_tables(frames: List[pd.DataFrame]) -> pd.DataFrame:
@@ -371,12 +422,9 @@ def concat_tables(frames: List[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _write_requests_csv(suite_dir: str, table: pd.DataFrame, pattern: str) -> None:
-    write_text_atomic(os.path.join(suite_dir, REQUESTS_TABLE), _suite_requests_csv(suite_dir, table, pattern))
-
-
-def _suite_requests_csv(suite_dir: str, table: pd.DataFrame, pattern: str) -> str:
-    """The suite's requests table: this rescore's rows, plus (after a partial `--runs` rescore)
-    the rows an earlier rescore wrote for runs not re-scored now, so nothing is lost."""
+    """The suite's requests table, streamed into its file (temp + fsync + rename): this
+    rescore's rows, plus (after a partial `--runs` rescore) the rows an earlier rescore wrote
+    for runs not re-scored now, so nothing is lost."""
     path = os.path.join(suite_dir, REQUESTS_TABLE)
     if pattern != "*" and os.path.exists(path):
         try:
@@ -387,22 +435,41 @@ def _suite_requests_csv(suite_dir: str, table: pd.DataFrame, pattern: str) -> st
             kept = earlier[~earlier["run"].isin(set(table["run"]))]
             if len(kept):
                 table = concat_tables([kept, table]).sort_values("run", kind="stable")
-    return table_to_csv(table)
+    write_stream_atomic(path, partial(write_csv, table))
 
 
 def table_to_csv(table: pd.DataFrame) -> str:
-    """CSV text of a requests table by pyarrow's columnar writer (several times pandas' speed on
-    a million rows; booleans as true/false), or pandas' where a column mixes types pyarrow refuses."""
+    """CSV text of a requests table, as write_csv writes it."""
+    sink = io.BytesIO()
+    write_csv(table, sink)
+    return sink.getvalue().decode("utf-8")
+
+
+CSV_ROWS_PER_BATCH = 65536
+
+
+def write_csv(table: pd.DataFrame, sink: BinaryIO) -> None:
+    """A requests table as CSV into the binary file `sink`, batch by batch: pyarrow's columnar
+    writer (several times pandas' speed on a million rows; booleans as true/false), or pandas'
+    where a column mixes types pyarrow refuses. Each column's Arrow type is inferred over the
+    whole column (one column at a time), then CSV_ROWS_PER_BATCH rows at a time are converted
+    and written: neither the CSV text nor the whole table's Arrow copy is ever held."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
+    start = sink.tell()
     try:
-        arrow = pa.Table.from_pandas(table, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return table.to_csv(index=False)
-    sink = pa.BufferOutputStream()
-    pa_csv.write_csv(arrow, sink)
-    return sink.getvalue().to_pybytes().decode("utf-8")
+        schema = pa.Schema.from_pandas(table, preserve_index=False)
+        with pa_csv.CSVWriter(sink, schema) as writer:
+            for a in range(0, len(table), CSV_ROWS_PER_BATCH):
+                writer.write_table(pa.Table.from_pandas(table.iloc[a:a + CSV_ROWS_PER_BATCH], schema=schema, preserve_index=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # written again whole, by pandas
+        sink.seek(start)
+        sink.truncate()
+        wrapper = io.TextIOWrapper(sink, encoding="utf-8", newline="")
+        table.to_csv(wrapper, index=False)
+        wrapper.flush()
+        wrapper.detach()
 
 
 def _why_no_runs(suite_dir: str, pattern: str) -> str:

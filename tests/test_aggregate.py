@@ -123,3 +123,38 @@ def test_json_names_match_what_helm_writes():
     # The subclass field of a perturbation (typos' prob) survives both ways.
     assert any(name.get("perturbation", {}).get("prob") == 0.1 for name, _ in dicts)
     assert asdict(TYPOS)["prob"] == 0.1
+
+
+def test_suite_run_counts_match_each_runs_own(tmp_path):
+    """stats.suite_run_count_values (all runs at once) gives run_count_values of every (run,
+    split) group, in order, on a suite with failed, untimed, cached and cold requests, several
+    splits and an unusual column (concurrency written as text, a method missing)."""
+    import importlib.util
+    import os
+
+    from helm_efficiency.efficiency import efficiency_columns
+    from helm_efficiency.estimate import load_tables
+    from helm_efficiency.helm.stats import run_count_values, suite_run_count_values
+    from helm_efficiency.rescore import concat_tables, read_run
+    from helm_efficiency.tables.names import DEFAULT_TABLE
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("rescore_speed", os.path.join(here, "..", "bench", "rescore_speed.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.synth_suite(str(tmp_path / "suite"), runs=3, requests=40, distinct=3, variety=True)
+    runs = sorted(str(p) for p in (tmp_path / "suite").iterdir())
+    table, _ = efficiency_columns(concat_tables([read_run(r).requests.assign(run=os.path.basename(r)) for r in runs]),
+                                  load_tables([DEFAULT_TABLE]))
+    table.loc[table.index[::3], "split"] = "valid"
+    table.loc[table.index[5::7], "split"] = None
+    table["concurrency"] = table["concurrency"].astype(object)
+    table.loc[table.index[:50], "concurrency"] = "n/a"
+    table.loc[table.index[60], "method"] = None
+    codes = pd.factorize(table["run"])[0]
+    got = suite_run_count_values(table, codes, len(runs))
+    for code in range(len(runs)):
+        rows = table[codes == code]
+        expected = [(split, run_count_values(group)) for split, group in rows.groupby(rows["split"].fillna("test"), sort=True)]
+        assert got[code] == expected
+        assert len(expected) == 2

@@ -1,6 +1,7 @@
 """Raw-runtime rules: cached, cold, batched, failed and untimed requests; token counting."""
 
 
+import pandas as pd
 import pytest
 
 from helm_efficiency.requests import (
@@ -87,3 +88,33 @@ def test_echo_prompt_does_not_count_prompt_as_output():
 def test_prompt_counts_from_helm_stats_are_used_before_tokenizing():
     rows = request_rows([state(0)], count_words, prompt_token_counts={("id0", 0, None): 42})
     assert rows["num_prompt_tokens"].iloc[0] == 42
+
+
+def test_typed_fast_path_builds_the_generic_table(tmp_path, monkeypatch):
+    """request_rows' loop for the typed partial decode (requests._typed_rows) gives the frame
+    the generic loop gives, dtypes included, on every wild suite's runs and on the bench's
+    variety suite (perturbations, several requests per instance, failed and untimed results)."""
+    import glob
+    import importlib.util
+    import os
+
+    from helm_efficiency import requests as requests_module
+    from helm_efficiency.rescore import read_run
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("rescore_speed", os.path.join(here, "..", "bench", "rescore_speed.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.synth_suite(str(tmp_path / "variety"), runs=2, requests=60, distinct=2, variety=True)
+    runs = sorted(os.path.dirname(p) for p in glob.glob(os.path.join(here, "data", "wild", "**", "scenario_state.json"), recursive=True))
+    runs += sorted(str(p) for p in (tmp_path / "variety").iterdir())
+    typed = [read_run(r) for r in runs]
+    monkeypatch.setattr(requests_module, "RequestState", type("NotTyped", (), {}))  # every state takes the generic loop
+    generic = [read_run(r) for r in runs]
+    compared = 0
+    for fast, slow in zip(typed, generic):
+        assert (fast.error, fast.requests is None) == (slow.error, slow.requests is None)
+        if fast.requests is not None:
+            pd.testing.assert_frame_equal(fast.requests, slow.requests, check_exact=True)
+            compared += 1
+    assert compared >= 17
