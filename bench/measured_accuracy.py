@@ -28,22 +28,25 @@ from helm_efficiency.sources import correction as C
 from helm_efficiency.sources.anchor import load_simulated_anchors
 
 
+def predict(correction, rows: pd.DataFrame) -> pd.DataFrame:
+    """`rows` with `corrected`, `lo`, `hi` and `form` from a fitted correction."""
+    rows = rows.copy()
+    for (backend, quantity), group in rows.groupby(["backend", "quantity"]):
+        c = correction[backend][C.PHASE_OF[quantity]]
+        predicted = c.predict_rows(group)
+        rows.loc[group.index, "corrected"] = predicted
+        rows.loc[group.index, "lo"] = predicted * np.exp(c.interval[0])
+        rows.loc[group.index, "hi"] = predicted * np.exp(c.interval[1])
+        rows.loc[group.index, "form"] = c.form
+    return rows
+
+
 def held_out(rows: pd.DataFrame, legacy: bool = True) -> pd.DataFrame:
     """Rows of every source with `corrected`, `lo`, `hi` from a correction fitted without that source."""
     if not legacy:
         rows = rows.assign(legacy=False)
-    out = []
-    for source in sorted(rows["source_id"].unique()):
-        correction = C.fit_correction(rows[rows["source_id"] != source])
-        held = rows[rows["source_id"] == source].copy()
-        for (backend, quantity), group in held.groupby(["backend", "quantity"]):
-            c = correction[backend][C.PHASE_OF[quantity]]
-            predicted = c.predict_rows(group)
-            held.loc[group.index, "corrected"] = predicted
-            held.loc[group.index, "lo"] = predicted * np.exp(c.interval[0])
-            held.loc[group.index, "hi"] = predicted * np.exp(c.interval[1])
-            held.loc[group.index, "form"] = c.form
-        out.append(held)
+    out = [predict(C.fit_correction(rows[rows["source_id"] != source]), rows[rows["source_id"] == source])
+           for source in sorted(rows["source_id"].unique())]
     return pd.concat(out, ignore_index=True)
 
 
@@ -84,6 +87,14 @@ def main() -> None:
         print()
     everything = summarize(scored.assign(all="all"), ["all"])
     print(everything.to_string(formatters=FORMAT))
+    unfitted = C.fit_rows(simulated, fp8=args.fp8, unfitted=True)
+    unfitted = unfitted[unfitted["precision16"].astype(bool)]
+    if len(unfitted):
+        # Held out by construction: the correction is fitted on the other interconnects' rows.
+        predicted = predict(C.fit_correction(rows), unfitted)
+        predicted["stack"] = predicted["gpu"] + "-" + predicted["backend"]
+        print(f"\n== not fitted (an interconnect measured by fewer than {C.MIN_LINK_SOURCES} sources), predicted by the correction of the others")
+        print(summarize(predicted, ["stack", "source_id"]).to_string(formatters=FORMAT))
     # The version term's share: the same nested procedure with it offered to the form choice.
     shipped = C.VERSION_TERM
     C.VERSION_TERM = True

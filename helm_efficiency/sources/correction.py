@@ -49,6 +49,10 @@ SHRINK_K = (None, 40.0, 10.0)
 VERSION_TERM = False
 MIN_SOURCES = 2  # a framework's phase with fewer sources borrows the phase's pooled correction
 MIN_INTERVAL_SOURCES = 4  # fewer sources: the interval's variance components come from the phase pooled over frameworks
+# Rows on an interconnect that fewer sources measured are reported (bench), not fitted: one source
+# cannot tell that interconnect's communication apart from its own offset, and such a row's
+# communication term (layers × ring steps) carries high leverage over the shared term.
+MIN_LINK_SOURCES = 2
 
 
 def interconnect(gpu: Optional[str]) -> str:
@@ -271,13 +275,14 @@ def interval_from(variance: Dict[str, float]) -> Tuple[float, float]:
     return variance["mean"] - half, variance["mean"] + half
 
 
-def fit_rows(simulated: pd.DataFrame, fp8: bool = False) -> pd.DataFrame:
+def fit_rows(simulated: pd.DataFrame, fp8: bool = False, unfitted: bool = False) -> pd.DataFrame:
     """The rows a correction is fitted on: first-token or decode rows simulated at their own
     precision (16-bit in bf16; FP8 in FP8 when `fp8`: off, since leave-one-source-out the FP8
     rows, mostly of legacy releases, made 16-bit predictions worse: 16.5% vs 9.0% median |error|). A whole-request measurement (e2e, or
     batch-1 tok/s) of a long generation (o ≥ 64) whose source gave no per-token number for the
     same shape becomes a decode row: (e2e − simulated first token) / (o − 1), when the first
-    token is under a fifth of it."""
+    token is under a fifth of it. Rows on an interconnect measured by fewer than MIN_LINK_SOURCES
+    sources are left out (`unfitted`: those rows instead)."""
     own = simulated["sim_dtype"] if "sim_dtype" in simulated else pd.Series("bf16", index=simulated.index)
     sixteen = simulated["precision16"].astype(bool) & (own == "bf16")
     eight = simulated.get("precision_fp8", pd.Series(False, index=simulated.index)).fillna(False).astype(bool) & (own == "fp8")
@@ -293,7 +298,9 @@ def fit_rows(simulated: pd.DataFrame, fp8: bool = False) -> pd.DataFrame:
     out = pd.concat([direct, e2e], ignore_index=True)
     if "legacy" not in out:
         out["legacy"] = False
-    return _with_links(out[out["value"] > 0].reset_index(drop=True))
+    out = _with_links(out[out["value"] > 0].reset_index(drop=True))
+    enough = out.groupby("link")["source_id"].transform("nunique") >= MIN_LINK_SOURCES
+    return out[~enough if unfitted else enough].reset_index(drop=True)
 
 
 def fit_correction(rows: pd.DataFrame, frameworks: Sequence[str] = ("trtllm", "vllm", "sglang")) -> Dict[str, Dict[str, PhaseCorrection]]:
