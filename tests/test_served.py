@@ -81,8 +81,18 @@ def test_estimates_columns_names_and_reasons():
     assert "phi-2" in out["served_reason"].iloc[4]  # the simulator's refusal, carried from the table
 
 
-def test_estimate_is_the_stored_operating_point_at_stored_shapes(monkeypatch):
-    """Without the served correction, estimates are exactly the stored (simulated) points."""
+def _candidates(table, model, p, o, ttft_s=2.0, tpot_ms=50.0):
+    """The stored points of one shape that meet the target, and the in-between points of each placement."""
+    from helm_efficiency.sources.served import points_at_target
+
+    points = table.points(model, p, o)
+    return [q for q in points if q["ttft_ms"] <= ttft_s * 1000 and q["tpot_ms"] <= tpot_ms] + points_at_target(points, ttft_s, tpot_ms)
+
+
+def test_estimate_at_stored_shapes_is_the_cheapest_stored_or_in_between_point(monkeypatch):
+    """Without the served correction, an estimate at a stored shape is the cheapest of the stored
+    (simulated) points and the in-between points of their placements, never above the stored
+    operating point."""
     from helm_efficiency.sources import served_correction
 
     monkeypatch.setattr(served_correction, "load_served_correction", lambda: None)
@@ -94,23 +104,58 @@ def test_estimate_is_the_stored_operating_point_at_stored_shapes(monkeypatch):
         for p, o in shapes:
             point = table.operating_point(model, p, o)
             got = served_estimates([model], [p], [o], STACK).iloc[0]
+            candidates = _candidates(table, model, p, o)
             if point is None:
-                assert math.isnan(got["served_gpu_s"]) and "meets" in got["served_reason"]
+                assert not candidates and math.isnan(got["served_gpu_s"]) and "meets" in got["served_reason"]
                 continue
-            assert got["served_gpu_s"] == pytest.approx(point["gpu_s_per_request"], rel=1e-9)
-            assert got["served_gpu_s"] == pytest.approx(p / point["prefill_tok_s_per_gpu"] + o / point["decode_tok_s_per_gpu"])
-            assert got["served_num_gpus"] == point["tp"] * point["pp"] and got["served_placement"].startswith(f"tp{point['tp']}")
-            assert table.entries[model]["operating_points"][f"{p}x{o}"].startswith(got["served_placement"] + ":")
+            best = min(candidates, key=lambda q: p / q["prefill_tok_s_per_gpu"] + o / q["decode_tok_s_per_gpu"])
+            assert got["served_gpu_s"] == pytest.approx(p / best["prefill_tok_s_per_gpu"] + o / best["decode_tok_s_per_gpu"], rel=1e-9)
+            assert got["served_gpu_s"] <= point["gpu_s_per_request"] * (1 + 1e-9)
+            assert got["served_num_gpus"] == best["tp"] * best["pp"] and got["served_placement"].startswith(f"tp{best['tp']}")
+
+
+def test_points_between_stored_batches_follow_the_placements_line():
+    """Between two stored batches of one placement, the batch that meets the target is read off
+    the TPOT line (rounded down); below the smallest along the line through the two smallest;
+    never above the largest; with the lower stored batch's prefill rate and rate ratio."""
+    from helm_efficiency.sources.served import points_at_target
+
+    def point(batch, tpot, decode):
+        return {"tp": 2, "pp": 1, "ep": 1, "batch_size": batch, "ctx_tokens": 0, "ttft_ms": 100.0 + batch,
+                "tpot_ms": tpot, "prefill_tok_s_per_gpu": 1000.0 + batch, "decode_tok_s_per_gpu": decode}
+
+    stored = [point(16, 10.0, 500.0), point(64, 20.0, 1000.0)]
+    [between] = [q for q in points_at_target(stored, 10.0, 15.0) if q["batch_size"] > 16]
+    assert between["batch_size"] == 40 and between["tpot_ms"] == pytest.approx(15.0)
+    ratio = 500.0 * 10.0 * 2 / (1000.0 * 16)  # stored rate over batch / (TPOT × GPUs) at batch 16
+    assert between["decode_tok_s_per_gpu"] == pytest.approx(ratio * 1000.0 * 40 / (15.0 * 2))
+    assert between["prefill_tok_s_per_gpu"] == 1016.0 and between["ttft_ms"] == 164.0
+    [below] = points_at_target(stored, 10.0, 8.0)  # the line through (16, 10) and (64, 20) reaches 8 ms at batch 6.4
+    assert below["batch_size"] == 6 and below["ttft_ms"] == 116.0
+    assert all(q["batch_size"] < 64 for q in points_at_target(stored, 10.0, 1000.0))
+    assert points_at_target(stored, 0.05, 15.0) == []  # TTFT over the target
+    assert points_at_target(stored[:1], 10.0, 15.0) == []  # one stored batch: no line
+
+
+def test_a_looser_target_never_raises_the_cost_between_stored_batches():
+    model, p, o = "meta/llama-3.1-8b", np.array([128.0, 1000.0, 3000.0]), np.array([16.0, 700.0, 2000.0])
+    previous = None
+    for tpot_ms in np.arange(5.0, 80.0, 0.5):
+        cost = served_estimates([model] * 3, p, o, STACK, Sla(tpot_ms=tpot_ms, ttft_s=10.0))["served_gpu_s"].to_numpy()
+        if previous is not None:
+            both = np.isfinite(previous) & np.isfinite(cost)
+            assert (cost[both] <= previous[both] * (1 + 1e-12)).all(), tpot_ms
+            assert not (np.isfinite(previous) & ~np.isfinite(cost)).any()
+        previous = cost
 
 
 def test_a_request_between_stored_shapes_is_interpolated_in_log_p_and_log_o():
     """Bilinear in (log p, log o) over the four stored shapes around the request, each priced at
-    the request's own (p, o) with that shape's cheapest feasible point."""
+    the request's own (p, o) with that shape's cheapest feasible point (stored or in between)."""
     table, model, p, o = _table(), "meta/llama-3.1-8b", 1000.0, 700.0
     (p0, p1), (o0, o1) = (512, 2048), (256, 2048)
     def corner(pc, oc):
-        return min(p / q["prefill_tok_s_per_gpu"] + o / q["decode_tok_s_per_gpu"] for q in table.points(model, pc, oc)
-                   if q["ttft_ms"] <= 2000 and q["tpot_ms"] <= 50)
+        return min(p / q["prefill_tok_s_per_gpu"] + o / q["decode_tok_s_per_gpu"] for q in _candidates(table, model, pc, oc))
     wp, wo = math.log(p / p0) / math.log(p1 / p0), math.log(o / o0) / math.log(o1 / o0)
     expected = ((1 - wp) * (1 - wo) * corner(p0, o0) + wp * (1 - wo) * corner(p1, o0)
                 + (1 - wp) * wo * corner(p0, o1) + wp * wo * corner(p1, o1))

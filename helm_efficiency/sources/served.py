@@ -281,6 +281,52 @@ def stored_row(point: dict) -> list:
     return [point[k] if isinstance(point[k], int) else float(f"{point[k]:.5g}") for k in STORED_FIELDS]
 
 
+def points_at_target(points: Sequence[dict], ttft_s: float, tpot_ms: float) -> List[dict]:
+    """Per placement (tp, pp, ep), points between its stored batch sizes, up to the latency target.
+
+    The search stores a few batch sizes per placement (those on its own Pareto front, before the
+    served correction moved their step times), so a latency target between two of them would
+    otherwise fall back to the smaller batch or to another placement. TPOT grows about linearly
+    with the running batch within one placement (each step reads the weights once and each
+    request's KV cache), so on each stretch between two stored batches (and below the smallest,
+    along the line through the two smallest, down to batch 1) the largest whole batch whose TPOT
+    on that line meets `tpot_ms` is added, short of the stretch's upper end. Its prefill rate,
+    and the ratio of its decode rate to batch / (TPOT × GPUs), are those of the stored batch the
+    stretch starts from (below the smallest: the smallest), and its TTFT that of the stored batch
+    above it (an overestimate). So along a stretch the cost falls or rises steadily with the
+    batch and a looser target never adds a dearer point than it keeps: a tighter target never
+    lowers the cost. Nothing is added above the largest stored batch (the KV cache may not hold
+    more), on a stretch whose line does not rise, or below the smallest where the line would
+    reach zero TPOT."""
+    groups: Dict[Tuple[int, int, int], List[dict]] = {}
+    for q in points:
+        groups.setdefault((int(q["tp"]), int(q["pp"]), int(q["ep"])), []).append(q)
+    out = []
+    for (tp, pp, _), group in sorted(groups.items()):
+        group = sorted(group, key=lambda q: q["batch_size"])
+        # (line through a and b; lowest and highest batch added; TTFT; below the smallest stored batch)
+        stretches = [(a, b, a["batch_size"] + 1, b["batch_size"] - 1, b["ttft_ms"], False) for a, b in zip(group, group[1:])]
+        if len(group) >= 2:
+            stretches.append((group[0], group[1], 1, group[0]["batch_size"] - 1, group[0]["ttft_ms"], True))
+        for a, b, lowest, highest, ttft, below in stretches:
+            if not b["batch_size"] > a["batch_size"]:
+                continue
+            rise = (b["tpot_ms"] - a["tpot_ms"]) / (b["batch_size"] - a["batch_size"])
+            at_zero = a["tpot_ms"] - rise * a["batch_size"]
+            if not rise > 0 or (below and not at_zero > 0) or ttft > ttft_s * 1000.0:
+                continue
+            batch = min(highest, math.floor(a["batch_size"] + (tpot_ms - a["tpot_ms"]) / rise))
+            if batch < lowest:
+                continue
+            tpot = a["tpot_ms"] + rise * (batch - a["batch_size"])
+            gpus = tp * pp
+            ratio = a["decode_tok_s_per_gpu"] * a["tpot_ms"] * gpus / (1000.0 * a["batch_size"])
+            q = dict(a, batch_size=batch, tpot_ms=tpot, ttft_ms=ttft, decode_tok_s_per_gpu=ratio * 1000.0 * batch / (tpot * gpus))
+            q.pop("gpu_s_per_request", None)
+            out.append(q)
+    return out
+
+
 def point_from_row(row: Sequence, num_prompt_tokens: int, num_output_tokens: int) -> dict:
     """A stored row as a point dict at its shape (num_prompt_tokens, num_output_tokens), with GPU
     time per request there."""

@@ -265,7 +265,7 @@ class _ModelPoints:
     """One model's stored points as arrays, per stored shape, with the SLA's feasibility."""
 
     def __init__(self, table: ServedTable, model: str, sla: Sla):
-        from helm_efficiency.sources.served import placement_label
+        from helm_efficiency.sources.served import placement_label, points_at_target
 
         self.table, self.model, self.sla = table, model, sla
         self.shapes = table.shapes(model)
@@ -274,7 +274,9 @@ class _ModelPoints:
         self.window = table.entries[model].get("context_window")
         self.sides = {}
         for p, o in self.shapes:
-            ok = [q for q in table.points(model, p, o) if q["ttft_ms"] <= sla.ttft_s * 1000.0 and q["tpot_ms"] <= sla.tpot_ms]
+            points = table.points(model, p, o)
+            ok = [q for q in points if q["ttft_ms"] <= sla.ttft_s * 1000.0 and q["tpot_ms"] <= sla.tpot_ms]
+            ok += points_at_target(points, sla.ttft_s, sla.tpot_ms)  # between stored batches of a placement
             self.sides[(p, o)] = (np.array([1.0 / q["prefill_tok_s_per_gpu"] for q in ok]),
                                   np.array([1.0 / q["decode_tok_s_per_gpu"] for q in ok]),
                                   np.array([q["tp"] * q["pp"] for q in ok], int),
