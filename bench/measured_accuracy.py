@@ -87,6 +87,10 @@ def main() -> None:
         print()
     everything = summarize(scored.assign(all="all"), ["all"])
     print(everything.to_string(formatters=FORMAT))
+    per_source = summarize(scored, ["source_id"])
+    print(f"each source once (the largest, {per_source['rows'].idxmax()}, has {int(per_source['rows'].max())} of {len(scored)} rows): "
+          f"median over {len(per_source)} sources of their median |error| {per_source['corrected_median_abs'].median():.1%} "
+          f"(raw {per_source['raw_median_abs'].median():.1%}), of their coverage {per_source['coverage90'].median():.0%}")
     unfitted = C.fit_rows(simulated, fp8=args.fp8, unfitted=True)
     unfitted = unfitted[unfitted["precision16"].astype(bool)]
     if len(unfitted):

@@ -178,6 +178,10 @@ def main() -> None:
         print()
     sixteen = fitted[fitted["precision"] == "16-bit"]
     print(summarize(sixteen.assign(all="all 16-bit"), ["all"]).to_string(formatters=FORMAT))
+    per_source = summarize(sixteen, ["source_id"])
+    print(f"each 16-bit source once (the largest, {per_source['rows'].idxmax()}, has {int(per_source['rows'].max())} of {len(sixteen)} rows): "
+          f"median over {len(per_source)} sources of their median |error| {per_source['corrected_median_abs'].median():.1%} "
+          f"(raw {per_source['raw_median_abs'].median():.1%}), of their coverage {per_source['coverage90'].median():.0%}")
     shipped = S.load_served_correction()
     if shipped is not None:
         lo, hi = shipped["quantities"]["gpu"]["interval_log"]
