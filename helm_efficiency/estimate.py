@@ -85,18 +85,18 @@ class ModelIdentity:
 
 def model_identity(names: Sequence[Optional[str]], rows: pd.DataFrame) -> ModelIdentity:
     """The ModelIdentity of requests `rows` known by `names` (request columns first, then the registry)."""
-    names = tuple(str(n) for n in names if n)
+    known = tuple(str(n) for n in names if n)
     given = architecture_of(rows) or {}
     arch = complete_architecture(rows)
     if arch is None:
-        for name in names:
+        for name in known:
             registered = registry_architecture(name)
             if registered is not None:
                 arch = {**registered, **given}  # columns the rows do give (tensor_parallel, say) win
                 break
     frozen = lambda d: tuple(sorted((k, v) for k, v in d.items()))  # noqa: E731
-    return ModelIdentity(names, frozen(given), frozen(arch) if arch is not None else None,
-                         _num_parameters(rows, names), _closed_model(names))
+    return ModelIdentity(known, frozen(given), frozen(arch) if arch is not None else None,
+                         _num_parameters(rows, known), _closed_model(known))
 
 
 @dataclass
@@ -163,7 +163,8 @@ def transfer_entry(
     if arch is None or not all(k in arch for k in REQUIRED_ARCH):
         return None
     fitted = {} if fitted is None else fitted
-    candidates = [hardware] if hardware else [h for table in tables for h in sorted({getattr(e, "hardware", None) for e in table.entries} - {None})]
+    candidates: List[str] = [hardware] if hardware else [
+        h for table in tables for h in sorted({str(getattr(e, "hardware")) for e in table.entries if getattr(e, "hardware", None)})]
     for candidate in candidates:
         if candidate not in fitted:
             fitted[candidate] = transfer_from_entries(transfer_pool(tables), candidate)

@@ -38,20 +38,25 @@ def _int(config: Any, source: str, *names: str) -> Optional[int]:
     return None
 
 
+def _required_int(config: Any, source: str, *names: str) -> int:
+    """_int of a field the architecture cannot do without: missing or zero is an error naming its first name."""
+    value = _int(config, source, *names)
+    if not value:
+        raise EfficiencyInputError(source, names[0], "missing from the model config")
+    return value
+
+
 def architecture_from_config(config: Any, source: str = "config") -> Dict[str, int]:
     """num_layers, hidden_size, num_attention_heads, num_kv_heads, intermediate_size, vocab_size,
     tensor_parallel (1), plus, where the config has them: num_mlp_matrices, head_dim, MoE
     (num_experts, num_active_experts, shared_expert_intermediate_size, num_dense_layers,
     dense_intermediate_size), MLA ranks, tied_embeddings and sliding_window (tokens)."""
-    layers = _int(config, source, "num_hidden_layers", "n_layer", "num_layers", "n_layers")
-    hidden = _int(config, source, "hidden_size", "n_embd", "d_model")
-    heads = _int(config, source, "num_attention_heads", "n_head", "n_heads")
-    for field, value in (("num_hidden_layers", layers), ("hidden_size", hidden), ("num_attention_heads", heads)):
-        if not value:
-            raise EfficiencyInputError(source, field, "missing from the model config")
+    layers = _required_int(config, source, "num_hidden_layers", "n_layer", "num_layers", "n_layers")
+    hidden = _required_int(config, source, "hidden_size", "n_embd", "d_model")
+    heads = _required_int(config, source, "num_attention_heads", "n_head", "n_heads")
     model_type = str(_get(config, "model_type") or "")
     expansion = _int(config, source, "expansion_ratio")  # MPT
-    arch = {
+    arch: Dict[str, int] = {
         "num_layers": layers,
         "hidden_size": hidden,
         "num_attention_heads": heads,

@@ -6,6 +6,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Dict, Optional
 
+from helm_efficiency.errors import EfficiencyInputError
+
 
 @dataclass(frozen=True)
 class HardwareSpec:
@@ -27,6 +29,14 @@ class HardwareSpec:
     power_decode_lo_w: Optional[float] = None
     power_decode_hi_w: Optional[float] = None
 
+    def required(self, field: str) -> float:
+        """A spec the roofline needs (peak_flops, memory_bandwidth, interconnect_bandwidth), or an
+        EfficiencyInputError naming hardware.json and the field where it is not stated."""
+        value = getattr(self, field)
+        if value is None:
+            raise EfficiencyInputError("hardware.json", f"{self.key}.{field}", "not stated; the roofline needs it")
+        return float(value)
+
 
 @lru_cache(maxsize=1)
 def load_hardware() -> Dict[str, HardwareSpec]:
@@ -40,3 +50,11 @@ def hardware_spec(key: str) -> Optional[HardwareSpec]:
     specs = load_hardware()
     key = key.lower()
     return specs.get(key) or specs.get(key.split("-")[0])
+
+
+def require_hardware_spec(key: str) -> HardwareSpec:
+    """hardware_spec, or an EfficiencyInputError naming the key where hardware.json lacks it."""
+    spec = hardware_spec(key)
+    if spec is None:
+        raise EfficiencyInputError("hardware.json", str(key), "unknown hardware")
+    return spec

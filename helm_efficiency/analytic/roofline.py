@@ -16,17 +16,17 @@ def _tp(arch: Dict[str, int]) -> int:
 
 def prefill_time_s(arch, hw: HardwareSpec, num_prompt_tokens: int, bytes_per_value: int = 2) -> float:
     t = _tp(arch)
-    compute = F.prefill_flops(arch, num_prompt_tokens) / (t * hw.peak_flops)
-    memory = F.prefill_bytes(arch, num_prompt_tokens, bytes_per_value) / (t * hw.memory_bandwidth)
-    comm = F.allreduce_bytes_per_gpu(arch, num_prompt_tokens, bytes_per_value) / hw.interconnect_bandwidth
+    compute = F.prefill_flops(arch, num_prompt_tokens) / (t * hw.required("peak_flops"))
+    memory = F.prefill_bytes(arch, num_prompt_tokens, bytes_per_value) / (t * hw.required("memory_bandwidth"))
+    comm = F.allreduce_bytes_per_gpu(arch, num_prompt_tokens, bytes_per_value) / hw.required("interconnect_bandwidth")
     return max(compute, memory) + comm
 
 
 def decode_time_s(arch, hw: HardwareSpec, context_tokens: int, bytes_per_value: int = 2) -> float:
     t = _tp(arch)
-    compute = F.decode_flops(arch, context_tokens) / (t * hw.peak_flops)
-    memory = F.decode_bytes(arch, context_tokens, bytes_per_value) / (t * hw.memory_bandwidth)
-    comm = F.allreduce_bytes_per_gpu(arch, 1, bytes_per_value) / hw.interconnect_bandwidth
+    compute = F.decode_flops(arch, context_tokens) / (t * hw.required("peak_flops"))
+    memory = F.decode_bytes(arch, context_tokens, bytes_per_value) / (t * hw.required("memory_bandwidth"))
+    comm = F.allreduce_bytes_per_gpu(arch, 1, bytes_per_value) / hw.required("interconnect_bandwidth")
     return max(compute, memory) + comm
 
 

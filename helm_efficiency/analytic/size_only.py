@@ -56,9 +56,9 @@ class SizeOnlyModel:
         surfaces = [_surface(e, self.prompt_grid_) for e in usable]
         prefill = np.array([s[0] for s in surfaces])
         decode = np.array([s[1] for s in surfaces])
-        keep = (prefill > 0).all(axis=1) & (decode > 0).all(axis=1)
+        keep: np.ndarray = np.asarray((prefill > 0).all(axis=1) & (decode > 0).all(axis=1), bool)
         sizes, prefill, decode = sizes[keep], prefill[keep], decode[keep]
-        self.models_ = [m for m, k in zip(self.models_, keep) if k]
+        self.models_ = [m for m, k in zip(self.models_, keep.tolist()) if k]
         self.prefill_params_, self.decode_params_ = self._fit_arrays(np.log(sizes), prefill, decode)
         self.size_range_ = (float(sizes.min()), float(sizes.max()))
         errors = []

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.analytic import flops as F
-from helm_efficiency.analytic.hardware import HardwareSpec, hardware_spec
+from helm_efficiency.analytic.hardware import HardwareSpec, hardware_spec, require_hardware_spec
 from helm_efficiency.errors import EfficiencyInputError, check_fitted
 from helm_efficiency.measurements import architecture_of
 
@@ -64,7 +64,7 @@ def complete_architecture(rows: pd.DataFrame) -> Optional[Dict[str, int]]:
 
 
 def _complete(arch: Optional[dict]) -> bool:
-    return bool(arch) and all(k in arch for k in REQUIRED_ARCH)
+    return arch is not None and bool(arch) and all(k in arch for k in REQUIRED_ARCH)
 
 
 def has_roofline_specs(hardware: Optional[str]) -> bool:
@@ -79,11 +79,12 @@ def features(arch: Dict[str, int], hw: HardwareSpec, p, o, bytes_per_value: int 
     t = float(arch.get("tensor_parallel") or 1)
     layers = float(arch["num_layers"])
     steps = o - 1
-    weights_s = F.weight_bytes(arch, bytes_per_value) / (t * hw.memory_bandwidth)
+    bandwidth = hw.required("memory_bandwidth")
+    weights_s = F.weight_bytes(arch, bytes_per_value) / (t * bandwidth)
     # KV-cache bytes are linear in context: the decode steps read Σ_{i=1}^{o−1} (p + i) tokens' worth.
-    kv_per_token_s = F.kv_cache_bytes(arch, 1, bytes_per_value) / (t * hw.memory_bandwidth)
+    kv_per_token_s = F.kv_cache_bytes(arch, 1, bytes_per_value) / (t * bandwidth)
     context_sum = steps * p + steps * (steps + 1) / 2
-    prefill_compute = np.array([F.prefill_flops(arch, int(x)) for x in p]) / (t * hw.peak_flops)
+    prefill_compute = np.array([F.prefill_flops(arch, int(x)) for x in p]) / (t * hw.required("peak_flops"))
     ones = np.ones_like(p)
     return np.column_stack(
         [
@@ -126,9 +127,9 @@ class TransferModel:
         self.nugget = nugget
 
     def fit(self, entries: Sequence, source: str = "reference entries") -> "TransferModel":
-        self.hw_ = hardware_spec(self.hardware_)
         if not has_roofline_specs(self.hardware_):
             raise EfficiencyInputError(source, "hardware", f"no roofline specs for {self.hardware_!r}")
+        self.hw_ = require_hardware_spec(self.hardware_)
         usable = [e for e in entries if _complete(e.architecture) and has_roofline_specs(e.hardware)]
         self.models_ = sorted({e.model for e in usable})
         self.neighbours_ = [e for e in usable if e.hardware == self.hardware_]
@@ -139,7 +140,7 @@ class TransferModel:
         blocks = {}
         for e in usable:
             rows = e.measurements[e.measurements["batch_size"].fillna(1) == 1]
-            x = features(e.architecture, hardware_spec(e.hardware), rows["num_prompt_tokens"], rows["num_output_tokens"])
+            x = features(e.architecture, require_hardware_spec(e.hardware), rows["num_prompt_tokens"], rows["num_output_tokens"])
             blocks[(e.model, e.hardware)] = (x, rows["runtime_s"].to_numpy(float))
         x_all = np.vstack([b[0] for b in blocks.values()])
         y_all = np.concatenate([b[1] for b in blocks.values()])
@@ -176,7 +177,7 @@ class TransferModel:
 
     def regression(self, arch: Dict[str, int], hardware: str, p, o) -> np.ndarray:
         """The shared regression's runtime (s), before the neighbour correction."""
-        return np.maximum(features(arch, hardware_spec(hardware), p, o) @ self.params_, 1e-9)
+        return np.maximum(features(arch, require_hardware_spec(hardware), p, o) @ self.params_, 1e-9)
 
     def predict(self, arch: Dict[str, int], num_prompt_tokens, num_output_tokens) -> pd.DataFrame:
         """Runtime (s) with a 90% interval. `extrapolated` marks architectures outside the
