@@ -8,7 +8,7 @@ profiled runtimes span orders of magnitude. Runtimes are seconds per request at 
 measured batch size.
 """
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -140,7 +140,7 @@ class RuntimeModel:
         return self
 
     # -- prediction --------------------------------------------------------------------------
-    def predict(self, num_prompt_tokens: Sequence[float], num_output_tokens: Sequence[float]) -> pd.DataFrame:
+    def predict(self, num_prompt_tokens: Union[Sequence[float], np.ndarray], num_output_tokens: Union[Sequence[float], np.ndarray]) -> pd.DataFrame:
         """Columns: runtime_s, runtime_lo_s, runtime_hi_s (1−alpha prediction interval), extrapolated."""
         check_fitted(self, "result_")
         p = np.asarray(num_prompt_tokens, float)

@@ -90,7 +90,7 @@ def anchor_table_file(path: str, correction_path: str = CORRECTION_PATH, out_pat
     backends = {(e.get("provenance") or {}).get("backend") for e in raw["entries"]}
     if len(backends) != 1 or next(iter(backends)) not in correction:
         raise EfficiencyInputError(path, "entries[].provenance.backend", f"{sorted(map(str, backends))}: not one framework the correction covers")
-    backend = backends.pop()
+    backend = str(backends.pop())
     raw["entries"] = [anchor_entry(e, correction[backend], correction_json, backend) for e in raw["entries"]]
     sources = sorted({s for phase in correction_json["frameworks"][backend].values() for s in phase["sources"]})
     raw["anchor"] = {"version": correction_json["version"], "framework": backend, "formula": correction_json["formula"],

@@ -43,8 +43,12 @@ def build(profiles_dir: str, out_dir: str = DATA_DIR) -> None:
         print(f"wrote {hardware}.json: {len(table.entries)} entries")
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The docstring as written, and each option's default."""
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=type("Formatter", (argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter), {}))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=_Formatter)
     parser.add_argument("--profiles", default=os.path.join("tests", "data", "reference_profiles"),
                         help="folder with a100/*.log and v100/*.log (Megatron-LM profiles)")
     parser.add_argument("--out-dir", default=DATA_DIR, help="where a100.json and v100.json are written (the shipped tables)")

@@ -16,7 +16,7 @@ request's prefill share, added in quadrature (independent errors).
 """
 
 import dataclasses
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,7 +48,7 @@ def simulated_entries(entries: Sequence) -> List:
 
 
 def combine_intervals(runtime: np.ndarray, share: np.ndarray, own_lo: np.ndarray, own_hi: np.ndarray,
-                      spread: Dict[str, Sequence[float]]) -> tuple:
+                      spread: Mapping[str, Sequence[float]]) -> tuple:
     """(lo, hi): the correction's log interval per phase (mixed by the prefill `share`) and the
     entry's own log half-widths (from `own_lo`, `own_hi`; NaN = none) in quadrature."""
     (pre_lo, pre_hi), (dec_lo, dec_hi) = spread["prefill"], spread["decode"]

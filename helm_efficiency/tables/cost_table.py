@@ -35,11 +35,25 @@ MEASUREMENT_FIELDS = ("num_prompt_tokens", "num_output_tokens", "runtime_s", "ba
 class ReferenceEntry(Protocol):
     """What the resolution chain needs of an idealized-runtime estimator for one model."""
 
-    model: str  # the entry's own name (calibrated model, or "transfer:NAME", "size_only:NAME")
-    hardware: str  # the reference stack, e.g. "h100-trtllm"
-    num_gpus: Optional[int]  # GPUs one request occupies (None: unknown, so no energy or cost)
-    architecture: Optional[dict]
-    method: str  # "calibrated", "helm_table", "transfer" or "size_only"
+    @property
+    def model(self) -> str:
+        """The entry's own name (calibrated model, or "transfer:NAME", "size_only:NAME")."""
+
+    @property
+    def hardware(self) -> str:
+        """The reference stack, e.g. "h100-trtllm"."""
+
+    @property
+    def num_gpus(self) -> Optional[int]:
+        """GPUs one request occupies (None: unknown, so no energy or cost)."""
+
+    @property
+    def architecture(self) -> Optional[dict]:
+        """The model's architecture columns, where known."""
+
+    @property
+    def method(self) -> str:
+        """How the entry estimates: calibrated, helm_table, transfer or size_only."""
 
     def predict(self, num_prompt_tokens, num_output_tokens, batch_size: int = 1) -> pd.DataFrame:
         """Columns runtime_s, runtime_lo_s, runtime_hi_s (90% interval; NaN if none), extrapolated."""
@@ -111,12 +125,13 @@ class CostEntry:
         o = np.maximum(np.asarray(num_output_tokens, float), 1.0)
         out = self._models[batch_size].predict(num_prompt_tokens, o)
         if self.measured_spread:
-            self._widen_to_measured_spread(out, num_prompt_tokens, batch_size)
+            self._widen_to_measured_spread(out, num_prompt_tokens, batch_size, self.measured_spread)
         for column in ("runtime_s", "runtime_lo_s", "runtime_hi_s"):
             out[column] = out[column] / batch_size
         return out
 
-    def _widen_to_measured_spread(self, out: pd.DataFrame, num_prompt_tokens, batch_size: int) -> None:
+    def _widen_to_measured_spread(self, out: pd.DataFrame, num_prompt_tokens, batch_size: int,
+                                  spread: Dict[str, Tuple[float, float]]) -> None:
         """The interval: the correction's interval for a new source, mixed by the request's prefill
         share, and the fit's own in quadrature (the rule every path on a corrected stack uses)."""
         first_token = self._models[batch_size].predict(num_prompt_tokens, np.ones(len(out)))["runtime_s"].to_numpy()
@@ -125,7 +140,7 @@ class CostEntry:
         from helm_efficiency.tables.corrected_entry import combine_intervals
 
         out["runtime_lo_s"], out["runtime_hi_s"] = combine_intervals(runtime, share, out["runtime_lo_s"].to_numpy(float),
-                                                                     out["runtime_hi_s"].to_numpy(float), self.measured_spread)
+                                                                     out["runtime_hi_s"].to_numpy(float), spread)
 
     def to_json(self) -> dict:
         measurements = self.measurements[list(MEASUREMENT_FIELDS)]
@@ -182,12 +197,20 @@ class HelmTableEntry:
         )
 
 
+def _saved(entry: ReferenceEntry) -> dict:
+    """An entry as a table file stores it: only calibrated entries are saved (HELM's bundled
+    table is read from HELM, never written)."""
+    if not isinstance(entry, CostEntry):
+        raise EfficiencyInputError("table", "entries", f"{entry.model}: a {entry.method} entry is not saved in a table file")
+    return entry.to_json()
+
+
 @dataclass
 class CostTable:
     """A set of entries (one per model and hardware) plus aliases and learned prefill shapes."""
 
     name: str
-    entries: List[object]
+    entries: Sequence[ReferenceEntry]
     aliases: Dict[str, str] = field(default_factory=dict)
     prefill_shapes: Dict[str, PrefillShape] = field(default_factory=dict)
     description: str = ""
@@ -225,7 +248,7 @@ class CostTable:
             },
             "not_tabulated": dict(sorted(self.not_tabulated.items())),
             **({"anchor": self.anchor} if self.anchor else {}),
-            "entries": [e.to_json() for e in self.entries],
+            "entries": [_saved(e) for e in self.entries],
         }
 
     def save(self, path: str) -> None:

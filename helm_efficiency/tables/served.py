@@ -185,7 +185,7 @@ def _read_table_file(path: str) -> dict:
         return json.load(f)
 
 
-def served_table_path(stack: str, out_dir: str = None) -> str:
+def served_table_path(stack: str, out_dir: Optional[str] = None) -> str:
     """Where a stack's served table is written (and, for the shipped ones, read)."""
     return os.path.join(out_dir or SERVED_DIR, f"{stack}{TABLE_SUFFIX}")
 
@@ -453,7 +453,7 @@ def _simulate(job: Tuple[str, str]) -> Tuple[str, str, Optional[dict], Optional[
     """(stack, model, entry or None, reason or None) for one pair: the simulator's aggregated
     search at every stored shape and placement."""
     from helm_efficiency.analytic.architecture import architecture_from_config, context_window
-    from helm_efficiency.analytic.hardware import hardware_spec
+    from helm_efficiency.analytic.hardware import require_hardware_spec
     from helm_efficiency.analytic.registry import load_registry
     from helm_efficiency.analytic.transfer import tensor_parallel_for
     from helm_efficiency.sources.aiconfigurator import STACKS
@@ -466,7 +466,7 @@ def _simulate(job: Tuple[str, str]) -> Tuple[str, str, Optional[dict], Optional[
     window = context_window(entry["config"])
     try:
         arch = architecture_from_config(entry["config"], f"registry {key}")
-        base = int(tensor_parallel_for(arch, hardware_spec(reference.hardware)))
+        base = int(tensor_parallel_for(arch, require_hardware_spec(reference.hardware)))
         points, provenance, refused, tried = simulate_served(
             entry["config"], key, reference, base, entry.get("hf_id"), f"registry {key}", moe=bool(arch.get("num_experts")),
             shapes=served_shapes(context_window=window[1] if window else None))
