@@ -93,19 +93,27 @@ def count_output_tokens(result: Any, echo_prompt: bool, num_prompt_tokens: int, 
     fallback counted any completion."""
     total, approximate = 0, False
     for completion in _get(result, "completions", []) or []:
-        tokens = _get(completion, "tokens") or []
-        text = _get(completion, "text", "") or ""
-        if tokens and not merged_tokens(len(tokens), text):
-            n = len(tokens)
-        elif tokens:
-            n, approximate = approximate_token_count(text), True
-        else:
-            n = count_tokens(text)
-            approximate = approximate or is_approximate(count_tokens)
-        if echo_prompt:
-            n = max(n - num_prompt_tokens, 0)
+        n, approximate = _completion_tokens(len(_get(completion, "tokens") or []), _get(completion, "text", "") or "",
+                                            count_tokens, echo_prompt, num_prompt_tokens, approximate)
         total += n
     return total, approximate
+
+
+def _completion_tokens(num_tokens: int, text: str, count_tokens: TokenCounter, echo_prompt: bool, num_prompt_tokens: int,
+                       approximate: bool) -> Tuple[int, bool]:
+    """(one completion's generated tokens, approximate so far): its token list's length, unless
+    the list cannot be its text's tokenization (then the fallback counter), or its text counted
+    where it has no token list; an echoed prompt is taken off."""
+    if num_tokens and not merged_tokens(num_tokens, text):
+        n = num_tokens
+    elif num_tokens:
+        n, approximate = approximate_token_count(text), True
+    else:
+        n = count_tokens(text)
+        approximate = approximate or is_approximate(count_tokens)
+    if echo_prompt:
+        n = max(n - num_prompt_tokens, 0)
+    return n, approximate
 
 
 def raw_runtime_s(result: Any) -> Optional[float]:
@@ -222,19 +230,10 @@ def _typed_rows(request_states: List[Any], count_tokens: TokenCounter, prompt_to
         if result is not None:
             echo = bool(request.echo_prompt)
             for completion in result.completions or ():
-                tokens = completion.tokens or ()
-                text = completion.text or ""
                 if completion.multimodal_content is not None:
                     media_in_result = True
-                if tokens and not merged_tokens(len(tokens), text):
-                    n = len(tokens)
-                elif tokens:
-                    n, approximate = approximate_token_count(text), True
-                else:
-                    n = count_tokens(text)
-                    approximate = approximate or is_approximate(count_tokens)
-                if echo:
-                    n = max(n - num_prompt_tokens, 0)
+                n, approximate = _completion_tokens(len(completion.tokens or ()), completion.text or "", count_tokens, echo,
+                                                    num_prompt_tokens, approximate)
                 num_output_tokens += n
             batch_time, batch_size = result.batch_request_time, result.batch_size
             is_batched = batch_time is not None and bool(batch_size)
