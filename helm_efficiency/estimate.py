@@ -32,9 +32,9 @@ from helm_efficiency.analytic.transfer import (
 )
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.frames import with_columns
-from helm_efficiency.measurements import architecture_of
+from helm_efficiency.measurements import ARCHITECTURE_COLUMNS, architecture_of
 from helm_efficiency.analytic.registry import registry_architecture, registry_name
-from helm_efficiency.media_price import REASON_MEDIA, MediaPlan, encoder_seconds, media_plan
+from helm_efficiency.media_price import MEDIA_COLUMNS, REASON_MEDIA, MediaPlan, encoder_seconds, media_plan
 from helm_efficiency.tables.cost_table import CostTable
 from helm_efficiency.tables.corrected_entry import CorrectedEntry, simulated_entries, table_correction
 
@@ -59,6 +59,11 @@ ESTIMATE_COLUMNS = [
     "vision_encoder_s",  # seconds of vision encoder within idealized runtime (0: none)
     "unestimated_reason",
 ]
+
+
+# The request columns a group's estimate reads (model_identity, media_plan, the token counts):
+# each group takes only these, not a copy of the whole table (a suite's has a million rows).
+ROW_COLUMNS = tuple(ARCHITECTURE_COLUMNS) + ("num_parameters",) + MEDIA_COLUMNS + ("num_prompt_tokens", "num_output_tokens")
 
 
 @dataclass(frozen=True)
@@ -396,10 +401,11 @@ def estimate_idealized(
     keys = out[grouping].astype(object).where(out[grouping].notna(), None)
     groups = keys.groupby(grouping, dropna=False, sort=False).indices if grouping else {(): np.arange(n)}
     fitted = FittedModels()
+    read = out[[c for c in ROW_COLUMNS if c in out.columns]]
     for key, index in groups.items():
         key = key if isinstance(key, tuple) else (key,)
         names = key[: len(present)]
-        rows = out.iloc[index]
+        rows = read.iloc[index]
         identity = model_identity(names, rows)
         media = media_plan(identity.names, rows)
         entry = next((e for e in (step(identity, tables, fitted) for step in STEPS) if e is not None), None)

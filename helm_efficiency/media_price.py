@@ -23,6 +23,9 @@ REASON_MEDIA = "media not priced"
 IMAGE = "image"
 
 
+MEDIA_COLUMNS = ("media_kind", "num_media")  # the requests-table columns media_columns reads
+
+
 def media_columns(rows: pd.DataFrame):
     """(kinds, counts) of `rows`: the media_kind strings (None for text) and num_media counts (0
     for text); a table without the columns (a requests CSV of text requests) has no media."""

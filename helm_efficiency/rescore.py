@@ -141,25 +141,49 @@ class RunWrite:
     counts: Optional[list] = None  # stats.suite_run_count_values' entry for this run (None: computed from `rows`)
 
 
+# Requests aggregated at once by write_jobs (whole runs; a larger run alone): the aggregation's
+# temporaries and results (about 0.8 KB per request at their peak, RSS at 100,000 requests) stay
+# bounded by the chunk whatever the suite's size. Runs are aggregated independently (every group
+# is within one run), so the stats do not depend on it (tests/rescore_golden.py, any chunk size).
+AGGREGATE_ROWS = 100_000
+
+
 def write_jobs(table: pd.DataFrame, run_dirs: Sequence[str], tables: Sequence[str] = (DEFAULT_TABLE,),
                local_path: Optional[str] = None, sla: Optional[str] = None):
-    """The write tasks of a suite's requests table (rows of each run contiguous, runs in
-    `run_dirs` order): one aggregation over all runs (aggregate.suite_stats), then a RunWrite
-    per run, made as the writer takes it."""
+    """The write tasks of a suite's requests table (rows of each run contiguous): runs taken in
+    `run_dirs` order, in chunks of about AGGREGATE_ROWS requests, each chunk aggregated in one
+    pass (aggregate.suite_stats, stats.suite_run_count_values); a RunWrite per run, made as
+    the writer takes it."""
     names = table["run"].to_numpy()
     starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]]) if len(names) else np.array([], int)
     bounds = dict(zip(names[starts].tolist(), zip(starts.tolist(), np.r_[starts[1:], len(names)].tolist())))
     if len(bounds) != len(starts):
         raise ValueError("a run's requests are not contiguous in the requests table")
-    codes = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(names)]))
-    stats = aggregate.suite_stats(table[[c for c in aggregate.COLUMNS_READ if c in table]], codes)
+    spans: List[Tuple[str, int, int]] = []
+    for i, run_dir in enumerate(run_dirs):
+        spans.append((run_dir, *bounds[os.path.basename(run_dir)]))
+        if sum(b - a for _, a, b in spans) >= AGGREGATE_ROWS or i == len(run_dirs) - 1:
+            yield from _chunk_writes(table, spans, tuple(tables), local_path, sla)
+            spans = []
+
+
+def _chunk_writes(table: pd.DataFrame, spans: List[Tuple[str, int, int]], tables: Tuple[str, ...],
+                  local_path: Optional[str], sla: Optional[str]):
+    """RunWrites of some runs ((run_dir, first row, end row) each), aggregated together."""
     columns = [c for c in WRITE_COLUMNS if c in table]
-    counts = suite_run_count_values(table[columns], codes, len(starts))  # the run counts of every run in one pass
-    code = {name: i for i, name in enumerate(names[starts].tolist())}
-    for run_dir in run_dirs:
-        name = os.path.basename(run_dir)
-        a, b = bounds[name]
-        yield RunWrite(run_dir, stats.run(code[name]), table.iloc[a:b][columns], tuple(tables), local_path, sla, counts[code[name]])
+    codes = np.repeat(np.arange(len(spans)), [b - a for _, a, b in spans])
+    stats = aggregate.suite_stats(_rows(table, spans, [c for c in aggregate.COLUMNS_READ if c in table]), codes)
+    counts = suite_run_count_values(_rows(table, spans, columns), codes, len(spans))
+    for code, (run_dir, a, b) in enumerate(spans):
+        yield RunWrite(run_dir, stats.run(code), table.iloc[a:b][columns], tables, local_path, sla, counts[code])
+
+
+def _rows(table: pd.DataFrame, spans: List[Tuple[str, int, int]], columns: List[str]) -> pd.DataFrame:
+    """`columns` of the rows of `spans`, one under the other: a copy of those alone (runs in
+    table order, the usual case, are one slice)."""
+    if all(b == a for (_, _, b), (_, a, _) in zip(spans, spans[1:])):
+        return table.iloc[spans[0][1]:spans[-1][2]][columns]
+    return pd.concat([table.iloc[a:b][columns] for _, a, b in spans])
 
 
 def _ours(stat: dict, helm_fill: Sequence[str]) -> bool:
