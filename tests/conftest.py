@@ -1,4 +1,5 @@
 import os
+import subprocess
 
 import pandas as pd
 import pytest
@@ -21,3 +22,20 @@ def synthetic_measurements(model="synthetic", hardware="testhw", f0=0.02, f1=2e-
 @pytest.fixture
 def data_dir():
     return TEST_DATA
+
+
+# CPython 3.11 can fail to compile when several threads compile at once, raising SystemError
+# "AST constructor recursion depth mismatch"; helm-summarize compiles Mako templates on its worker
+# threads and so, rarely, exits 1 with that message (seen once in a clean-clone CI run). Not a
+# defect of this project or of the suite: such a run is repeated once; any other failure stands.
+CPYTHON_COMPILE_RACE = "AST constructor recursion depth mismatch"
+
+
+def run_helm_command(args, **kwargs) -> subprocess.CompletedProcess:
+    """subprocess.run (with capture_output), repeated once when it failed on CPython's compile race."""
+    kwargs.setdefault("capture_output", True)
+    done = subprocess.run(args, **kwargs)
+    if done.returncode != 0 and CPYTHON_COMPILE_RACE in f"{done.stdout}{done.stderr}":
+        done = subprocess.run(args, **kwargs)
+    return done
+

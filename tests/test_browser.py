@@ -19,6 +19,8 @@ import pytest
 
 from helm_efficiency.helm.schema import write_schema
 
+from conftest import run_helm_command
+
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -41,7 +43,7 @@ def served_suite(tmp_path_factory):
     assert subprocess.run(run, capture_output=True, cwd=work).returncode == 0
     write_schema(str(work / "schema.yaml"))
     summarize = ["helm-summarize", "--suite", "b", "-o", str(work / "out"), "--schema-path", str(work / "schema.yaml")]
-    assert subprocess.run(summarize, capture_output=True, cwd=work).returncode == 0
+    assert run_helm_command(summarize, cwd=work).returncode == 0
     server, base = serve(work, work / "out", "b")
     yield work, base
     server.kill()
@@ -153,7 +155,7 @@ def test_plain_helm_summarize_shows_our_numbers_in_helms_columns(served_suite):
     work, _ = served_suite
     plain = work / "plain"
     shutil.copytree(work / "out", plain)
-    assert subprocess.run(["helm-summarize", "--suite", "b", "-o", str(plain)], capture_output=True, cwd=work).returncode == 0
+    assert run_helm_command(["helm-summarize", "--suite", "b", "-o", str(plain)], cwd=work).returncode == 0
     server, base = serve(work, plain, "b")
     try:
         values = group_values(base, "b", "reasoning", "Efficiency")
@@ -183,7 +185,7 @@ def readme_site(tmp_path_factory):
     assert "--suite t" in run and "helm-server --suite t" in site
     summarize, server_args = site.split(" && helm-server ")
     for command in (run, summarize):
-        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=work)
+        done = run_helm_command(["bash", "-c", command], text=True, cwd=work)
         assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-2000:])
     port = free_port()
     server = subprocess.Popen(["helm-server", *server_args.split(), "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
@@ -244,7 +246,7 @@ def test_a_real_suite_rescored_shows_our_tab(tmp_path_factory):
     rescore_suite(str(work / "out" / "runs" / "v4"), progress=False)
     write_schema(str(work / "schema.yaml"), "safety")
     summarize = ["helm-summarize", "--suite", "v4", "-o", str(work / "out"), "--schema-path", str(work / "schema.yaml")]
-    assert subprocess.run(summarize, capture_output=True, cwd=work).returncode == 0
+    assert run_helm_command(summarize, cwd=work).returncode == 0
     server, base = serve(work, work / "out", "v4")
     try:
         values = group_values(base, "v4", "bbq")

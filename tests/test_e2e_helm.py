@@ -15,7 +15,7 @@ from helm_efficiency.profiling.profile_cmd import demo_model_configs
 from helm_efficiency.profiling.random_model import save_random_model
 from helm_efficiency.tables.calibrate import calibrate_table
 
-from conftest import synthetic_measurements
+from conftest import run_helm_command, synthetic_measurements
 
 pytestmark = pytest.mark.e2e
 OUR_STATS = ("efficiency_raw_runtime_s", "efficiency_denoised_runtime_s", "efficiency_idealized_runtime_s")
@@ -106,10 +106,10 @@ def test_helm_builtin_stats_are_untouched(suites):
 
 def test_helm_summarize_runs_and_keeps_metadata(suites):
     summarize = ["helm-summarize", "--suite", "t", "--output-path", str(suites / "out")]
-    done = subprocess.run(summarize, capture_output=True, text=True, cwd=suites)  # HELM's default schema
+    done = run_helm_command(summarize, text=True, cwd=suites)  # HELM's default schema
     assert done.returncode == 0, done.stderr[-3000:]
     # The auto-generated schema takes each stat's metadata from the metric class itself.
-    done = subprocess.run(summarize + ["--auto-generate-schema"], capture_output=True, text=True, cwd=suites)
+    done = run_helm_command(summarize + ["--auto-generate-schema"], text=True, cwd=suites)
     assert done.returncode == 0, done.stderr[-3000:]
     schema_path = suites / "out" / "runs" / "t" / "schema.json"
     assert schema_path.exists()
@@ -169,7 +169,7 @@ def test_local_models_registered_in_prod_env_can_be_summarized(suites):
 
     models = [str(suites / "models" / m) for m in demo_model_configs()]
     main(["local-model-config", *models, "--prod-env", str(suites / "prod_env_summarize")])
-    done = subprocess.run(["helm-summarize", "--suite", "fresh", "-o", str(suites / "out"), "--local-path", str(suites / "prod_env_summarize")],
+    done = run_helm_command(["helm-summarize", "--suite", "fresh", "-o", str(suites / "out"), "--local-path", str(suites / "prod_env_summarize")],
                           capture_output=True, text=True, cwd=suites)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert (suites / "out" / "runs" / "fresh" / "groups" / "synthetic_reasoning.json").exists()

@@ -11,6 +11,8 @@ import pytest
 from helm_efficiency.helm.schema import write_schema
 from helm_efficiency.rescore import rescore_suite
 
+from conftest import run_helm_command
+
 WILD = os.path.join(os.path.dirname(__file__), "data", "wild")
 
 
@@ -34,7 +36,7 @@ def test_helm_summarize_with_our_schema_warns_about_none_of_our_stats(tmp_path):
                            "--local-path", str(tmp_path / "prod_env")], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     write_schema(str(tmp_path / "schema.yaml"))
-    done = subprocess.run(["helm-summarize", "--suite", "n", "-o", str(tmp_path / "out"), "--schema-path", str(tmp_path / "schema.yaml")],
+    done = run_helm_command(["helm-summarize", "--suite", "n", "-o", str(tmp_path / "out"), "--schema-path", str(tmp_path / "schema.yaml")],
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     warnings_about_ours = [line for line in (done.stdout + done.stderr).splitlines() if "WARN" in line and "efficiency_" in line]

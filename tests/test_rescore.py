@@ -14,7 +14,7 @@ from helm_efficiency.cli import RESCORE_PARTIAL_EXIT, main
 from helm_efficiency.rescore import JOURNAL, commit_run_files, recover_run, rescore_suite
 from helm_efficiency.tables.calibrate import calibrate_table
 
-from conftest import synthetic_measurements
+from conftest import run_helm_command, synthetic_measurements
 
 pytestmark = pytest.mark.e2e
 
@@ -207,7 +207,7 @@ def test_summarize_runs_on_a_rescored_suite(suite, pristine_suite):
     rescore_suite(str(suite_dir), tables=[table], progress=False)
     out = pristine_suite / "summ"
     shutil.copytree(suite_dir, out / "runs" / "s")
-    done = subprocess.run(["helm-summarize", "--suite", "s", "--output-path", str(out)], capture_output=True, text=True, cwd=pristine_suite)
+    done = run_helm_command(["helm-summarize", "--suite", "s", "--output-path", str(out)], text=True, cwd=pristine_suite)
     assert done.returncode == 0, done.stderr[-3000:]
     runs_json = (out / "runs" / "s" / "runs.json").read_text()
     assert "efficiency_idealized_runtime_s" in runs_json
@@ -221,7 +221,7 @@ def test_summarize_with_our_schema_shows_the_efficiency_group(suite, pristine_su
     from helm_efficiency.helm.schema import write_schema
 
     write_schema(str(out / "schema.yaml"))
-    done = subprocess.run(["helm-summarize", "--suite", "s", "--output-path", str(out), "--schema-path", str(out / "schema.yaml")],
+    done = run_helm_command(["helm-summarize", "--suite", "s", "--output-path", str(out), "--schema-path", str(out / "schema.yaml")],
                           capture_output=True, text=True, cwd=pristine_suite)
     assert done.returncode == 0, done.stderr[-3000:]
     schema = json.loads((out / "runs" / "s" / "schema.json").read_text())
