@@ -301,25 +301,26 @@ class _ModelPoints:
         batches = np.full(n, np.nan)
         failed = np.zeros(n, bool)
         stored = set(self.shapes)
+
+        def fail(rows: np.ndarray, why) -> None:
+            """Mark `rows` unpriced; each keeps the first reason it was given (`why(i)`)."""
+            failed[rows] = True
+            for i in rows:
+                reasons[i] = reasons[i] or why(i)
+
         for pi, oi, w in corners:
             use = w > 0
             for (a, b) in sorted(set(zip(pi[use].tolist(), oi[use].tolist()))):
                 shape = (self.prompts[a], self.outputs[b])
                 rows = np.flatnonzero(use & (pi == a) & (oi == b))
                 if shape not in stored:
-                    failed[rows] = True
-                    for i in rows:
-                        reasons[i] = reasons[i] or (
-                            f"{self.model} on {self.table.name}: p = {p[i]:g}, o = {o[i]:g} lies beyond the stored grid "
-                            f"(shape {shape[0]}x{shape[1]} not simulated: context window {self.window} tokens)")
+                    fail(rows, lambda i: (f"{self.model} on {self.table.name}: p = {p[i]:g}, o = {o[i]:g} lies beyond the stored grid "
+                                          f"(shape {shape[0]}x{shape[1]} not simulated: context window {self.window} tokens)"))
                     continue
                 s_p, s_o, tp, labels, batch = self.sides[shape]
                 if len(s_p) == 0:
-                    failed[rows] = True
-                    for i in rows:
-                        reasons[i] = reasons[i] or (
-                            f"no served configuration of {self.model} on {self.table.name} meets {self.sla} at p = {shape[0]}, "
-                            f"o = {shape[1]} (TTFT or TPOT too long at every batch size and placement tried)")
+                    fail(rows, lambda i: (f"no served configuration of {self.model} on {self.table.name} meets {self.sla} at p = {shape[0]}, "
+                                          f"o = {shape[1]} (TTFT or TPOT too long at every batch size and placement tried)"))
                     continue
                 cost = p[rows, None] * s_p[None, :] + o[rows, None] * s_o[None, :]
                 j = np.argmin(cost, axis=1)
