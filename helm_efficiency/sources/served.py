@@ -284,8 +284,8 @@ def stored_row(point: dict) -> list:
 def points_at_target(points: Sequence[dict], ttft_s: float, tpot_ms: float) -> List[dict]:
     """Per placement (tp, pp, ep), points between its stored batch sizes, up to the latency target.
 
-    The search stores a few batch sizes per placement (those on its own Pareto front, before the
-    served correction moved their step times), so a latency target between two of them would
+    The search stores a few batch sizes per placement (its Pareto front, thinned by `thin`, both
+    before the served correction moved their step times), so a latency target between two of them would
     otherwise fall back to the smaller batch or to another placement. TPOT grows about linearly
     with the running batch within one placement (each step reads the weights once and each
     request's KV cache), so on each stretch between two stored batches (and below the smallest,
