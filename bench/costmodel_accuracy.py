@@ -26,7 +26,7 @@ import statsmodels.api as sm
 from helm_efficiency.analytic.flops import decode_flops, prefill_flops
 from helm_efficiency.costmodel.estimator import RuntimeModel, learn_prefill_shape
 from helm_efficiency.costmodel.forms import knot_weights
-from helm_efficiency.measurements import architecture_of
+from helm_efficiency.costmodel.measurements import architecture_of
 from helm_efficiency.sources.megatron import import_megatron_logs
 
 CAL_P = (1, 256, 512, 1024, 1536)

@@ -9,7 +9,7 @@ scored with a scale fitted on itself.
 
     python bench/fallback_tokens.py            # prints per-suite errors and the pooled p50 / p90
 
-The p90 of |fallback / HELM − 1| (held out) is what helm_efficiency/tokens.py's
+The p90 of |fallback / HELM − 1| (held out) is what helm_efficiency/request_table/tokens.py's
 FALLBACK_RELATIVE_ERROR should be; the scale fitted on all suites is its SCALE.
 """
 
@@ -20,10 +20,10 @@ import os
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.requests import _prompt_text
+from helm_efficiency.request_table.table import _prompt_text
 from helm_efficiency.rescore import _prompt_token_counts
-from helm_efficiency.runs import SCENARIO_STATE, list_run_dirs, model_deployment_of, read_json, run_spec_of
-from helm_efficiency.tokens import FALLBACK_RELATIVE_ERROR, SCALE, raw_piece_count
+from helm_efficiency.helm_io.runs import SCENARIO_STATE, list_run_dirs, model_deployment_of, read_json, run_spec_of
+from helm_efficiency.request_table.tokens import FALLBACK_RELATIVE_ERROR, SCALE, raw_piece_count
 
 WILD = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "wild")
 
@@ -63,7 +63,7 @@ def main() -> None:
     pooled = np.concatenate(errors)
     print(f"\nleave-one-suite-out, pooled: median |err| {np.median(pooled):.1%}, p90 {np.quantile(pooled, 0.9):.1%}")
     print(f"scale fitted on all suites: {np.median(data['helm'] / data['pieces']):.3f}")
-    print(f"shipped in helm_efficiency/tokens.py: SCALE = {SCALE}, FALLBACK_RELATIVE_ERROR = {FALLBACK_RELATIVE_ERROR}")
+    print(f"shipped in helm_efficiency/request_table/tokens.py: SCALE = {SCALE}, FALLBACK_RELATIVE_ERROR = {FALLBACK_RELATIVE_ERROR}")
     print("\nper deployment (all suites, shipped scale):")
     data["err"] = np.round(data["pieces"] * SCALE) / data["helm"] - 1
     print(data.groupby("deployment")["err"].agg(n="size", median="median", p90=lambda e: np.quantile(np.abs(e), 0.9)).to_string(float_format=lambda v: f"{v:.3f}"))

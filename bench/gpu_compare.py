@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.estimate import estimate_idealized, load_tables
+from helm_efficiency.pricing.estimate import estimate_idealized, load_tables
 
 
 def default_table(hardware: str) -> str:

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.analytic.size_only import SizeOnlyModel
-from helm_efficiency.estimate import estimate_idealized, load_tables
-from helm_efficiency.helm_catalog import open_text_models
-from helm_efficiency.tables.names import DEFAULT_TABLE
+from helm_efficiency.pricing.estimate import estimate_idealized, load_tables
+from helm_efficiency.helm_io.catalog import open_text_models
+from helm_efficiency.stacks import DEFAULT_TABLE
 
 
 def main() -> None:

@@ -126,7 +126,7 @@ def implied_power() -> None:
     """Average board power our energy model implies for each measured batch-1 power row
     (whole request, or per phase), with the phase powers fitted without the row's source."""
     from helm_efficiency.analytic.registry import registry_name
-    from helm_efficiency.estimate import load_tables, resolve_entry
+    from helm_efficiency.pricing.estimate import load_tables, resolve_entry
     from helm_efficiency.sources.anchor import config_for
     from helm_efficiency.sources.measured import anchor_rows
     from helm_efficiency.sources.power import phase_powers

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.analytic.registry import registry_architecture
-from helm_efficiency.estimate import TransferEntry, load_tables, resolve_entry, transfer_pool
+from helm_efficiency.pricing.estimate import TransferEntry, load_tables, resolve_entry, transfer_pool
 from helm_efficiency.analytic.transfer import transfer_from_entries
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "public_batch1_trtllm_v0.5.csv")

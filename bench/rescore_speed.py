@@ -176,7 +176,7 @@ def floor_seconds(suite: str, run_dirs) -> float:
     stats files written are the rescored ones."""
     import orjson
 
-    from helm_efficiency import helm_json
+    from helm_efficiency.helm_io import decoders as helm_json
 
     def copy(path):
         with open(path, "rb") as f:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from helm_efficiency.analytic.registry import load_registry
 from helm_efficiency.analytic.transfer import transfer_from_entries
-from helm_efficiency.estimate import load_tables
+from helm_efficiency.pricing.estimate import load_tables
 from helm_efficiency.sources.aiconfigurator import STACKS, tabulate
 
 DENSE_PROMPTS = (1, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192)

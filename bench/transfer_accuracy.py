@@ -26,7 +26,7 @@ from helm_efficiency.analytic.hardware import hardware_spec
 from helm_efficiency.analytic.roofline import request_time_s
 from helm_efficiency.analytic.transfer import LENGTH_SCALE, NUGGET, TransferModel
 from helm_efficiency.tables.calibrate import calibrate_table
-from helm_efficiency.measurements import architecture_of
+from helm_efficiency.costmodel.measurements import architecture_of
 from helm_efficiency.sources.megatron import import_megatron_logs
 
 

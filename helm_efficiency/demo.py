@@ -19,8 +19,8 @@ from typing import Dict, List, Optional
 import pandas as pd
 
 from helm_efficiency.helm.metric_names import LEADERBOARD_STATS
-from helm_efficiency.run_metadata import read_metadata
-from helm_efficiency.runs import list_run_dirs, model_deployment_of, run_spec_of
+from helm_efficiency.helm.run_metadata import read_metadata
+from helm_efficiency.helm_io.runs import list_run_dirs, model_deployment_of, run_spec_of
 
 from helm_efficiency.profiling.profile_cmd import demo_model_configs
 from helm_efficiency.profiling.random_model import save_random_model

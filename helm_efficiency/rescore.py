@@ -1,7 +1,7 @@
 """Re-score past runs: efficiency stats for an existing benchmark_output suite, no model calls.
 
 Work unit = one run folder, so the per-run phases are a plain map that runs here, on a local
-process pool or on Dask (helm_efficiency/executors.py, `--executor`, `--address`):
+process pool or on Dask (helm_efficiency/util/executors.py, `--executor`, `--address`):
 
   1. read   (per run)   run_spec.json + scenario_state.json + HELM's per-instance token counts
                         → requests table, with the same rules as the HELM metric
@@ -29,24 +29,24 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from helm_efficiency import helm_json
-from helm_efficiency.atomic import write_stream_atomic, write_text_atomic
-from helm_efficiency.efficiency import efficiency_columns
+from helm_efficiency.helm_io import decoders as helm_json
+from helm_efficiency.util.atomic import write_stream_atomic, write_text_atomic
+from helm_efficiency.pricing.efficiency import efficiency_columns
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.executors import local_pool, map_ordered
-from helm_efficiency.estimate import load_tables
-from helm_efficiency.tables.names import DEFAULT_TABLE
+from helm_efficiency.util.executors import local_pool, map_ordered
+from helm_efficiency.pricing.estimate import load_tables
+from helm_efficiency.stacks import DEFAULT_TABLE
 from helm_efficiency.tables.served import DEFAULT_SLA
 from helm_efficiency.helm import aggregate, stats_json
 from helm_efficiency.helm.local_models import run_requests
 from helm_efficiency.helm.stats import RUN_COUNT_COLUMNS, suite_run_count_values
-from helm_efficiency.helm_catalog import preload as preload_catalog, use_local_path
-from helm_efficiency.media_price import media_counts
-from helm_efficiency.requests import EXCLUSION_STATUSES, perturbation_description_json
-from helm_efficiency.tokens import offline_counter
+from helm_efficiency.helm_io.catalog import preload as preload_catalog, use_local_path
+from helm_efficiency.pricing.media_price import media_counts
+from helm_efficiency.request_table.table import EXCLUSION_STATUSES, perturbation_description_json
+from helm_efficiency.request_table.tokens import offline_counter
 from helm_efficiency.helm.metric_names import HELM_FILLED_STATS
-from helm_efficiency.run_metadata import SCORED_BY_RESCORE, build_metadata, helm_stats_from_helm, helm_stats_with_values, read_metadata
-from helm_efficiency.runs import (PER_INSTANCE_STATS, REQUESTS_TABLE, RUN_METADATA, RUN_SPEC, SCENARIO_STATE, STATS, list_run_dirs,
+from helm_efficiency.helm.run_metadata import SCORED_BY_RESCORE, build_metadata, helm_stats_from_helm, helm_stats_with_values, read_metadata
+from helm_efficiency.helm_io.runs import (PER_INSTANCE_STATS, REQUESTS_TABLE, RUN_METADATA, RUN_SPEC, SCENARIO_STATE, STATS, list_run_dirs,
                                   model_deployment_of, read_json, run_spec_of)
 
 PREFIX = "efficiency_"
@@ -334,7 +334,7 @@ def rescore_suite(
 ) -> dict:
     """Re-score every run of a suite: read (in parallel), denoise per deployment over the whole
     suite and estimate (one step, on the concatenated requests tables), write (in parallel).
-    `executor`/`address`/`jobs` choose where the per-run phases run (helm_efficiency/executors.py).
+    `executor`/`address`/`jobs` choose where the per-run phases run (helm_efficiency/util/executors.py).
     `local_path`: the suite's prod_env folder (model_deployments.yaml, model_metadata.yaml), read
     so its custom deployments resolve to their models. A bad table name fails before any run is read."""
 

@@ -40,7 +40,7 @@ def file_hashes(root: str, tmp: str) -> Dict[str, str]:
 def rescore_hashes(suite_dir: str, local_path: Optional[str], tmp: str) -> Dict[str, Dict[str, str]]:
     """Rescore `suite_dir` in place, in full and then one run alone: file hashes after each."""
     from helm_efficiency.rescore import rescore_suite
-    from helm_efficiency.runs import list_run_dirs
+    from helm_efficiency.helm_io.runs import list_run_dirs
 
     out = {}
     rescore_suite(suite_dir, local_path=local_path, progress=False)

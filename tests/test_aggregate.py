@@ -23,7 +23,7 @@ from helm.common.request import Request
 from helm_efficiency.helm import aggregate
 from helm_efficiency.helm.metric import _metric_name_renderer, _stat
 from helm_efficiency.helm.metric_names import PER_REQUEST_STATS
-from helm_efficiency.requests import STATUS_OK, perturbation_description_json
+from helm_efficiency.request_table.table import STATUS_OK, perturbation_description_json
 
 TYPOS = TyposPerturbation.Description(name="typos", robustness=True, prob=0.1)
 DIALECT = PerturbationDescription(name="dialect", fairness=True)
@@ -132,11 +132,11 @@ def test_suite_run_counts_match_each_runs_own(tmp_path):
     import importlib.util
     import os
 
-    from helm_efficiency.efficiency import efficiency_columns
-    from helm_efficiency.estimate import load_tables
+    from helm_efficiency.pricing.efficiency import efficiency_columns
+    from helm_efficiency.pricing.estimate import load_tables
     from helm_efficiency.helm.stats import run_count_values, suite_run_count_values
     from helm_efficiency.rescore import concat_tables, read_run
-    from helm_efficiency.tables.names import DEFAULT_TABLE
+    from helm_efficiency.stacks import DEFAULT_TABLE
 
     here = os.path.dirname(os.path.abspath(__file__))
     spec = importlib.util.spec_from_file_location("rescore_speed", os.path.join(here, "..", "bench", "rescore_speed.py"))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.estimate import REASON_UNKNOWN_MODEL, estimate_idealized, load_tables
+from helm_efficiency.pricing.estimate import REASON_UNKNOWN_MODEL, estimate_idealized, load_tables
 from helm_efficiency.tables.calibrate import calibrate_table
 from helm_efficiency.tables.cost_table import load_table
 
@@ -97,7 +97,7 @@ def test_a_users_own_table_is_not_mixed_with_the_shipped_ones(tmp_path):
     import json
     import os
 
-    from helm_efficiency.estimate import load_tables, transfer_pool
+    from helm_efficiency.pricing.estimate import load_tables, transfer_pool
     from helm_efficiency.tables.build import DATA_DIR
 
     raw = json.load(open(os.path.join(DATA_DIR, "h100-trtllm.json")))

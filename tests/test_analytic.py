@@ -7,7 +7,7 @@ from helm_efficiency.analytic import flops as F
 from helm_efficiency.analytic.hardware import hardware_spec
 from helm_efficiency.analytic.roofline import decode_time_s, request_time_s
 from helm_efficiency.analytic.transfer import tensor_parallel_for
-from helm_efficiency.estimate import estimate_idealized, load_tables
+from helm_efficiency.pricing.estimate import estimate_idealized, load_tables
 
 # GQA: 2 layers, h=64, 4 query heads / 2 KV heads (head_dim 16), gated MLP i=128, vocab 100.
 GQA = {"num_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "num_kv_heads": 2, "intermediate_size": 128, "vocab_size": 100, "num_mlp_matrices": 3}
@@ -72,7 +72,7 @@ def test_unprofiled_registry_model_gets_transfer_with_wider_interval():
 
 
 def _shipped_entries_without(model):
-    from helm_efficiency.estimate import transfer_pool
+    from helm_efficiency.pricing.estimate import transfer_pool
 
     return [e for e in transfer_pool(load_tables(["a100"])) if e.model != model]
 

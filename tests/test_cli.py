@@ -223,7 +223,7 @@ def test_leaderboard_on_a_folder_without_runs_is_a_clear_error(tmp_path, capsys)
 
 
 def test_a_table_profiled_at_batch_8_charges_each_request_an_eighth():
-    from helm_efficiency.estimate import estimate_idealized
+    from helm_efficiency.pricing.estimate import estimate_idealized
     from helm_efficiency.tables.calibrate import calibrate_table
 
     rows = [dict(model="m8", hardware="h100", num_prompt_tokens=p, num_output_tokens=o, runtime_s=0.01 + 1e-5 * p + 0.01 * (o - 1),
@@ -234,7 +234,7 @@ def test_a_table_profiled_at_batch_8_charges_each_request_an_eighth():
 
 
 def test_cost_entries_compare_and_hash_by_what_they_are_built_from():
-    from helm_efficiency.estimate import load_tables
+    from helm_efficiency.pricing.estimate import load_tables
     from helm_efficiency.tables.build import DATA_DIR
     from helm_efficiency.tables.cost_table import load_table
 

@@ -14,7 +14,7 @@ from helm_efficiency.denoise.envelope import LowerEnvelopeDenoiser
 from helm_efficiency.errors import EfficiencyInputError, NotFittedError
 from helm_efficiency.tables.calibrate import calibrate_table
 from helm_efficiency.tables.cost_table import ReferenceEntry
-from helm_efficiency.measurements import read_csv, validate_measurements
+from helm_efficiency.costmodel.measurements import read_csv, validate_measurements
 
 from conftest import synthetic_measurements
 

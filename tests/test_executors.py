@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from helm_efficiency.executors import map_ordered
+from helm_efficiency.util.executors import map_ordered
 
 pytest.importorskip("distributed")
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.frames import with_columns
+from helm_efficiency.util.frames import with_columns
 
 
 def test_with_columns_shares_the_frames_columns_and_matches_assignment():

@@ -13,7 +13,7 @@ import pytest
 
 from helm_efficiency.helm.metric_names import HELM_FILLED_STATS
 from helm_efficiency.rescore import rescore_suite
-from helm_efficiency.runs import RUN_METADATA, list_run_dirs
+from helm_efficiency.helm_io.runs import RUN_METADATA, list_run_dirs
 from helm_efficiency.tables.calibrate import calibrate_table
 
 from conftest import synthetic_measurements

@@ -89,11 +89,47 @@ def test_pricing_a_request_needs_no_simulator():
     """Estimating and serving read the shipped tables only: aiconfigurator-core (the `build`
     extra) is never imported on that path."""
     code = ("import sys, pandas as pd\n"
-            "from helm_efficiency.estimate import estimate_idealized, load_tables\n"
-            "from helm_efficiency.efficiency import served_columns\n"
+            "from helm_efficiency.pricing.estimate import estimate_idealized, load_tables\n"
+            "from helm_efficiency.pricing.efficiency import served_columns\n"
             "r = pd.DataFrame([dict(model='meta/llama-3.1-8b', num_prompt_tokens=500, num_output_tokens=50)])\n"
             "out = served_columns(estimate_idealized(r, load_tables(['h100-trtllm'])), 'h100-trtllm')\n"
             "assert out['idealized_runtime_s'].iloc[0] > 0 and out['served_gpu_s'].iloc[0] > 0\n"
             "assert 'aiconfigurator_core' not in sys.modules, 'the simulator was imported'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+# The package's layers, bottom first: a module imports its own layer or a lower one, never a
+# higher one. A new package or top-level module must be placed here (the test below says so).
+LAYERS = (
+    ("errors", "util"),
+    ("stacks", "helm_io", "costmodel"),
+    ("analytic", "request_table"),
+    ("sources", "denoise", "profiling"),
+    ("tables",),
+    ("pricing",),
+    ("helm",),
+    ("report", "rescore"),
+    ("demo",),
+    ("cli",),
+)
+MAX_TOP_LEVEL_MODULES = 6  # besides __init__.py; the rest live in packages that name their job
+
+
+def _layer(module):
+    part = module.split(".")[1]
+    return next(i for i, names in enumerate(LAYERS) if part in names)
+
+
+def test_every_package_has_a_layer_and_the_top_level_is_small():
+    parts = {m.split(".")[1] for m in _modules() if m.count(".") >= 1}
+    placed = {p for names in LAYERS for p in names}
+    assert parts <= placed, f"place {sorted(parts - placed)} in LAYERS"
+    top = [n for n in os.listdir(os.path.join(ROOT, "helm_efficiency")) if n.endswith(".py") and n != "__init__.py"]
+    assert len(top) <= MAX_TOP_LEVEL_MODULES, sorted(top)
+
+
+def test_no_module_imports_a_higher_layer():
+    graph = _graph()
+    upward = [f"{m} -> {t}" for m in graph if m.count(".") >= 1 for t in graph[m] if t.count(".") >= 1 and _layer(t) > _layer(m)]
+    assert not upward, "\n".join(sorted(upward))

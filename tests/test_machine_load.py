@@ -8,9 +8,9 @@ import subprocess
 import sys
 import pytest
 
-from helm_efficiency import machine_load
-from helm_efficiency.machine_load import BUSY_SHARE, CpuClock, load_between
-from helm_efficiency.runs import RUN_METADATA, list_run_dirs
+from helm_efficiency.denoise import machine_load
+from helm_efficiency.denoise.machine_load import BUSY_SHARE, CpuClock, load_between
+from helm_efficiency.helm_io.runs import RUN_METADATA, list_run_dirs
 
 HOG = "import time\nend = time.time() + float(__import__('sys').argv[1])\nwhile time.time() < end: pass\n"
 

@@ -94,7 +94,7 @@ def test_anchored_tables_trace_to_sources_and_rebuild_byte_identically(tmp_path)
 
 
 def test_an_anchored_entry_interval_spans_the_measured_spread():
-    from helm_efficiency.estimate import load_tables
+    from helm_efficiency.pricing.estimate import load_tables
 
     entry = load_tables(["h100-trtllm"])[0].entries[0]
     out = entry.predict(np.array([512, 512]), np.array([1, 256]))
@@ -105,7 +105,7 @@ def test_an_anchored_entry_interval_spans_the_measured_spread():
 
 
 def test_energy_interval_brackets_energy():
-    from helm_efficiency.estimate import estimate_idealized, load_tables
+    from helm_efficiency.pricing.estimate import estimate_idealized, load_tables
 
     requests = pd.DataFrame({"model": ["meta/llama-3.1-8b"], "num_prompt_tokens": [512], "num_output_tokens": [128]})
     out = estimate_idealized(requests, load_tables(["h100-trtllm"]), name_columns=("model",)).iloc[0]

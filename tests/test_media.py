@@ -16,15 +16,15 @@ from helm.common.image_generation_parameters import ImageGenerationParameters
 from helm.common.media_object import MediaObject, MultimediaObject
 from helm.common.request import GeneratedOutput, Request, RequestResult
 
-from helm_efficiency import helm_json
+from helm_efficiency.helm_io import decoders as helm_json
 from helm_efficiency.analytic import flops as F
 from helm_efficiency.analytic.vision import vision_rule
-from helm_efficiency.efficiency import efficiency_columns
-from helm_efficiency.estimate import estimate_idealized, load_tables
-from helm_efficiency.estimate_csv import estimate_csv
+from helm_efficiency.pricing.efficiency import efficiency_columns
+from helm_efficiency.pricing.estimate import estimate_idealized, load_tables
+from helm_efficiency.pricing.estimate_csv import estimate_csv
 from helm_efficiency.helm.stats import run_count_values
-from helm_efficiency.media_price import REASON_MEDIA
-from helm_efficiency.requests import request_rows
+from helm_efficiency.pricing.media_price import REASON_MEDIA
+from helm_efficiency.request_table.table import request_rows
 from helm_efficiency.tables.calibrate import calibrate_table
 
 from conftest import synthetic_measurements

@@ -11,11 +11,11 @@ import pytest
 from helm_efficiency.analytic.flops import embedding_params, parameter_count
 from helm_efficiency.analytic.registry import load_registry, registry_architecture, registry_name
 from helm_efficiency.analytic.transfer import REQUIRED_ARCH
-from helm_efficiency.estimate import REASON_UNKNOWN_MODEL, estimate_idealized, load_tables
-from helm_efficiency.helm_catalog import model_metadata, open_text_models
+from helm_efficiency.pricing.estimate import REASON_UNKNOWN_MODEL, estimate_idealized, load_tables
+from helm_efficiency.helm_io.catalog import model_metadata, open_text_models
 from helm_efficiency.sources.aiconfigurator import STACKS, tabulate
 from helm_efficiency.tables.calibrate import calibrate_table
-from helm_efficiency.tables.names import DEFAULT_TABLE, SIMULATED_TABLES
+from helm_efficiency.stacks import DEFAULT_TABLE, SIMULATED_TABLES
 
 HEADLINE_MODELS = ["meta/llama-3-8b", "meta/llama-2-7b", "mistralai/mistral-7b-v0.1"]
 
@@ -122,9 +122,9 @@ def test_coverage_of_helms_open_models_is_at_least_95_percent():
 
 
 def test_estimate_path_imports_neither_torch_nor_helm_code():
-    code = ("import sys, helm_efficiency.estimate, helm_efficiency.denoise.requests, helm_efficiency.analytic.transfer, "
+    code = ("import sys, helm_efficiency.pricing.estimate, helm_efficiency.denoise.requests, helm_efficiency.analytic.transfer, "
             "helm_efficiency.tables.cost_table, helm_efficiency.costmodel.estimator, helm_efficiency.helm.aggregate, "
-            "helm_efficiency.report.pareto, helm_efficiency.executors, helm_efficiency.estimate_csv; "
+            "helm_efficiency.report.pareto, helm_efficiency.util.executors, helm_efficiency.pricing.estimate_csv; "
             "print(any(m == 'torch' or m == 'helm' or m.startswith('helm.') for m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -64,7 +64,7 @@ def test_our_helm_server_headers_are_whole_and_distinct():
 def test_cost_is_shown_per_million_requests(tmp_path):
     """1.02e-5 USD per request is 0 at helm-server's three decimals; per million requests it is 10.2."""
     from helm_efficiency.helm.metric_names import SCHEMA_GROUP_STATS
-    from helm_efficiency.runs import list_run_dirs, read_json, stat_means
+    from helm_efficiency.helm_io.runs import list_run_dirs, read_json, stat_means
 
     group = {s.name for s in SCHEMA_GROUP_STATS}
     assert {"efficiency_idealized_cost_usd_per_1m", "efficiency_served_cost_usd_per_1m"} <= group

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helm_efficiency.estimate import estimate_idealized, load_tables
+from helm_efficiency.pricing.estimate import estimate_idealized, load_tables
 from helm_efficiency.tables.corrected_entry import table_correction
-from helm_efficiency.tables.names import SIMULATED_TABLES
+from helm_efficiency.stacks import SIMULATED_TABLES
 
 TINY = {"num_layers": 2, "hidden_size": 128, "num_attention_heads": 4, "num_kv_heads": 4, "intermediate_size": 512, "vocab_size": 1000}
 

@@ -4,7 +4,7 @@
 import pandas as pd
 import pytest
 
-from helm_efficiency.requests import (
+from helm_efficiency.request_table.table import (
     STATUS_CACHED,
     STATUS_COLD,
     STATUS_FAILED,
@@ -98,7 +98,7 @@ def test_typed_fast_path_builds_the_generic_table(tmp_path, monkeypatch):
     import importlib.util
     import os
 
-    from helm_efficiency import requests as requests_module
+    from helm_efficiency.request_table import table as requests_module
     from helm_efficiency.rescore import read_run
 
     here = os.path.dirname(os.path.abspath(__file__))

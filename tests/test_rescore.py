@@ -151,9 +151,9 @@ def test_a_dask_worker_killed_mid_commit_loses_nothing(suite, tmp_path):
 
     import cloudpickle
 
-    from helm_efficiency.efficiency import efficiency_columns
-    from helm_efficiency.estimate import load_tables
-    from helm_efficiency.executors import map_ordered
+    from helm_efficiency.pricing.efficiency import efficiency_columns
+    from helm_efficiency.pricing.estimate import load_tables
+    from helm_efficiency.util.executors import map_ordered
     from helm_efficiency.rescore import read_run, table_to_csv, write_jobs
 
     suite_dir, table = suite

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.tables.names import SIMULATED_TABLES
+from helm_efficiency.stacks import SIMULATED_TABLES
 from helm_efficiency.tables.served import (DEFAULT_SLA, ESTIMATE_COLUMNS, SCHEMA_VERSION, Sla, build, load_served_table, parse_sla,
                                            served_estimates, served_power_w, served_table_path)
 
@@ -251,7 +251,7 @@ def test_idealized_and_served_numbers_name_the_same_model():
     """One resolution for both numbers: each id prices at batch 1 and served, under one registry model."""
     import pandas as pd
 
-    from helm_efficiency.estimate import estimate_idealized, load_tables
+    from helm_efficiency.pricing.estimate import estimate_idealized, load_tables
 
     requests = pd.DataFrame({"model": HF_IDS, "num_prompt_tokens": 512, "num_output_tokens": 256})
     idealized = estimate_idealized(requests, load_tables([STACK]), name_columns=("model",))
@@ -360,7 +360,7 @@ def test_every_stack_name_list_derives_from_one_place():
     from helm_efficiency.cli import build_parser
     from helm_efficiency.sources.aiconfigurator import STACKS
     from helm_efficiency.sources.anchor import BACKEND_STACK_SYSTEMS
-    from helm_efficiency.tables.names import SHIPPED_TABLES
+    from helm_efficiency.stacks import SHIPPED_TABLES
 
     assert tuple(STACKS) == SIMULATED_TABLES and set(SIMULATED_TABLES) <= set(SHIPPED_TABLES)
     assert set(BACKEND_STACK_SYSTEMS.values()) == set(SIMULATED_TABLES)

@@ -14,7 +14,7 @@ import pytest
 from helm_efficiency.cli import RESCORE_PARTIAL_EXIT, main
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.rescore import read_run, rescore_suite
-from helm_efficiency.runs import REQUESTS_TABLE, RUN_METADATA, list_run_dirs
+from helm_efficiency.helm_io.runs import REQUESTS_TABLE, RUN_METADATA, list_run_dirs
 
 WILD = os.path.join(os.path.dirname(__file__), "data", "wild")
 SUITES = {s["name"]: s for s in json.load(open(os.path.join(WILD, "suites.json")))}
@@ -97,7 +97,7 @@ def test_together_one_token_completions_are_recounted(tmp_path):
     assert len(together) and together["num_output_tokens"].median() >= 10
     assert together["approximate_tokens"].all()
     # Their idealized interval is widened by the fallback counter's measured error.
-    from helm_efficiency.tokens import FALLBACK_RELATIVE_ERROR
+    from helm_efficiency.request_table.tokens import FALLBACK_RELATIVE_ERROR
 
     width = together["idealized_runtime_hi_s"] / together["idealized_runtime_s"]
     assert (width >= 1 + FALLBACK_RELATIVE_ERROR).all()
@@ -187,7 +187,7 @@ def test_custom_prod_env_deployments_resolve_to_their_models(tmp_path):
     assert without["unestimated"] == without["requests"] > 0
     with_env = rescore_suite(suite_dir, progress=False, local_path=str(prod_env))
     assert with_env["unestimated"] == 0
-    from helm_efficiency.helm_catalog import use_local_path
+    from helm_efficiency.helm_io.catalog import use_local_path
 
     use_local_path(None)
 
@@ -291,7 +291,7 @@ def test_rescore_prices_a_local_folder_from_its_config_like_the_metric(tmp_path)
     try:
         rescore_suite(suite_dir, progress=False, local_path=str(prod_env))
     finally:
-        from helm_efficiency.helm_catalog import use_local_path
+        from helm_efficiency.helm_io.catalog import use_local_path
 
         use_local_path(None)
     table = requests_table(suite_dir)

@@ -79,7 +79,7 @@ def registry_name(name: Optional[str]) -> Optional[str]:
     index = _name_index()
     key = index.get(name.lower())
     if key is None:
-        from helm_efficiency.helm_catalog import model_of_deployment
+        from helm_efficiency.helm_io.catalog import model_of_deployment
 
         model = model_of_deployment(name)
         key = index.get(model.lower()) if model else None

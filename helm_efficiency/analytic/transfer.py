@@ -40,7 +40,7 @@ import pandas as pd
 from helm_efficiency.analytic import flops as F
 from helm_efficiency.analytic.hardware import HardwareSpec, hardware_spec, require_hardware_spec
 from helm_efficiency.errors import EfficiencyInputError, check_fitted
-from helm_efficiency.measurements import architecture_of
+from helm_efficiency.costmodel.measurements import architecture_of
 
 FEATURES = (
     "decode_memory_s",

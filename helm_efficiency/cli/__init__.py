@@ -14,7 +14,7 @@ from typing import List, Optional
 from helm_efficiency.cli.options import RESCORE_PARTIAL_EXIT  # noqa: F401  (rescore's exit status, for callers)
 from helm_efficiency.cli.verbs import VERBS
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.tables.names import DEFAULT_TABLE, split_table_names
+from helm_efficiency.stacks import DEFAULT_TABLE, split_table_names
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

@@ -28,7 +28,7 @@ def _positive_float(text: str) -> float:
 
 
 def add_table_option(p: argparse.ArgumentParser) -> None:
-    from helm_efficiency.tables.names import DEFAULT_TABLE, HELM_TABLE, SHIPPED_TABLES
+    from helm_efficiency.stacks import DEFAULT_TABLE, HELM_TABLE, SHIPPED_TABLES
 
     p.add_argument("--table", action="append", help=f"a shipped table ({', '.join(SHIPPED_TABLES + (HELM_TABLE,))}) or a JSON path; "
                    f"repeat, or join with '+', to search several in order (default: {DEFAULT_TABLE})")

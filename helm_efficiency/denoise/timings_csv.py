@@ -6,11 +6,11 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.atomic import write_text_atomic
+from helm_efficiency.util.atomic import write_text_atomic
 from helm_efficiency.denoise.requests import denoise_requests
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.measurements import check_positive_numeric, read_csv, require_columns
-from helm_efficiency.requests import (
+from helm_efficiency.costmodel.measurements import check_positive_numeric, read_csv, require_columns
+from helm_efficiency.request_table.table import (
     STATUS_CACHED,
     STATUS_FAILED,
     STATUS_INVALID_TIME,

@@ -29,7 +29,7 @@ import pandas as pd
 from helm_efficiency.helm.metric_names import HELM_FILLED_STATS, PER_REQUEST_STATS
 from helm_efficiency.helm.metric_names import STATS as STAT_SPECS
 from helm_efficiency.helm.stats import run_count_values
-from helm_efficiency.requests import STATUS_OK
+from helm_efficiency.request_table.table import STATUS_OK
 
 # HELM's PERTURBATION_WORST / PERTURBATION_ORIGINAL, and its two aggregate perturbations as
 # `asdict_without_nones(PerturbationDescription(name=..., robustness/fairness=True))` writes them.

@@ -13,7 +13,7 @@ from typing import Dict, List, Sequence
 
 import yaml
 
-from helm_efficiency.atomic import write_text_atomic
+from helm_efficiency.util.atomic import write_text_atomic
 from helm_efficiency.errors import EfficiencyInputError
 
 FILES = {"model_deployments.yaml": "model_deployments", "tokenizer_configs.yaml": "tokenizer_configs", "model_metadata.yaml": "models"}

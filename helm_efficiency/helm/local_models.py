@@ -6,14 +6,14 @@ import os
 from typing import Dict, Optional, Tuple
 
 from helm_efficiency.analytic.architecture import architecture_from_config
-from helm_efficiency.helm_catalog import registered_deployment  # noqa: F401 (also used by callers of this module)
+from helm_efficiency.helm_io.catalog import registered_deployment  # noqa: F401 (also used by callers of this module)
 
 
 def local_model_architecture(deployment: str) -> Optional[Tuple[Dict[str, int], str]]:
     """(architecture columns, config.json path) for a deployment HELM serves from a local folder,
     or None (remote deployments, unknown names, folders without a config). The folder comes from
     HELM's live registry (inside helm-run), else the catalog and the suite's prod_env (rescore)."""
-    from helm_efficiency.helm_catalog import deployment_model_path
+    from helm_efficiency.helm_io.catalog import deployment_model_path
 
     spec = registered_deployment(deployment)
     if spec is not None:
@@ -34,8 +34,8 @@ def run_requests(request_states, deployment: str, count_tokens, prompt_token_cou
     HELM's counts where they exist (requests.request_rows), the deployment's serving, its model,
     and, for a model served from a local folder, the architecture in that folder's config.json
     (so a local folder named like a known model is priced as what it is)."""
-    from helm_efficiency.helm_catalog import model_of_deployment
-    from helm_efficiency.requests import request_rows
+    from helm_efficiency.helm_io.catalog import model_of_deployment
+    from helm_efficiency.request_table.table import request_rows
 
     table = request_rows(request_states, count_tokens, prompt_token_counts=prompt_token_counts, serving=serving(deployment))
     table["model_deployment"] = table["model_deployment"].fillna(deployment)
@@ -60,7 +60,7 @@ def serving(deployment: str) -> str:
     registry (inside helm-run), then its model_deployments.yaml (rescore, offline); names HELM
     makes up for --enable-local-huggingface-models / --enable-huggingface-models folders and hub
     ids ("huggingface/NAME") are served in-process."""
-    from helm_efficiency.helm_catalog import deployment_client
+    from helm_efficiency.helm_io.catalog import deployment_client
 
     spec = registered_deployment(deployment)
     client = spec.client_spec.class_name if spec is not None and spec.client_spec else deployment_client(deployment)

@@ -29,19 +29,19 @@ from helm.benchmark.metrics.statistic import Stat
 from helm.benchmark.window_services.window_service_factory import WindowServiceFactory
 from helm.common.hierarchical_logger import hlog
 
-from helm_efficiency import machine_load
-from helm_efficiency.atomic import write_text_atomic
+from helm_efficiency.denoise import machine_load
+from helm_efficiency.util.atomic import write_text_atomic
 from helm_efficiency.denoise.concurrency import CONTENDED
 from helm_efficiency.denoise.envelope import QUALITY_CONTENDED
-from helm_efficiency.efficiency import efficiency_columns
+from helm_efficiency.pricing.efficiency import efficiency_columns
 from helm_efficiency.helm import aggregate
 from helm_efficiency.helm.local_models import run_requests
 from helm_efficiency.helm.metric_names import metadata_fields
-from helm_efficiency.requests import STATUS_CACHED, perturbation_description_json
-from helm_efficiency.run_metadata import SCORED_LIVE, build_metadata, helm_stats_with_values
-from helm_efficiency.runs import RUN_METADATA
-from helm_efficiency.estimate import load_tables
-from helm_efficiency.tables.names import DEFAULT_TABLE, split_table_names
+from helm_efficiency.request_table.table import STATUS_CACHED, perturbation_description_json
+from helm_efficiency.helm.run_metadata import SCORED_LIVE, build_metadata, helm_stats_with_values
+from helm_efficiency.helm_io.runs import RUN_METADATA
+from helm_efficiency.pricing.estimate import load_tables
+from helm_efficiency.stacks import DEFAULT_TABLE, split_table_names
 
 
 class InferenceEfficiencyMetric(Metric):

@@ -7,7 +7,7 @@ busy the machine was while the first run was timed (machine_load.py). Idempotent
 
 from helm.benchmark.run_expander import RUN_EXPANDERS
 
-from helm_efficiency import machine_load
+from helm_efficiency.denoise import machine_load
 import helm_efficiency.helm.probe  # noqa: F401  (registers the efficiency_probe run spec)
 from helm_efficiency.helm.run_expander import EfficiencyRunExpander
 

@@ -16,7 +16,7 @@ from helm.benchmark.run_spec import RunSpec, run_spec_function
 from helm.benchmark.scenarios.scenario import CORRECT_TAG, TEST_SPLIT, Input, Instance, Output, Reference, Scenario, ScenarioSpec
 
 from helm_efficiency.helm.run_expander import efficiency_metric_spec, tables_from_value
-from helm_efficiency.tables.names import DEFAULT_TABLE
+from helm_efficiency.stacks import DEFAULT_TABLE
 
 WORDS = ("the", "cat", "sat", "on", "a", "mat", "and", "then", "it", "ran", "to", "the", "old", "red", "barn", "door")
 DEFAULT_PROMPT_WORDS = "16,64,256,512"

@@ -16,7 +16,7 @@ from helm.benchmark.run_spec import RunSpec
 
 from helm_efficiency.helm.metric_names import METRIC_CLASS
 from helm_efficiency.helm.timed_alone import install as install_timed_alone
-from helm_efficiency.tables.names import DEFAULT_TABLE, check_table_names, split_table_names
+from helm_efficiency.stacks import DEFAULT_TABLE, check_table_names, split_table_names
 
 DEFAULT_TABLES: Tuple[str, ...] = (DEFAULT_TABLE,)
 

@@ -18,9 +18,9 @@ from typing import Optional
 
 import yaml
 
-from helm_efficiency.atomic import write_text_atomic
+from helm_efficiency.util.atomic import write_text_atomic
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.helm_catalog import classic_schema
+from helm_efficiency.helm_io.catalog import classic_schema
 from helm_efficiency.helm.metric_names import SCHEMA_GROUP_STATS, metadata_fields
 
 GROUP = "efficiency_plugin"

@@ -7,8 +7,8 @@ import pandas as pd
 
 from helm_efficiency.denoise.envelope import QUALITY_NO_TIMINGS, QUALITY_OK
 from helm_efficiency.helm.metric_names import METHODS
-from helm_efficiency.media_price import has_media
-from helm_efficiency.requests import (
+from helm_efficiency.pricing.media_price import has_media
+from helm_efficiency.request_table.table import (
     STATUS_CACHED,
     STATUS_COLD,
     STATUS_FAILED,

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.measurements import read_csv, require_columns
+from helm_efficiency.costmodel.measurements import read_csv, require_columns
 
 MODEL_ARG = re.compile(r"(?:^|[:,])model=([^,]+)")
 

@@ -13,8 +13,8 @@ from typing import Dict, List, Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.helm_json import read_per_instance_stats
-from helm_efficiency.runs import PER_INSTANCE_STATS, PREFERRED_SPLITS
+from helm_efficiency.helm_io.decoders import read_per_instance_stats
+from helm_efficiency.helm_io.runs import PER_INSTANCE_STATS, PREFERRED_SPLITS
 
 MODEL_ARGS = re.compile(r"(?:(?<=[:,])|^)(?:model|model_deployment)=[^,]*,?")
 

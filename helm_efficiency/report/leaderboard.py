@@ -380,7 +380,7 @@ def write_leaderboard(source: str, output_dir: str, metric: str = "auto", effici
 
     from helm_efficiency.errors import EfficiencyInputError
 
-    from helm_efficiency.helm_catalog import use_local_path
+    from helm_efficiency.helm_io.catalog import use_local_path
 
     use_local_path(local_path)
     runs = load_runs(source, metric, schema or ())

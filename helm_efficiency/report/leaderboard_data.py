@@ -20,8 +20,8 @@ import pandas as pd
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.helm.metric_names import LEADERBOARD_STATS, METHODS, METRIC_CLASS
 from helm_efficiency.report.board_uncertainty import INTERVAL_COLUMNS, STAT_OF_COLUMN
-from helm_efficiency.run_metadata import read_metadata
-from helm_efficiency.runs import (REQUESTS_TABLE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of,
+from helm_efficiency.helm.run_metadata import read_metadata
+from helm_efficiency.helm_io.runs import (REQUESTS_TABLE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of,
                                   scenario_of, stat_means)
 
 EFFICIENCY_STATS = {s.column: s.name for s in LEADERBOARD_STATS}  # requests-table column → stat name
@@ -42,7 +42,7 @@ def suite_schema_files(suite_dir: str) -> Tuple[str, ...]:
 def main_metrics(schema_files: Tuple[str, ...] = ()) -> Dict[str, str]:
     """Run group → its main metric: from `schema_files` (YAML or JSON) in order, then every
     schema HELM ships (helm_catalog.helm_schemas); the first that describes a group wins."""
-    from helm_efficiency.helm_catalog import helm_schemas, read_schema_file
+    from helm_efficiency.helm_io.catalog import helm_schemas, read_schema_file
 
     table: Dict[str, str] = {}
     for schema in [read_schema_file(path) for path in schema_files] + helm_schemas():
@@ -58,7 +58,7 @@ def metric_directions(schema_files: Tuple[str, ...] = ()) -> Dict[str, Tuple[boo
     """Metric → (lower_is_better, the schema that says so): from `schema_files` in order, then
     every schema HELM ships; the first schema that lists the metric wins (HELM's default,
     higher is better, where it leaves lower_is_better out)."""
-    from helm_efficiency.helm_catalog import helm_schema_files, helm_schemas, read_schema_file
+    from helm_efficiency.helm_io.catalog import helm_schema_files, helm_schemas, read_schema_file
 
     named = [(read_schema_file(path), os.path.basename(path)) for path in schema_files]
     named += list(zip(helm_schemas(), [f"HELM's {name}" for name in helm_schema_files()]))

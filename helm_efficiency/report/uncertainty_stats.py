@@ -13,9 +13,9 @@ from typing import Dict, List, Optional
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.atomic import write_text_atomic
+from helm_efficiency.util.atomic import write_text_atomic
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.runs import PREFERRED_SPLITS, STATS, read_json
+from helm_efficiency.helm_io.runs import PREFERRED_SPLITS, STATS, read_json
 
 # Per-scenario column (summarize_scenarios) → the stat it is written as.
 STAT_NAMES: Dict[str, str] = {

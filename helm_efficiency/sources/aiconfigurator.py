@@ -27,7 +27,7 @@ import pandas as pd
 
 from helm_efficiency.analytic.architecture import GATED_MLP_MODEL_TYPES, architecture_from_config
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.tables.names import REFERENCE_STACKS, ReferenceStack
+from helm_efficiency.stacks import REFERENCE_STACKS, ReferenceStack
 
 PACKAGE = "aiconfigurator-core"
 

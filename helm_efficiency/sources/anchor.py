@@ -21,7 +21,7 @@ import pandas as pd
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.analytic.registry import VARIANT_SUFFIXES as SUFFIXES
 from helm_efficiency.sources.correction import PHASE_OF, PhaseCorrection, fit_correction, fit_rows  # noqa: F401 (re-exported)
-from helm_efficiency.tables.names import REFERENCE_STACKS
+from helm_efficiency.stacks import REFERENCE_STACKS
 
 CORRECTION_VERSION = 3
 FORMULA = ("measured = simulated * (1 + scale + legacy * [older release]) + step + comm[interconnect] * layers * (TP - 1); "
@@ -116,7 +116,7 @@ def simulate_anchors(anchors: pd.DataFrame, jobs: int = 1, progress: bool = True
     quantity) added, each row simulated at its own model, GPU, framework, TP and precision.
     Shapes already in `cache` (an earlier output) are not simulated again, except those that had
     no config then (the registry may know the model now)."""
-    from helm_efficiency.executors import map_ordered
+    from helm_efficiency.util.executors import map_ordered
 
     timed = anchors[anchors["quantity"].isin(["ttft_s", "tpot_s", "e2e_s"])].copy()
     timed["sim_dtype"] = [sim_dtype(a, b) for a, b in zip(timed["precision16"], timed.get("precision_fp8", False))]
@@ -186,7 +186,7 @@ def main(argv=None) -> None:
     parser.add_argument("-j", "--jobs", type=int, default=1)
     args = parser.parse_args(argv)
     if args.simulate:
-        from helm_efficiency.atomic import write_text_atomic
+        from helm_efficiency.util.atomic import write_text_atomic
         from helm_efficiency.sources.measured import anchor_rows
 
         cache = pd.read_csv(ANCHOR_CACHE) if os.path.exists(ANCHOR_CACHE) else None
@@ -195,7 +195,7 @@ def main(argv=None) -> None:
         write_text_atomic(ANCHOR_CACHE, simulated.to_csv(index=False, float_format="%.9g"))
         print(f"simulated {simulated['sim'].notna().sum()} of {len(simulated)} measured rows -> {ANCHOR_CACHE}")
     if args.fit:
-        from helm_efficiency.atomic import write_text_atomic
+        from helm_efficiency.util.atomic import write_text_atomic
 
         correction = fit_correction(fit_rows(load_simulated_anchors()))
         write_text_atomic(CORRECTION_PATH, json.dumps(correction_to_json(correction), indent=1) + "\n")

@@ -44,7 +44,7 @@ def phase_powers(rows: Optional[pd.DataFrame] = None) -> Dict[str, Dict[str, dic
 
 def write_hardware(powers: Dict[str, Dict[str, dict]], path: str = HARDWARE_JSON) -> None:
     """Set power_{phase}_w and its range for each GPU in hardware.json; GPUs without rows get the ±25% band."""
-    from helm_efficiency.atomic import write_text_atomic
+    from helm_efficiency.util.atomic import write_text_atomic
 
     with open(path) as f:
         raw = json.load(f)

@@ -79,7 +79,7 @@ def _simulate_group(job) -> List[dict]:
 def simulate_served(rows: pd.DataFrame, jobs: int = 1, progress: bool = True, cache: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """`rows` (served_rows) with the simulated TTFT, TPOT and GPU-s per output token at each row's
     own configuration; shapes in `cache` (an earlier output) are not simulated again."""
-    from helm_efficiency.executors import map_ordered
+    from helm_efficiency.util.executors import map_ordered
 
     rows = rows.copy()
     rows["sim_dtype"] = ["bf16" if a else "fp8" for a in rows["dtype16"]]
@@ -107,7 +107,7 @@ def load_served_simulated(path: str = SERVED_CACHE) -> pd.DataFrame:
 
 
 def main(argv=None) -> None:
-    from helm_efficiency.atomic import write_text_atomic
+    from helm_efficiency.util.atomic import write_text_atomic
     from helm_efficiency.sources.measured_served import served_rows
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

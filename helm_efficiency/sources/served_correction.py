@@ -328,7 +328,7 @@ def served_power_w(hardware: str, batch) -> Tuple[np.ndarray, np.ndarray, np.nda
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    from helm_efficiency.atomic import write_text_atomic
+    from helm_efficiency.util.atomic import write_text_atomic
     from helm_efficiency.sources.measured import load_measured
     from helm_efficiency.sources.measured_served import load_served_measured
     from helm_efficiency.sources.served_anchor import load_served_simulated

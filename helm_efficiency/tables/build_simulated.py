@@ -8,7 +8,7 @@ a100-vllm) from AIConfigurator's measured-kernel simulation of every registry ar
 Each model is tabulated at the 24-point calibration grid (8 prompt x 3 output lengths, batch 1,
 bf16, TP = the smallest power of two that holds the weights) and calibrated like any profile.
 The (stack, model) simulations are independent, so they are one map over all pairs
-(helm_efficiency/executors.py); calibration per stack follows. A model the simulator does not
+(helm_efficiency/util/executors.py); calibration per stack follows. A model the simulator does not
 model on a stack is listed in the table's `not_tabulated` with the simulator's reason;
 estimation then falls back to transfer on the same stack.
 """
@@ -22,7 +22,7 @@ import pandas as pd
 
 from helm_efficiency.analytic.registry import load_registry
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.executors import map_ordered
+from helm_efficiency.util.executors import map_ordered
 from helm_efficiency.sources.aiconfigurator import CALIBRATION_OUTPUT_TOKENS, CALIBRATION_PROMPT_TOKENS, STACKS, tabulate
 from helm_efficiency.sources.anchor import CORRECTION_PATH
 from helm_efficiency.tables.anchored import anchor_table_file

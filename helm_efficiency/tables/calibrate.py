@@ -7,7 +7,7 @@ from typing import Dict, Optional, Sequence
 import pandas as pd
 
 from helm_efficiency.costmodel.estimator import learn_prefill_shape
-from helm_efficiency.measurements import validate_measurements
+from helm_efficiency.costmodel.measurements import validate_measurements
 from helm_efficiency.tables.cost_table import CostTable, entries_from_measurements
 
 

@@ -24,8 +24,8 @@ import pandas as pd
 from helm_efficiency.costmodel.estimator import RuntimeModel
 from helm_efficiency.costmodel.forms import PrefillShape
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.measurements import architecture_of
-from helm_efficiency.tables.names import HELM_TABLE, SHIPPED_TABLES
+from helm_efficiency.costmodel.measurements import architecture_of
+from helm_efficiency.stacks import HELM_TABLE, SHIPPED_TABLES
 
 SCHEMA_VERSION = 1
 MEASUREMENT_FIELDS = ("num_prompt_tokens", "num_output_tokens", "runtime_s", "batch_size")
@@ -252,7 +252,7 @@ class CostTable:
         }
 
     def save(self, path: str) -> None:
-        from helm_efficiency.atomic import write_text_atomic
+        from helm_efficiency.util.atomic import write_text_atomic
 
         write_text_atomic(path, json.dumps(self.to_json(), indent=1, sort_keys=False) + "\n")
 

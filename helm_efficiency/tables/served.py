@@ -40,6 +40,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from helm_efficiency.analytic.identity import context_window, registry_key
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.sources.served_correction import interval_factors, served_power_w  # noqa: F401 (served_power_w: part of this module's reading API)
 
@@ -215,7 +216,7 @@ def load_served_table(stack: str) -> ServedTable:
         except (OSError, ValueError) as e:
             raise EfficiencyInputError(stack, "served table", f"not a readable JSON served table: {e}")
         return table_from_json(raw, stack)
-    from helm_efficiency.tables.names import SIMULATED_TABLES
+    from helm_efficiency.stacks import SIMULATED_TABLES
 
     if stack not in SIMULATED_TABLES:
         raise EfficiencyInputError(stack, "stack", f"no served table; known: {', '.join(SIMULATED_TABLES)} (or a JSON path)")
@@ -337,16 +338,6 @@ class _ModelPoints:
         return value, gpus, placement, extrapolated, reasons, batches
 
 
-def served_key(name: Optional[str]) -> Optional[str]:
-    """The registry key a request's model name prices under: the first of the names the batch-1
-    path knows it by (estimate.known_names: the name, the HELM model it serves, their registry
-    keys) that the architecture registry resolves."""
-    from helm_efficiency.analytic.registry import registry_name
-    from helm_efficiency.estimate import known_names
-
-    if not name:
-        return None
-    return next((key for key in (registry_name(n) for n in known_names([name])) if key), None)
 
 
 def _priced_by_shape(points: "_ModelPoints", p: np.ndarray, o: np.ndarray):
@@ -369,13 +360,12 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
     model priced (`served_model`).
 
     `model_names` are HELM names, deployments, Hugging Face ids or registry keys, resolved as the
-    batch-1 estimates resolve them (`served_key`); `p`, `o` the prompt and output tokens of each
-    request. A request longer than the model's context window (estimate.context_window, as at
+    batch-1 estimates resolve them (`analytic.identity.registry_key`); `p`, `o` the prompt and output tokens of each
+    request. A request longer than the model's context window (`analytic.identity.context_window`, as at
     batch 1) is not priced. NaN rows say why in `served_reason`. Pure: reads the shipped served
     table (or a JSON path as `stack`), hardware.json and the registry only.
     """
     from helm_efficiency.analytic.hardware import hardware_spec
-    from helm_efficiency.estimate import context_window
 
     names = list(model_names)
     p = np.asarray(p, float).reshape(-1)
@@ -407,7 +397,7 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
         rows = order[bounds[u]:bounds[u + 1]]
         if not len(rows):
             continue
-        key = served_key(name)
+        key = registry_key(name)
         if key is None:
             reasons[rows] = f"{name!r} is not in the architecture registry" if name else "no model name"
             continue
@@ -539,7 +529,7 @@ def build_stack(stack_name: str, results, out_dir: str = SERVED_DIR) -> str:
     }
     os.makedirs(out_dir, exist_ok=True)
     path = served_table_path(stack_name, out_dir)
-    from helm_efficiency.atomic import write_bytes_atomic
+    from helm_efficiency.util.atomic import write_bytes_atomic
 
     write_bytes_atomic(path, encode_table(table))
     return f"{stack_name}: {len(entries)} models served, {len(not_served)} not placed -> {path} ({os.path.getsize(path) / 1e6:.2f} MB)"
@@ -563,7 +553,7 @@ def dumps_table(table: dict) -> str:
 def build(stacks: Sequence[str], out_dir: str = SERVED_DIR, models: Optional[Sequence[str]] = None, jobs: int = 1,
           progress: bool = True) -> List[str]:
     from helm_efficiency.analytic.registry import load_registry, registry_name
-    from helm_efficiency.executors import map_ordered
+    from helm_efficiency.util.executors import map_ordered
 
     registry = load_registry()
     if models:

@@ -2,12 +2,12 @@
 
 
 def run(args) -> None:
-    from helm_efficiency.measurements import read_csv
+    from helm_efficiency.costmodel.measurements import read_csv
     from helm_efficiency.tables.calibrate import calibrate_table
 
     aliases = {}
     if args.aliases:
-        from helm_efficiency.runs import read_json
+        from helm_efficiency.helm_io.runs import read_json
 
         aliases = read_json(args.aliases)
     import pandas as pd

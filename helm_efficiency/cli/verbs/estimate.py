@@ -4,7 +4,7 @@ from helm_efficiency.cli.options import _positive_float, add_sla_option, add_tab
 
 
 def run(args) -> None:
-    from helm_efficiency.estimate_csv import estimate_csv
+    from helm_efficiency.pricing.estimate_csv import estimate_csv
 
     estimate_csv(args.requests, args.output, args.table, args.power_w, args.usd_per_gpu_hour, sla=args.sla)
 

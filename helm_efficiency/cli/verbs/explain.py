@@ -6,7 +6,7 @@ from helm_efficiency.cli.options import add_table_option
 def run(args) -> None:
     import json
 
-    from helm_efficiency.estimate import explain_transfer, load_tables
+    from helm_efficiency.pricing.estimate import explain_transfer, load_tables
 
     report = explain_transfer(args.model, load_tables(args.table), args.prompt_tokens, args.output_tokens, args.hardware)
     if args.json:

@@ -5,7 +5,7 @@ import sys
 
 def run(args) -> None:
     from helm_efficiency.analytic.registry import load_registry, registry_name
-    from helm_efficiency.helm_catalog import open_text_models
+    from helm_efficiency.helm_io.catalog import open_text_models
 
     if args.missing:
         missing = [m for m in open_text_models() if registry_name(m["name"]) is None]

@@ -2,7 +2,7 @@
 
 from helm_efficiency.cli.options import _csv_ints, add_model_source
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.tables.names import DEFAULT_TABLE, stack_list
+from helm_efficiency.stacks import DEFAULT_TABLE, stack_list
 
 
 def run(args) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.analytic.vision import VisionRule, vision_rule
-from helm_efficiency.media import GENERATED
+from helm_efficiency.request_table.media import GENERATED
 
 REASON_MEDIA = "media not priced"
 IMAGE = "image"

@@ -30,9 +30,9 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.helm_json import RequestState
-from helm_efficiency.media import Media, field as _get, multimodal_text, request_media
-from helm_efficiency.tokens import TokenCounter, approximate_token_count, is_approximate, merged_tokens
+from helm_efficiency.helm_io.decoders import RequestState
+from helm_efficiency.request_table.media import Media, field as _get, multimodal_text, request_media
+from helm_efficiency.request_table.tokens import TokenCounter, approximate_token_count, is_approximate, merged_tokens
 
 STATUS_OK = "ok"
 STATUS_CACHED = "cached"

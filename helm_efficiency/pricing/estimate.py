@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.analytic.hardware import hardware_spec
+from helm_efficiency.analytic.identity import context_window, known_names
 from helm_efficiency.analytic.transfer import (
     REQUIRED_ARCH,
     complete_architecture,
@@ -31,10 +32,10 @@ from helm_efficiency.analytic.transfer import (
     transfer_from_entries,
 )
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.frames import with_columns
-from helm_efficiency.measurements import ARCHITECTURE_COLUMNS, architecture_of
+from helm_efficiency.util.frames import with_columns
+from helm_efficiency.costmodel.measurements import ARCHITECTURE_COLUMNS, architecture_of
 from helm_efficiency.analytic.registry import registry_architecture, registry_name
-from helm_efficiency.media_price import MEDIA_COLUMNS, REASON_MEDIA, MediaPlan, encoder_seconds, media_plan
+from helm_efficiency.pricing.media_price import MEDIA_COLUMNS, REASON_MEDIA, MediaPlan, encoder_seconds, media_plan
 from helm_efficiency.tables.cost_table import CostTable
 from helm_efficiency.tables.corrected_entry import CorrectedEntry, simulated_entries, table_correction
 
@@ -113,17 +114,6 @@ class FittedModels:
     size_only: Dict[str, object] = field(default_factory=dict)
 
 
-def known_names(names: Iterable[Optional[str]]) -> List[str]:
-    """`names`, then the HELM model each deployment serves (HELM's catalog and the suite's
-    prod_env, helm_catalog), then their architecture-registry keys; each once, in that order."""
-    from helm_efficiency.helm_catalog import model_of_deployment
-
-    out: List[str] = []
-    for name in [n for n in names if n]:
-        for candidate in (name, model_of_deployment(str(name))):
-            if candidate and candidate not in out:
-                out.append(candidate)
-    return out + [k for k in dict.fromkeys(registry_name(n) for n in out) if k and k not in out]
 
 
 def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]]):
@@ -220,7 +210,7 @@ class TransferEntry:
 
 def _helm_metadata(names: Sequence[Optional[str]]):
     """HELM's metadata entry for each name that has one (a deployment through its model)."""
-    from helm_efficiency.helm_catalog import model_metadata, model_of_deployment
+    from helm_efficiency.helm_io.catalog import model_metadata, model_of_deployment
 
     for name in names:
         meta = (model_metadata(model_of_deployment(name) or name) or model_metadata(name)) if name else None
@@ -236,7 +226,7 @@ def _num_parameters(rows: pd.DataFrame, names: Sequence[str]) -> Optional[float]
 
 
 def _closed_model(names: Sequence[Optional[str]]) -> Optional[str]:
-    from helm_efficiency.helm_catalog import CLOSED_ACCESS
+    from helm_efficiency.helm_io.catalog import CLOSED_ACCESS
 
     return next((m["name"] for m in _helm_metadata(names) if m.get("access") in CLOSED_ACCESS), None)
 
@@ -273,26 +263,6 @@ def unestimated_reason(identity: ModelIdentity) -> str:
     return f"{REASON_UNKNOWN_MODEL}: {name}: no table entry, not in the architecture registry, no architecture columns, and no num_parameters"
 
 
-def context_window(names: Sequence[Optional[str]], entry=None) -> Optional[tuple]:
-    """(tokens, where it says so): the entry's own architecture (a profiled model's
-    max_position_embeddings), else the first name's registry config, else HELM's
-    model_deployments.yaml. None when nothing says."""
-    from helm_efficiency.analytic.architecture import context_window as config_context_window
-    from helm_efficiency.analytic.registry import registry_entry
-    from helm_efficiency.helm_catalog import deployment_context_window
-
-    own = (getattr(entry, "architecture", None) or {}).get("max_position_embeddings")
-    if own:
-        return int(own), f"max_position_embeddings of the profiled {entry.model}"
-
-    for name in (n for n in names if n):
-        stated = config_context_window((registry_entry(name) or {}).get("config", {}))
-        if stated:
-            return stated[1], f"{stated[0]} of {registry_name(name)} in the architecture registry"
-        tokens = deployment_context_window(name)
-        if tokens:
-            return tokens, f"max request length of {name} in HELM's model_deployments.yaml"
-    return None
 
 
 def _give_reason(result: dict, index: np.ndarray, reason: str) -> None:
@@ -441,7 +411,7 @@ def estimate_idealized(
         _price(result, index, entry, p, predicted, power_w, usd_per_gpu_hour, encoder_s)
     if "approximate_tokens" in out:
         # Tokens counted by the offline fallback: the interval also spans its measured error.
-        from helm_efficiency.tokens import FALLBACK_RELATIVE_ERROR
+        from helm_efficiency.request_table.tokens import FALLBACK_RELATIVE_ERROR
 
         approx = out["approximate_tokens"].fillna(False).astype(bool).to_numpy()
         result["idealized_runtime_lo_s"][approx] /= 1.0 + FALLBACK_RELATIVE_ERROR

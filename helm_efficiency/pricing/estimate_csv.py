@@ -5,9 +5,9 @@ from typing import Optional, Sequence
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.estimate import estimate_idealized, load_tables
-from helm_efficiency.efficiency import served_columns
-from helm_efficiency.measurements import ARCHITECTURE_COLUMNS, check_architecture_columns, check_names, check_positive_numeric, read_csv, require_columns
+from helm_efficiency.pricing.estimate import estimate_idealized, load_tables
+from helm_efficiency.pricing.efficiency import served_columns
+from helm_efficiency.costmodel.measurements import ARCHITECTURE_COLUMNS, check_architecture_columns, check_names, check_positive_numeric, read_csv, require_columns
 
 REQUIRED = ["model", "num_prompt_tokens", "num_output_tokens"]
 

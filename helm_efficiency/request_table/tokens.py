@@ -107,7 +107,7 @@ def offline_tokenizer_reason(deployment: str) -> Optional[str]:
     try:
         from helm.benchmark.tokenizer_config_registry import TOKENIZER_NAME_TO_CONFIG
 
-        from helm_efficiency.helm_catalog import registered_deployment
+        from helm_efficiency.helm_io.catalog import registered_deployment
     except ImportError as e:
         return f"HELM is not importable ({e})"
     _register_helm_configs()
@@ -147,7 +147,7 @@ def helm_counter(deployment: str) -> TokenCounter:
             from helm.common.cache_backend_config import BlackHoleCacheBackendConfig
             from helm.tokenizers.auto_tokenizer import AutoTokenizer
 
-            from helm_efficiency.helm_catalog import registered_deployment
+            from helm_efficiency.helm_io.catalog import registered_deployment
 
             state["name"] = registered_deployment(deployment).tokenizer_name
             state["tokenizer"] = AutoTokenizer({}, BlackHoleCacheBackendConfig())

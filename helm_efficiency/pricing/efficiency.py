@@ -10,9 +10,10 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
+from helm_efficiency.analytic.identity import registry_key
 from helm_efficiency.denoise.requests import denoise_requests
-from helm_efficiency.estimate import estimate_idealized
-from helm_efficiency.frames import with_columns
+from helm_efficiency.pricing.estimate import estimate_idealized
+from helm_efficiency.util.frames import with_columns
 from helm_efficiency.tables.cost_table import CostTable
 
 
@@ -37,7 +38,7 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], sla=None) -> pd
     the stack has no served table or the model none). A row the batch-1 chain priced from the
     stack's own entry is served as that entry's model (`reference_model`), so both numbers price
     one model; other rows by their HELM model, else their deployment, resolved as at batch 1."""
-    from helm_efficiency.tables.served import DEFAULT_SLA, ESTIMATE_COLUMNS, has_served_table, served_estimates, served_key
+    from helm_efficiency.tables.served import DEFAULT_SLA, ESTIMATE_COLUMNS, has_served_table, served_estimates
 
     out = requests
     if stack is None or not has_served_table(stack):
@@ -54,7 +55,7 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], sla=None) -> pd
     pairs = list(zip(column("model"), column("model_deployment")))
     chosen = {}
     for model, deployment in dict.fromkeys(pairs):
-        chosen[(model, deployment)] = next((n for n in (model, deployment) if isinstance(n, str) and served_key(n)),
+        chosen[(model, deployment)] = next((n for n in (model, deployment) if isinstance(n, str) and registry_key(n)),
                                            model if isinstance(model, str) else deployment)
     names = [ref if use else chosen[pair] for use, ref, pair in zip(calibrated, column("reference_model"), pairs)]
     served = served_estimates(names, out["num_prompt_tokens"].to_numpy(float), out["num_output_tokens"].to_numpy(float), stack, sla or DEFAULT_SLA)
@@ -64,7 +65,7 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], sla=None) -> pd
 def _without_media(requests: pd.DataFrame, columns: dict) -> dict:
     """No served number for a request that carried or generated media: the served tables price
     text tokens, and neither a vision encoder's nor any other media's batched cost is modelled."""
-    from helm_efficiency.media_price import REASON_MEDIA, has_media
+    from helm_efficiency.pricing.media_price import REASON_MEDIA, has_media
 
     media = has_media(requests)
     if media.any():

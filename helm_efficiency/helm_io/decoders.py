@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 import msgspec
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.runs import read_json
+from helm_efficiency.helm_io.runs import read_json
 
 
 class _Skipped(msgspec.Struct):

@@ -1,0 +1,1 @@
+"""The requests table: one row per HELM request state, with token counts and media."""

@@ -1,0 +1,1 @@
+"""Plumbing without domain knowledge: atomic writes, process pools, adding columns."""
