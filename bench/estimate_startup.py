@@ -4,7 +4,9 @@
 
 Each repeat is a fresh process (the OS file cache stays warm after the first). Baselines measured
 in the same run: `python -c pass` (interpreter start) and `python -c "import pandas"` (the floor
-for any pandas tool). Target (issue #16): under 1.5 s on this 2-core machine.
+for any pandas tool). Target (issue #35): at most 2x `import pandas` measured in the same run.
+The first run on a machine parses HELM's catalog YAML and caches it (helm_io/catalog.cache_dir);
+the warm-up run below pays that, as a user's first call does.
 """
 
 import argparse
@@ -45,7 +47,8 @@ def main() -> None:
     for name, seconds in results.items():
         print(f"{name:45s} {seconds:6.2f} s  ({seconds / base:.1f}x import pandas)")
     total = results[f"estimate, one row, --table {args.table}"]
-    print(f"\ntarget < 1.5 s: {'met' if total < 1.5 else 'NOT met'} ({total:.2f} s, median of {args.repeats})")
+    ratio = total / base
+    print(f"\ntarget <= 2x import pandas: {'met' if ratio <= 2 else 'NOT met'} ({ratio:.2f}x, {total:.2f} s, median of {args.repeats})")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.util.executors import local_pool, map_ordered
 from helm_efficiency.pricing.estimate import load_tables
 from helm_efficiency.stacks import DEFAULT_TABLE
-from helm_efficiency.tables.served import DEFAULT_SLA
+from helm_efficiency.tables.sla import DEFAULT_SLA
 from helm_efficiency.helm import aggregate, stats_json
 from helm_efficiency.helm.local_models import run_requests
 from helm_efficiency.helm.stats import RUN_COUNT_COLUMNS, suite_run_count_values

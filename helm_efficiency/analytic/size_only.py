@@ -15,8 +15,6 @@ from typing import List, Sequence
 
 import numpy as np
 import pandas as pd
-from statsmodels.regression.linear_model import OLS
-from statsmodels.tools.tools import add_constant
 
 from helm_efficiency.analytic import flops as F
 from helm_efficiency.errors import EfficiencyInputError, check_fitted
@@ -40,6 +38,9 @@ class SizeOnlyModel:
         self.alpha = alpha
 
     def _fit_arrays(self, log_sizes: np.ndarray, prefill: np.ndarray, decode: np.ndarray):
+        from statsmodels.regression.linear_model import OLS  # here, not at import: start-up stays light
+        from statsmodels.tools.tools import add_constant
+
         x = add_constant(log_sizes)
         return ([OLS(np.log(prefill[:, k]), x).fit().params for k in range(prefill.shape[1])],
                 [OLS(np.log(decode[:, k]), x).fit().params for k in range(decode.shape[1])])

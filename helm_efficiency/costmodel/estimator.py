@@ -8,11 +8,11 @@ profiled runtimes span orders of magnitude. Runtimes are seconds per request at 
 measured batch size.
 """
 
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
-from statsmodels.regression.linear_model import WLS
 
 from helm_efficiency.costmodel.forms import FORMS, KNOT_FORMS, PrefillShape, design_matrix, param_names
 from helm_efficiency.errors import EfficiencyInputError, check_fitted
@@ -20,17 +20,40 @@ from helm_efficiency.errors import EfficiencyInputError, check_fitted
 AUTO_PREFERENCE = ("paper_context", "paper", "long_context")
 
 
-def prediction_frame(result, x: np.ndarray, weights: np.ndarray, alpha: float) -> pd.DataFrame:
-    """statsmodels' `get_prediction(...).summary_frame(alpha)` for rows `x` with observation weights.
+@dataclass(frozen=True)
+class LinearFit:
+    """What prediction needs of a statsmodels WLS fit: parameters, their covariance, the residual
+    scale and degrees of freedom. `prediction` is statsmodels' own `get_prediction(x, weights)`
+    observation interval, written out (same operations, same floats), so a fit stored with a
+    shipped table predicts without importing statsmodels (~1 s of a one-row estimate's start)."""
 
-    statsmodels rejects weights when there are exactly as many rows as parameters (it takes
-    them for a transposed design), so that case is padded with one repeated row.
-    """
-    pad = x.shape[0] == x.shape[1]
-    if pad:
-        x, weights = np.vstack([x, x[-1:]]), np.append(weights, weights[-1])
-    frame = result.get_prediction(x, weights=weights).summary_frame(alpha=alpha)
-    return frame.iloc[:-1] if pad else frame
+    params: np.ndarray
+    cov_params: np.ndarray
+    scale: float
+    df_resid: float
+
+    @classmethod
+    def from_result(cls, result) -> "LinearFit":
+        return cls(np.asarray(result.params, float), np.asarray(result.cov_params(), float), float(result.scale), float(result.df_resid))
+
+    def prediction(self, x: np.ndarray, weights: np.ndarray, alpha: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(mean, lower, upper) of the 1 − alpha prediction interval for new observations at rows
+        `x` with observation weights (variance scale / weight), Student t with df_resid."""
+        from scipy.special import stdtrit  # scipy.stats.t.ppf's own kernel, without importing scipy.stats
+
+        mean = np.dot(x, self.params)
+        var_pred_mean = (x * np.dot(self.cov_params, x.T).T).sum(1)
+        se_obs = np.sqrt(var_pred_mean + self.scale / np.asarray(weights, float))
+        q = stdtrit(self.df_resid, 1 - alpha / 2.0)
+        return mean, mean - q * se_obs, mean + q * se_obs
+
+    def to_json(self) -> dict:
+        return {"params": self.params.tolist(), "cov_params": self.cov_params.tolist(), "scale": self.scale, "df_resid": self.df_resid}
+
+    @classmethod
+    def from_json(cls, raw: dict) -> "LinearFit":
+        return cls(np.asarray(raw["params"], float), np.asarray(raw["cov_params"], float).reshape(len(raw["params"]), -1),
+                   float(raw["scale"]), float(raw["df_resid"]))
 
 
 def _full_rank(x: np.ndarray) -> bool:
@@ -72,6 +95,8 @@ class RuntimeModel:
         x = self._design(form, p, o, knots)
         if not _full_rank(x):
             return None, knots
+        from statsmodels.regression.linear_model import WLS  # here, not at import: a stored fit predicts without it
+
         # Relative errors: weights 1/T² so short requests count as much as long ones.
         return WLS(t, x, weights=1.0 / t**2).fit(), knots
 
@@ -132,6 +157,7 @@ class RuntimeModel:
         ratio = self.cv_scale_ / result.scale if result.scale > 0 else np.inf
         self.noise_inflation_ = float(ratio) if np.isfinite(ratio) and ratio > 1 else 1.0
         self.result_ = result
+        self.linear_ = LinearFit.from_result(result)
         self.knots_ = knots
         self.param_names_ = param_names(self.form_, knots)
         self.num_prompt_tokens_range_ = (int(p.min()), int(p.max()))
@@ -142,24 +168,45 @@ class RuntimeModel:
     # -- prediction --------------------------------------------------------------------------
     def predict(self, num_prompt_tokens: Union[Sequence[float], np.ndarray], num_output_tokens: Union[Sequence[float], np.ndarray]) -> pd.DataFrame:
         """Columns: runtime_s, runtime_lo_s, runtime_hi_s (1−alpha prediction interval), extrapolated."""
-        check_fitted(self, "result_")
+        check_fitted(self, "linear_")
         p = np.asarray(num_prompt_tokens, float)
         o = np.asarray(num_output_tokens, float)
         x = self._design(self.form_, p, o, self.knots_)
-        mean = x @ self.result_.params
+        mean = x @ self.linear_.params
         # The fit's errors are relative, so a point's observation noise scales with its runtime.
         weights = 1.0 / np.maximum(np.abs(mean), 1e-12) ** 2 / self.noise_inflation_
-        frame = prediction_frame(self.result_, x, weights, self.alpha)
+        mean, lower, upper = self.linear_.prediction(x, weights, self.alpha)
         p_lo, p_hi = self.num_prompt_tokens_range_
         o_lo, o_hi = self.num_output_tokens_range_
         return pd.DataFrame(
             {
-                "runtime_s": frame["mean"].to_numpy(),
-                "runtime_lo_s": np.maximum(frame["obs_ci_lower"].to_numpy(), 0.0),
-                "runtime_hi_s": frame["obs_ci_upper"].to_numpy(),
+                "runtime_s": mean,
+                "runtime_lo_s": np.maximum(lower, 0.0),
+                "runtime_hi_s": upper,
                 "extrapolated": (p < p_lo) | (p > p_hi) | (o < o_lo) | (o > o_hi),
             }
         )
+
+    # -- stored fits (shipped tables carry them: tables/fits.py) --------------------------------
+    def to_stored(self) -> dict:
+        """What `predict` needs, as JSON (floats exact): the chosen form, knots, the linear fit,
+        the interval's noise inflation and the valid ranges."""
+        check_fitted(self, "linear_")
+        return {"form": self.form_, "knots": self.knots_.tolist(), "linear": self.linear_.to_json(), "alpha": self.alpha,
+                "noise_inflation": self.noise_inflation_, "num_prompt_tokens_range": list(self.num_prompt_tokens_range_),
+                "num_output_tokens_range": list(self.num_output_tokens_range_)}
+
+    @classmethod
+    def from_stored(cls, raw: dict, prefill_shape: Optional[PrefillShape] = None) -> "RuntimeModel":
+        """A model that predicts as the fit it was stored from did (`summary` needs a real fit)."""
+        model = cls(form=raw["form"], alpha=raw["alpha"], prefill_shape=prefill_shape)
+        model.form_ = raw["form"]
+        model.knots_ = np.asarray(raw["knots"], float)
+        model.linear_ = LinearFit.from_json(raw["linear"])
+        model.noise_inflation_ = float(raw["noise_inflation"])
+        model.num_prompt_tokens_range_ = tuple(int(v) for v in raw["num_prompt_tokens_range"])
+        model.num_output_tokens_range_ = tuple(int(v) for v in raw["num_output_tokens_range"])
+        return model
 
     def summary(self) -> dict:
         """Fit statistics for a CostTable entry: form, parameters with standard errors, fit quality."""

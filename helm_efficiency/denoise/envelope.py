@@ -19,7 +19,6 @@ from typing import Dict, Optional
 
 import numpy as np
 import pandas as pd
-from statsmodels.regression.quantile_regression import QuantReg
 
 from helm_efficiency.errors import check_fitted
 
@@ -178,6 +177,8 @@ class LowerEnvelopeDenoiser:
         pass is absolute, each later pass divides the rows by the previous fitted surface
         (floored at half the fastest timing, so a surface near zero cannot blow a row up)."""
         def solve(xs, ts):
+            from statsmodels.regression.quantile_regression import QuantReg  # here: importing it costs ~1 s at start-up
+
             result = QuantReg(ts, xs).fit(q=self.quantile_, max_iter=5000)
             return result, result.params
 

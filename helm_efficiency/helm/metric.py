@@ -61,7 +61,7 @@ class InferenceEfficiencyMetric(Metric):
         quantile: Optional[float] = None,
         sla: Optional[str] = None,
     ):
-        from helm_efficiency.tables.served import DEFAULT_SLA, parse_sla
+        from helm_efficiency.tables.sla import DEFAULT_SLA, parse_sla
 
         self.table_names = list(split_table_names(tables))
         self.sla = parse_sla(sla) if sla else DEFAULT_SLA

@@ -24,7 +24,7 @@ import pandas as pd
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.helm.metric_names import HELM_FILLED_STATS
 from helm_efficiency.helm_io.runs import RUN_METADATA, STATS, read_json
-from helm_efficiency.tables.served import DEFAULT_SLA
+from helm_efficiency.tables.sla import DEFAULT_SLA
 
 SCORED_LIVE = "helm-run"
 SCORED_BY_RESCORE = "rescore"

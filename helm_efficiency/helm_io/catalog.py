@@ -7,7 +7,9 @@ the estimate path stays light. Returns empty results when HELM is not installed.
 """
 
 import copy
+import hashlib
 import os
+import pickle
 from functools import lru_cache
 from importlib import resources
 from typing import Dict, List, Optional
@@ -24,7 +26,33 @@ def _yaml(package: str, file_name: str) -> dict:
         text = resources.files(package).joinpath(file_name).read_text()
     except (ModuleNotFoundError, FileNotFoundError):
         return {}
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    return _parsed(text)
+
+
+def cache_dir() -> str:
+    """Where parsed copies of HELM's YAML are kept: $HELM_EFFICIENCY_CACHE, else ~/.cache/helm_efficiency."""
+    return os.environ.get("HELM_EFFICIENCY_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "helm_efficiency")
+
+
+def _parsed(text: str) -> dict:
+    """`text` parsed as YAML. HELM's catalog is ~1 MB of YAML and takes ~0.4 s to parse, most of
+    a one-row estimate's time, so the parse is kept as a pickle named by the text's SHA-256: the
+    same text always gives the same data (dates stay dates), and another text another file. A
+    cache that cannot be read or written is skipped; the YAML is then parsed."""
+    path = os.path.join(cache_dir(), f"yaml-{hashlib.sha256(text.encode()).hexdigest()}.pickle")
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except Exception:  # absent, or unreadable: parse
+        pass
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    try:
+        from helm_efficiency.util.atomic import write_bytes_atomic
+
+        write_bytes_atomic(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError:
+        pass
+    return data
 
 
 _LOCAL_PATH: Optional[str] = None

@@ -11,12 +11,14 @@ Names resolve to entries through the table's aliases: HELM deployment → HELM m
 entry model (e.g. ``together/gpt-j-6b`` → ``eleutherai/gpt-j-6b`` → ``gptj_6b``).
 """
 
+import gzip
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from importlib import resources
-from typing import Dict, Iterable, List, Optional, Protocol, Sequence, Tuple, runtime_checkable
+from typing import Dict, Iterable, List, Mapping, Optional, Protocol, Sequence, Tuple, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -83,6 +85,9 @@ class CostEntry:
     # phase, {"prefill": (lo, hi), "decode": (lo, hi)}, which widens the 90% interval to what
     # published measurements of the stack show.
     measured_spread: Optional[Dict[str, Tuple[float, float]]] = None
+    # Fits stored with a shipped table (tables/fits.py), by entry_key: predictions then need no
+    # statsmodels. Not part of the entry's identity; a key that does not match is fitted afresh.
+    fit_store: Optional[Mapping[str, Dict[str, dict]]] = field(default=None, repr=False)
 
     @cached_property
     def _identity(self) -> str:
@@ -100,15 +105,33 @@ class CostEntry:
         return hash(self._identity)
 
     @cached_property
-    def _models(self) -> Dict[int, RuntimeModel]:
+    def key(self) -> str:
+        """SHA-256 of the entry's identity: names its stored fit."""
+        return hashlib.sha256(self._identity.encode()).hexdigest()
+
+    @cached_property
+    def _fitted(self) -> Dict[int, RuntimeModel]:
+        """statsmodels fits, one per profiled batch size, made from the measurements now."""
         models = {}
         for batch_size, rows in self.measurements.groupby("batch_size"):
             source = f"cost table entry {self.model}@{self.hardware} (batch {batch_size})"
             models[int(batch_size)] = RuntimeModel(form=self.form, prefill_shape=self.prefill_shape).fit(rows, source)
         return models
 
+    @cached_property
+    def _models(self) -> Dict[int, RuntimeModel]:
+        """The stored fit where the table carries one for exactly this entry, else `_fitted`."""
+        stored = (self.fit_store or {}).get(self.key) if self.fit_store else None
+        if stored is None:
+            return self._fitted
+        return {int(b): RuntimeModel.from_stored(raw, self.prefill_shape) for b, raw in stored.items()}
+
+    def stored_fits(self) -> Dict[str, dict]:
+        """{batch size: RuntimeModel.to_stored()} of a fresh fit: what tables/fits.py writes."""
+        return {str(b): m.to_stored() for b, m in self._fitted.items()}
+
     def fit_summary(self) -> Dict[str, dict]:
-        return {str(b): m.summary() for b, m in self._models.items()}
+        return {str(b): m.summary() for b, m in self._fitted.items()}
 
     def predict(self, num_prompt_tokens, num_output_tokens, batch_size: Optional[int] = None) -> pd.DataFrame:
         """Idealized runtime per request (s) with a 90% interval and an `extrapolated` flag.
@@ -257,7 +280,8 @@ class CostTable:
         write_text_atomic(path, json.dumps(self.to_json(), indent=1, sort_keys=False) + "\n")
 
 
-def _entry_from_json(raw: dict, shapes: Dict[str, PrefillShape], source: str) -> CostEntry:
+def _entry_from_json(raw: dict, shapes: Dict[str, PrefillShape], source: str,
+                     fit_store: Optional[Mapping[str, Dict[str, dict]]] = None) -> CostEntry:
     for key in ("model", "hardware", "form", "measurements"):
         if key not in raw:
             raise EfficiencyInputError(source, f"entries[].{key}", "missing")
@@ -279,10 +303,11 @@ def _entry_from_json(raw: dict, shapes: Dict[str, PrefillShape], source: str) ->
         provenance=raw.get("provenance", {}),
         prefill_shape=shapes.get(raw["hardware"]),
         measured_spread={k: tuple(v) for k, v in raw["measured_spread"].items()} if raw.get("measured_spread") else None,
+        fit_store=fit_store,
     )
 
 
-def table_from_json(raw: dict, source: str) -> CostTable:
+def table_from_json(raw: dict, source: str, fit_store: Optional[Mapping[str, Dict[str, dict]]] = None) -> CostTable:
     if not isinstance(raw, dict) or "entries" not in raw:
         raise EfficiencyInputError(source, "entries", "missing; not a helm-efficiency CostTable")
     version = raw.get("schema_version")
@@ -294,7 +319,7 @@ def table_from_json(raw: dict, source: str) -> CostTable:
     }
     return CostTable(
         name=raw.get("name", os.path.basename(source)),
-        entries=[_entry_from_json(e, shapes, source) for e in raw["entries"]],
+        entries=[_entry_from_json(e, shapes, source, fit_store) for e in raw["entries"]],
         aliases=dict(raw.get("aliases", {})),
         prefill_shapes=shapes,
         description=raw.get("description", ""),
@@ -345,9 +370,21 @@ def load_table(name_or_path: str) -> CostTable:
     elif name_or_path in SHIPPED_TABLES:
         source = f"helm_efficiency/tables/data/{name_or_path}.json"
         raw = json.loads(resources.files("helm_efficiency.tables").joinpath(f"data/{name_or_path}.json").read_text())
+        return table_from_json(raw, source, fit_store(name_or_path))
     else:
         raise EfficiencyInputError(name_or_path, "table", f"no such file, and not a shipped table {SHIPPED_TABLES + (HELM_TABLE,)}")
     return table_from_json(raw, source)
+
+
+FITS_FOLDER = "data/fits"  # under helm_efficiency/tables: <table>.json.gz, written by python -m helm_efficiency.tables.fits
+
+
+def fit_store(name: str) -> Optional[Dict[str, Dict[str, dict]]]:
+    """The fits stored with shipped table `name` ({entry key: {batch size: stored fit}}), or None."""
+    path = resources.files("helm_efficiency.tables").joinpath(f"{FITS_FOLDER}/{name}.json.gz")
+    if not path.is_file():
+        return None
+    return json.loads(gzip.decompress(path.read_bytes()))
 
 
 def _row_provenance(row: pd.Series) -> dict:
