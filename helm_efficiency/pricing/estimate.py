@@ -131,7 +131,8 @@ def transfer_pool(tables: Sequence[CostTable]) -> List:
     is a shipped one, the other shipped tables' (a stack's profiles on other hardware inform its
     regression), first occurrence winning. A user's own table is never mixed with the shipped
     ones, so its results do not change when a shipped table is rebuilt."""
-    from helm_efficiency.tables.cost_table import SHIPPED_TABLES, shipped_table
+    from helm_efficiency.stacks import SHIPPED_TABLES
+    from helm_efficiency.tables.cost_table import shipped_table
 
     shipped = [shipped_table(name) for name in SHIPPED_TABLES]
     all_shipped = all(any(table is s for s in shipped) for table in tables)
@@ -436,6 +437,7 @@ def _encoder(media: MediaPlan, tables: Sequence[CostTable], fitted: FittedModels
 def load_tables(names: Sequence[str]) -> List[CostTable]:
     """Tables by shipped name (a100, v100, cpu, helm: loaded once per process) or JSON path
     (read each time, so an edited file is picked up)."""
-    from helm_efficiency.tables.cost_table import HELM_TABLE, SHIPPED_TABLES, load_table, shipped_table
+    from helm_efficiency.stacks import HELM_TABLE, SHIPPED_TABLES
+    from helm_efficiency.tables.cost_table import load_table, shipped_table
 
     return [shipped_table(name) if name in SHIPPED_TABLES + (HELM_TABLE,) else load_table(name) for name in names]

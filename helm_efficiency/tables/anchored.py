@@ -26,7 +26,8 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.sources.anchor import CORRECTION_PATH, PhaseCorrection, load_correction
+from helm_efficiency.sources.anchor import CORRECTION_PATH, load_correction
+from helm_efficiency.sources.correction import PhaseCorrection
 from helm_efficiency.tables.build import DATA_DIR
 
 
