@@ -36,15 +36,18 @@ class LinearFit:
     def from_result(cls, result) -> "LinearFit":
         return cls(np.asarray(result.params, float), np.asarray(result.cov_params(), float), float(result.scale), float(result.df_resid))
 
-    def prediction(self, x: np.ndarray, weights: np.ndarray, alpha: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(mean, lower, upper) of the 1 − alpha prediction interval for new observations at rows
-        `x` with observation weights (variance scale / weight), Student t with df_resid."""
+    def t_quantile(self, alpha: float) -> float:
+        """The Student t quantile of a 1 − alpha two-sided interval with df_resid degrees of freedom."""
         from scipy.special import stdtrit  # scipy.stats.t.ppf's own kernel, without importing scipy.stats
 
+        return float(stdtrit(self.df_resid, 1 - alpha / 2.0))
+
+    def prediction(self, x: np.ndarray, weights: np.ndarray, q: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(mean, lower, upper) of the prediction interval for new observations at rows `x` with
+        observation weights (variance scale / weight); q = t_quantile(alpha)."""
         mean = np.dot(x, self.params)
         var_pred_mean = (x * np.dot(self.cov_params, x.T).T).sum(1)
         se_obs = np.sqrt(var_pred_mean + self.scale / np.asarray(weights, float))
-        q = stdtrit(self.df_resid, 1 - alpha / 2.0)
         return mean, mean - q * se_obs, mean + q * se_obs
 
     def to_json(self) -> dict:
@@ -158,6 +161,7 @@ class RuntimeModel:
         self.noise_inflation_ = float(ratio) if np.isfinite(ratio) and ratio > 1 else 1.0
         self.result_ = result
         self.linear_ = LinearFit.from_result(result)
+        self.t_quantile_ = self.linear_.t_quantile(self.alpha)
         self.knots_ = knots
         self.param_names_ = param_names(self.form_, knots)
         self.num_prompt_tokens_range_ = (int(p.min()), int(p.max()))
@@ -175,7 +179,7 @@ class RuntimeModel:
         mean = x @ self.linear_.params
         # The fit's errors are relative, so a point's observation noise scales with its runtime.
         weights = 1.0 / np.maximum(np.abs(mean), 1e-12) ** 2 / self.noise_inflation_
-        mean, lower, upper = self.linear_.prediction(x, weights, self.alpha)
+        mean, lower, upper = self.linear_.prediction(x, weights, self.t_quantile_)
         p_lo, p_hi = self.num_prompt_tokens_range_
         o_lo, o_hi = self.num_output_tokens_range_
         return pd.DataFrame(
@@ -193,6 +197,7 @@ class RuntimeModel:
         the interval's noise inflation and the valid ranges."""
         check_fitted(self, "linear_")
         return {"form": self.form_, "knots": self.knots_.tolist(), "linear": self.linear_.to_json(), "alpha": self.alpha,
+                "t_quantile": self.t_quantile_,
                 "noise_inflation": self.noise_inflation_, "num_prompt_tokens_range": list(self.num_prompt_tokens_range_),
                 "num_output_tokens_range": list(self.num_output_tokens_range_)}
 
@@ -203,6 +208,7 @@ class RuntimeModel:
         model.form_ = raw["form"]
         model.knots_ = np.asarray(raw["knots"], float)
         model.linear_ = LinearFit.from_json(raw["linear"])
+        model.t_quantile_ = float(raw["t_quantile"])  # stored: computing it would import scipy.special
         model.noise_inflation_ = float(raw["noise_inflation"])
         model.num_prompt_tokens_range_ = tuple(int(v) for v in raw["num_prompt_tokens_range"])
         model.num_output_tokens_range_ = tuple(int(v) for v in raw["num_output_tokens_range"])
