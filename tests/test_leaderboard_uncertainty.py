@@ -308,3 +308,15 @@ def test_bad_uncertainty_options_are_named(tmp_path, data_dir):
         write_leaderboard(csv, str(tmp_path / "a"), write_stats=True)
     with pytest.raises(EfficiencyInputError, match="--draws.*100 or more"):
         write_leaderboard(csv, str(tmp_path / "b"), draws=10)
+
+
+def test_a_run_whose_per_instance_stats_cannot_be_read_gets_a_reason_not_a_crash(tmp_path):
+    from helm_efficiency.helm_io.runs import PER_INSTANCE_STATS
+    from helm_efficiency.report.instance_stats import suite_instances
+
+    (tmp_path / "bad_run").mkdir()
+    (tmp_path / "bad_run" / PER_INSTANCE_STATS).write_text("{}")
+    runs = pd.DataFrame({"run": ["bad_run", "no_metric_run"], "metric": ["exact_match", None]})
+    out = suite_instances(str(tmp_path), runs, {})
+    assert out["bad_run"].startswith("unreadable per-instance stats (") and PER_INSTANCE_STATS in out["bad_run"]
+    assert out["no_metric_run"] == "no capability metric"

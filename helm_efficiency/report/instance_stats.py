@@ -8,11 +8,12 @@ read) are kept. Read by helm_json's typed reader, as rescore reads the file.
 
 import os
 import re
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, Mapping, Optional
 
 import numpy as np
 import pandas as pd
 
+from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.helm_io.decoders import read_per_instance_stats
 from helm_efficiency.helm_io.runs import PER_INSTANCE_STATS, PREFERRED_SPLITS
 
