@@ -19,7 +19,8 @@ def test_every_step_is_a_module_with_a_command_line_and_the_order_is_stated():
     for _, command, _ in plan:
         path = os.path.join(ROOT, *command[0].split(".")) + ".py"
         with open(path) as f:
-            assert "def main(" in f.read() and "__main__" in open(path).read(), command[0]
+            text = f.read()
+        assert "def main(" in text and "__main__" in text, command[0]
 
 
 def test_an_unknown_step_is_refused_naming_the_steps(capsys):

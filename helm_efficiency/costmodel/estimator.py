@@ -55,8 +55,7 @@ class LinearFit:
 
     @classmethod
     def from_json(cls, raw: dict) -> "LinearFit":
-        return cls(np.asarray(raw["params"], float), np.asarray(raw["cov_params"], float).reshape(len(raw["params"]), -1),
-                   float(raw["scale"]), float(raw["df_resid"]))
+        return cls(np.asarray(raw["params"], float), np.asarray(raw["cov_params"], float), float(raw["scale"]), float(raw["df_resid"]))
 
 
 def _full_rank(x: np.ndarray) -> bool:

@@ -16,6 +16,8 @@ from typing import Dict, List, Optional
 
 import yaml
 
+from helm_efficiency.util.atomic import write_bytes_atomic
+
 CLOSED_ACCESS = ("closed", "limited")
 
 
@@ -47,8 +49,6 @@ def _parsed(text: str) -> dict:
         pass
     data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     try:
-        from helm_efficiency.util.atomic import write_bytes_atomic
-
         write_bytes_atomic(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
     except OSError:
         pass

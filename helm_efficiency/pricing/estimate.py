@@ -34,7 +34,7 @@ from helm_efficiency.analytic.transfer import (
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.util.frames import with_columns
 from helm_efficiency.costmodel.measurements import ARCHITECTURE_COLUMNS, architecture_of
-from helm_efficiency.analytic.registry import registry_architecture, registry_name
+from helm_efficiency.analytic.registry import registry_architecture
 from helm_efficiency.pricing.media_price import MEDIA_COLUMNS, REASON_MEDIA, MediaPlan, encoder_seconds, media_plan
 from helm_efficiency.tables.cost_table import CostTable
 from helm_efficiency.tables.corrected_entry import CorrectedEntry, simulated_entries, table_correction
@@ -112,8 +112,6 @@ class FittedModels:
 
     transfer: Dict[str, object] = field(default_factory=dict)
     size_only: Dict[str, object] = field(default_factory=dict)
-
-
 
 
 def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]]):

@@ -121,7 +121,7 @@ class CostEntry:
     @cached_property
     def _models(self) -> Dict[int, RuntimeModel]:
         """The stored fit where the table carries one for exactly this entry, else `_fitted`."""
-        stored = (self.fit_store or {}).get(self.key) if self.fit_store else None
+        stored = self.fit_store.get(self.key) if self.fit_store else None
         if stored is None:
             return self._fitted
         return {int(b): RuntimeModel.from_stored(raw, self.prefill_shape) for b, raw in stored.items()}

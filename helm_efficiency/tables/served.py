@@ -388,7 +388,8 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
 def _simulate(job: Tuple[str, str]) -> Tuple[str, str, Optional[dict], Optional[str]]:
     """(stack, model, entry or None, reason or None) for one pair: the simulator's aggregated
     search at every stored shape and placement."""
-    from helm_efficiency.analytic.architecture import architecture_from_config, context_window
+    from helm_efficiency.analytic.architecture import architecture_from_config
+    from helm_efficiency.analytic.architecture import context_window as config_context_window
     from helm_efficiency.analytic.hardware import require_hardware_spec
     from helm_efficiency.analytic.registry import load_registry
     from helm_efficiency.analytic.transfer import tensor_parallel_for
@@ -399,7 +400,7 @@ def _simulate(job: Tuple[str, str]) -> Tuple[str, str, Optional[dict], Optional[
     stack_name, key = job
     reference = STACKS[stack_name]
     entry = load_registry()[key]
-    window = context_window(entry["config"])
+    window = config_context_window(entry["config"])
     try:
         arch = architecture_from_config(entry["config"], f"registry {key}")
         base = int(tensor_parallel_for(arch, require_hardware_spec(reference.hardware)))
