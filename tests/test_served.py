@@ -279,6 +279,23 @@ def test_cost_energy_and_intervals_are_consistent():
         assert (out[f"{base}_lo"] <= out[base]).all() and (out[base] <= out[f"{base}_hi"]).all()
 
 
+def test_the_band_at_a_latency_target_carries_the_latency_uncertainty():
+    """hi is the cost of meeting the target if TPOT is hi_f times ours (a tighter target on our
+    points), so it is at least the fixed-point band, and more where the latency binds."""
+    from helm_efficiency.sources.served_correction import interval_factors
+
+    lo_f, hi_f, _ = interval_factors(STACK)
+    names, p, o = ["meta/llama-3-8b"] * 2, [512, 512], [256, 256]
+    loose = served_estimates(names[:1], p[:1], o[:1], STACK, Sla(200, 30)).iloc[0]
+    tight = served_estimates(names[:1], p[:1], o[:1], STACK, Sla(12, 2)).iloc[0]
+    for row in (loose, tight):
+        assert row["served_gpu_s_hi"] >= row["served_gpu_s"] * hi_f * (1 - 1e-12)
+        assert row["served_gpu_s_lo"] <= row["served_gpu_s"] * lo_f * (1 + 1e-12)
+    shifted = served_estimates(names[:1], p[:1], o[:1], STACK, Sla(12 / hi_f, 2)).iloc[0]["served_gpu_s"]
+    assert tight["served_gpu_s_hi"] == pytest.approx(max(shifted, tight["served_gpu_s"]) * hi_f)
+    assert tight["served_gpu_s_hi"] / tight["served_gpu_s"] > hi_f  # at 12 ms the latency binds on an H100
+
+
 def test_tighter_latency_target_never_lowers_cost():
     """Monotonicity, every served model, many shapes: NaN (no configuration) counts as infinite."""
     ladder = [Sla(500, 30), Sla(100, 5), Sla(50, 2), Sla(30, 1), Sla(20, 0.5), Sla(10, 0.2)]

@@ -66,6 +66,32 @@ def test_corrected_points_keep_the_gpu_time_identity():
         assert c["decode_tok_s_per_gpu"] == pytest.approx(q["decode_tok_s_per_gpu"] / r)
 
 
+def test_request_rate_rows_enter_by_littles_law_only_where_the_server_kept_up():
+    data = load_served_measured()
+    rate = data[(data["kind"] == "rate_sweep") & (data["source_id"] == "trtllm_perf_overview_v0_14_online")]
+    rows = served_rows(rate)
+    assert len(rows) and (rows["kind"] == "rate_sweep").all()
+    number = lambda c: pd.to_numeric(rate[c])  # noqa: E731
+    kept_up = number("request_s") >= 0.9 * number("request_rate")
+    assert len(rows) == kept_up.sum() < len(rate)  # the saturated QPS 32 rows stay out
+    r = rows.iloc[0]
+    assert r["concurrency"] == max(round(r["request_s"] * (r["ttft_s"] + (r["o"] - 1) * r["tpot_s"]) / (r["num_gpus"] / r["tp"])), 1)
+
+
+def test_the_all_reduce_term_makes_tensor_parallel_steps_slower():
+    fitted = S.load_served_correction()["quantities"]
+    if "comm" not in fitted["tpot"].get("coefficients", {}):
+        pytest.skip("the shipped TPOT form has no all-reduce term")
+    batch = np.array([1, 16, 128], float)
+    one, four = (S.ratio(fitted, "tpot", "vllm", batch, 0.01, tp=tp, layers=80) for tp in (1, 4))
+    assert (four > one).all()
+    assert np.allclose(S.ratio(fitted, "tpot", "vllm", batch, 0.01, tp=4, layers=0), one)  # no layers known: no term
+    points = [{"tp": tp, "ep": 1, "batch_size": 8, "ctx_tokens": 512, "ttft_ms": 200.0, "tpot_ms": 20.0,
+               "prefill_tok_s_per_gpu": 10000.0, "decode_tok_s_per_gpu": 800.0} for tp in (1, 8)]
+    tp1, tp8 = S.correct_points("h100-vllm", "m", points, layers=80)
+    assert tp8["tpot_ms"] > tp1["tpot_ms"] and tp8["decode_tok_s_per_gpu"] < tp1["decode_tok_s_per_gpu"]
+
+
 def test_the_interval_is_two_sided_and_power_follows_the_load():
     lo, hi, _ = S.interval_factors("h100-trtllm")
     assert lo < 1.0 < hi

@@ -28,6 +28,7 @@ REQUIRED = ("source_id", "source_ref", "gpu", "num_gpus", "tp", "stack", "stack_
 NUMERIC = ("num_gpus", "tp", "prompt_tokens", "output_tokens", "concurrency", "request_s", "output_tok_s", "ttft_ms", "tpot_ms",
            "pp", "running_batch", "request_rate", "gpu_power_w")
 KINDS = ("concurrency_sweep", "rate_sweep", "max_throughput")
+RATE_KEPT_UP = 0.9  # a request-rate row enters the fit where the server completed this share of the offered rate
 
 
 def read_served_file(path: str) -> pd.DataFrame:
@@ -69,9 +70,11 @@ def served_rows(measured: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """Concurrency-sweep rows of one replica (no attention data parallelism, no pipeline
     parallelism), on a GPU and framework we know, with a throughput (published, or from mean
     TTFT and TPOT), as SI quantities (see the module docstring). TTFT / TPOT are NaN where only
-    percentiles were published."""
+    percentiles were published. Request-rate rows enter with the requests in flight that Little's
+    law gives (request rate × mean latency per replica) where the server kept up with the offered
+    rate; `kind` says which rows those are."""
     data = (load_served_measured() if measured is None else measured)
-    data = data[data["kind"] == "concurrency_sweep"]
+    data = data[data["kind"].isin(("concurrency_sweep", "rate_sweep"))]
     number = lambda c: pd.to_numeric(data[c], errors="coerce") if c in data else pd.Series(np.nan, index=data.index)  # noqa: E731
     out = pd.DataFrame({
         "source_id": data["source_id"], "where": data["file"] + ":" + data["row"].astype(str),
@@ -84,6 +87,17 @@ def served_rows(measured: Optional[pd.DataFrame] = None) -> pd.DataFrame:
         "pp": number("pp").fillna(1.0), "dp": number("attention_dp_size").fillna(1.0), "trust": data.get("trust", ""),
     })
     out["legacy"] = [legacy_version(b, v) for b, v in zip(out["backend"], out["stack_version"])]
+    out["kind"] = data["kind"].to_numpy()
+    # An open-loop (request-rate) row: requests in flight per replica by Little's law, the measured
+    # request rate times the mean request latency (TTFT + (o - 1) * TPOT), rounded to a whole batch.
+    in_flight = out["request_s"] * (out["ttft_s"] + (out["o"] - 1) * out["tpot_s"]) / (out["num_gpus"] / out["tp"])
+    # Only where the server kept up (completed ≥ 90% of the offered rate): past saturation the
+    # requests in flight are mostly queued, not running.
+    rate = out["kind"] == "rate_sweep"
+    kept_up = out["request_s"] >= RATE_KEPT_UP * number("request_rate")
+    out.loc[rate & ~kept_up, "concurrency"] = np.nan
+    rate &= kept_up
+    out.loc[rate, "concurrency"] = np.maximum(np.round(in_flight[rate]), 1.0)
     throughput = out["output_tok_s"].where(out["output_tok_s"] > 0, out["request_s"] * out["o"])
     closed_loop = out["concurrency"] * out["o"] / (out["ttft_s"] + (out["o"] - 1) * out["tpot_s"]) * (out["num_gpus"] / out["tp"])
     out["gpu_s_per_token"] = out["num_gpus"] / throughput.where(throughput > 0, closed_loop)

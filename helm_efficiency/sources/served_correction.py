@@ -5,11 +5,14 @@ model, GPU, framework, TP, precision, request shape and batch (sources/served_an
 three quantities q — GPU-seconds per output token (`gpu`, what served cost prices), time per
 output token (`tpot`) and time to first token (`ttft`, both for the latency target):
 
-    log(measured_q / simulated_q) = a_q[framework] + b_q · log2(running batch)
+    log forms:      log(measured_q / simulated_q) = a_q[framework] + b_q · log2(running batch)
+    physical forms: measured_q = sim · (1 + scale) + step + per_request · batch
+                                 [+ comm · layers · (TP − 1)]  [+ sim · fp8 on FP8 rows]
 
 statsmodels WLS with each source weighted equally; FP8 rows simulated in FP8 teach the batch
-behaviour alongside the 16-bit rows. The form (pooled, per framework, with or without the batch
-term) is chosen by leave-one-source-out median |error| of the 16-bit rows. The 90% interval for a
+behaviour alongside the 16-bit rows (with the fp8 term, at a level of their own). The form
+(pooled or per framework, with or without the batch, all-reduce and FP8 terms) is chosen by
+leave-one-source-out median |error| of the 16-bit rows. The 90% interval for a
 new source comes from the held-out log-ratios' variance components (MixedLM, a random intercept
 per source: sources/correction.variance_components), two-sided around the corrected value.
 
@@ -56,6 +59,8 @@ def _design(rows: pd.DataFrame, form: str) -> np.ndarray:
         columns.append(batch)
     if "+legacy" in form:
         columns.append(flags(rows["legacy"]))
+    if "+fp8" in form:
+        columns.append(flags(rows["fp8"]))
     return np.column_stack(columns)
 
 
@@ -71,6 +76,12 @@ def _physical_design(rows: pd.DataFrame, form: str, sim: np.ndarray) -> Tuple[np
     if "+legacy" in form:
         columns.append(flags(rows["legacy"]))
         names.append("legacy")
+    if "+fp8" in form:
+        columns.append(flags(rows["fp8"]))
+        names.append("fp8")
+    if "+comm" in form:  # all-reduce per decode step: layers × ring steps (TP − 1), seconds each
+        columns.append(rows["num_layers"].to_numpy(float) * (rows["tp"].to_numpy(float) - 1) / sim)
+        names.append("comm")
     return np.column_stack(columns), names
 
 
@@ -97,7 +108,7 @@ def fit_quantity(rows: pd.DataFrame, quantity: str, form: str) -> dict:
         keep = [i for i in range(x.shape[1]) if x[:, i].any()]
         while True:  # a per-step overhead is a cost: a negative one is dropped and the rest refitted
             params = _wls(x[:, keep], y, _weights(rows))
-            negative = [k for k, v in zip(keep, params) if v < 0 and not names[k].startswith(("scale", "legacy"))]
+            negative = [k for k, v in zip(keep, params) if v < 0 and not names[k].startswith(("scale", "legacy", "fp8"))]
             if not negative:
                 break
             keep.remove(negative[0])
@@ -107,19 +118,21 @@ def fit_quantity(rows: pd.DataFrame, quantity: str, form: str) -> dict:
     return {"form": form, "params": [float(v) for v in _wls(_design(rows, form), y, _weights(rows))]}
 
 
-def predict_ratio(fit: dict, backend, batch, sim) -> np.ndarray:
-    """measured / simulated predicted by a fitted quantity (arrays; legacy = 0, a current release)."""
+def predict_ratio(fit: dict, backend, batch, sim, tp=1.0, layers=0.0) -> np.ndarray:
+    """measured / simulated predicted by a fitted quantity (arrays; legacy = 0, a current release;
+    `tp` and `layers` enter only a form with the all-reduce term)."""
     batch = np.atleast_1d(np.asarray(batch, float))
     sim = np.broadcast_to(np.asarray(sim, float), batch.shape)
     backend = np.broadcast_to(np.asarray(backend, dtype=object), batch.shape)
-    frame = pd.DataFrame({"backend": backend, "batch": batch, "legacy": False})
+    frame = pd.DataFrame({"backend": backend, "batch": batch, "legacy": False, "fp8": False})
     if fit["form"].startswith("physical"):
         c = fit["coefficients"]
         group = np.array(["all"] * len(batch)) if "pooled" in fit["form"] else backend
         scale = np.array([c.get(f"scale@{g}", 0.0) for g in group])
         step = np.array([c.get(f"step@{g}", 0.0) for g in group])
         per_request = np.array([c.get(f"per_request@{g}", 0.0) for g in group])
-        return np.maximum(1.0 + scale + (step + per_request * batch) / sim, 1e-3)
+        comm = c.get("comm", 0.0) * np.asarray(layers, float) * (np.asarray(tp, float) - 1)
+        return np.maximum(1.0 + scale + (step + per_request * batch + comm) / sim, 1e-3)
     return np.exp(_design(frame, fit["form"]) @ np.asarray(fit["params"], float))
 
 
@@ -128,8 +141,9 @@ def corrected_gpu(fits: dict, rows: pd.DataFrame) -> np.ndarray:
     concurrency · o / (TTFT + (o − 1) · TPOT), so GPU time scales with that latency."""
     ttft_s, tpot_s = rows["sim_ttft_s"].to_numpy(float), rows["sim_tpot_s"].to_numpy(float)
     o = rows["o"].to_numpy(float)
-    ttft_c = ttft_s * predict_ratio(fits["ttft"], rows["backend"].to_numpy(), rows["batch"], ttft_s)
-    tpot_c = tpot_s * predict_ratio(fits["tpot"], rows["backend"].to_numpy(), rows["batch"], tpot_s)
+    shape = {"tp": rows["tp"].to_numpy(float), "layers": rows["num_layers"].to_numpy(float)}
+    ttft_c = ttft_s * predict_ratio(fits["ttft"], rows["backend"].to_numpy(), rows["batch"], ttft_s, **shape)
+    tpot_c = tpot_s * predict_ratio(fits["tpot"], rows["backend"].to_numpy(), rows["batch"], tpot_s, **shape)
     return rows["sim_gpu_s_per_token"].to_numpy(float) * (ttft_c + (o - 1) * tpot_c) / (ttft_s + (o - 1) * tpot_s)
 
 
@@ -161,7 +175,8 @@ def held_out_gpu_error(rows: pd.DataFrame, ttft_form: str, tpot_form: str) -> pd
 
 
 TTFT_FORMS = ("log-pooled", "log-framework", "log-pooled+batch")
-TPOT_FORMS = ("log-pooled", "log-framework+batch", "physical-pooled", "physical-framework")
+TPOT_FORMS = ("log-pooled", "log-framework+batch", "physical-pooled", "physical-framework", "physical-pooled+comm",
+              "physical-framework+comm", "physical-pooled+comm+fp8")
 
 
 def _latency_form(rows: pd.DataFrame, quantity: str, forms: Sequence[str]) -> Tuple[str, Dict[str, float]]:
@@ -176,7 +191,8 @@ def _latency_form(rows: pd.DataFrame, quantity: str, forms: Sequence[str]) -> Tu
             if mask.all():
                 continue
             fit = fit_quantity(rows[~mask], quantity, form)
-            held[mask] = rows.loc[mask, sim] * predict_ratio(fit, rows.loc[mask, "backend"].to_numpy(), rows.loc[mask, "batch"], rows.loc[mask, sim])
+            held[mask] = rows.loc[mask, sim] * predict_ratio(fit, rows.loc[mask, "backend"].to_numpy(), rows.loc[mask, "batch"], rows.loc[mask, sim],
+                                                             tp=rows.loc[mask, "tp"].to_numpy(float), layers=rows.loc[mask, "num_layers"].to_numpy(float))
         err = np.abs(held / rows[measured] - 1)[rows["dtype16"].astype(bool)].dropna()
         scores[form] = round(float(err.median()), 4) if len(err) else math.inf
     return min(scores, key=lambda f: (scores[f], len(f))), scores
@@ -202,9 +218,9 @@ def fit_served_correction(rows: pd.DataFrame, version_term: bool = False) -> dic
     return fits
 
 
-def ratio(fitted: dict, quantity: str, backend: str, batch, sim=None) -> np.ndarray:
+def ratio(fitted: dict, quantity: str, backend: str, batch, sim=None, tp=1.0, layers=0.0) -> np.ndarray:
     """measured / simulated for TTFT or TPOT at running batches (array) on a framework."""
-    return predict_ratio(fitted[quantity], backend, batch, 1.0 if sim is None else sim)
+    return predict_ratio(fitted[quantity], backend, batch, 1.0 if sim is None else sim, tp=tp, layers=layers)
 
 
 @lru_cache(maxsize=1)
@@ -225,9 +241,10 @@ def backend_of(stack: str) -> str:
     return STACKS[stack].backend if stack in STACKS else stack.rsplit("-", 1)[-1]
 
 
-def correct_points(stack: str, model: str, points: List[dict]) -> List[dict]:
+def correct_points(stack: str, model: str, points: List[dict], *, layers: int = 0) -> List[dict]:
     """The stored `points` of `model` on `stack`, corrected (new dicts; the input is not changed):
-    TTFT and TPOT by their fitted ratios at the point's batch, prefill and decode tokens/s per GPU
+    TTFT and TPOT by their fitted ratios at the point's batch (and, where the form has one, the
+    all-reduce term of the model's `layers` at the point's TP), prefill and decode tokens/s per GPU
     divided by the same ratios, so GPU time and the latency target both see the correction."""
     fitted = load_served_correction()
     out = [dict(q) for q in points]
@@ -235,8 +252,9 @@ def correct_points(stack: str, model: str, points: List[dict]) -> List[dict]:
         return out
     backend = backend_of(stack)
     batch = np.array([q["batch_size"] for q in out], float)
-    r_ttft = ratio(fitted["quantities"], "ttft", backend, batch, np.array([q["ttft_ms"] for q in out]) / 1e3)
-    r_tpot = ratio(fitted["quantities"], "tpot", backend, batch, np.array([q["tpot_ms"] for q in out]) / 1e3)
+    shape = {"tp": np.array([q["tp"] for q in out], float), "layers": float(layers)}
+    r_ttft = ratio(fitted["quantities"], "ttft", backend, batch, np.array([q["ttft_ms"] for q in out]) / 1e3, **shape)
+    r_tpot = ratio(fitted["quantities"], "tpot", backend, batch, np.array([q["tpot_ms"] for q in out]) / 1e3, **shape)
     for q, f, t in zip(out, r_ttft, r_tpot):
         q["prefill_tok_s_per_gpu"] /= f
         q["decode_tok_s_per_gpu"] /= t
@@ -338,7 +356,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parser.parse_args(argv)
     if args.fit:
         rows = fit_rows(load_served_simulated())
-        payload = {"version": VERSION, "formula": "log(measured / simulated) = a[framework] + b * log2(running batch), per quantity",
+        payload = {"version": VERSION, "formula": "per quantity, the form chosen leave-one-source-out (see the module docstring and each quantity's form)",
                    "rows": int(len(rows)), "sources": sorted(rows["source_id"].unique()),
                    "quantities": fit_served_correction(rows), "power": fit_power(power_rows(load_served_measured(), load_measured())),
                    "command": "python -m helm_efficiency.sources.served_correction --fit"}

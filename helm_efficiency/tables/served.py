@@ -93,7 +93,8 @@ class ServedTable:
 
         p, o = int(num_prompt_tokens), int(num_output_tokens)
         rows = self.entries[model]["points"][shape_key(p, o)]
-        corrected = correct_points(self.name, model, [dict(zip(STORED_FIELDS, r), num_prompt_tokens=p, num_output_tokens=o) for r in rows])
+        corrected = correct_points(self.name, model, [dict(zip(STORED_FIELDS, r), num_prompt_tokens=p, num_output_tokens=o) for r in rows],
+                                   layers=num_layers(model))
         return [point_from_row([q[k] for k in STORED_FIELDS], p, o) for q in corrected]
 
     def operating_point(self, model: str, num_prompt_tokens: int, num_output_tokens: int, sla: Optional[Sla] = None) -> Optional[dict]:
@@ -102,6 +103,15 @@ class ServedTable:
 
         sla = sla or DEFAULT_SLA
         return best_point(self.points(model, num_prompt_tokens, num_output_tokens), sla.ttft_s, sla.tpot_ms)
+
+
+@lru_cache(maxsize=None)
+def num_layers(model: str) -> int:
+    """The decoder layers of registry model `model` (0 where the registry lacks it: no all-reduce term)."""
+    from helm_efficiency.analytic.registry import registry_architecture
+
+    arch = registry_architecture(model)
+    return int(arch["num_layers"]) if arch else 0
 
 
 def table_from_json(raw: dict, source: str) -> ServedTable:
@@ -299,6 +309,24 @@ def _priced_by_shape(points: "_ModelPoints", p: np.ndarray, o: np.ndarray):
     return gpu_s[codes], gpus[codes], placement[codes], extrapolated[codes], reasons[codes], batches[codes]
 
 
+def _band_at_target(table: ServedTable, model: str, sla: Sla, p: np.ndarray, o: np.ndarray, gpu_s: np.ndarray,
+                    lo_f: float, hi_f: float) -> Tuple[np.ndarray, np.ndarray]:
+    """The 90% band of GPU-s per request at a latency target. The band (lo_f, hi_f) on a point's
+    GPU time is also the band on its time per output token (in decode, GPU-s per token is TPOT ×
+    GPUs / batch at a fixed point), and the latency decides which point serves: if the stack's
+    real TPOT is hi_f × ours, the target is met only by points whose TPOT is at most target / hi_f,
+    which cost more. So hi = (cost at target / hi_f) × hi_f and lo = (cost at target / lo_f) × lo_f.
+    Where no stored point meets the tighter target, hi falls back to the cost at the target × hi_f."""
+    if lo_f == hi_f:
+        return gpu_s * lo_f, gpu_s * hi_f
+    at = {}
+    for name, factor in (("lo", lo_f), ("hi", hi_f)):
+        shifted = Sla(tpot_ms=sla.tpot_ms / factor, ttft_s=sla.ttft_s)
+        cost = _priced_by_shape(_ModelPoints(table, model, shifted), p, o)[0].astype(float)
+        at[name] = np.where(np.isfinite(cost), cost, gpu_s) * factor
+    return np.minimum(at["lo"], gpu_s * lo_f), np.maximum(at["hi"], gpu_s * hi_f)
+
+
 def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla: Sla = DEFAULT_SLA) -> pd.DataFrame:
     """Served GPU-seconds, cost and energy per request (one row per input), with 90% intervals,
     the placement that serves it (`served_placement`, e.g. 'tp8pp2 (2 nodes)') and the registry
@@ -365,16 +393,17 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
         ok = np.isfinite(gpu_s)
         rows = index[ok]
         gpu_s = gpu_s[ok]
+        lo, hi = _band_at_target(table, key, sla, p[rows], o[rows], gpu_s, lo_f, hi_f)
         power, power_lo, power_hi, _ = served_power_w(hardware, batch[ok])  # at each chosen point's running batch
         out["served_gpu_s"][rows] = gpu_s
-        out["served_gpu_s_lo"][rows] = gpu_s * lo_f
-        out["served_gpu_s_hi"][rows] = gpu_s * hi_f
+        out["served_gpu_s_lo"][rows] = lo
+        out["served_gpu_s_hi"][rows] = hi
         out["served_num_gpus"][rows] = gpus[ok]
-        for suffix, factor in (("", 1.0), ("_lo", lo_f), ("_hi", hi_f)):
-            out[f"served_cost_usd{suffix}"][rows] = gpu_s * factor / 3600.0 * usd
+        for suffix, value in (("", gpu_s), ("_lo", lo), ("_hi", hi)):
+            out[f"served_cost_usd{suffix}"][rows] = value / 3600.0 * usd
         out["served_energy_j"][rows] = gpu_s * power
-        out["served_energy_j_lo"][rows] = gpu_s * lo_f * power_lo
-        out["served_energy_j_hi"][rows] = gpu_s * hi_f * power_hi
+        out["served_energy_j_lo"][rows] = lo * power_lo
+        out["served_energy_j_hi"][rows] = hi * power_hi
     frame = pd.DataFrame(out)
     frame["served_extrapolated"] = extrapolated
     for column, values in text.items():
