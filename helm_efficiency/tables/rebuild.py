@@ -35,6 +35,8 @@ def steps(jobs: int) -> List[Tuple[str, List[str], str]]:
         ("anchor-rows", ["helm_efficiency.sources.anchor", "--simulate", *j], "sources/measured/simulated/ (measured rows, simulated)"),
         ("anchor-fit", ["helm_efficiency.sources.anchor", "--fit"], "tables/data/anchor_correction.json"),
         ("simulated", ["helm_efficiency.tables.build_simulated", *j], "tables/data/<stack>.json (simulated, then anchored)"),
+        ("anchored", ["helm_efficiency.tables.anchored"],
+         "tables/data/<stack>.json re-anchored from their stored simulated points (seconds; after a refit without the simulated step)"),
         ("served-rows", ["helm_efficiency.sources.served_anchor", "--simulate", *j], "sources/measured_served/simulated/"),
         ("served-fit", ["helm_efficiency.sources.served_correction", "--fit"], "tables/data/served/served_correction.json"),
         ("served", ["helm_efficiency.tables.served", *j, "--no-progress"], "tables/data/served/<stack>.json.gz"),
