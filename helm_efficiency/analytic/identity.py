@@ -46,7 +46,7 @@ def entry_context_window(entry) -> Optional[Tuple[int, str]]:
     return (int(own), f"max_position_embeddings of the profiled {entry.model}") if own else None
 
 
-def context_window(names: Sequence[Optional[str]], catalog: Catalog, entry=None) -> Optional[Tuple[int, str]]:
+def context_window(names: Sequence[Optional[str]], catalog: Catalog, *, entry=None) -> Optional[Tuple[int, str]]:
     """(tokens, where it says so): the entry's own architecture (entry_context_window), else the
     first name's registry config, else the catalog's model_deployments.yaml. None when nothing says."""
     own = entry_context_window(entry) if entry is not None else None
@@ -105,7 +105,7 @@ def _frozen(d: Dict[str, int]) -> Frozen:
     return tuple(sorted((k, v) for k, v in d.items()))
 
 
-def identify(catalog: Catalog, names: Sequence[Optional[str]], rows=None) -> ModelIdentity:
+def identify(catalog: Catalog, names: Sequence[Optional[str]], *, rows=None) -> ModelIdentity:
     """The ModelIdentity of requests known by `names` (a deployment, a HELM model, a Hugging
     Face id or a registry key, in the order the requests give them), read in `catalog`; `rows`
     (a requests table, optional) may carry architecture columns and `num_parameters`, which win

@@ -52,9 +52,13 @@ def _sla_type(parse):
 
 def add_efficiency_options(p: argparse.ArgumentParser) -> None:
     """The options of pricing/spec.EfficiencySpec, the same for every verb that prices requests
-    (estimate, rescore) and named like the live metric's arguments: --table, --power-w,
-    --usd-per-gpu-hour, --quantile, --sla."""
+    (estimate, rescore) and named like the live metric's arguments: --table, --served-stack,
+    --power-w, --usd-per-gpu-hour, --quantile, --sla."""
+    from helm_efficiency.stacks import SIMULATED_TABLES
+
     add_table_option(p)
+    p.add_argument("--served-stack", help=f"the stack whose served table prices the served numbers ({', '.join(SIMULATED_TABLES)}; "
+                   "default: the first --table's)")
     p.add_argument("--power-w", type=_positive_float, help="per-GPU power (W, both phases), overriding the hardware's documented "
                    "assumption (default: analytic/hardware.json's, per phase)")
     p.add_argument("--usd-per-gpu-hour", type=_positive_float, help="per-GPU-hour price (USD), overriding the hardware's "
@@ -69,7 +73,7 @@ def efficiency_spec(args, verb: str):
     an error names the option."""
     from helm_efficiency.pricing.spec import EfficiencySpec
 
-    return EfficiencySpec.build(tables=args.table, power_w=args.power_w, usd_per_gpu_hour=args.usd_per_gpu_hour,
+    return EfficiencySpec.build(tables=args.table, served_stack=args.served_stack, power_w=args.power_w, usd_per_gpu_hour=args.usd_per_gpu_hour,
                                 quantile=args.quantile, sla=args.sla, source=f"helm-efficiency {verb}", cli=True)
 
 

@@ -33,7 +33,8 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], *, sla=None, ca
     the stack has no served table or the model none). A row the batch-1 chain priced from the
     stack's own entry is served as that entry's model (`reference_model`), so both numbers price
     one model; other rows by their HELM model, else their deployment, resolved as at batch 1."""
-    from helm_efficiency.tables.served import DEFAULT_SLA, ESTIMATE_COLUMNS, has_served_table, served_estimates
+    from helm_efficiency.tables.served import ESTIMATE_COLUMNS, has_served_table, served_estimates
+    from helm_efficiency.tables.sla import DEFAULT_SLA
 
     out = requests
     if stack is None or not has_served_table(stack):

@@ -76,7 +76,7 @@ class FittedModels:
     size_only: Dict[str, object] = field(default_factory=dict)
 
 
-def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]], catalog: Catalog = HELM_ONLY):
+def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]], *, catalog: Catalog = HELM_ONLY):
     """First table entry for any of `names`, the models they serve (in `catalog`), or their architecture-registry key."""
     names = known_names(names, catalog)
     for table in tables:
@@ -243,20 +243,20 @@ def _phase_energy_j(entry, p: np.ndarray, runtimes: Sequence[np.ndarray], power_
     return out
 
 
-# -- the chain: each step (identity, tables, fitted, catalog) -> entry or None, tried in order -------
-def calibrated_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, catalog: Catalog):
+# -- the chain: each step (identity, tables, fitted, *, catalog) -> entry or None, tried in order ----
+def calibrated_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, *, catalog: Catalog):
     """The model's own entry on the stack (calibrated, or HELM's table), unless the requests'
     architecture columns describe another model (then transfer prices what they describe)."""
-    entry = resolve_entry(tables, identity.names, catalog)
+    entry = resolve_entry(tables, identity.names, catalog=catalog)
     return None if entry is None or _describes_another_model(entry, identity) else entry
 
 
-def transfer_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, catalog: Catalog):
+def transfer_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, *, catalog: Catalog):
     """Transfer on the stack from the model's architecture."""
     return transfer_entry(tables, identity.names, identity.arch(), fitted.transfer)
 
 
-def size_only_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, catalog: Catalog):
+def size_only_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, *, catalog: Catalog):
     """The stack's size-only regression on the model's parameter count."""
     return size_only_entry(tables, identity.names, identity.num_parameters, fitted.size_only)
 
@@ -317,9 +317,9 @@ def estimate_idealized(
         key = key if isinstance(key, tuple) else (key,)
         names = key[: len(present)]
         rows = read.iloc[index]
-        identity = identify(catalog, names, rows)
-        media = media_plan(identity.names, rows, catalog)
-        entry = next((e for e in (step(identity, tables, fitted, catalog) for step in STEPS) if e is not None), None)
+        identity = identify(catalog, names, rows=rows)
+        media = media_plan(identity.names, rows, catalog=catalog)
+        entry = next((e for e in (step(identity, tables, fitted, catalog=catalog) for step in STEPS) if e is not None), None)
         if entry is None:
             result["unestimated_reason"][index] = np.where(media.withheld, media.reasons, unestimated_reason(identity))
             continue

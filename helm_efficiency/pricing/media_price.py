@@ -62,7 +62,7 @@ class MediaPlan:
         self.images[mask] = 0
 
 
-def media_plan(names: Sequence[Optional[str]], rows: pd.DataFrame, catalog: Catalog = HELM_ONLY) -> MediaPlan:
+def media_plan(names: Sequence[Optional[str]], rows: pd.DataFrame, *, catalog: Catalog = HELM_ONLY) -> MediaPlan:
     """What each request's media add to its price, for the model known by `names` (resolved in `catalog`)."""
     kinds, counts = media_columns(rows)
     n = len(rows)

@@ -83,7 +83,7 @@ class EfficiencySpec:
             try:
                 sla = parse_sla(sla)
             except EfficiencyInputError as e:
-                raise EfficiencyInputError(source, name("sla"), e.problem)
+                raise EfficiencyInputError(source, name("sla"), e.problem if e.field == "sla" else f"{e.field}: {e.problem}")
         elif not isinstance(sla, Sla):
             raise EfficiencyInputError(source, name("sla"), f"expected a latency target such as 'tpot=50ms,ttft=2s', got {type(sla).__name__}")
         if served_stack is not None and not has_served_table(served_stack):
@@ -97,8 +97,9 @@ class EfficiencySpec:
         return spec
 
     def on_tables(self, tables: Sequence[CostTable]) -> "EfficiencySpec":
-        """This spec searching `tables` (a subset of its own, say those on one GPU) and serving
-        on the first of them: the requests a `hardware` column sends to other tables."""
-        chosen = replace(self, served_stack=tables[0].name if tables else None)
+        """This spec searching `tables` (a subset of its own, say those on one GPU; the requests a
+        `hardware` column sends there), served on its served stack if one was given, else on
+        the first of `tables`."""
+        chosen = replace(self)
         chosen.__dict__["cost_tables"] = tuple(tables)  # what cached_property would hold
         return chosen
