@@ -48,8 +48,9 @@ from helm_efficiency.stacks import DEFAULT_TABLE
 class InferenceEfficiencyMetric(Metric):
     """Raw, denoised and idealized runtime plus idealized energy and cost, per request.
 
-    The arguments are pricing/spec.EfficiencySpec's, validated once here (an error names the
-    argument), the same options `helm-efficiency estimate` and `rescore` take:
+    The arguments are pricing/spec.EfficiencySpec's, the same options `helm-efficiency estimate`
+    and `rescore` take, checked once when the metric is made (an error names the argument; the
+    tables load on first use, since helm-summarize also makes the metric, only for its stat names):
     tables: reference CostTables searched in order, joined by '+' (shipped names such as
     'h100-trtllm' (default), 'a100', 'cpu', 'helm' for HELM's bundled table, or JSON paths).
     served_stack: the stack of the served numbers (default: the first table's). power_w /
