@@ -20,7 +20,7 @@ import pandas as pd
 
 from helm_efficiency.analytic.size_only import SizeOnlyModel
 from helm_efficiency.pricing.estimate import estimate_idealized, load_tables
-from helm_efficiency.helm_io.catalog import open_text_models
+from helm_efficiency.helm_io.catalog import Catalog
 from helm_efficiency.stacks import DEFAULT_TABLE
 
 
@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.time()
     tables = load_tables(args.table or [DEFAULT_TABLE])
-    models = open_text_models()
+    models = Catalog().open_text_models()
     requests = pd.DataFrame({"model": [m["name"] for m in models], "num_prompt_tokens": 512, "num_output_tokens": 32})
     out = estimate_idealized(requests, tables, name_columns=("model",))
     out["method"] = out["method"].fillna("not estimated")

@@ -135,7 +135,7 @@ def table_view(rows: pd.DataFrame) -> None:
         if not has_served_table(stack) or key is None:
             continue
         for r in g.itertuples():
-            est = served_estimates([key], [r.p], [r.o], stack, Sla(tpot_ms=r.tpot_s * 1e3, ttft_s=max(r.ttft_s, 0.05))).iloc[0]
+            est = served_estimates([key], [r.p], [r.o], stack=stack, sla=Sla(tpot_ms=r.tpot_s * 1e3, ttft_s=max(r.ttft_s, 0.05))).iloc[0]
             if np.isfinite(est["served_gpu_s"]):
                 out.append({"stack": stack, "model": key, "batch": r.batch, "err": est["served_gpu_s"] / r.o / r.gpu_s_per_token - 1,
                             "covered": est["served_gpu_s_lo"] <= r.gpu_s_per_token * r.o <= est["served_gpu_s_hi"],

@@ -34,13 +34,12 @@ from helm_efficiency.util.atomic import write_stream_atomic, write_text_atomic
 from helm_efficiency.pricing.efficiency import efficiency_columns
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.util.executors import local_pool, map_ordered
-from helm_efficiency.pricing.estimate import load_tables
+from helm_efficiency.pricing.spec import EfficiencySpec
 from helm_efficiency.stacks import DEFAULT_TABLE
-from helm_efficiency.tables.sla import DEFAULT_SLA
 from helm_efficiency.helm import aggregate, stats_json
 from helm_efficiency.helm.local_models import run_requests
 from helm_efficiency.helm.stats import RUN_COUNT_COLUMNS, suite_run_count_values
-from helm_efficiency.helm_io.catalog import preload as preload_catalog, use_local_path
+from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog
 from helm_efficiency.pricing.media_price import media_counts
 from helm_efficiency.request_table.table import EXCLUSION_STATUSES, perturbation_description_json
 from helm_efficiency.request_table.tokens import offline_counter
@@ -96,20 +95,19 @@ def without_cyclic_gc():
             gc.enable()
 
 
-def read_run(run_dir: str, local_path: Optional[str] = None) -> RunRead:
+def read_run(run_dir: str, catalog: Catalog = HELM_ONLY) -> RunRead:
     """Requests table of one run, or the reason it cannot be read (file and cause). Never raises:
-    one bad run never stops a suite. `local_path`: the suite's prod_env (helm_catalog)."""
+    one bad run never stops a suite. `catalog`: HELM's YAML and the suite's prod_env (helm_io/catalog.py)."""
     with without_cyclic_gc():
         try:
-            use_local_path(local_path)
-            return _read_run(run_dir)
+            return _read_run(run_dir, catalog)
         except EfficiencyInputError as e:
             return RunRead(run_dir, error=str(e))
         except Exception as e:  # anything else in one run's data: named, counted, the rest goes on
             return RunRead(run_dir, error=f"{os.path.join(run_dir, SCENARIO_STATE)}: could not be read ({type(e).__name__}: {e})")
 
 
-def _read_run(run_dir: str) -> RunRead:
+def _read_run(run_dir: str, catalog: Catalog) -> RunRead:
     spec = run_spec_of(run_dir)
     path = os.path.join(run_dir, SCENARIO_STATE)
     state = helm_json.decode(path, helm_json.SCENARIO_STATE)
@@ -121,7 +119,7 @@ def _read_run(run_dir: str) -> RunRead:
         raise EfficiencyInputError(path, "request_states", "missing or not a list")
     counts = _prompt_token_counts(run_dir)
     deployment = model_deployment_of(spec)
-    requests = run_requests(request_states, deployment, offline_counter(deployment), prompt_token_counts=counts)
+    requests = run_requests(request_states, deployment, count_tokens=offline_counter(deployment), prompt_token_counts=counts, catalog=catalog)
     requests.insert(0, "run", os.path.basename(run_dir))
     return RunRead(run_dir, requests=requests)
 
@@ -148,7 +146,7 @@ class RunWrite:
 AGGREGATE_ROWS = 100_000
 
 
-def write_jobs(table: pd.DataFrame, run_dirs: Sequence[str], tables: Sequence[str] = (DEFAULT_TABLE,),
+def write_jobs(table: pd.DataFrame, run_dirs: Sequence[str], *, tables: Sequence[str] = (DEFAULT_TABLE,),
                local_path: Optional[str] = None, sla: Optional[str] = None):
     """The write tasks of a suite's requests table (rows of each run contiguous): runs taken in
     `run_dirs` order, in chunks of about AGGREGATE_ROWS requests, each chunk aggregated in one
@@ -322,7 +320,8 @@ def _write_job(job: RunWrite) -> Optional[str]:
 # -- the verb ------------------------------------------------------------------------------------------
 def rescore_suite(
     suite_dir: str,
-    tables: Sequence[str] = (DEFAULT_TABLE,),
+    *,
+    spec: Optional[EfficiencySpec] = None,
     pattern: str = "*",
     dry_run: bool = False,
     jobs: int = 1,
@@ -330,16 +329,18 @@ def rescore_suite(
     executor: str = "local",
     address: Optional[str] = None,
     local_path: Optional[str] = None,
-    sla=None,
 ) -> dict:
     """Re-score every run of a suite: read (in parallel), denoise per deployment over the whole
     suite and estimate (one step, on the concatenated requests tables), write (in parallel).
-    `executor`/`address`/`jobs` choose where the per-run phases run (helm_efficiency/util/executors.py).
-    `local_path`: the suite's prod_env folder (model_deployments.yaml, model_metadata.yaml), read
-    so its custom deployments resolve to their models. A bad table name fails before any run is read."""
+    `spec`: what to price with (pricing/spec.py: tables, served stack, power, price, denoising
+    quantile, latency target; default: EfficiencySpec.build(), the default stack), built and
+    checked before any run is read. `executor`/`address`/`jobs` choose where the per-run phases
+    run (helm_efficiency/util/executors.py). `local_path`: the suite's prod_env folder
+    (model_deployments.yaml, model_metadata.yaml): the suite's Catalog reads it, so its custom
+    deployments resolve to their models."""
 
-    loaded_tables = load_tables(list(tables))  # fail fast on a bad --table
-    use_local_path(local_path)
+    spec = spec if spec is not None else EfficiencySpec.build()
+    catalog = Catalog(local_path)
     runs = list_run_dirs(suite_dir, pattern)
     if not runs:
         raise EfficiencyInputError(suite_dir, "<folder>", _why_no_runs(suite_dir, pattern))
@@ -347,19 +348,19 @@ def rescore_suite(
         for run_dir in runs:
             recover_run(run_dir)
     # The catalog is parsed once here, and the local pool's workers are forked now, before the
-    # suite's tables exist: they inherit the catalog and none of the suite's memory.
-    preload_catalog()
+    # suite's tables exist: they inherit HELM's parsed YAML and none of the suite's memory.
+    catalog.preload()
     with local_pool(jobs if executor == "local" else 0) as pool:
-        return _rescore(suite_dir, runs, loaded_tables, tables, pattern, dry_run, jobs, progress, executor, address, local_path, sla, pool)
+        return _rescore(suite_dir, runs, spec, catalog, pattern, dry_run, jobs, progress, executor, address, local_path, pool)
 
 
-def _rescore(suite_dir, runs, loaded_tables, tables, pattern, dry_run, jobs, progress, executor, address, local_path, sla, pool) -> dict:
+def _rescore(suite_dir, runs, spec, catalog, pattern, dry_run, jobs, progress, executor, address, local_path, pool) -> dict:
     def map_runs(fn, items, label, total=None):
         return map_ordered(fn, items, jobs, label if progress else "", executor, address, unit="run", total=total, pool=pool,
                            started=_progress_notes(label, total or len(items)) if progress else None)
 
     clock = {"started": time.perf_counter()}
-    reads = map_runs(partial(read_run, local_path=local_path), runs, "reading runs")
+    reads = map_runs(partial(read_run, catalog=catalog), runs, "reading runs")
     clock["read"] = time.perf_counter()
     failed = {os.path.basename(r.run_dir): r.error for r in reads if r.error}
     ok = [r for r in reads if r.requests is not None and len(r.requests)]
@@ -370,7 +371,7 @@ def _rescore(suite_dir, runs, loaded_tables, tables, pattern, dry_run, jobs, pro
         requests = concat_tables([r.requests for r in ok])
         for r in reads:  # the per-run tables are in `requests` now: not held twice
             r.requests = None
-        table, reports = efficiency_columns(requests, loaded_tables, sla=sla)
+        table, reports = efficiency_columns(requests, spec, catalog=catalog)
         del requests
         clock["fit"] = time.perf_counter()
         summary["requests"] = int(len(table))
@@ -388,7 +389,7 @@ def _rescore(suite_dir, runs, loaded_tables, tables, pattern, dry_run, jobs, pro
             # writes without holding the GIL); each run's write task is made as a worker takes it.
             with ThreadPoolExecutor(1) as csv_writer:
                 csv_done = csv_writer.submit(_write_requests_csv, suite_dir, table, pattern)
-                run_writes = write_jobs(table, ok_dirs, tables, local_path, str(sla or DEFAULT_SLA))
+                run_writes = write_jobs(table, ok_dirs, tables=spec.tables, local_path=local_path, sla=str(spec.sla))
                 errors = map_runs(_write_job, run_writes, "writing stats", total=len(ok))
                 clock["write"] = time.perf_counter()
                 csv_done.result()

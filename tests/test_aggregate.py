@@ -20,6 +20,7 @@ from helm.benchmark.scenarios.scenario import Input, Instance
 from helm.common.general import asdict_without_nones
 from helm.common.request import Request
 
+from helm_efficiency.pricing.spec import EfficiencySpec
 from helm_efficiency.helm import aggregate
 from helm_efficiency.helm.metric import _metric_name_renderer, _stat
 from helm_efficiency.helm.metric_names import PER_REQUEST_STATS
@@ -133,7 +134,6 @@ def test_suite_run_counts_match_each_runs_own(tmp_path):
     import os
 
     from helm_efficiency.pricing.efficiency import efficiency_columns
-    from helm_efficiency.pricing.estimate import load_tables
     from helm_efficiency.helm.stats import run_count_values, suite_run_count_values
     from helm_efficiency.rescore import concat_tables, read_run
     from helm_efficiency.stacks import DEFAULT_TABLE
@@ -145,7 +145,7 @@ def test_suite_run_counts_match_each_runs_own(tmp_path):
     bench.synth_suite(str(tmp_path / "suite"), runs=3, requests=40, distinct=3, variety=True)
     runs = sorted(str(p) for p in (tmp_path / "suite").iterdir())
     table, _ = efficiency_columns(concat_tables([read_run(r).requests.assign(run=os.path.basename(r)) for r in runs]),
-                                  load_tables([DEFAULT_TABLE]))
+                                  EfficiencySpec.build(tables=[DEFAULT_TABLE]))
     table.loc[table.index[::3], "split"] = "valid"
     table.loc[table.index[5::7], "split"] = None
     table["concurrency"] = table["concurrency"].astype(object)

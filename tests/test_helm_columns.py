@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 
+from helm_efficiency.pricing.spec import EfficiencySpec
 from helm_efficiency.helm.metric_names import HELM_FILLED_STATS
 from helm_efficiency.rescore import rescore_suite
 from helm_efficiency.helm_io.runs import RUN_METADATA, list_run_dirs
@@ -78,7 +79,7 @@ def test_live_run_records_the_helm_stats_it_filled(live_copy):
 def test_rescore_with_another_table_refreshes_what_the_live_metric_filled(live_copy):
     suite, run, second = live_copy
     live_idealized = main_stats(run)["inference_idealized_runtime"]["mean"]
-    rescore_suite(suite, tables=[second], progress=False)
+    rescore_suite(suite, spec=EfficiencySpec.build(tables=[second]), progress=False)
     assert main_stats(run)["efficiency_idealized_runtime_s"]["mean"] != pytest.approx(live_idealized)
     assert_helm_columns_follow_ours(run)
     assert sorted(metadata(run)["helm_stats_filled"]) == sorted(HELM_FILLED_STATS)
@@ -91,14 +92,14 @@ def test_a_live_run_without_a_record_is_still_recognised(live_copy):
     to ours in every context was copied from ours, not computed by HELM."""
     suite, run, second = live_copy
     os.unlink(os.path.join(run, RUN_METADATA))
-    rescore_suite(suite, tables=[second], progress=False)
+    rescore_suite(suite, spec=EfficiencySpec.build(tables=[second]), progress=False)
     assert_helm_columns_follow_ours(run)
 
 
 @pytest.mark.e2e
 def test_second_rescore_keeps_no_orig_of_our_own_files(live_copy):
     suite, run, second = live_copy
-    rescore_suite(suite, tables=[second], progress=False)
+    rescore_suite(suite, spec=EfficiencySpec.build(tables=[second]), progress=False)
     rescore_suite(suite, progress=False)  # back to the default stack: simple/model1 has no entry there
     assert sorted(os.path.basename(p) for p in glob.glob(os.path.join(run, "*.orig"))) == ["per_instance_stats.json.orig", "stats.json.orig"]
     stats = main_stats(run)
@@ -135,7 +136,7 @@ def test_values_helm_computed_are_never_replaced(tmp_path):
     originals = {run: {n: main_stats(run)[n]["mean"] for n in HELM_FILLED_STATS if n in main_stats(run)} for run in list_run_dirs(suite)}
     assert any(originals.values())
     for tables in (["a100"], ["h100-trtllm"]):
-        rescore_suite(suite, tables=tables, progress=False)
+        rescore_suite(suite, spec=EfficiencySpec.build(tables=tables), progress=False)
         for run, values in originals.items():
             assert {n: main_stats(run)[n]["mean"] for n in values} == values
             assert not set(values) & set(metadata(run)["helm_stats_filled"])

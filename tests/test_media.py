@@ -16,6 +16,7 @@ from helm.common.image_generation_parameters import ImageGenerationParameters
 from helm.common.media_object import MediaObject, MultimediaObject
 from helm.common.request import GeneratedOutput, Request, RequestResult
 
+from helm_efficiency.pricing.spec import EfficiencySpec
 from helm_efficiency.helm_io import decoders as helm_json
 from helm_efficiency.analytic import flops as F
 from helm_efficiency.analytic.vision import vision_rule
@@ -105,7 +106,7 @@ def test_an_image_for_a_model_without_an_image_rule_gets_no_price_and_a_reason()
     llama = dict(model="meta/llama-3.1-8b", model_deployment="together/llama-3.1-8b-instruct-turbo")
     states = [state(Request(**llama, multimodal_prompt=multimodal(("image/jpeg", "https://example.org/cat.jpg"))), 0),
               state(Request(**llama, prompt=QUESTION), 1)]
-    table, _ = efficiency_columns(request_rows(saved(states)["request_states"], count_words), load_tables(["h100-trtllm"]))
+    table, _ = efficiency_columns(request_rows(saved(states)["request_states"], count_words), EfficiencySpec.build(tables=["h100-trtllm"]))
     image, text = table.iloc[0], table.iloc[1]
     for column in ("idealized_runtime_s", "idealized_energy_j", "idealized_cost_usd", "served_gpu_s", "served_cost_usd"):
         assert np.isnan(image[column]) and np.isfinite(text[column]), column
@@ -166,11 +167,11 @@ def test_encoder_attention_is_bidirectional():
 def test_estimate_csv_reads_the_media_columns_and_refuses_bad_counts(tmp_path):
     path = tmp_path / "requests.csv"
     requests("meta/llama-3.1-8b", ["image", None], [1, None]).to_csv(path, index=False)
-    out = estimate_csv(str(path), str(tmp_path / "out.csv"), ["h100-trtllm"])
+    out = estimate_csv(str(path), str(tmp_path / "out.csv"), spec=EfficiencySpec.build(tables=["h100-trtllm"]))
     assert np.isnan(out.iloc[0]["idealized_runtime_s"]) and np.isfinite(out.iloc[1]["idealized_runtime_s"])
     requests("meta/llama-3.1-8b", ["image"], [-1]).to_csv(path, index=False)
     with pytest.raises(Exception, match="num_media"):
-        estimate_csv(str(path), str(tmp_path / "out.csv"), ["h100-trtllm"])
+        estimate_csv(str(path), str(tmp_path / "out.csv"), spec=EfficiencySpec.build(tables=["h100-trtllm"]))
 
 
 class WordWindow:

@@ -12,7 +12,7 @@ from helm_efficiency.analytic.flops import embedding_params, parameter_count
 from helm_efficiency.analytic.registry import load_registry, registry_architecture, registry_name
 from helm_efficiency.analytic.transfer import REQUIRED_ARCH
 from helm_efficiency.pricing.estimate import REASON_UNKNOWN_MODEL, estimate_idealized, load_tables
-from helm_efficiency.helm_io.catalog import model_metadata, open_text_models
+from helm_efficiency.helm_io.catalog import HELM_ONLY
 from helm_efficiency.sources.aiconfigurator import STACKS, tabulate
 from helm_efficiency.tables.calibrate import calibrate_table
 from helm_efficiency.stacks import DEFAULT_TABLE, SIMULATED_TABLES
@@ -30,7 +30,7 @@ def test_every_registry_entry_is_complete_and_matches_helms_parameter_count():
         for name in entry.get("helm_names", []) + entry.get("hf_aliases", []):
             assert registry_name(name) == key, (name, key)
     checked = 0
-    for model in open_text_models():
+    for model in HELM_ONLY.open_text_models():
         key = registry_name(model["name"])
         if key is None or not model.get("num_parameters"):
             continue
@@ -114,11 +114,11 @@ def test_resolution_chain_transfer_size_only_and_reasons():
 
 @pytest.mark.slow
 def test_coverage_of_helms_open_models_is_at_least_95_percent():
-    models = open_text_models()
+    models = HELM_ONLY.open_text_models()
     requests = pd.DataFrame({"model": [m["name"] for m in models], "num_prompt_tokens": 512, "num_output_tokens": 32})
     out = estimate_idealized(requests, load_tables([DEFAULT_TABLE]), name_columns=("model",))
     assert out["idealized_runtime_s"].notna().mean() >= 0.95
-    assert model_metadata("meta/llama-3-8b")["access"] == "open"
+    assert HELM_ONLY.model_metadata("meta/llama-3-8b")["access"] == "open"
 
 
 def test_estimate_path_imports_neither_torch_nor_helm_code():

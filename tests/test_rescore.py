@@ -10,6 +10,7 @@ import subprocess
 import pandas as pd
 import pytest
 
+from helm_efficiency.pricing.spec import EfficiencySpec
 from helm_efficiency.cli import RESCORE_PARTIAL_EXIT, main
 from helm_efficiency.rescore import JOURNAL, commit_run_files, recover_run, rescore_suite
 from helm_efficiency.tables.calibrate import calibrate_table
@@ -52,7 +53,7 @@ def test_rescore_adds_stats_keeps_helm_stats_and_originals(suite):
     suite_dir, table = suite
     runs = run_dirs(suite_dir)
     before = {r: open(os.path.join(r, "stats.json")).read() for r in runs}
-    summary = rescore_suite(str(suite_dir), tables=[table], progress=False)
+    summary = rescore_suite(str(suite_dir), spec=EfficiencySpec.build(tables=[table]), progress=False)
     assert summary["rescored"] == len(runs) and not summary["failed"]
     for run in runs:
         stats = our_stats(run)
@@ -69,9 +70,9 @@ def test_rescore_adds_stats_keeps_helm_stats_and_originals(suite):
 
 def test_second_rescore_is_byte_identical(suite):
     suite_dir, table = suite
-    rescore_suite(str(suite_dir), tables=[table], progress=False)
+    rescore_suite(str(suite_dir), spec=EfficiencySpec.build(tables=[table]), progress=False)
     first = {p: open(p, "rb").read() for p in glob.glob(os.path.join(suite_dir, "*", "*stats.json"))}
-    rescore_suite(str(suite_dir), tables=[table], progress=False)
+    rescore_suite(str(suite_dir), spec=EfficiencySpec.build(tables=[table]), progress=False)
     for path, content in first.items():
         assert open(path, "rb").read() == content, path
 
@@ -79,7 +80,7 @@ def test_second_rescore_is_byte_identical(suite):
 def test_dry_run_writes_nothing(suite):
     suite_dir, table = suite
     before = {p: os.path.getmtime(p) for p in glob.glob(os.path.join(suite_dir, "**"), recursive=True)}
-    summary = rescore_suite(str(suite_dir), tables=[table], dry_run=True, progress=False)
+    summary = rescore_suite(str(suite_dir), spec=EfficiencySpec.build(tables=[table]), dry_run=True, progress=False)
     assert summary["would_rescore"] == 2
     after = {p: os.path.getmtime(p) for p in glob.glob(os.path.join(suite_dir, "**"), recursive=True)}
     assert before == after
@@ -99,7 +100,7 @@ def test_corrupt_runs_are_reported_and_the_rest_succeed(suite):
     with pytest.raises(SystemExit) as exit_info:
         main(["rescore", str(suite_dir), "--table", table])
     assert exit_info.value.code == RESCORE_PARTIAL_EXIT == 3
-    summary = rescore_suite(str(suite_dir), tables=[table], progress=False)
+    summary = rescore_suite(str(suite_dir), spec=EfficiencySpec.build(tables=[table]), progress=False)
     assert set(summary["failed"]) == {"broken_truncated", "broken_missing"}
     assert "scenario_state.json" in summary["failed"]["broken_truncated"] and "truncated" in summary["failed"]["broken_truncated"]
     assert summary["rescored"] == len(good)
@@ -122,8 +123,8 @@ def test_rescore_is_byte_identical_on_every_executor(suite, tmp_path, executor, 
     suite_dir, table = suite
     other = tmp_path / "copy"
     shutil.copytree(suite_dir, other)
-    rescore_suite(str(suite_dir), tables=[table], progress=False)
-    rescore_suite(str(other), tables=[table], jobs=jobs, progress=False, executor=executor)
+    rescore_suite(str(suite_dir), spec=EfficiencySpec.build(tables=[table]), progress=False)
+    rescore_suite(str(other), spec=EfficiencySpec.build(tables=[table]), jobs=jobs, progress=False, executor=executor)
     _same_files(str(suite_dir), str(other))
 
 
@@ -152,21 +153,20 @@ def test_a_dask_worker_killed_mid_commit_loses_nothing(suite, tmp_path):
     import cloudpickle
 
     from helm_efficiency.pricing.efficiency import efficiency_columns
-    from helm_efficiency.pricing.estimate import load_tables
     from helm_efficiency.util.executors import map_ordered
     from helm_efficiency.rescore import read_run, table_to_csv, write_jobs
 
     suite_dir, table = suite
     other = tmp_path / "copy" / "s"
     shutil.copytree(suite_dir, other)
-    rescore_suite(str(suite_dir), tables=[table], progress=False)
+    rescore_suite(str(suite_dir), spec=EfficiencySpec.build(tables=[table]), progress=False)
     # rescore_suite's own phases, with the write phase on Dask through the crashing task.
     runs = run_dirs(other)
     requests = pd.concat([read_run(r).requests for r in runs], ignore_index=True)
-    rows, _ = efficiency_columns(requests, load_tables([table]))
+    rows, _ = efficiency_columns(requests, EfficiencySpec.build(tables=[table]))
     (other / "efficiency_requests.csv").write_text(table_to_csv(rows))
     rows = rows.sort_values("run", kind="stable").reset_index(drop=True)  # each run's rows contiguous, as rescore keeps them
-    jobs = list(write_jobs(rows, runs, (table,), None, "tpot=50ms,ttft=2s"))
+    jobs = list(write_jobs(rows, runs, tables=(table,), local_path=None, sla="tpot=50ms,ttft=2s"))
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
         errors = map_ordered(crash_mid_commit_once, jobs, jobs=2, executor="dask")
@@ -204,7 +204,7 @@ def test_interrupted_commit_leaves_run_old_or_rolls_forward(suite, monkeypatch):
 
 def test_summarize_runs_on_a_rescored_suite(suite, pristine_suite):
     suite_dir, table = suite
-    rescore_suite(str(suite_dir), tables=[table], progress=False)
+    rescore_suite(str(suite_dir), spec=EfficiencySpec.build(tables=[table]), progress=False)
     out = pristine_suite / "summ"
     shutil.copytree(suite_dir, out / "runs" / "s")
     done = run_helm_command(["helm-summarize", "--suite", "s", "--output-path", str(out)], text=True, cwd=pristine_suite)
@@ -215,7 +215,7 @@ def test_summarize_runs_on_a_rescored_suite(suite, pristine_suite):
 
 def test_summarize_with_our_schema_shows_the_efficiency_group(suite, pristine_suite):
     suite_dir, table = suite
-    rescore_suite(str(suite_dir), tables=[table], progress=False)
+    rescore_suite(str(suite_dir), spec=EfficiencySpec.build(tables=[table]), progress=False)
     out = pristine_suite / "summ_schema"
     shutil.copytree(suite_dir, out / "runs" / "s")
     from helm_efficiency.helm.schema import write_schema
@@ -259,7 +259,7 @@ def test_live_and_rescored_runs_carry_identical_stats(pristine_suite, tmp_path):
     [rescored_run] = run_dirs(tmp_path / "rescored")
     for name in ("stats.json", "per_instance_stats.json"):
         _strip_ours(os.path.join(rescored_run, name))
-    summary = rescore_suite(str(tmp_path / "rescored"), tables=[table], progress=False)
+    summary = rescore_suite(str(tmp_path / "rescored"), spec=EfficiencySpec.build(tables=[table]), progress=False)
     assert summary["rescored"] == 1 and not summary["failed"]
 
     live = _efficiency_only(json.load(open(os.path.join(live_run, "stats.json"))))

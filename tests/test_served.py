@@ -71,7 +71,7 @@ def test_sla_dataclass_validates():
 
 def test_estimates_columns_names_and_reasons():
     names = ["meta/llama-3-8b", "meta-llama/Meta-Llama-3-8B", "not/a-model", None, "microsoft/phi-2"]
-    out = served_estimates(names, np.full(5, 512.0), np.full(5, 64.0), STACK)
+    out = served_estimates(names, np.full(5, 512.0), np.full(5, 64.0), stack=STACK)
     assert list(out.columns) == list(ESTIMATE_COLUMNS)
     assert out["served_gpu_s"].iloc[0] > 0 and out["served_gpu_s"].iloc[0] == out["served_gpu_s"].iloc[1]  # HF id resolves
     assert out["served_reason"].iloc[0] == ""
@@ -103,7 +103,7 @@ def test_estimate_at_stored_shapes_is_the_cheapest_stored_or_in_between_point(mo
         assert len(shapes) >= 9
         for p, o in shapes:
             point = table.operating_point(model, p, o)
-            got = served_estimates([model], [p], [o], STACK).iloc[0]
+            got = served_estimates([model], [p], [o], stack=STACK).iloc[0]
             candidates = _candidates(table, model, p, o)
             if point is None:
                 assert not candidates and math.isnan(got["served_gpu_s"]) and "meets" in got["served_reason"]
@@ -141,7 +141,7 @@ def test_a_looser_target_never_raises_the_cost_between_stored_batches():
     model, p, o = "meta/llama-3.1-8b", np.array([128.0, 1000.0, 3000.0]), np.array([16.0, 700.0, 2000.0])
     previous = None
     for tpot_ms in np.arange(5.0, 80.0, 0.5):
-        cost = served_estimates([model] * 3, p, o, STACK, Sla(tpot_ms=tpot_ms, ttft_s=10.0))["served_gpu_s"].to_numpy()
+        cost = served_estimates([model] * 3, p, o, stack=STACK, sla=Sla(tpot_ms=tpot_ms, ttft_s=10.0))["served_gpu_s"].to_numpy()
         if previous is not None:
             both = np.isfinite(previous) & np.isfinite(cost)
             assert (cost[both] <= previous[both] * (1 + 1e-12)).all(), tpot_ms
@@ -159,7 +159,7 @@ def test_a_request_between_stored_shapes_is_interpolated_in_log_p_and_log_o():
     wp, wo = math.log(p / p0) / math.log(p1 / p0), math.log(o / o0) / math.log(o1 / o0)
     expected = ((1 - wp) * (1 - wo) * corner(p0, o0) + wp * (1 - wo) * corner(p1, o0)
                 + (1 - wp) * wo * corner(p0, o1) + wp * wo * corner(p1, o1))
-    got = served_estimates([model], [p], [o], STACK).iloc[0]
+    got = served_estimates([model], [p], [o], stack=STACK).iloc[0]
     assert got["served_gpu_s"] == pytest.approx(expected, rel=1e-9)
     assert not got["served_extrapolated"]
 
@@ -167,7 +167,7 @@ def test_a_request_between_stored_shapes_is_interpolated_in_log_p_and_log_o():
 def test_outside_the_grid_is_flagged_extrapolated():
     p = np.array([512, 100, 40000, 512, 512, 128, 32768], float)
     o = np.array([256, 256, 256, 4, 20000, 16, 16384], float)
-    out = served_estimates(["meta/llama-3.1-8b"] * len(p), p, o, STACK)
+    out = served_estimates(["meta/llama-3.1-8b"] * len(p), p, o, stack=STACK)
     assert list(out["served_extrapolated"]) == [False, True, True, True, True, False, False]
     assert out["served_gpu_s"].notna().all()
 
@@ -189,7 +189,7 @@ def test_long_outputs_cost_more_per_output_token(stack, monkeypatch):
     for p, names in ((512, models), (128, sorted(table.entries))):
         if p == 128:
             monkeypatch.setattr(served_correction, "load_served_correction", lambda: None)
-        out = served_estimates(names * 2, [p] * 2 * len(names), [256] * len(names) + [8000] * len(names), stack)
+        out = served_estimates(names * 2, [p] * 2 * len(names), [256] * len(names) + [8000] * len(names), stack=stack)
         short, long = out["served_gpu_s"].to_numpy()[: len(names)] / 256, out["served_gpu_s"].to_numpy()[len(names):] / 8000
         both = np.isfinite(short) & np.isfinite(long)
         assert both.sum() >= min(len(names), 35), out["served_reason"].tolist()
@@ -220,11 +220,11 @@ def test_multi_node_models_are_pipelined_across_nodes():
     table = _table()
     entry = table.entries["meta/llama-3.1-405b"]
     assert entry["placements_tried"] == ["tp8pp2", "tp8pp4"]
-    out = served_estimates(["meta-llama/Llama-3.1-405B-Instruct"], [512], [256], STACK).iloc[0]
+    out = served_estimates(["meta-llama/Llama-3.1-405B-Instruct"], [512], [256], stack=STACK).iloc[0]
     assert out["served_placement"].startswith("tp8pp") and "nodes" in out["served_placement"] and out["served_num_gpus"] >= 16
     per_million_output = out["served_gpu_s"] / 3600 * hardware_spec("h100").usd_per_gpu_hour / 256 * 1e6
     assert per_million_output < 40.0  # $134.6 with TP 16 across nodes (before pipeline parallelism)
-    within_node = served_estimates(["meta/llama-3.1-8b"], [512], [256], STACK).iloc[0]["served_placement"]
+    within_node = served_estimates(["meta/llama-3.1-8b"], [512], [256], stack=STACK).iloc[0]["served_placement"]
     assert "pp" not in within_node and "nodes" not in within_node
 
 
@@ -255,7 +255,7 @@ def test_idealized_and_served_numbers_name_the_same_model():
 
     requests = pd.DataFrame({"model": HF_IDS, "num_prompt_tokens": 512, "num_output_tokens": 256})
     idealized = estimate_idealized(requests, load_tables([STACK]), name_columns=("model",))
-    served = served_estimates(HF_IDS, requests["num_prompt_tokens"], requests["num_output_tokens"], STACK)
+    served = served_estimates(HF_IDS, requests["num_prompt_tokens"], requests["num_output_tokens"], stack=STACK)
     assert list(idealized["reference_model"]) == list(served["served_model"]), (list(idealized["reference_model"]), list(served["served_model"]))
     assert list(served["served_model"]) == ["meta/llama-3.1-70b", "meta/llama-3.1-70b", "meta/llama-3.1-405b", "meta/llama-2-70b",
                                             "meta/llama-3.1-8b"]
@@ -265,7 +265,7 @@ def test_idealized_and_served_numbers_name_the_same_model():
 def test_cost_energy_and_intervals_are_consistent():
     from helm_efficiency.analytic.hardware import hardware_spec
 
-    out = served_estimates(["meta/llama-3-8b"] * 3, [128, 700, 5000], [1, 200, 900], STACK)
+    out = served_estimates(["meta/llama-3-8b"] * 3, [128, 700, 5000], [1, 200, 900], stack=STACK)
     usd = hardware_spec("h100").usd_per_gpu_hour
     assert np.allclose(out["served_cost_usd"], out["served_gpu_s"] / 3600 * usd)
     # Energy draws the power measured under load at each request's operating point: between the
@@ -286,12 +286,12 @@ def test_the_band_at_a_latency_target_carries_the_latency_uncertainty():
 
     lo_f, hi_f, _ = interval_factors(STACK)
     names, p, o = ["meta/llama-3-8b"] * 2, [512, 512], [256, 256]
-    loose = served_estimates(names[:1], p[:1], o[:1], STACK, Sla(200, 30)).iloc[0]
-    tight = served_estimates(names[:1], p[:1], o[:1], STACK, Sla(12, 2)).iloc[0]
+    loose = served_estimates(names[:1], p[:1], o[:1], stack=STACK, sla=Sla(200, 30)).iloc[0]
+    tight = served_estimates(names[:1], p[:1], o[:1], stack=STACK, sla=Sla(12, 2)).iloc[0]
     for row in (loose, tight):
         assert row["served_gpu_s_hi"] >= row["served_gpu_s"] * hi_f * (1 - 1e-12)
         assert row["served_gpu_s_lo"] <= row["served_gpu_s"] * lo_f * (1 + 1e-12)
-    shifted = served_estimates(names[:1], p[:1], o[:1], STACK, Sla(12 / hi_f, 2)).iloc[0]["served_gpu_s"]
+    shifted = served_estimates(names[:1], p[:1], o[:1], stack=STACK, sla=Sla(12 / hi_f, 2)).iloc[0]["served_gpu_s"]
     assert tight["served_gpu_s_hi"] == pytest.approx(max(shifted, tight["served_gpu_s"]) * hi_f)
     assert tight["served_gpu_s_hi"] / tight["served_gpu_s"] > hi_f  # at 12 ms the latency binds on an H100
 
@@ -306,7 +306,7 @@ def test_tighter_latency_target_never_lowers_cost():
     pp, oo = np.tile(p, len(models)), np.tile(o, len(models))
     previous = None
     for sla in ladder:
-        cost = served_estimates(names, pp, oo, STACK, sla)["served_gpu_s"].fillna(np.inf).to_numpy()
+        cost = served_estimates(names, pp, oo, stack=STACK, sla=sla)["served_gpu_s"].fillna(np.inf).to_numpy()
         if previous is not None:
             bad = cost < previous * (1 - 1e-12)
             assert not bad.any(), [(names[i], pp[i], oo[i], previous[i], cost[i]) for i in np.flatnonzero(bad)[:5]]
@@ -327,7 +327,7 @@ def test_served_never_costs_more_than_batch_1():
             continue
         p = np.array([128, 512, 2048, 8192, 128, 2048, 512], float)
         o = np.array([256, 256, 256, 256, 16, 1024, 4000], float)
-        served = served_estimates([model] * len(p), p, o, STACK)["served_gpu_s"].to_numpy()
+        served = served_estimates([model] * len(p), p, o, stack=STACK)["served_gpu_s"].to_numpy()
         alone = entry.predict(p, o)["runtime_s"].to_numpy() * entry.num_gpus
         for i in np.flatnonzero(np.isfinite(served)):
             compared += 1

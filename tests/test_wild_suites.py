@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helm_efficiency.pricing.spec import EfficiencySpec
 from helm_efficiency.cli import RESCORE_PARTIAL_EXIT, main
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.rescore import read_run, rescore_suite
@@ -187,9 +188,6 @@ def test_custom_prod_env_deployments_resolve_to_their_models(tmp_path):
     assert without["unestimated"] == without["requests"] > 0
     with_env = rescore_suite(suite_dir, progress=False, local_path=str(prod_env))
     assert with_env["unestimated"] == 0
-    from helm_efficiency.helm_io.catalog import use_local_path
-
-    use_local_path(None)
 
 
 def test_mixed_stacks_after_a_partial_rescore_are_refused(tmp_path):
@@ -209,7 +207,7 @@ def test_a_bad_table_fails_before_any_run_is_read(tmp_path, monkeypatch):
 
     monkeypatch.setattr(rescore, "read_run", lambda *a, **k: pytest.fail("a run was read before the table was checked"))
     with pytest.raises(EfficiencyInputError):
-        rescore_suite(suite_dir, tables=["no-such-table.json"], progress=False)
+        rescore_suite(suite_dir, spec=EfficiencySpec.build(tables=["no-such-table.json"]), progress=False)
 
 
 def test_a_broken_run_is_named_and_the_rest_written(tmp_path):
@@ -288,12 +286,7 @@ def test_rescore_prices_a_local_folder_from_its_config_like_the_metric(tmp_path)
         "model_deployments:\n  - name: huggingface/llama-3-8b\n    model_name: huggingface/llama-3-8b\n    tokenizer_name: simple/tokenizer1\n"
         f"    max_sequence_length: 2048\n    client_spec:\n      class_name: helm.clients.huggingface_client.HuggingFaceClient\n"
         f"      args:\n        pretrained_model_name_or_path: {folder}\n")
-    try:
-        rescore_suite(suite_dir, progress=False, local_path=str(prod_env))
-    finally:
-        from helm_efficiency.helm_io.catalog import use_local_path
-
-        use_local_path(None)
+    rescore_suite(suite_dir, progress=False, local_path=str(prod_env))
     table = requests_table(suite_dir)
     assert (table["num_layers"] == registry_config("test/tiny-llama")["num_hidden_layers"]).all()
     assert (table["serving"] == "local").all() and (table["method"] != "calibrated").all()

@@ -3,7 +3,8 @@
 A name resolves to an entry by its key, by one of the entry's `helm_names` (fine-tunes and
 renamed models that share the architecture), by its Hugging Face id or one of its
 `hf_aliases` (other checkpoints of the same shape), or, for a HELM model
-deployment, through the deployment's model name in HELM's own catalog. No torch, no HELM code.
+deployment, through the deployment's model name in the catalog the caller passes (HELM's own
+files when none: helm_io.catalog.HELM_ONLY). No torch, no HELM code.
 """
 
 import json
@@ -13,6 +14,7 @@ from typing import Dict, List, Optional
 
 from helm_efficiency.analytic.architecture import architecture_from_config
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog
 
 REGISTRY_PATH = "helm_efficiency/analytic/registry.json"
 
@@ -67,21 +69,20 @@ def _basename_index() -> Dict[str, Optional[str]]:
     return index
 
 
-def registry_name(name: Optional[str]) -> Optional[str]:
+def registry_name(name: Optional[str], catalog: Catalog = HELM_ONLY) -> Optional[str]:
     """Registry key for a registry key, a HELM model or deployment name, or a Hugging Face id; else None.
 
     In order: the name itself; the HELM model a deployment serves; then, for a name the registry
     does not list, its `name_variants`; and last the name (or a variant) after its organisation,
     when exactly one registry entry goes by it (meta-llama/Llama-3.3-70B-Instruct → the entry
-    listing meta/llama-3.3-70b-instruct). Batch-1 and served estimates resolve through this."""
+    listing meta/llama-3.3-70b-instruct). Batch-1 and served estimates resolve through this.
+    `catalog` says which model a deployment serves (a suite's prod_env included)."""
     if not isinstance(name, str) or not name:
         return None
     index = _name_index()
     key = index.get(name.lower())
     if key is None:
-        from helm_efficiency.helm_io.catalog import model_of_deployment
-
-        model = model_of_deployment(name)
+        model = catalog.model_of_deployment(name)
         key = index.get(model.lower()) if model else None
     if key is None and "/" in name:
         variants = name_variants(name)
@@ -92,21 +93,21 @@ def registry_name(name: Optional[str]) -> Optional[str]:
     return key
 
 
-def registry_entry(name: Optional[str]) -> Optional[dict]:
-    key = registry_name(name)
+def registry_entry(name: Optional[str], catalog: Catalog = HELM_ONLY) -> Optional[dict]:
+    key = registry_name(name, catalog)
     return dict(load_registry()[key], key=key) if key else None
 
 
-def registry_config(name: Optional[str]) -> Dict:
-    key = registry_name(name)
+def registry_config(name: Optional[str], catalog: Catalog = HELM_ONLY) -> Dict:
+    key = registry_name(name, catalog)
     if key is None:
         raise EfficiencyInputError("--arch", "arch", f"unknown architecture {name!r}; see {REGISTRY_PATH} (`helm-efficiency registry` lists it)")
     return dict(load_registry()[key]["config"])
 
 
-def registry_architecture(name: Optional[str]) -> Optional[Dict[str, int]]:
+def registry_architecture(name: Optional[str], catalog: Catalog = HELM_ONLY) -> Optional[Dict[str, int]]:
     """Architecture columns for a registry, HELM or Hugging Face name, or None when the registry lacks it."""
-    key = registry_name(name)
+    key = registry_name(name, catalog)
     if key is None:
         return None
     arch = architecture_from_config(load_registry()[key]["config"], f"{REGISTRY_PATH}: {key}")

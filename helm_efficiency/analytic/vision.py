@@ -17,6 +17,7 @@ from typing import Dict, Optional, Sequence
 
 from helm_efficiency.analytic.architecture import architecture_from_config
 from helm_efficiency.analytic.registry import REGISTRY_PATH, registry_entry
+from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog
 from helm_efficiency.errors import EfficiencyInputError
 
 FIXED = "fixed_tokens_per_image"
@@ -34,10 +35,10 @@ class VisionRule:
     source: str
 
 
-def vision_rule(names: Sequence[Optional[str]]) -> Optional[VisionRule]:
-    """The rule of the first of `names` whose registry entry has a `vision` block, else None."""
+def vision_rule(names: Sequence[Optional[str]], catalog: Catalog = HELM_ONLY) -> Optional[VisionRule]:
+    """The rule of the first of `names` whose registry entry (names resolved in `catalog`) has a `vision` block, else None."""
     for name in names:
-        entry = registry_entry(name) if name else None
+        entry = registry_entry(name, catalog) if name else None
         if entry and entry.get("vision"):
             return _rule(entry["key"], entry["vision"])
     return None

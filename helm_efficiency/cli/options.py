@@ -50,6 +50,33 @@ def _sla_type(parse):
     return parse_or_usage
 
 
+def add_efficiency_options(p: argparse.ArgumentParser) -> None:
+    """The options of pricing/spec.EfficiencySpec, the same for every verb that prices requests
+    (estimate, rescore) and named like the live metric's arguments: --table, --served-stack,
+    --power-w, --usd-per-gpu-hour, --quantile, --sla."""
+    from helm_efficiency.stacks import SIMULATED_TABLES
+
+    add_table_option(p)
+    p.add_argument("--served-stack", help=f"the stack whose served table prices the served numbers ({', '.join(SIMULATED_TABLES)}; "
+                   "default: the first --table's)")
+    p.add_argument("--power-w", type=_positive_float, help="per-GPU power (W, both phases), overriding the hardware's documented "
+                   "assumption (default: analytic/hardware.json's, per phase)")
+    p.add_argument("--usd-per-gpu-hour", type=_positive_float, help="per-GPU-hour price (USD), overriding the hardware's "
+                   "documented assumption (default: analytic/hardware.json's)")
+    p.add_argument("--quantile", type=float, help="the denoising lower envelope's quantile, strictly between 0 and 1 (default: "
+                   "automatic, 10/n within [0.02, 0.1]); requests without timings (estimate's CSV) are not denoised")
+    add_sla_option(p)
+
+
+def efficiency_spec(args, verb: str):
+    """The EfficiencySpec of a verb's parsed options (add_efficiency_options), validated once;
+    an error names the option."""
+    from helm_efficiency.pricing.spec import EfficiencySpec
+
+    return EfficiencySpec.build(tables=args.table, served_stack=args.served_stack, power_w=args.power_w, usd_per_gpu_hour=args.usd_per_gpu_hour,
+                                quantile=args.quantile, sla=args.sla, source=f"helm-efficiency {verb}", cli=True)
+
+
 def add_local_path_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--local-path", default="prod_env", help="the suite's prod_env folder, as helm-run's --local-path: its "
                    "model_deployments.yaml and model_metadata.yaml resolve custom deployments to their models (default: prod_env, "

@@ -36,21 +36,27 @@ from helm_efficiency.denoise.envelope import QUALITY_CONTENDED
 from helm_efficiency.pricing.efficiency import efficiency_columns
 from helm_efficiency.helm import aggregate
 from helm_efficiency.helm.local_models import run_requests
-from helm_efficiency.helm.metric_names import metadata_fields
+from helm_efficiency.helm.metric_names import METRIC_CLASS, metadata_fields
 from helm_efficiency.request_table.table import STATUS_CACHED, perturbation_description_json
 from helm_efficiency.helm.run_metadata import SCORED_LIVE, build_metadata, helm_stats_with_values
 from helm_efficiency.helm_io.runs import RUN_METADATA
-from helm_efficiency.pricing.estimate import load_tables
-from helm_efficiency.stacks import DEFAULT_TABLE, split_table_names
+from helm_efficiency.helm_io.catalog import Catalog
+from helm_efficiency.pricing.spec import EfficiencySpec
+from helm_efficiency.stacks import DEFAULT_TABLE
 
 
 class InferenceEfficiencyMetric(Metric):
     """Raw, denoised and idealized runtime plus idealized energy and cost, per request.
 
+    The arguments are pricing/spec.EfficiencySpec's, the same options `helm-efficiency estimate`
+    and `rescore` take, checked once when the metric is made (an error names the argument; the
+    tables load on first use, since helm-summarize also makes the metric, only for its stat names):
     tables: reference CostTables searched in order, joined by '+' (shipped names such as
-    'h100-trtllm' (default), 'a100', 'cpu', 'helm' for HELM's bundled table, or JSON paths). power_w / usd_per_gpu_hour override the
-    hardware's documented assumptions. quantile: the denoising lower-envelope quantile (None: automatic).
-    sla: the latency target for the served numbers, e.g. "tpot=50ms,ttft=2s" (the default).
+    'h100-trtllm' (default), 'a100', 'cpu', 'helm' for HELM's bundled table, or JSON paths).
+    served_stack: the stack of the served numbers (default: the first table's). power_w /
+    usd_per_gpu_hour override the hardware's documented assumptions. quantile: the denoising
+    lower-envelope quantile (None: automatic). sla: the latency target for the served numbers,
+    e.g. "tpot=50ms,ttft=2s" (the default). Names resolve in HELM's own catalog (Catalog()).
     """
 
     def __init__(
@@ -60,14 +66,11 @@ class InferenceEfficiencyMetric(Metric):
         usd_per_gpu_hour: Optional[float] = None,
         quantile: Optional[float] = None,
         sla: Optional[str] = None,
+        served_stack: Optional[str] = None,
     ):
-        from helm_efficiency.tables.sla import DEFAULT_SLA, parse_sla
-
-        self.table_names = list(split_table_names(tables))
-        self.sla = parse_sla(sla) if sla else DEFAULT_SLA
-        self.power_w = power_w
-        self.usd_per_gpu_hour = usd_per_gpu_hour
-        self.quantile = quantile
+        self.spec = EfficiencySpec.build(tables=tables, served_stack=served_stack, power_w=power_w, usd_per_gpu_hour=usd_per_gpu_hour,
+                                         quantile=quantile, sla=sla, source=f"MetricSpec {METRIC_CLASS} args", load=False)
+        self.catalog = Catalog()
 
     def evaluate(
         self, scenario_state: ScenarioState, metric_service: MetricService, eval_cache_path: str, parallelism: int
@@ -76,10 +79,9 @@ class InferenceEfficiencyMetric(Metric):
         adapter_spec = scenario_state.adapter_spec
         window_service = WindowServiceFactory.get_window_service(adapter_spec.model_deployment, metric_service)
         states = list(scenario_state.request_states)
-        requests = run_requests(states, adapter_spec.model_deployment, window_service.get_num_tokens, log=hlog)
-        table, _ = efficiency_columns(
-            requests, load_tables(self.table_names), self.power_w, self.usd_per_gpu_hour, self.quantile, sla=self.sla
-        )
+        requests = run_requests(states, adapter_spec.model_deployment, count_tokens=window_service.get_num_tokens, log=hlog,
+                                catalog=self.catalog)
+        table, _ = efficiency_columns(requests, self.spec, catalog=self.catalog)
         _log_stale_timings(adapter_spec.model_deployment, table)
         _log_contention(adapter_spec.model_deployment, table)
         if load and load["busy"]:
@@ -87,7 +89,7 @@ class InferenceEfficiencyMetric(Metric):
         render = _metric_name_renderer(states)
         aggregated, per_instance = aggregate.run_stats(table, render, helm_stats_to_fill(adapter_spec.model_deployment, states))
         filled = helm_stats_with_values((name.name, moments[0]) for name, moments in aggregated)
-        _write_run_metadata(eval_cache_path, build_metadata(table, self.table_names, filled, SCORED_LIVE, sla=str(self.sla), machine_load=load))
+        _write_run_metadata(eval_cache_path, build_metadata(table, list(self.spec.tables), filled, SCORED_LIVE, sla=str(self.spec.sla), machine_load=load))
         aggregated += aggregate.run_count_stats(table, render)
         present = {(name.name, name.split) for name, _ in aggregated if name.sub_split is None and name.perturbation is None}
         stats = [_stat(name, moments) for name, moments in aggregated + aggregate.placeholder_stats(table, render, present)]

@@ -2,15 +2,17 @@
 
 Reads the YAML that ships inside the installed `crfm-helm` without importing HELM's code, so
 the estimate path stays light. Returns empty results when HELM is not installed. A suite's own
-`prod_env` folder (helm-run's `--local-path`) can define more deployments and models: after
-`use_local_path(path)`, its entries come first, as helm-run reads them.
+`prod_env` folder (helm-run's `--local-path`) can define more deployments and models: a
+`Catalog(local_path)` reads its entries first, as helm-run does. There is no process-wide
+"current" prod_env: each entry point builds its Catalog and passes it down.
 """
 
 import copy
 import hashlib
 import os
 import pickle
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Dict, List, Optional
 
@@ -55,43 +57,6 @@ def _parsed(text: str) -> dict:
     return data
 
 
-_LOCAL_PATH: Optional[str] = None
-
-
-def use_local_path(path: Optional[str]) -> None:
-    """Read `path`/model_deployments.yaml and model_metadata.yaml (a suite's prod_env) before
-    HELM's own from now on; None or a missing folder: HELM's own only."""
-    global _LOCAL_PATH
-    path = os.path.abspath(path) if path and os.path.isdir(path) else None
-    if path != _LOCAL_PATH:
-        _LOCAL_PATH = path
-        for cached in (_local_yaml, _deployment_models, _deployment_windows, _deployment_clients, _deployment_paths, _metadata_by_name):
-            cached.cache_clear()
-
-
-@lru_cache(maxsize=None)
-def _local_yaml(path: str, file_name: str) -> dict:
-    """A prod_env YAML file, parsed; {} when absent. Malformed: an error naming the file."""
-    from helm_efficiency.errors import EfficiencyInputError
-
-    full = os.path.join(path, file_name)
-    if not os.path.isfile(full):
-        return {}
-    try:
-        with open(full) as f:
-            parsed = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-    except yaml.YAMLError as e:
-        raise EfficiencyInputError(full, "<file>", f"invalid YAML ({e})")
-    if not isinstance(parsed, dict):
-        raise EfficiencyInputError(full, "<file>", "not a mapping")
-    return parsed
-
-
-def _read(file_name: str, key: str) -> List[dict]:
-    local = list(_local_yaml(_LOCAL_PATH, file_name).get(key) or []) if _LOCAL_PATH else []
-    return [e for e in local if isinstance(e, dict) and e.get("name")] + list(_yaml("helm.config", file_name).get(key) or [])
-
-
 def classic_schema() -> dict:
     """HELM's schema_classic.yaml (metrics, metric groups, run groups with their main metric),
     a fresh copy each call so callers may change it; {} without HELM."""
@@ -132,98 +97,145 @@ def helm_schema_files() -> List[str]:
     return list(_helm_schema_names())
 
 
-def helm_models() -> List[dict]:
-    """Every entry of HELM's model_metadata.yaml (name, access, num_parameters, release_date, tags),
-    the local prod_env's first."""
-    return _read("model_metadata.yaml", "models")
+@dataclass(frozen=True)
+class Catalog:
+    """HELM's model catalog: the model_deployments.yaml and model_metadata.yaml HELM ships, and,
+    when `local_path` names a folder, a suite's prod_env (helm-run's `--local-path`) whose
+    entries come first, as helm-run reads them. Frozen: built once by each entry point (rescore,
+    estimate, the live metric) and passed to whatever resolves names; two catalogs never share
+    an answer. Every index is built on first use and kept on the instance (HELM's own YAML is
+    parsed once per process, `_yaml`); a missing `local_path` folder means HELM's files only.
+
+    `Catalog()` (or HELM_ONLY, a shared one) is HELM's own files: the default of a call made
+    without a suite."""
+
+    local_path: Optional[str] = None
+
+    def __post_init__(self):
+        path = self.local_path
+        object.__setattr__(self, "local_path", os.path.abspath(path) if path and os.path.isdir(path) else None)
+
+    def __reduce__(self):
+        # A worker process gets the folder, not the indexes: it rebuilds them on first use.
+        return (Catalog, (self.local_path,))
+
+    # -- the files ---------------------------------------------------------------------------
+    def _local(self, file_name: str) -> dict:
+        """A prod_env YAML file, parsed; {} when absent. Malformed: an error naming the file."""
+        from helm_efficiency.errors import EfficiencyInputError
+
+        full = os.path.join(str(self.local_path), file_name)
+        if self.local_path is None or not os.path.isfile(full):
+            return {}
+        try:
+            with open(full) as f:
+                parsed = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+        except yaml.YAMLError as e:
+            raise EfficiencyInputError(full, "<file>", f"invalid YAML ({e})")
+        if not isinstance(parsed, dict):
+            raise EfficiencyInputError(full, "<file>", "not a mapping")
+        return parsed
+
+    def _read(self, file_name: str, key: str) -> List[dict]:
+        local = list(self._local(file_name).get(key) or [])
+        return [e for e in local if isinstance(e, dict) and e.get("name")] + list(_yaml("helm.config", file_name).get(key) or [])
+
+    @cached_property
+    def _deployments(self) -> List[dict]:
+        return self._read("model_deployments.yaml", "model_deployments")
+
+    @cached_property
+    def _models(self) -> List[dict]:
+        return self._read("model_metadata.yaml", "models")
+
+    # -- the indexes (built once per instance) -------------------------------------------------
+    @cached_property
+    def _deployment_models(self) -> Dict[str, str]:
+        """Deployment name and Hugging Face path (lower-cased) → HELM model name."""
+        index: Dict[str, str] = {}
+        for deployment in self._deployments:
+            model = deployment.get("model_name") or deployment["name"]
+            index.setdefault(deployment["name"].lower(), model)
+            path = _client_args(deployment).get("pretrained_model_name_or_path")
+            if path:
+                index.setdefault(str(path).lower(), model)
+        return index
+
+    @cached_property
+    def _deployment_windows(self) -> Dict[str, int]:
+        """Deployment (and its model) → the longest request HELM sends it, in tokens."""
+        windows: Dict[str, int] = {}
+        for d in self._deployments:
+            length = d.get("max_request_length") or d.get("max_sequence_length")
+            if isinstance(length, int) and length > 0:
+                windows.setdefault(d["name"], length)
+                windows.setdefault(d.get("model_name") or d["name"], length)
+        return windows
+
+    @cached_property
+    def _deployment_clients(self) -> Dict[str, str]:
+        return {d["name"]: (d.get("client_spec") or {}).get("class_name", "") for d in self._deployments}
+
+    @cached_property
+    def _deployment_paths(self) -> Dict[str, str]:
+        return {d["name"]: str(_client_args(d)["pretrained_model_name_or_path"])
+                for d in self._deployments if _client_args(d).get("pretrained_model_name_or_path")}
+
+    @cached_property
+    def _metadata_by_name(self) -> Dict[str, dict]:
+        index: Dict[str, dict] = {}
+        for model in self._models:
+            index.setdefault(model["name"], model)  # the first entry, as a scan in file order would find
+        return index
+
+    # -- lookups ------------------------------------------------------------------------------
+    def models(self) -> List[dict]:
+        """Every entry of model_metadata.yaml (name, access, num_parameters, release_date, tags),
+        the prod_env's first. Do not mutate."""
+        return self._models
+
+    def model_of_deployment(self, name: str) -> Optional[str]:
+        """HELM model name for a deployment name or a Hugging Face path a deployment serves, else None."""
+        return self._deployment_models.get(name.lower())
+
+    def deployment_context_window(self, name: str) -> Optional[int]:
+        """max_request_length (else max_sequence_length) of a deployment or model, in tokens."""
+        return self._deployment_windows.get(name)
+
+    def deployment_client(self, name: str) -> Optional[str]:
+        """The client class model_deployments.yaml names for a deployment, else None."""
+        return self._deployment_clients.get(name)
+
+    def deployment_model_path(self, name: str) -> Optional[str]:
+        """The `pretrained_model_name_or_path` a deployment's client loads (a local folder or a hub id), else None."""
+        return self._deployment_paths.get(name)
+
+    def model_metadata(self, name: str) -> Optional[dict]:
+        """The metadata entry of a model name, or None."""
+        return self._metadata_by_name.get(name)
+
+    def open_text_models(self) -> List[dict]:
+        """The open-weight text models (access 'open', TEXT_MODEL_TAG), each name once."""
+        seen, out = set(), []
+        for model in self._models:
+            if model.get("access") == "open" and "TEXT_MODEL_TAG" in (model.get("tags") or []) and model["name"] not in seen:
+                seen.add(model["name"])
+                out.append(model)
+        return out
+
+    def preload(self) -> "Catalog":
+        """Parse the YAML and build every index now: a process pool forked after this inherits
+        HELM's parsed YAML, where each worker would otherwise parse it again. Returns self."""
+        for name in ("_deployment_models", "_deployment_windows", "_deployment_clients", "_deployment_paths", "_metadata_by_name"):
+            getattr(self, name)
+        return self
 
 
-@lru_cache(maxsize=1)
-def _deployment_models() -> Dict[str, str]:
-    """Deployment name and Hugging Face path (lower-cased) → HELM model name."""
-    index: Dict[str, str] = {}
-    for deployment in _read("model_deployments.yaml", "model_deployments"):
-        model = deployment.get("model_name") or deployment["name"]
-        index.setdefault(deployment["name"].lower(), model)
-        path = ((deployment.get("client_spec") or {}).get("args") or {}).get("pretrained_model_name_or_path")
-        if path:
-            index.setdefault(str(path).lower(), model)
-    return index
+def _client_args(deployment: dict) -> dict:
+    return (deployment.get("client_spec") or {}).get("args") or {}
 
 
-@lru_cache(maxsize=1)
-def _deployment_windows() -> Dict[str, int]:
-    """Deployment (and its model) → the longest request HELM sends it, in tokens."""
-    windows: Dict[str, int] = {}
-    for d in _read("model_deployments.yaml", "model_deployments"):
-        length = d.get("max_request_length") or d.get("max_sequence_length")
-        if isinstance(length, int) and length > 0:
-            windows.setdefault(d["name"], length)
-            windows.setdefault(d.get("model_name") or d["name"], length)
-    return windows
-
-
-def deployment_context_window(name: str) -> Optional[int]:
-    """max_request_length (else max_sequence_length) of a HELM deployment or model, in tokens."""
-    return _deployment_windows().get(name)
-
-
-@lru_cache(maxsize=1)
-def _deployment_clients() -> Dict[str, str]:
-    return {d["name"]: (d.get("client_spec") or {}).get("class_name", "") for d in _read("model_deployments.yaml", "model_deployments")}
-
-
-@lru_cache(maxsize=1)
-def _deployment_paths() -> Dict[str, str]:
-    return {d["name"]: str(((d.get("client_spec") or {}).get("args") or {}).get("pretrained_model_name_or_path"))
-            for d in _read("model_deployments.yaml", "model_deployments")
-            if ((d.get("client_spec") or {}).get("args") or {}).get("pretrained_model_name_or_path")}
-
-
-def deployment_model_path(name: str) -> Optional[str]:
-    """The `pretrained_model_name_or_path` a deployment's client loads (a local folder or a hub id), else None."""
-    return _deployment_paths().get(name)
-
-
-def deployment_client(name: str) -> Optional[str]:
-    """The client class HELM's model_deployments.yaml names for a deployment, else None."""
-    return _deployment_clients().get(name)
-
-
-def model_of_deployment(name: str) -> Optional[str]:
-    """HELM model name for a HELM deployment name or a Hugging Face path HELM serves, else None."""
-    return _deployment_models().get(name.lower())
-
-
-@lru_cache(maxsize=1)
-def _metadata_by_name() -> Dict[str, dict]:
-    index: Dict[str, dict] = {}
-    for model in helm_models():
-        index.setdefault(model["name"], model)  # the first entry, as a scan in file order would find
-    return index
-
-
-def model_metadata(name: str) -> Optional[dict]:
-    """HELM's metadata entry for a model name, or None."""
-    return _metadata_by_name().get(name)
-
-
-def open_text_models() -> List[dict]:
-    """HELM's open-weight text models (access 'open', TEXT_MODEL_TAG), each name once."""
-    seen, out = set(), []
-    for model in helm_models():
-        if model.get("access") == "open" and "TEXT_MODEL_TAG" in (model.get("tags") or []) and model["name"] not in seen:
-            seen.add(model["name"])
-            out.append(model)
-    return out
-
-
-def preload() -> None:
-    """Parse the catalog (HELM's and the prod_env's YAML, and the indexes built on them) now,
-    once, in this process: a process pool forked after this inherits it, where each worker
-    would otherwise parse the same YAML again."""
-    for index in (_deployment_models, _deployment_windows, _deployment_clients, _deployment_paths, _metadata_by_name):
-        index()
+HELM_ONLY = Catalog()  # HELM's own files: the default where no suite is given (frozen; its indexes fill on use)
 
 
 def registered_deployment(deployment: str):

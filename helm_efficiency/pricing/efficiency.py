@@ -5,40 +5,36 @@
                           └──► served GPU-seconds, cost, energy (served tables, under a latency target)
 """
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import pandas as pd
 
 from helm_efficiency.analytic.identity import registry_key
 from helm_efficiency.denoise.requests import denoise_requests
+from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog
 from helm_efficiency.pricing.estimate import estimate_idealized
+from helm_efficiency.pricing.spec import EfficiencySpec
 from helm_efficiency.util.frames import with_columns
-from helm_efficiency.tables.cost_table import CostTable
 
 
-def efficiency_columns(
-    requests: pd.DataFrame,
-    tables: Sequence[CostTable],
-    power_w: Optional[float] = None,
-    usd_per_gpu_hour: Optional[float] = None,
-    quantile: Optional[float] = None,
-    sla=None,
-) -> Tuple[pd.DataFrame, Dict[str, dict]]:
+def efficiency_columns(requests: pd.DataFrame, spec: EfficiencySpec, *, catalog: Catalog = HELM_ONLY) -> Tuple[pd.DataFrame, Dict[str, dict]]:
     """Requests table with denoised, idealized and served columns added, plus per-deployment fit
-    reports. Served numbers come from the first table's stack when a served table exists for it
-    (tables/served.py), under `sla` (default: TPOT ≤ 50 ms, TTFT ≤ 2 s)."""
-    denoised, reports = denoise_requests(requests, quantile=quantile)
-    table = estimate_idealized(denoised, tables, power_w=power_w, usd_per_gpu_hour=usd_per_gpu_hour)
-    return served_columns(table, tables[0].name if tables else None, sla), reports
+    reports, priced as `spec` says (pricing/spec.py: its tables, power, price and denoising
+    quantile; served numbers on its served stack under its latency target), each model named
+    as `catalog` resolves it (HELM's YAML plus the suite's prod_env)."""
+    denoised, reports = denoise_requests(requests, quantile=spec.quantile)
+    table = estimate_idealized(denoised, spec.cost_tables, power_w=spec.power_w, usd_per_gpu_hour=spec.usd_per_gpu_hour, catalog=catalog)
+    return served_columns(table, spec.served_on, sla=spec.sla, catalog=catalog), reports
 
 
-def served_columns(requests: pd.DataFrame, stack: Optional[str], sla=None) -> pd.DataFrame:
+def served_columns(requests: pd.DataFrame, stack: Optional[str], *, sla=None, catalog: Catalog = HELM_ONLY) -> pd.DataFrame:
     """`requests` with tables/served.ESTIMATE_COLUMNS added for `stack` (frames.with_columns; NaN with a reason where
     the stack has no served table or the model none). A row the batch-1 chain priced from the
     stack's own entry is served as that entry's model (`reference_model`), so both numbers price
     one model; other rows by their HELM model, else their deployment, resolved as at batch 1."""
-    from helm_efficiency.tables.served import DEFAULT_SLA, ESTIMATE_COLUMNS, has_served_table, served_estimates
+    from helm_efficiency.tables.served import ESTIMATE_COLUMNS, has_served_table, served_estimates
+    from helm_efficiency.tables.sla import DEFAULT_SLA
 
     out = requests
     if stack is None or not has_served_table(stack):
@@ -55,10 +51,11 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], sla=None) -> pd
     pairs = list(zip(column("model"), column("model_deployment")))
     chosen = {}
     for model, deployment in dict.fromkeys(pairs):
-        chosen[(model, deployment)] = next((n for n in (model, deployment) if isinstance(n, str) and registry_key(n)),
+        chosen[(model, deployment)] = next((n for n in (model, deployment) if isinstance(n, str) and registry_key(n, catalog)),
                                            model if isinstance(model, str) else deployment)
     names = [ref if use else chosen[pair] for use, ref, pair in zip(calibrated, column("reference_model"), pairs)]
-    served = served_estimates(names, out["num_prompt_tokens"].to_numpy(float), out["num_output_tokens"].to_numpy(float), stack, sla or DEFAULT_SLA)
+    served = served_estimates(names, out["num_prompt_tokens"].to_numpy(float), out["num_output_tokens"].to_numpy(float), stack=stack,
+                              sla=sla or DEFAULT_SLA, catalog=catalog)
     return with_columns(requests, _without_media(requests, {c: served[c].to_numpy() for c in ESTIMATE_COLUMNS}))
 
 

@@ -17,23 +17,23 @@ with a reason starting "media not priced" (media_price.py).
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from helm_efficiency.analytic.hardware import hardware_spec
-from helm_efficiency.analytic.identity import context_window, known_names
+from helm_efficiency.analytic.identity import ModelIdentity, entry_context_window, identify, known_names
 from helm_efficiency.analytic.transfer import (
     REQUIRED_ARCH,
-    complete_architecture,
     gpus_to_hold,
     tensor_parallel_for,
     transfer_from_entries,
 )
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog
 from helm_efficiency.util.frames import with_columns
-from helm_efficiency.costmodel.measurements import ARCHITECTURE_COLUMNS, architecture_of
+from helm_efficiency.costmodel.measurements import ARCHITECTURE_COLUMNS
 from helm_efficiency.analytic.registry import registry_architecture
 from helm_efficiency.pricing.media_price import MEDIA_COLUMNS, REASON_MEDIA, MediaPlan, encoder_seconds, media_plan
 from helm_efficiency.tables.cost_table import CostTable
@@ -67,44 +67,6 @@ ESTIMATE_COLUMNS = [
 ROW_COLUMNS = tuple(ARCHITECTURE_COLUMNS) + ("num_parameters",) + MEDIA_COLUMNS + ("num_prompt_tokens", "num_output_tokens")
 
 
-@dataclass(frozen=True)
-class ModelIdentity:
-    """Everything the chain knows about one group of requests' model, built once per group:
-    the names it goes by (deployment, HELM model, registry key), the architecture the request
-    columns give (`given`), the full architecture (request columns over the registry), its
-    parameter count (a request column, else HELM's metadata), and whether HELM lists it as
-    closed-weight. Frozen and hashable: a step reads it, never changes it."""
-
-    names: Tuple[str, ...]
-    given: Tuple[Tuple[str, int], ...] = ()
-    architecture: Optional[Tuple[Tuple[str, int], ...]] = None
-    num_parameters: Optional[float] = None
-    closed: Optional[str] = None
-
-    @property
-    def name(self) -> str:
-        return self.names[0] if self.names else "model"
-
-    def arch(self) -> Optional[dict]:
-        return dict(self.architecture) if self.architecture is not None else None
-
-
-def model_identity(names: Sequence[Optional[str]], rows: pd.DataFrame) -> ModelIdentity:
-    """The ModelIdentity of requests `rows` known by `names` (request columns first, then the registry)."""
-    known = tuple(str(n) for n in names if n)
-    given = architecture_of(rows) or {}
-    arch = complete_architecture(rows)
-    if arch is None:
-        for name in known:
-            registered = registry_architecture(name)
-            if registered is not None:
-                arch = {**registered, **given}  # columns the rows do give (tensor_parallel, say) win
-                break
-    frozen = lambda d: tuple(sorted((k, v) for k, v in d.items()))  # noqa: E731
-    return ModelIdentity(known, frozen(given), frozen(arch) if arch is not None else None,
-                         _num_parameters(rows, known), _closed_model(known))
-
-
 @dataclass
 class FittedModels:
     """Models fitted once per estimate call and shared by its groups: TransferModels by
@@ -114,9 +76,9 @@ class FittedModels:
     size_only: Dict[str, object] = field(default_factory=dict)
 
 
-def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]]):
-    """First table entry for any of `names`, the models they serve, or their architecture-registry key."""
-    names = known_names(names)
+def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]], *, catalog: Catalog = HELM_ONLY):
+    """First table entry for any of `names`, the models they serve (in `catalog`), or their architecture-registry key."""
+    names = known_names(names, catalog)
     for table in tables:
         entry = table.resolve(names)
         if entry is not None:
@@ -207,29 +169,6 @@ class TransferEntry:
         return self.transfer.predict(self.architecture, num_prompt_tokens, num_output_tokens)
 
 
-def _helm_metadata(names: Sequence[Optional[str]]):
-    """HELM's metadata entry for each name that has one (a deployment through its model)."""
-    from helm_efficiency.helm_io.catalog import model_metadata, model_of_deployment
-
-    for name in names:
-        meta = (model_metadata(model_of_deployment(name) or name) or model_metadata(name)) if name else None
-        if meta:
-            yield meta
-
-
-def _num_parameters(rows: pd.DataFrame, names: Sequence[str]) -> Optional[float]:
-    """Total parameters from a `num_parameters` request column, else HELM's model metadata."""
-    if "num_parameters" in rows.columns and rows["num_parameters"].notna().any():
-        return float(rows["num_parameters"].dropna().iloc[0])
-    return next((float(m["num_parameters"]) for m in _helm_metadata(names) if m.get("num_parameters")), None)
-
-
-def _closed_model(names: Sequence[Optional[str]]) -> Optional[str]:
-    from helm_efficiency.helm_io.catalog import CLOSED_ACCESS
-
-    return next((m["name"] for m in _helm_metadata(names) if m.get("access") in CLOSED_ACCESS), None)
-
-
 def size_only_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], size: Optional[float], fitted: dict):
     """A `size_only` entry on the first table's stack for a model known only by its size, else None."""
     from helm_efficiency.analytic.size_only import SizeOnlyEntry, SizeOnlyModel
@@ -304,20 +243,20 @@ def _phase_energy_j(entry, p: np.ndarray, runtimes: Sequence[np.ndarray], power_
     return out
 
 
-# -- the chain: each step (identity, tables, fitted) -> entry or None, tried in order ---------------
-def calibrated_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels):
+# -- the chain: each step (identity, tables, fitted, *, catalog) -> entry or None, tried in order ----
+def calibrated_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, *, catalog: Catalog):
     """The model's own entry on the stack (calibrated, or HELM's table), unless the requests'
     architecture columns describe another model (then transfer prices what they describe)."""
-    entry = resolve_entry(tables, identity.names)
+    entry = resolve_entry(tables, identity.names, catalog=catalog)
     return None if entry is None or _describes_another_model(entry, identity) else entry
 
 
-def transfer_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels):
+def transfer_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, *, catalog: Catalog):
     """Transfer on the stack from the model's architecture."""
     return transfer_entry(tables, identity.names, identity.arch(), fitted.transfer)
 
 
-def size_only_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels):
+def size_only_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, *, catalog: Catalog):
     """The stack's size-only regression on the model's parameter count."""
     return size_only_entry(tables, identity.names, identity.num_parameters, fitted.size_only)
 
@@ -349,13 +288,16 @@ def _price(result: dict, index: np.ndarray, entry, p: np.ndarray, predicted: pd.
 def estimate_idealized(
     requests: pd.DataFrame,
     tables: Sequence[CostTable],
+    *,
     power_w: Optional[float] = None,
     usd_per_gpu_hour: Optional[float] = None,
     name_columns: Sequence[str] = ("model_deployment", "model"),
     group_columns: Sequence[str] = (),
+    catalog: Catalog = HELM_ONLY,
 ) -> pd.DataFrame:
     """Add ESTIMATE_COLUMNS to `requests` (frames.with_columns; needs num_prompt_tokens, num_output_tokens).
-    Rows are resolved per distinct value of `name_columns` + `group_columns`."""
+    Rows are resolved per distinct value of `name_columns` + `group_columns`, each group's model
+    identified once in `catalog` (analytic/identity.identify)."""
     for name, value in (("power_w", power_w), ("usd_per_gpu_hour", usd_per_gpu_hour)):
         if value is not None and not (np.isfinite(value) and value > 0):
             raise EfficiencyInputError(name, name, f"{value} is not a positive number (a power in W, a price in USD per GPU-hour)")
@@ -375,9 +317,9 @@ def estimate_idealized(
         key = key if isinstance(key, tuple) else (key,)
         names = key[: len(present)]
         rows = read.iloc[index]
-        identity = model_identity(names, rows)
-        media = media_plan(identity.names, rows)
-        entry = next((e for e in (step(identity, tables, fitted) for step in STEPS) if e is not None), None)
+        identity = identify(catalog, names, rows=rows)
+        media = media_plan(identity.names, rows, catalog=catalog)
+        entry = next((e for e in (step(identity, tables, fitted, catalog=catalog) for step in STEPS) if e is not None), None)
         if entry is None:
             result["unestimated_reason"][index] = np.where(media.withheld, media.reasons, unestimated_reason(identity))
             continue
@@ -394,7 +336,7 @@ def estimate_idealized(
         result["num_media_tokens"][index] = np.where(withheld, np.nan, media.tokens)
         encoder_s = encoder["runtime_s"].to_numpy() if encoder is not None else np.zeros(len(index))
         result["vision_encoder_s"][index] = np.where(withheld, np.nan, encoder_s)
-        window = context_window(identity.names, entry)
+        window = entry_context_window(entry) or identity.context_window
         if window is not None:
             beyond = (p + rows["num_output_tokens"].to_numpy(float)) > window[0]
             predicted.loc[beyond, ["runtime_s", "runtime_lo_s", "runtime_hi_s"]] = np.nan

@@ -1,21 +1,23 @@
 """Estimates for a requests CSV (DESIGN.md interchange formats): requests in, the same rows with idealized and served columns out."""
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.pricing.estimate import estimate_idealized, load_tables
+from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog
+from helm_efficiency.pricing.estimate import estimate_idealized
 from helm_efficiency.pricing.efficiency import served_columns
+from helm_efficiency.pricing.spec import EfficiencySpec
 from helm_efficiency.costmodel.measurements import ARCHITECTURE_COLUMNS, check_architecture_columns, check_names, check_positive_numeric, read_csv, require_columns
 
 REQUIRED = ["model", "num_prompt_tokens", "num_output_tokens"]
 
 
-def estimate_csv(
-    requests_path: str, output_path: str, tables: Sequence[str], power_w: Optional[float] = None, usd: Optional[float] = None, *,
-    sla=None,
-) -> pd.DataFrame:
+def estimate_csv(requests_path: str, output_path: str, *, spec: EfficiencySpec, catalog: Catalog = HELM_ONLY) -> pd.DataFrame:
+    """The rows of `requests_path` with idealized and served columns, priced as `spec` says
+    (a row's optional `hardware` column sends it to the spec's tables on that GPU, and serves it
+    on the first of them), written to `output_path`; names resolved in `catalog`."""
     df = read_csv(requests_path)
     require_columns(df, REQUIRED, requests_path)
     df["model"] = check_names(df, "model", requests_path)
@@ -25,14 +27,15 @@ def estimate_csv(
     if "num_media" in df.columns:  # optional, as rescore's requests table writes it: the request's images, audio or video
         df["num_media"] = check_positive_numeric(df.assign(num_media=df["num_media"].fillna(0)), "num_media", requests_path,
                                                  integer=True, allow_zero=True)
-    loaded = load_tables(tables)
+    loaded = list(spec.cost_tables)
     # Rows of one model that differ in architecture (say tensor_parallel 1, 4, 8) are estimated apart.
     group_columns = [c for c in ARCHITECTURE_COLUMNS if c in df.columns]
     parts = []
     for hardware, rows in _by_hardware(df):
-        chosen = loaded if hardware is None else _tables_for(hardware, loaded, tables, requests_path, rows.index[0])
-        estimated = estimate_idealized(rows, chosen, power_w=power_w, usd_per_gpu_hour=usd, name_columns=("model",), group_columns=group_columns)
-        parts.append(served_columns(estimated, chosen[0].name if chosen else None, sla))
+        priced = spec if hardware is None else spec.on_tables(_tables_for(hardware, loaded, spec.tables, requests_path, rows.index[0]))
+        estimated = estimate_idealized(rows, priced.cost_tables, power_w=priced.power_w, usd_per_gpu_hour=priced.usd_per_gpu_hour,
+                                       name_columns=("model",), group_columns=group_columns, catalog=catalog)
+        parts.append(served_columns(estimated, priced.served_on, sla=priced.sla, catalog=catalog))
     out = pd.concat(parts).sort_index()
     out.to_csv(output_path, index=False)
     n_missing = int(out["idealized_runtime_s"].isna().sum())

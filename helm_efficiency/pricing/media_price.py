@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.analytic.vision import VisionRule, vision_rule
+from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog
 from helm_efficiency.request_table.media import GENERATED
 
 REASON_MEDIA = "media not priced"
@@ -61,8 +62,8 @@ class MediaPlan:
         self.images[mask] = 0
 
 
-def media_plan(names: Sequence[Optional[str]], rows: pd.DataFrame) -> MediaPlan:
-    """What each request's media add to its price, for the model known by `names`."""
+def media_plan(names: Sequence[Optional[str]], rows: pd.DataFrame, *, catalog: Catalog = HELM_ONLY) -> MediaPlan:
+    """What each request's media add to its price, for the model known by `names` (resolved in `catalog`)."""
     kinds, counts = media_columns(rows)
     n = len(rows)
     plan = MediaPlan(None, np.zeros(n), np.zeros(n), np.full(n, None, dtype=object))
@@ -70,7 +71,7 @@ def media_plan(names: Sequence[Optional[str]], rows: pd.DataFrame) -> MediaPlan:
     if not carried.any():
         return plan
     name = next((str(x) for x in names if x), "this model")
-    plan.rule = vision_rule(names)
+    plan.rule = vision_rule(names, catalog)
     for i in np.flatnonzero(carried):
         parts = str(kinds[i] or "unknown").split("+")
         generated = [k for k in parts if k.startswith(GENERATED)]

@@ -366,7 +366,7 @@ def _html_page(title: str, caption: str, shown: pd.DataFrame, correlations: pd.D
     return f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html_lib.escape(title)}</title><style>{style}</style></head><body>{body}</body></html>"
 
 
-def write_leaderboard(source: str, output_dir: str, metric: str = "auto", efficiency: str = "idealized",
+def write_leaderboard(source: str, output_dir: str, *, metric: str = "auto", efficiency: str = "idealized",
                       common_scenarios: bool = False, allow_mixed_stacks: bool = False, local_path: Optional[str] = None,
                       schema: Optional[Sequence[str]] = None, seed: int = DEFAULT_SEED, draws: int = DEFAULT_DRAWS,
                       write_stats: bool = False) -> pd.DataFrame:
@@ -375,14 +375,15 @@ def write_leaderboard(source: str, output_dir: str, metric: str = "auto", effici
     Refuses to rank estimated numbers from different reference stacks together unless
     allow_mixed_stacks, and then says so on every output. Intervals, rank intervals and Pareto
     probabilities come from `draws` joint draws with `seed` (report/uncertainty.py);
-    write_stats also writes each scenario's values into its runs' stats.json for helm-server."""
+    write_stats also writes each scenario's values into its runs' stats.json for helm-server.
+    `local_path` (the suite's prod_env) is accepted as rescore accepts it, but nothing here
+    resolves a deployment to a model: the board names each run's deployment as its run_spec
+    does, and the numbers come from the runs' stats, which `rescore` priced with the suite's
+    Catalog."""
     from datetime import date
 
     from helm_efficiency.errors import EfficiencyInputError
 
-    from helm_efficiency.helm_io.catalog import use_local_path
-
-    use_local_path(local_path)
     runs = load_runs(source, metric, schema or ())
     if "model" not in runs or runs["model"].isna().all():
         errors = "; ".join(str(e) for e in runs.get("error", pd.Series(dtype=object)).dropna()[:3])

@@ -42,6 +42,7 @@ import pandas as pd
 
 from helm_efficiency.analytic.identity import context_window, registry_key
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog
 from helm_efficiency.tables.sla import DEFAULT_SLA, Sla, parse_sla  # noqa: F401 (parse_sla: part of this module's reading API)
 from helm_efficiency.sources.served_correction import interval_factors, served_power_w  # noqa: F401 (served_power_w: part of this module's reading API)
 
@@ -327,14 +328,15 @@ def _band_at_target(table: ServedTable, model: str, sla: Sla, p: np.ndarray, o: 
     return np.minimum(at["lo"], gpu_s * lo_f), np.maximum(at["hi"], gpu_s * hi_f)
 
 
-def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla: Sla = DEFAULT_SLA) -> pd.DataFrame:
+def served_estimates(model_names: Sequence[Optional[str]], p, o, *, stack: str, sla: Sla = DEFAULT_SLA,
+                     catalog: Catalog = HELM_ONLY) -> pd.DataFrame:
     """Served GPU-seconds, cost and energy per request (one row per input), with 90% intervals,
     the placement that serves it (`served_placement`, e.g. 'tp8pp2 (2 nodes)') and the registry
     model priced (`served_model`).
 
     `model_names` are HELM names, deployments, Hugging Face ids or registry keys, resolved as the
-    batch-1 estimates resolve them (`analytic.identity.registry_key`); `p`, `o` the prompt and output tokens of each
-    request. A request longer than the model's context window (`analytic.identity.context_window`, as at
+    batch-1 estimates resolve them (`analytic.identity.registry_key`, in `catalog`); `p`, `o` the prompt and output
+    tokens of each request. A request longer than the model's context window (`analytic.identity.context_window`, as at
     batch 1) is not priced. NaN rows say why in `served_reason`. Pure: reads the shipped served
     table (or a JSON path as `stack`), hardware.json and the registry only.
     """
@@ -370,7 +372,7 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
         rows = order[bounds[u]:bounds[u + 1]]
         if not len(rows):
             continue
-        key = registry_key(name)
+        key = registry_key(name, catalog)
         if key is None:
             reasons[rows] = f"{name!r} is not in the architecture registry" if name else "no model name"
             continue
@@ -379,7 +381,7 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, stack: str, sla
             why = table.not_served.get(key, "not built into this served table")
             reasons[rows] = f"{key} on {table.name}: {why}"
             continue
-        window = context_window([name, key])
+        window = context_window([name, key], catalog)
         if window is not None:
             beyond = p[rows] + o[rows] > window[0]
             reasons[rows[beyond]] = f"prompt + output tokens exceed the model's context window ({window[0]} tokens, {window[1]})"

@@ -1,12 +1,13 @@
 """`helm-efficiency estimate`: argument parsing and the call into the library."""
 
-from helm_efficiency.cli.options import _positive_float, add_sla_option, add_table_option
+from helm_efficiency.cli.options import add_efficiency_options, efficiency_spec
 
 
 def run(args) -> None:
+    from helm_efficiency.helm_io.catalog import Catalog
     from helm_efficiency.pricing.estimate_csv import estimate_csv
 
-    estimate_csv(args.requests, args.output, args.table, args.power_w, args.usd_per_gpu_hour, sla=args.sla)
+    estimate_csv(args.requests, args.output, spec=efficiency_spec(args, "estimate"), catalog=Catalog())
 
 
 def register(add) -> None:
@@ -19,7 +20,4 @@ def register(add) -> None:
             "helm-efficiency estimate --table a100 requests.csv -o estimates.csv")
     p.add_argument("requests", help="requests CSV (columns above)")
     p.add_argument("-o", "--output", required=True, help="estimates CSV to write: the input rows with idealized runtime, its 90%% interval, energy, cost, served columns and method")
-    add_table_option(p)
-    p.add_argument("--power-w", type=_positive_float, help="override the per-GPU power assumption (W, both phases)")
-    p.add_argument("--usd-per-gpu-hour", type=_positive_float, help="override the per-GPU-hour price (USD)")
-    add_sla_option(p)
+    add_efficiency_options(p)

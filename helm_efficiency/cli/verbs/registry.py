@@ -5,14 +5,15 @@ import sys
 
 def run(args) -> None:
     from helm_efficiency.analytic.registry import load_registry, registry_name
-    from helm_efficiency.helm_io.catalog import open_text_models
+    from helm_efficiency.helm_io.catalog import Catalog
 
     if args.missing:
-        missing = [m for m in open_text_models() if registry_name(m["name"]) is None]
+        catalog = Catalog()
+        missing = [m for m in catalog.open_text_models() if registry_name(m["name"], catalog) is None]
         for m in missing:
             size = f"{m['num_parameters'] / 1e9:.1f}B" if m.get("num_parameters") else "size unknown"
             print(f"{m['name']}\t{size}\t{m.get('release_date') or ''}")
-        print(f"{len(missing)} of {len(open_text_models())} open-weight text models in the installed HELM are not in the registry", file=sys.stderr)
+        print(f"{len(missing)} of {len(catalog.open_text_models())} open-weight text models in the installed HELM are not in the registry", file=sys.stderr)
         return
     for key, entry in sorted(load_registry().items()):
         print(f"{key}\t{entry['source']}\t{', '.join(entry.get('helm_names', []))}")

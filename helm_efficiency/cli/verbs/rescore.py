@@ -2,14 +2,14 @@
 
 import sys
 
-from helm_efficiency.cli.options import RESCORE_PARTIAL_EXIT, add_local_path_option, add_sla_option, add_table_option
+from helm_efficiency.cli.options import RESCORE_PARTIAL_EXIT, add_efficiency_options, add_local_path_option, efficiency_spec
 
 
 def run(args) -> None:
     from helm_efficiency.rescore import rescore_suite
 
-    summary = rescore_suite(args.suite_dir, tables=args.table, pattern=args.runs, dry_run=args.dry_run, jobs=args.jobs,
-                            executor=args.executor, address=args.address, local_path=args.local_path, sla=args.sla)
+    summary = rescore_suite(args.suite_dir, spec=efficiency_spec(args, "rescore"), pattern=args.runs, dry_run=args.dry_run, jobs=args.jobs,
+                            executor=args.executor, address=args.address, local_path=args.local_path)
     if summary.get("failed"):
         sys.exit(RESCORE_PARTIAL_EXIT)
 
@@ -19,7 +19,7 @@ def register(add) -> None:
             f"Exit status {RESCORE_PARTIAL_EXIT} when some runs could not be read or written (every good run is still written), 2 on bad input.",
             "helm-efficiency rescore benchmark_output/runs/my-suite --table a100 -j 2")
     p.add_argument("suite_dir", help="the suite folder, benchmark_output/runs/SUITE")
-    add_table_option(p)
+    add_efficiency_options(p)
     p.add_argument("--runs", default="*", help="glob over run folder names")
     p.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
     p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes for the per-run phases (local pool, or a Dask LocalCluster)")
@@ -27,4 +27,3 @@ def register(add) -> None:
                    help="where the per-run phases run: local (default) or dask (pip install 'helm-efficiency[dask]')")
     p.add_argument("--address", help="with --executor dask: an existing scheduler, e.g. tcp://scheduler:8786 (default: start a LocalCluster of -j workers)")
     add_local_path_option(p)
-    add_sla_option(p)
