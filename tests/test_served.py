@@ -1,7 +1,6 @@
 """Served tables: the latency target, the estimates' invariants, and a byte-identical rebuild."""
 
 import math
-import os
 
 import numpy as np
 import pytest
