@@ -10,7 +10,9 @@ global. `identify` builds the whole ModelIdentity of one group of requests at on
 """
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import pandas as pd
 
 from helm_efficiency.analytic.architecture import context_window as config_context_window
 from helm_efficiency.analytic.registry import registry_architecture, registry_entry, registry_name
@@ -39,14 +41,14 @@ def registry_key(name: Optional[str], catalog: Catalog) -> Optional[str]:
     return next((key for key in (registry_name(n, catalog) for n in known_names([name], catalog)) if key), None)
 
 
-def entry_context_window(entry) -> Optional[Tuple[int, str]]:
+def entry_context_window(entry: Any) -> Optional[Tuple[int, str]]:
     """(tokens, where it says so) from a table entry's own architecture (a profiled model's
     max_position_embeddings), else None."""
     own = (getattr(entry, "architecture", None) or {}).get("max_position_embeddings")
     return (int(own), f"max_position_embeddings of the profiled {entry.model}") if own else None
 
 
-def context_window(names: Sequence[Optional[str]], catalog: Catalog, *, entry=None) -> Optional[Tuple[int, str]]:
+def context_window(names: Sequence[Optional[str]], catalog: Catalog, *, entry: Any = None) -> Optional[Tuple[int, str]]:
     """(tokens, where it says so): the entry's own architecture (entry_context_window), else the
     first name's registry config, else the catalog's model_deployments.yaml. None when nothing says."""
     own = entry_context_window(entry) if entry is not None else None
@@ -62,7 +64,7 @@ def context_window(names: Sequence[Optional[str]], catalog: Catalog, *, entry=No
     return None
 
 
-def helm_metadata(names: Sequence[Optional[str]], catalog: Catalog) -> Iterator[dict]:
+def helm_metadata(names: Sequence[Optional[str]], catalog: Catalog) -> Iterator[Dict[str, Any]]:
     """The catalog's metadata entry for each name that has one (a deployment through its model)."""
     for name in names:
         meta = (catalog.model_metadata(catalog.model_of_deployment(name) or name) or catalog.model_metadata(name)) if name else None
@@ -97,7 +99,7 @@ class ModelIdentity:
     def name(self) -> str:
         return self.names[0] if self.names else "model"
 
-    def arch(self) -> Optional[dict]:
+    def arch(self) -> Optional[Dict[str, int]]:
         return dict(self.architecture) if self.architecture is not None else None
 
 
@@ -105,7 +107,7 @@ def _frozen(d: Dict[str, int]) -> Frozen:
     return tuple(sorted((k, v) for k, v in d.items()))
 
 
-def identify(catalog: Catalog, names: Sequence[Optional[str]], *, rows=None) -> ModelIdentity:
+def identify(catalog: Catalog, names: Sequence[Optional[str]], *, rows: Optional[pd.DataFrame] = None) -> ModelIdentity:
     """The ModelIdentity of requests known by `names` (a deployment, a HELM model, a Hugging
     Face id or a registry key, in the order the requests give them), read in `catalog`; `rows`
     (a requests table, optional) may carry architecture columns and `num_parameters`, which win

@@ -10,7 +10,7 @@ files when none: helm_io.catalog.HELM_ONLY). No torch, no HELM code.
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from helm_efficiency.analytic.architecture import architecture_from_config
 from helm_efficiency.errors import EfficiencyInputError
@@ -20,7 +20,7 @@ REGISTRY_PATH = "helm_efficiency/analytic/registry.json"
 
 
 @lru_cache(maxsize=1)
-def load_registry() -> Dict[str, dict]:
+def load_registry() -> Dict[str, Dict[str, Any]]:
     raw = json.loads(resources.files("helm_efficiency.analytic").joinpath("registry.json").read_text())
     return {k: v for k, v in raw.items() if not k.startswith("_")}
 
@@ -93,12 +93,12 @@ def registry_name(name: Optional[str], catalog: Catalog = HELM_ONLY) -> Optional
     return key
 
 
-def registry_entry(name: Optional[str], catalog: Catalog = HELM_ONLY) -> Optional[dict]:
+def registry_entry(name: Optional[str], catalog: Catalog = HELM_ONLY) -> Optional[Dict[str, Any]]:
     key = registry_name(name, catalog)
     return dict(load_registry()[key], key=key) if key else None
 
 
-def registry_config(name: Optional[str], catalog: Catalog = HELM_ONLY) -> Dict:
+def registry_config(name: Optional[str], catalog: Catalog = HELM_ONLY) -> Dict[str, Any]:
     key = registry_name(name, catalog)
     if key is None:
         raise EfficiencyInputError("--arch", "arch", f"unknown architecture {name!r}; see {REGISTRY_PATH} (`helm-efficiency registry` lists it)")

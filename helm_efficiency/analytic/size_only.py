@@ -11,9 +11,10 @@ calibrated surface, and the log errors give the spread (Student t quantile, n âˆ
 freedom). Learned attributes end in `_`.
 """
 
-from typing import List, Sequence
+from typing import Any, List, Sequence, Tuple, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 
 from helm_efficiency.analytic import flops as F
@@ -24,7 +25,7 @@ DECODE_OUTPUT_TOKENS = 128  # decode cost per token is read between o = 1 and th
 CHECK_OUTPUT_TOKENS = (1, 32, 256, 1024)
 
 
-def _surface(entry, prompts: np.ndarray):
+def _surface(entry: Any, prompts: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Prefill time T(p, 1) and decode time per output token at each prompt length (s)."""
     first = entry.predict(prompts, np.ones_like(prompts))["runtime_s"].to_numpy()
     later = entry.predict(prompts, np.full_like(prompts, DECODE_OUTPUT_TOKENS))["runtime_s"].to_numpy()
@@ -34,10 +35,10 @@ def _surface(entry, prompts: np.ndarray):
 class SizeOnlyModel:
     """Runtime (s) on one stack from total parameter count alone. fit(entries) â†’ self."""
 
-    def __init__(self, alpha: float = 0.1):
+    def __init__(self, alpha: float = 0.1) -> None:
         self.alpha = alpha
 
-    def _fit_arrays(self, log_sizes: np.ndarray, prefill: np.ndarray, decode: np.ndarray):
+    def _fit_arrays(self, log_sizes: np.ndarray, prefill: np.ndarray, decode: np.ndarray) -> Tuple[List[np.ndarray], List[np.ndarray]]:
         from statsmodels.regression.linear_model import OLS  # here, not at import: start-up stays light
         from statsmodels.tools.tools import add_constant
 
@@ -45,7 +46,7 @@ class SizeOnlyModel:
         return ([OLS(np.log(prefill[:, k]), x).fit().params for k in range(prefill.shape[1])],
                 [OLS(np.log(decode[:, k]), x).fit().params for k in range(decode.shape[1])])
 
-    def fit(self, entries: Sequence, source: str = "reference entries") -> "SizeOnlyModel":
+    def fit(self, entries: Sequence[Any], source: str = "reference entries") -> "SizeOnlyModel":
         usable = [e for e in entries if getattr(e, "architecture", None) and not e.architecture.get("num_experts")
                   and getattr(e, "method", "") == "calibrated"]
         if len(usable) < 3:
@@ -77,7 +78,7 @@ class SizeOnlyModel:
         self.half_width_ = float(student_t.ppf(1 - self.alpha / 2, df=max(len(sizes) - 1, 1)) * self.log_sd_)
         return self
 
-    def _runtime(self, prefill_params, decode_params, size: float, p: np.ndarray, o: np.ndarray) -> np.ndarray:
+    def _runtime(self, prefill_params: Sequence[np.ndarray], decode_params: Sequence[np.ndarray], size: float, p: np.ndarray, o: np.ndarray) -> np.ndarray:
         log_p = np.log(np.clip(p, self.prompt_grid_[0], self.prompt_grid_[-1]))
         grid = np.log(self.prompt_grid_)
         log_size = np.log(size)
@@ -85,9 +86,9 @@ class SizeOnlyModel:
         decode = np.exp(np.interp(log_p, grid, [a + b * log_size for a, b in decode_params]))
         # Beyond the grid's longest prompt, prefill grows at least linearly in p.
         prefill = prefill * np.maximum(p / self.prompt_grid_[-1], 1.0)
-        return prefill + decode * (np.maximum(o, 1.0) - 1)
+        return cast(np.ndarray, prefill + decode * (np.maximum(o, 1.0) - 1))
 
-    def predict(self, num_parameters: float, num_prompt_tokens, num_output_tokens) -> pd.DataFrame:
+    def predict(self, num_parameters: float, num_prompt_tokens: ArrayLike, num_output_tokens: ArrayLike) -> pd.DataFrame:
         """Runtime (s) with a 90% interval; `extrapolated` outside the fitted sizes or prompt grid."""
         check_fitted(self, "prefill_params_")
         p = np.asarray(num_prompt_tokens, float)
@@ -107,7 +108,7 @@ class SizeOnlyEntry:
 
     method = "size_only"
 
-    def __init__(self, model: SizeOnlyModel, num_parameters: float, num_gpus: int, name: str):
+    def __init__(self, model: SizeOnlyModel, num_parameters: float, num_gpus: int, name: str) -> None:
         self.size_model = model
         self.num_parameters = float(num_parameters)
         self.hardware = model.hardware_
@@ -115,5 +116,5 @@ class SizeOnlyEntry:
         self.model = f"size_only:{name}"
         self.architecture = None
 
-    def predict(self, num_prompt_tokens, num_output_tokens, batch_size: int = 1) -> pd.DataFrame:
+    def predict(self, num_prompt_tokens: ArrayLike, num_output_tokens: ArrayLike, batch_size: int = 1) -> pd.DataFrame:
         return self.size_model.predict(self.num_parameters, num_prompt_tokens, num_output_tokens)

@@ -32,9 +32,10 @@ kriging posterior variance, with a Student t quantile for the few models it come
 calibrated entry's elsewhere.
 """
 
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 
 from helm_efficiency.analytic import flops as F
@@ -63,7 +64,7 @@ def complete_architecture(rows: pd.DataFrame) -> Optional[Dict[str, int]]:
     return arch if _complete(arch) else None
 
 
-def _complete(arch: Optional[dict]) -> bool:
+def _complete(arch: Optional[Dict[str, int]]) -> bool:
     return arch is not None and bool(arch) and all(k in arch for k in REQUIRED_ARCH)
 
 
@@ -72,7 +73,7 @@ def has_roofline_specs(hardware: Optional[str]) -> bool:
     return spec is not None and spec.peak_flops is not None and spec.memory_bandwidth is not None
 
 
-def features(arch: Dict[str, int], hw: HardwareSpec, p, o, bytes_per_value: int = 2) -> np.ndarray:
+def features(arch: Dict[str, int], hw: HardwareSpec, p: ArrayLike, o: ArrayLike, bytes_per_value: int = 2) -> np.ndarray:
     """The FEATURES columns for requests (p prompt tokens, o output tokens) of `arch` on `hw`."""
     p = np.asarray(p, float)
     o = np.maximum(np.asarray(o, float), 1.0)
@@ -110,7 +111,7 @@ def _wls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     feature is a cost: scipy's NNLS on the rows scaled by 1/y."""
     from scipy.optimize import nnls  # scipy on use: it costs a second of start-up
 
-    return nnls(x / y[:, None], np.ones_like(y))[0]
+    return cast(np.ndarray, nnls(x / y[:, None], np.ones_like(y))[0])
 
 
 class TransferModel:
@@ -120,13 +121,13 @@ class TransferModel:
     runtime_s, batch_size) and predict(p, o) (the calibrated surface).
     """
 
-    def __init__(self, hardware: str, alpha: float = 0.1, length_scale: float = LENGTH_SCALE, nugget: float = NUGGET):
+    def __init__(self, hardware: str, alpha: float = 0.1, length_scale: float = LENGTH_SCALE, nugget: float = NUGGET) -> None:
         self.hardware_ = hardware
         self.alpha = alpha
         self.length_scale = length_scale
         self.nugget = nugget
 
-    def fit(self, entries: Sequence, source: str = "reference entries") -> "TransferModel":
+    def fit(self, entries: Sequence[Any], source: str = "reference entries") -> "TransferModel":
         if not has_roofline_specs(self.hardware_):
             raise EfficiencyInputError(source, "hardware", f"no roofline specs for {self.hardware_!r}")
         self.hw_ = require_hardware_spec(self.hardware_)
@@ -158,7 +159,7 @@ class TransferModel:
         self.num_output_tokens_range_ = (float(measured["num_output_tokens"].min()), float(measured["num_output_tokens"].max()))
         return self
 
-    def _held_out_log_variance(self, blocks: Dict) -> float:
+    def _held_out_log_variance(self, blocks: Dict[Tuple[str, str], Tuple[np.ndarray, np.ndarray]]) -> float:
         """Mean squared log error of the regression on each model when refitted without it
         (on every hardware): the spread of a new architecture around the regression."""
         errors = []
@@ -173,13 +174,13 @@ class TransferModel:
         return float(np.mean(np.concatenate(errors) ** 2))
 
     def _kernel(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.exp(-np.sum((a - b) ** 2, axis=-1) / (2 * self.length_scale**2))
+        return cast(np.ndarray, np.exp(-np.sum((a - b) ** 2, axis=-1) / (2 * self.length_scale**2)))
 
-    def regression(self, arch: Dict[str, int], hardware: str, p, o) -> np.ndarray:
+    def regression(self, arch: Dict[str, int], hardware: str, p: ArrayLike, o: ArrayLike) -> np.ndarray:
         """The shared regression's runtime (s), before the neighbour correction."""
-        return np.maximum(features(arch, require_hardware_spec(hardware), p, o) @ self.params_, 1e-9)
+        return cast(np.ndarray, np.maximum(features(arch, require_hardware_spec(hardware), p, o) @ self.params_, 1e-9))
 
-    def predict(self, arch: Dict[str, int], num_prompt_tokens, num_output_tokens) -> pd.DataFrame:
+    def predict(self, arch: Dict[str, int], num_prompt_tokens: ArrayLike, num_output_tokens: ArrayLike) -> pd.DataFrame:
         """Runtime (s) with a 90% interval. `extrapolated` marks architectures outside the
         training models' parameter-count or tensor-parallel range."""
         check_fitted(self, "params_")
@@ -219,7 +220,7 @@ class TransferModel:
             out += np.log2(np.maximum(values / hi, 1.0)) + np.log2(np.maximum(max(lo, 1.0) / values, 1.0))
         return out
 
-    def _neighbour_weights(self, arch: Dict[str, int]):
+    def _neighbour_weights(self, arch: Dict[str, int]) -> Tuple[np.ndarray, np.ndarray]:
         """Kernel similarity of `arch` to each neighbour, and the kriging weights it implies."""
         similarity = self._kernel(self._coords, similarity_coordinates(arch))
         return similarity, np.linalg.solve(self._gram, similarity)
@@ -228,7 +229,7 @@ class TransferModel:
         """How much each profiled neighbour's deviation carries over to `arch` (explains a prediction)."""
         return {e.model: float(w) for e, w in zip(self.neighbours_, self._neighbour_weights(arch)[1])}
 
-    def neighbour_deviations(self, p, o) -> np.ndarray:
+    def neighbour_deviations(self, p: ArrayLike, o: ArrayLike) -> np.ndarray:
         """Each neighbour's calibrated runtime ÷ the regression's, at (p, o): rows = neighbours.
         Not positive where a calibrated surface gives no positive runtime."""
         return np.array([e.predict(p, o)["runtime_s"].to_numpy() / self.regression(e.architecture, e.hardware, p, o) for e in self.neighbours_])
@@ -277,14 +278,14 @@ def tensor_parallel_for(arch: Dict[str, int], hw: HardwareSpec, bytes_per_value:
     return gpus_to_hold(F.parameter_count(arch, active_only=False) * bytes_per_value, hw, headroom)
 
 
-def transfer_from_entries(entries: Sequence, hardware: str) -> Optional[TransferModel]:
+def transfer_from_entries(entries: Sequence[Any], hardware: str) -> Optional[TransferModel]:
     """A TransferModel for `hardware`, fitted on the entries that share its software stack, or
     None if the hardware has no roofline specs or too few entries carry architectures."""
     on_hardware = [e for e in entries if getattr(e, "hardware", None) == hardware and _complete(getattr(e, "architecture", None))]
     if not on_hardware or not has_roofline_specs(hardware):
         return None
     software = on_hardware[0].software
-    pool: List = [e for e in entries if getattr(e, "software", None) == software and _complete(getattr(e, "architecture", None))]
+    pool: List[Any] = [e for e in entries if getattr(e, "software", None) == software and _complete(getattr(e, "architecture", None))]
     if len({e.model for e in pool}) < 2:
         return None
     return TransferModel(hardware).fit(pool, source=f"{software} reference entries")

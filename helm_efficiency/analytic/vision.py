@@ -13,7 +13,7 @@ their image requests are not priced (media_price.py says why).
 """
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from helm_efficiency.analytic.architecture import architecture_from_config
 from helm_efficiency.analytic.registry import REGISTRY_PATH, registry_entry
@@ -44,7 +44,7 @@ def vision_rule(names: Sequence[Optional[str]], catalog: Catalog = HELM_ONLY) ->
     return None
 
 
-def _rule(key: str, block: dict) -> VisionRule:
+def _rule(key: str, block: Dict[str, Any]) -> VisionRule:
     source = f"{REGISTRY_PATH}: {key}: vision"
     if block.get("rule") not in RULES:
         raise EfficiencyInputError(source, "rule", f"{block.get('rule')!r} is not one of {', '.join(RULES)}")

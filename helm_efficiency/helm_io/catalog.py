@@ -14,17 +14,20 @@ import pickle
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import yaml
 
 from helm_efficiency.util.atomic import write_bytes_atomic
 
+if TYPE_CHECKING:
+    from helm.benchmark.model_deployment_registry import ModelDeployment
+
 CLOSED_ACCESS = ("closed", "limited")
 
 
 @lru_cache(maxsize=None)
-def _yaml(package: str, file_name: str) -> dict:
+def _yaml(package: str, file_name: str) -> Dict[str, Any]:
     """A YAML file inside the installed crfm-helm, parsed; {} without HELM. Cached: do not mutate."""
     try:
         text = resources.files(package).joinpath(file_name).read_text()
@@ -38,7 +41,7 @@ def cache_dir() -> str:
     return os.environ.get("HELM_EFFICIENCY_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "helm_efficiency")
 
 
-def _parsed(text: str) -> dict:
+def _parsed(text: str) -> Dict[str, Any]:
     """`text` parsed as YAML. HELM's catalog is ~1 MB of YAML and takes ~0.4 s to parse, most of
     a one-row estimate's time, so the parse is kept as a pickle named by the text's SHA-256: the
     same text always gives the same data (dates stay dates), and another text another file. A
@@ -46,10 +49,11 @@ def _parsed(text: str) -> dict:
     path = os.path.join(cache_dir(), f"yaml-{hashlib.sha256(text.encode()).hexdigest()}.pickle")
     try:
         with open(path, "rb") as f:
-            return pickle.load(f)
+            cached: Dict[str, Any] = pickle.load(f)
+            return cached
     except Exception:  # absent, or unreadable: parse
         pass
-    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    data: Dict[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     try:
         write_bytes_atomic(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
     except OSError:
@@ -57,13 +61,13 @@ def _parsed(text: str) -> dict:
     return data
 
 
-def classic_schema() -> dict:
+def classic_schema() -> Dict[str, Any]:
     """HELM's schema_classic.yaml (metrics, metric groups, run groups with their main metric),
     a fresh copy each call so callers may change it; {} without HELM."""
     return copy.deepcopy(_yaml("helm.benchmark.static", "schema_classic.yaml"))
 
 
-def read_schema_file(path: str) -> dict:
+def read_schema_file(path: str) -> Dict[str, Any]:
     """A HELM schema (YAML, or the JSON helm-summarize writes), parsed; an error names the file."""
     import json
 
@@ -87,7 +91,7 @@ def _helm_schema_names() -> List[str]:
     return (["schema_classic.yaml"] if "schema_classic.yaml" in files else []) + rest
 
 
-def helm_schemas() -> List[dict]:
+def helm_schemas() -> List[Dict[str, Any]]:
     """Every schema HELM ships (helm/benchmark/static/schema_*.yaml), classic first; cached: do not mutate."""
     return [_yaml("helm.benchmark.static", name) for name in _helm_schema_names()]
 
@@ -111,16 +115,16 @@ class Catalog:
 
     local_path: Optional[str] = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         path = self.local_path
         object.__setattr__(self, "local_path", os.path.abspath(path) if path and os.path.isdir(path) else None)
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[type, Tuple[Optional[str]]]:
         # A worker process gets the folder, not the indexes: it rebuilds them on first use.
         return (Catalog, (self.local_path,))
 
     # -- the files ---------------------------------------------------------------------------
-    def _local(self, file_name: str) -> dict:
+    def _local(self, file_name: str) -> Dict[str, Any]:
         """A prod_env YAML file, parsed; {} when absent. Malformed: an error naming the file."""
         from helm_efficiency.errors import EfficiencyInputError
 
@@ -136,16 +140,16 @@ class Catalog:
             raise EfficiencyInputError(full, "<file>", "not a mapping")
         return parsed
 
-    def _read(self, file_name: str, key: str) -> List[dict]:
+    def _read(self, file_name: str, key: str) -> List[Dict[str, Any]]:
         local = list(self._local(file_name).get(key) or [])
         return [e for e in local if isinstance(e, dict) and e.get("name")] + list(_yaml("helm.config", file_name).get(key) or [])
 
     @cached_property
-    def _deployments(self) -> List[dict]:
+    def _deployments(self) -> List[Dict[str, Any]]:
         return self._read("model_deployments.yaml", "model_deployments")
 
     @cached_property
-    def _models(self) -> List[dict]:
+    def _models(self) -> List[Dict[str, Any]]:
         return self._read("model_metadata.yaml", "models")
 
     # -- the indexes (built once per instance) -------------------------------------------------
@@ -182,14 +186,14 @@ class Catalog:
                 for d in self._deployments if _client_args(d).get("pretrained_model_name_or_path")}
 
     @cached_property
-    def _metadata_by_name(self) -> Dict[str, dict]:
-        index: Dict[str, dict] = {}
+    def _metadata_by_name(self) -> Dict[str, Dict[str, Any]]:
+        index: Dict[str, Dict[str, Any]] = {}
         for model in self._models:
             index.setdefault(model["name"], model)  # the first entry, as a scan in file order would find
         return index
 
     # -- lookups ------------------------------------------------------------------------------
-    def models(self) -> List[dict]:
+    def models(self) -> List[Dict[str, Any]]:
         """Every entry of model_metadata.yaml (name, access, num_parameters, release_date, tags),
         the prod_env's first. Do not mutate."""
         return self._models
@@ -210,11 +214,11 @@ class Catalog:
         """The `pretrained_model_name_or_path` a deployment's client loads (a local folder or a hub id), else None."""
         return self._deployment_paths.get(name)
 
-    def model_metadata(self, name: str) -> Optional[dict]:
+    def model_metadata(self, name: str) -> Optional[Dict[str, Any]]:
         """The metadata entry of a model name, or None."""
         return self._metadata_by_name.get(name)
 
-    def open_text_models(self) -> List[dict]:
+    def open_text_models(self) -> List[Dict[str, Any]]:
         """The open-weight text models (access 'open', TEXT_MODEL_TAG), each name once."""
         seen, out = set(), []
         for model in self._models:
@@ -231,14 +235,15 @@ class Catalog:
         return self
 
 
-def _client_args(deployment: dict) -> dict:
-    return (deployment.get("client_spec") or {}).get("args") or {}
+def _client_args(deployment: Dict[str, Any]) -> Dict[str, Any]:
+    args: Dict[str, Any] = (deployment.get("client_spec") or {}).get("args") or {}
+    return args
 
 
 HELM_ONLY = Catalog()  # HELM's own files: the default where no suite is given (frozen; its indexes fill on use)
 
 
-def registered_deployment(deployment: str):
+def registered_deployment(deployment: str) -> Optional["ModelDeployment"]:
     """HELM's ModelDeployment for a name registered in this process (inside helm-run: HELM's
     catalog plus the suite's prod_env), else None. Never HELM's get_model_deployment: for an
     unknown "huggingface/NAME" that tries to download NAME's tokenizer from the Hub."""
