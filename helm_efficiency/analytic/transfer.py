@@ -76,7 +76,7 @@ def has_roofline_specs(hardware: Optional[str]) -> bool:
 def features(arch: Dict[str, int], hw: HardwareSpec, p: ArrayLike, o: ArrayLike, bytes_per_value: int = 2) -> np.ndarray:
     """The FEATURES columns for requests (p prompt tokens, o output tokens) of `arch` on `hw`."""
     p = np.asarray(p, float)
-    o = np.maximum(np.asarray(o, float), 1.0)
+    o = cast(np.ndarray, np.maximum(np.asarray(o, float), 1.0))
     t = float(arch.get("tensor_parallel") or 1)
     layers = float(arch["num_layers"])
     steps = o - 1

@@ -21,7 +21,7 @@ Rebuilding starts from the simulated points, so a second build is byte-identical
 import argparse
 import json
 import os
-from typing import Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -46,7 +46,7 @@ def _source_refs(source_ids: Sequence[str]) -> Dict[str, str]:
     return {s: str(refs.get(s, "")) for s in sorted(source_ids)}
 
 
-def anchor_entry(entry: dict, phases: Dict[str, PhaseCorrection], correction_json: dict, backend: str) -> dict:
+def anchor_entry(entry: Dict[str, Any], phases: Dict[str, PhaseCorrection], correction_json: Dict[str, Any], backend: str) -> Dict[str, Any]:
     """One table entry (JSON) with corrected measurements; the simulated points kept in provenance."""
     entry = json.loads(json.dumps(entry))
     provenance = entry.setdefault("provenance", {})
@@ -104,7 +104,7 @@ def anchor_table_file(path: str, correction_path: str = CORRECTION_PATH, out_pat
     return f"{os.path.basename(path)}: {len(table.entries)} entries anchored ({backend}, {len(sources)} sources)"
 
 
-def main(argv=None) -> None:
+def main(argv: Optional[Sequence[str]] = None) -> None:
     from helm_efficiency.sources.aiconfigurator import STACKS
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -16,7 +16,7 @@ estimation then falls back to transfer on the same stack.
 import argparse
 import os
 import time
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import pandas as pd
 
@@ -32,7 +32,10 @@ from helm_efficiency.tables.calibrate import calibrate_table
 CREDIT = "NVIDIA AIConfigurator (aiconfigurator-core, Apache-2.0) measured-kernel simulation, static batch 1"
 
 
-def simulate(pair: Tuple[str, str]) -> Tuple[str, str, Optional[pd.DataFrame], Optional[str]]:
+Simulated = Tuple[str, str, Optional[pd.DataFrame], Optional[str]]  # what `simulate` returns for one pair
+
+
+def simulate(pair: Tuple[str, str]) -> Simulated:
     """(stack, model, measurements or None, the simulator's refusal or None) for one pair."""
     stack_name, key = pair
     entry = load_registry()[key]
@@ -44,7 +47,7 @@ def simulate(pair: Tuple[str, str]) -> Tuple[str, str, Optional[pd.DataFrame], O
         return stack_name, key, None, str(e)
 
 
-def save_stack(stack_name: str, results, out_dir: str = DATA_DIR) -> str:
+def save_stack(stack_name: str, results: Sequence[Simulated], out_dir: str = DATA_DIR) -> str:
     """Calibrate one stack's simulated points into its table and save it; returns a summary line."""
     frames = [points for stack, _, points, _ in results if stack == stack_name and points is not None]
     not_tabulated = {key: reason for stack, key, _, reason in results if stack == stack_name and reason is not None}
@@ -66,12 +69,12 @@ def save_stack(stack_name: str, results, out_dir: str = DATA_DIR) -> str:
 
 
 def build(stacks: Sequence[str], out_dir: str = DATA_DIR, models: Optional[Sequence[str]] = None, jobs: int = 1,
-          executor: str = "local", address: Optional[str] = None, progress: bool = True) -> list:
+          executor: str = "local", address: Optional[str] = None, progress: bool = True) -> List[str]:
     """Simulate every (stack, registry model) pair, then calibrate and save each stack's table."""
     registry = load_registry()
     keys = [k for k in sorted(registry) if not k.startswith("test/") and (not models or k in models)]
     pairs = [(stack, key) for stack in stacks for key in keys]
-    results = map_ordered(simulate, pairs, jobs, "simulating" if progress else "", executor, address, unit="model")
+    results: List[Simulated] = map_ordered(simulate, pairs, jobs, "simulating" if progress else "", executor, address, unit="model")
     return [save_stack(stack, results, out_dir) for stack in stacks]
 
 

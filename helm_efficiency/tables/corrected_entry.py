@@ -16,15 +16,16 @@ request's prefill share, added in quadrature (independent errors).
 """
 
 import dataclasses
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 
 from helm_efficiency.sources.correction import PhaseCorrection
 
 
-def table_correction(table) -> Optional[Dict[str, PhaseCorrection]]:
+def table_correction(table: object) -> Optional[Dict[str, PhaseCorrection]]:
     """{phase: PhaseCorrection} of an anchored table (its `anchor.correction` block), else None."""
     block = (getattr(table, "anchor", None) or {}).get("correction")
     if not block or "interval_log" not in next(iter(block.values()), {}):
@@ -34,7 +35,7 @@ def table_correction(table) -> Optional[Dict[str, PhaseCorrection]]:
     return phases_from_json({"stack": block})["stack"]
 
 
-def simulated_entries(entries: Sequence) -> List:
+def simulated_entries(entries: Sequence[Any]) -> List[Any]:
     """The entries with their simulator points restored (anchored entries), others unchanged."""
     out = []
     for entry in entries:
@@ -48,7 +49,7 @@ def simulated_entries(entries: Sequence) -> List:
 
 
 def combine_intervals(runtime: np.ndarray, share: np.ndarray, own_lo: np.ndarray, own_hi: np.ndarray,
-                      spread: Mapping[str, Sequence[float]]) -> tuple:
+                      spread: Mapping[str, Sequence[float]]) -> Tuple[np.ndarray, np.ndarray]:
     """(lo, hi): the correction's log interval per phase (mixed by the prefill `share`) and the
     entry's own log half-widths (from `own_lo`, `own_hi`; NaN = none) in quadrature."""
     (pre_lo, pre_hi), (dec_lo, dec_hi) = spread["prefill"], spread["decode"]
@@ -65,7 +66,7 @@ class CorrectedEntry:
     """An entry (transfer or size-only) on a corrected stack, predicting what the stack's
     correction says real serving measures. Same interface as the entry it wraps."""
 
-    def __init__(self, inner, phases: Dict[str, PhaseCorrection], gpu: str):
+    def __init__(self, inner: Any, phases: Dict[str, PhaseCorrection], gpu: str) -> None:
         self.inner, self.phases, self.gpu = inner, phases, gpu
         self.method = inner.method
         self.model = inner.model
@@ -74,7 +75,7 @@ class CorrectedEntry:
         self.architecture = inner.architecture
         self.layers = float((inner.architecture or {}).get("num_layers") or 0.0)
 
-    def predict(self, num_prompt_tokens, num_output_tokens, batch_size: int = 1) -> pd.DataFrame:
+    def predict(self, num_prompt_tokens: ArrayLike, num_output_tokens: ArrayLike, batch_size: int = 1) -> pd.DataFrame:
         p = np.asarray(num_prompt_tokens, float).reshape(-1)
         o = np.maximum(np.asarray(num_output_tokens, float).reshape(-1), 1.0)
         first = self.inner.predict(p, np.ones_like(o))

@@ -17,7 +17,7 @@ class Sla:
     tpot_ms: float = 50.0
     ttft_s: float = 2.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("tpot_ms", "ttft_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or not value > 0:
