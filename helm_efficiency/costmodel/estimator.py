@@ -9,9 +9,10 @@ measured batch size.
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 
 from helm_efficiency.costmodel.forms import FORMS, KNOT_FORMS, PrefillShape, design_matrix, param_names
@@ -169,7 +170,7 @@ class RuntimeModel:
         return self
 
     # -- prediction --------------------------------------------------------------------------
-    def predict(self, num_prompt_tokens: Union[Sequence[float], np.ndarray], num_output_tokens: Union[Sequence[float], np.ndarray]) -> pd.DataFrame:
+    def predict(self, num_prompt_tokens: ArrayLike, num_output_tokens: ArrayLike) -> pd.DataFrame:
         """Columns: runtime_s, runtime_lo_s, runtime_hi_s (1−alpha prediction interval), extrapolated."""
         check_fitted(self, "linear_")
         p = np.asarray(num_prompt_tokens, float)

@@ -18,9 +18,10 @@ import os
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from importlib import resources
-from typing import Dict, Iterable, List, Mapping, Optional, Protocol, Sequence, Tuple, runtime_checkable
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Protocol, Sequence, Tuple, runtime_checkable
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 
 from helm_efficiency.costmodel.estimator import RuntimeModel
@@ -31,6 +32,8 @@ from helm_efficiency.stacks import HELM_TABLE, SHIPPED_TABLES
 
 SCHEMA_VERSION = 1
 MEASUREMENT_FIELDS = ("num_prompt_tokens", "num_output_tokens", "runtime_s", "batch_size")
+# The fits stored with a shipped table: {entry key: {batch size: RuntimeModel.to_stored() JSON}}.
+FitStore = Mapping[str, Dict[str, Dict[str, Any]]]
 
 
 @runtime_checkable
@@ -50,14 +53,14 @@ class ReferenceEntry(Protocol):
         """GPUs one request occupies (None: unknown, so no energy or cost)."""
 
     @property
-    def architecture(self) -> Optional[dict]:
+    def architecture(self) -> Optional[Dict[str, int]]:
         """The model's architecture columns, where known."""
 
     @property
     def method(self) -> str:
         """How the entry estimates: calibrated, helm_table, transfer or size_only."""
 
-    def predict(self, num_prompt_tokens, num_output_tokens, batch_size: int = 1) -> pd.DataFrame:
+    def predict(self, num_prompt_tokens: ArrayLike, num_output_tokens: ArrayLike, batch_size: int = 1) -> pd.DataFrame:
         """Columns runtime_s, runtime_lo_s, runtime_hi_s (90% interval; NaN if none), extrapolated."""
 
 
@@ -77,8 +80,8 @@ class CostEntry:
     num_gpus: Optional[int] = None
     dtype: Optional[str] = None
     software: Optional[str] = None
-    architecture: Optional[dict] = None
-    provenance: dict = field(default_factory=dict)
+    architecture: Optional[Dict[str, int]] = None
+    provenance: Dict[str, Any] = field(default_factory=dict)
     prefill_shape: Optional[PrefillShape] = None
     method: str = "calibrated"
     # Anchored tables (tables/anchored.py): the held-out spread of log(measured / corrected) per
@@ -87,7 +90,7 @@ class CostEntry:
     measured_spread: Optional[Dict[str, Tuple[float, float]]] = None
     # Fits stored with a shipped table (tables/fits.py), by entry_key: predictions then need no
     # statsmodels. Not part of the entry's identity; a key that does not match is fitted afresh.
-    fit_store: Optional[Mapping[str, Dict[str, dict]]] = field(default=None, repr=False)
+    fit_store: Optional[FitStore] = field(default=None, repr=False)
 
     @cached_property
     def _identity(self) -> str:
@@ -98,7 +101,7 @@ class CostEntry:
                            None if self.prefill_shape is None else [list(self.prefill_shape.num_prompt_tokens), list(self.prefill_shape.relative_cost)]],
                           sort_keys=True, default=str)
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, CostEntry) and self._identity == other._identity
 
     def __hash__(self) -> int:
@@ -126,14 +129,14 @@ class CostEntry:
             return self._fitted
         return {int(b): RuntimeModel.from_stored(raw, self.prefill_shape) for b, raw in stored.items()}
 
-    def stored_fits(self) -> Dict[str, dict]:
+    def stored_fits(self) -> Dict[str, Dict[str, Any]]:
         """{batch size: RuntimeModel.to_stored()} of a fresh fit: what tables/fits.py writes."""
         return {str(b): m.to_stored() for b, m in self._fitted.items()}
 
-    def fit_summary(self) -> Dict[str, dict]:
+    def fit_summary(self) -> Dict[str, Dict[str, Any]]:
         return {str(b): m.summary() for b, m in self._fitted.items()}
 
-    def predict(self, num_prompt_tokens, num_output_tokens, batch_size: Optional[int] = None) -> pd.DataFrame:
+    def predict(self, num_prompt_tokens: ArrayLike, num_output_tokens: ArrayLike, batch_size: Optional[int] = None) -> pd.DataFrame:
         """Idealized runtime per request (s) with a 90% interval and an `extrapolated` flag.
 
         At batch size b the model predicts the batch's runtime; each request's share is 1/b of it.
@@ -153,7 +156,7 @@ class CostEntry:
             out[column] = out[column] / batch_size
         return out
 
-    def _widen_to_measured_spread(self, out: pd.DataFrame, num_prompt_tokens, batch_size: int,
+    def _widen_to_measured_spread(self, out: pd.DataFrame, num_prompt_tokens: ArrayLike, batch_size: int,
                                   spread: Dict[str, Tuple[float, float]]) -> None:
         """The interval: the correction's interval for a new source, mixed by the request's prefill
         share, and the fit's own in quadrature (the rule every path on a corrected stack uses)."""
@@ -165,7 +168,7 @@ class CostEntry:
         out["runtime_lo_s"], out["runtime_hi_s"] = combine_intervals(runtime, share, out["runtime_lo_s"].to_numpy(float),
                                                                      out["runtime_hi_s"].to_numpy(float), spread)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, Any]:
         measurements = self.measurements[list(MEASUREMENT_FIELDS)]
         return {
             "model": self.model,
@@ -199,11 +202,11 @@ class HelmTableEntry:
     num_gpus: Optional[int] = None
     dtype: Optional[str] = "fp16"
     software: Optional[str] = "Megatron-LM (HELM efficiency_data)"
-    architecture: Optional[dict] = None
+    architecture: Optional[Dict[str, int]] = None
     method: str = "helm_table"
     batch_sizes: Sequence[int] = (1,)
 
-    def predict(self, num_prompt_tokens, num_output_tokens, batch_size: int = 1) -> pd.DataFrame:
+    def predict(self, num_prompt_tokens: ArrayLike, num_output_tokens: ArrayLike, batch_size: int = 1) -> pd.DataFrame:
         if batch_size != 1:
             raise KeyError(f"HELM's table for {self.model} covers batch size 1 only")
         p = np.asarray(num_prompt_tokens, float)
@@ -220,7 +223,7 @@ class HelmTableEntry:
         )
 
 
-def _saved(entry: ReferenceEntry) -> dict:
+def _saved(entry: ReferenceEntry) -> Dict[str, Any]:
     """An entry as a table file stores it: only calibrated entries are saved (HELM's bundled
     table is read from HELM, never written)."""
     if not isinstance(entry, CostEntry):
@@ -241,13 +244,13 @@ class CostTable:
     not_tabulated: Dict[str, str] = field(default_factory=dict)  # model → why its source gave no points
     anchor: Dict[str, object] = field(default_factory=dict)  # the measured correction applied (tables/anchored.py), with its sources
 
-    def entry(self, name: str):
+    def entry(self, name: str) -> Optional[ReferenceEntry]:
         for e in self.entries:
             if e.model == name:
                 return e
         return None
 
-    def resolve(self, names: Iterable[Optional[str]]):
+    def resolve(self, names: Iterable[Optional[str]]) -> Optional[ReferenceEntry]:
         """First entry matching any of `names` (in order), directly or through an alias."""
         for name in names:
             if not name:
@@ -258,7 +261,7 @@ class CostTable:
                     return found
         return None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
             "name": self.name,
@@ -280,8 +283,8 @@ class CostTable:
         write_text_atomic(path, json.dumps(self.to_json(), indent=1, sort_keys=False) + "\n")
 
 
-def _entry_from_json(raw: dict, shapes: Dict[str, PrefillShape], source: str,
-                     fit_store: Optional[Mapping[str, Dict[str, dict]]] = None) -> CostEntry:
+def _entry_from_json(raw: Dict[str, Any], shapes: Dict[str, PrefillShape], source: str,
+                     fit_store: Optional[FitStore] = None) -> CostEntry:
     for key in ("model", "hardware", "form", "measurements"):
         if key not in raw:
             raise EfficiencyInputError(source, f"entries[].{key}", "missing")
@@ -307,7 +310,7 @@ def _entry_from_json(raw: dict, shapes: Dict[str, PrefillShape], source: str,
     )
 
 
-def table_from_json(raw: dict, source: str, fit_store: Optional[Mapping[str, Dict[str, dict]]] = None) -> CostTable:
+def table_from_json(raw: Dict[str, Any], source: str, fit_store: Optional[FitStore] = None) -> CostTable:
     if not isinstance(raw, dict) or "entries" not in raw:
         raise EfficiencyInputError(source, "entries", "missing; not a helm-efficiency CostTable")
     version = raw.get("schema_version")
@@ -379,15 +382,16 @@ def load_table(name_or_path: str) -> CostTable:
 FITS_FOLDER = "data/fits"  # under helm_efficiency/tables: <table>.json.gz, written by python -m helm_efficiency.tables.fits
 
 
-def fit_store(name: str) -> Optional[Dict[str, Dict[str, dict]]]:
+def fit_store(name: str) -> Optional[Dict[str, Dict[str, Dict[str, Any]]]]:
     """The fits stored with shipped table `name` ({entry key: {batch size: stored fit}}), or None."""
     path = resources.files("helm_efficiency.tables").joinpath(f"{FITS_FOLDER}/{name}.json.gz")
     if not path.is_file():
         return None
-    return json.loads(gzip.decompress(path.read_bytes()))
+    stored: Dict[str, Dict[str, Dict[str, Any]]] = json.loads(gzip.decompress(path.read_bytes()))
+    return stored
 
 
-def _row_provenance(row: pd.Series) -> dict:
+def _row_provenance(row: pd.Series) -> Dict[str, Any]:
     """A measurement row's `source` and `provenance_*` columns (how its points were produced)."""
     out = {"source": str(row["source"])} if "source" in row.index and pd.notna(row["source"]) else {}
     for column in row.index:
@@ -398,7 +402,7 @@ def _row_provenance(row: pd.Series) -> dict:
 
 
 def entries_from_measurements(
-    measurements: pd.DataFrame, form: str = "auto", provenance: Optional[dict] = None, shapes: Optional[Dict[str, PrefillShape]] = None
+    measurements: pd.DataFrame, form: str = "auto", provenance: Optional[Dict[str, Any]] = None, shapes: Optional[Dict[str, PrefillShape]] = None
 ) -> List[CostEntry]:
     """One CostEntry per (model, hardware) of a validated measurements table."""
     entries = []
