@@ -34,9 +34,10 @@ import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 import orjson
 import pandas as pd
 
@@ -60,7 +61,7 @@ class ServedTable:
     """One stack's served table, as stored (`raw` is the JSON). Read-only."""
 
     name: str
-    raw: dict
+    raw: Dict[str, Any]
 
     @property
     def prompt_tokens(self) -> Tuple[int, ...]:
@@ -73,12 +74,12 @@ class ServedTable:
         return tuple(int(o) for o in self.raw["output_tokens"])
 
     @property
-    def entries(self) -> Dict[str, dict]:
-        return self.raw["entries"]
+    def entries(self) -> Dict[str, Dict[str, Any]]:
+        return cast(Dict[str, Dict[str, Any]], self.raw["entries"])
 
     @property
     def not_served(self) -> Dict[str, str]:
-        return self.raw.get("not_served", {})
+        return cast(Dict[str, str], self.raw.get("not_served", {}))
 
     def shapes(self, model: str) -> List[Tuple[int, int]]:
         """The (prompt, output) shapes stored for `model`, sorted."""
@@ -86,7 +87,7 @@ class ServedTable:
 
         return sorted(parse_shape_key(k) for k in self.entries[model]["points"])
 
-    def points(self, model: str, num_prompt_tokens: int, num_output_tokens: int) -> List[dict]:
+    def points(self, model: str, num_prompt_tokens: int, num_output_tokens: int) -> List[Dict[str, Any]]:
         """The stored points of `model` at one stored shape, through the served correction
         (which sees each point's fields and its shape, num_prompt_tokens and num_output_tokens)."""
         from helm_efficiency.sources.served import STORED_FIELDS, point_from_row, shape_key
@@ -98,7 +99,7 @@ class ServedTable:
                                    layers=num_layers(model))
         return [point_from_row([q[k] for k in STORED_FIELDS], p, o) for q in corrected]
 
-    def operating_point(self, model: str, num_prompt_tokens: int, num_output_tokens: int, sla: Optional[Sla] = None) -> Optional[dict]:
+    def operating_point(self, model: str, num_prompt_tokens: int, num_output_tokens: int, sla: Optional[Sla] = None) -> Optional[Dict[str, Any]]:
         """The throughput-optimal stored point meeting `sla` (default: DEFAULT_SLA) at a stored shape, or None."""
         from helm_efficiency.sources.served import best_point
 
@@ -115,7 +116,7 @@ def num_layers(model: str) -> int:
     return int(arch["num_layers"]) if arch else 0
 
 
-def table_from_json(raw: dict, source: str) -> ServedTable:
+def table_from_json(raw: object, source: str) -> ServedTable:
     """A ServedTable from its JSON; a table of another schema version is refused, naming how to rebuild it."""
     if not isinstance(raw, dict):
         raise EfficiencyInputError(source, "served table", f"expected a JSON object, got {type(raw).__name__}")
@@ -135,7 +136,7 @@ def table_from_json(raw: dict, source: str) -> ServedTable:
     return ServedTable(name=str(raw["name"]), raw=raw)
 
 
-def _read_table_file(path: str) -> dict:
+def _read_table_file(path: str) -> object:
     """A served table's JSON from `path` (gzip-compressed when it ends in .gz)."""
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as f:
@@ -221,7 +222,7 @@ ROWS_PER_CHUNK = 8192
 class _ModelPoints:
     """One model's stored points as arrays, per stored shape, with the SLA's feasibility."""
 
-    def __init__(self, table: ServedTable, model: str, sla: Sla):
+    def __init__(self, table: ServedTable, model: str, sla: Sla) -> None:
         from helm_efficiency.sources.served import placement_label, points_at_target
 
         self.table, self.model, self.sla = table, model, sla
@@ -229,7 +230,7 @@ class _ModelPoints:
         self.prompts = sorted({p for p, _ in self.shapes})
         self.outputs = sorted({o for _, o in self.shapes})
         self.window = table.entries[model].get("context_window")
-        self.sides = {}
+        self.sides: Dict[Tuple[int, int], Tuple[np.ndarray, np.ndarray, np.ndarray, List[str], np.ndarray]] = {}
         for p, o in self.shapes:
             points = table.points(model, p, o)
             ok = [q for q in points if q["ttft_ms"] <= sla.ttft_s * 1000.0 and q["tpot_ms"] <= sla.tpot_ms]
@@ -259,7 +260,7 @@ class _ModelPoints:
         failed = np.zeros(n, bool)
         stored = set(self.shapes)
 
-        def fail(rows: np.ndarray, why) -> None:
+        def fail(rows: np.ndarray, why: Callable[[int], str]) -> None:
             """Mark `rows` unpriced; each keeps the first reason it was given (`why(i)`)."""
             failed[rows] = True
             for i in rows:
@@ -296,7 +297,8 @@ class _ModelPoints:
 
 
 
-def _priced_by_shape(points: "_ModelPoints", p: np.ndarray, o: np.ndarray):
+def _priced_by_shape(points: "_ModelPoints", p: np.ndarray, o: np.ndarray
+                     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """points.gpu_s_many for every request, computed once per distinct (p, o) and in chunks of
     ROWS_PER_CHUNK shapes, so the rows × points matrices stay small whatever the suite's size
     (each request's numbers are its own shape's: gpu_s_many is elementwise)."""
@@ -328,7 +330,7 @@ def _band_at_target(table: ServedTable, model: str, sla: Sla, p: np.ndarray, o: 
     return np.minimum(at["lo"], gpu_s * lo_f), np.maximum(at["hi"], gpu_s * hi_f)
 
 
-def served_estimates(model_names: Sequence[Optional[str]], p, o, *, stack: str, sla: Sla = DEFAULT_SLA,
+def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: ArrayLike, *, stack: str, sla: Sla = DEFAULT_SLA,
                      catalog: Catalog = HELM_ONLY) -> pd.DataFrame:
     """Served GPU-seconds, cost and energy per request (one row per input), with 90% intervals,
     the placement that serves it (`served_placement`, e.g. 'tp8pp2 (2 nodes)') and the registry
@@ -362,12 +364,12 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, *, stack: str, 
     for i in np.flatnonzero(~valid):
         reasons[i] = f"invalid token counts p={p[i]}, o={o[i]}"
     # Each distinct name resolved once (in order of first appearance), its valid rows at once.
-    seen: Dict = {}
+    seen: Dict[Optional[str], int] = {}
     code = np.fromiter((seen.setdefault(name, len(seen)) for name in names), np.int64, len(names))
     rows_valid = np.flatnonzero(valid)
     order = rows_valid[np.argsort(code[rows_valid], kind="stable")]
     bounds = np.searchsorted(code[order], np.arange(len(seen) + 1))
-    models: Dict[str, list] = {}
+    models: Dict[str, List[np.ndarray]] = {}
     for u, name in enumerate(seen):
         rows = order[bounds[u]:bounds[u + 1]]
         if not len(rows):
@@ -389,8 +391,8 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, *, stack: str, 
         models.setdefault(key, []).append(rows)
     for key, parts in models.items():
         index = np.sort(np.concatenate(parts))  # rows in table order, whichever names they came by
-        gpu_s, gpus, placement, extrapolated[index], why, batch = _priced_by_shape(_ModelPoints(table, key, sla), p[index], o[index])
-        reasons[index] = why
+        gpu_s, gpus, placement, extrapolated[index], unpriced, batch = _priced_by_shape(_ModelPoints(table, key, sla), p[index], o[index])
+        reasons[index] = unpriced
         text["served_placement"][index] = placement
         ok = np.isfinite(gpu_s)
         rows = index[ok]
@@ -416,7 +418,10 @@ def served_estimates(model_names: Sequence[Optional[str]], p, o, *, stack: str, 
 # --------------------------------------------------------------------------- building
 
 
-def _simulate(job: Tuple[str, str]) -> Tuple[str, str, Optional[dict], Optional[str]]:
+Simulated = Tuple[str, str, Optional[Dict[str, Any]], Optional[str]]  # what `_simulate` returns for one pair
+
+
+def _simulate(job: Tuple[str, str]) -> Simulated:
     """(stack, model, entry or None, reason or None) for one pair: the simulator's aggregated
     search at every stored shape and placement."""
     from helm_efficiency.analytic.architecture import architecture_from_config
@@ -462,7 +467,7 @@ def _simulate(job: Tuple[str, str]) -> Tuple[str, str, Optional[dict], Optional[
     }, None
 
 
-def build_stack(stack_name: str, results, out_dir: str = SERVED_DIR) -> str:
+def build_stack(stack_name: str, results: Sequence[Simulated], out_dir: str = SERVED_DIR) -> str:
     from helm_efficiency.sources.aiconfigurator import STACKS, backend_version, simulator_version
     from helm_efficiency.sources.served import (MAX_GPU_FACTOR, MAX_STORED_TPOT_MS, MAX_STORED_TTFT_MS, NODE_GPUS, SEARCH,
                                                 SERVED_OUTPUT_TOKENS, SERVED_PROMPT_TOKENS, STORED_FIELDS, THIN_TOLERANCE)
@@ -512,14 +517,14 @@ def build_stack(stack_name: str, results, out_dir: str = SERVED_DIR) -> str:
     return f"{stack_name}: {len(entries)} models served, {len(not_served)} not placed -> {path} ({os.path.getsize(path) / 1e6:.2f} MB)"
 
 
-def encode_table(table: dict) -> bytes:
+def encode_table(table: Dict[str, Any]) -> bytes:
     """The table's bytes: `dumps_table`, gzip-compressed without a file name or time in the
     header (so a rebuild is byte-identical) when TABLE_SUFFIX ends in .gz."""
     data = dumps_table(table).encode("utf-8")
     return gzip.compress(data, compresslevel=9, mtime=0) if TABLE_SUFFIX.endswith(".gz") else data
 
 
-def dumps_table(table: dict) -> str:
+def dumps_table(table: Dict[str, Any]) -> str:
     """JSON with one line per stored point (before compression: readable when decompressed)."""
     text = json.dumps(table, indent=1, sort_keys=False)
     # collapse innermost lists of numbers onto one line
@@ -544,7 +549,7 @@ def build(stacks: Sequence[str], out_dir: str = SERVED_DIR, models: Optional[Seq
     else:
         keys = [k for k in sorted(registry) if not k.startswith("test/")]
     pairs = [(stack, key) for stack in stacks for key in keys]
-    results = map_ordered(_simulate, pairs, jobs, "simulating served points" if progress else "", unit="model")
+    results: List[Simulated] = map_ordered(_simulate, pairs, jobs, "simulating served points" if progress else "", unit="model")
     return [build_stack(stack, results, out_dir) for stack in stacks]
 
 
