@@ -15,7 +15,7 @@ class NotFittedError(RuntimeError):
     """An estimator's predict/report was called before fit."""
 
 
-def check_fitted(estimator, attribute: str) -> None:
+def check_fitted(estimator: object, attribute: str) -> None:
     """Raise NotFittedError unless `estimator` has the learned `attribute` that fit sets."""
     if not hasattr(estimator, attribute):
         name = type(estimator).__name__

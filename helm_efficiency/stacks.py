@@ -4,6 +4,7 @@ Every list of simulated stack names (the simulator's STACKS, the anchoring's sta
 (backend, GPU), the CLI's help, the served tables) derives from REFERENCE_STACKS here."""
 
 from dataclasses import dataclass
+from typing import Iterable, Tuple, Union
 
 
 @dataclass(frozen=True)
@@ -35,20 +36,20 @@ HELM_TABLE = "helm"  # HELM's own bundled efficiency_data, read from the install
 DEFAULT_TABLE = "h100-trtllm"
 
 
-def stack_list(names=SIMULATED_TABLES, last: str = "or") -> str:
+def stack_list(names: Iterable[str] = SIMULATED_TABLES, last: str = "or") -> str:
     """'a, b, c or d': a list of names for help texts and messages."""
     names = list(names)
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" {last} {names[-1]}"
 
 
-def split_table_names(values) -> tuple:
+def split_table_names(values: Union[str, Iterable[str]]) -> Tuple[str, ...]:
     """Table names from one or more values, each possibly '+'-joined ('a100+my.json'): the one
     syntax shared by `efficiency=...`, the metric's `tables` arg and the CLI's --table."""
     values = [values] if isinstance(values, str) else list(values)
     return tuple(part for value in values for part in str(value).split("+") if part)
 
 
-def check_table_names(names, source: str) -> None:
+def check_table_names(names: Iterable[str], source: str) -> None:
     """Refuse a name that is neither a shipped table nor an existing JSON file, before any work."""
     import os
 

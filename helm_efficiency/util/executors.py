@@ -14,15 +14,21 @@ rescore task commits its run through a journal, so a run is either old or new, n
 
 from collections import deque
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Sized, TypeVar, cast
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
 
 EXECUTORS = ("local", "dask")
 # Items a local pool holds at once per process: enough to keep it busy, few enough to bound memory.
 IN_FLIGHT_PER_PROCESS = 3
 
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
 
 @contextmanager
-def local_pool(jobs: int) -> Iterator[Optional[object]]:
+def local_pool(jobs: int) -> Iterator[Optional["Executor"]]:
     """A process pool of `jobs` to pass to several map_ordered calls (None for jobs <= 1), so
     its workers start once. Start it before building large data: its workers are forked from
     this process, and a worker forked later would carry (and be charged for) that memory."""
@@ -35,9 +41,9 @@ def local_pool(jobs: int) -> Iterator[Optional[object]]:
         yield pool
 
 
-def map_ordered(fn: Callable, items: Iterable, jobs: int = 1, progress: str = "", executor: str = "local",
+def map_ordered(fn: Callable[[Item], Result], items: Iterable[Item], jobs: int = 1, progress: str = "", executor: str = "local",
                 address: Optional[str] = None, unit: str = "item", total: Optional[int] = None,
-                pool=None, started: Optional[Callable[[int], None]] = None) -> List:
+                pool: Optional["Executor"] = None, started: Optional[Callable[[int], None]] = None) -> List[Result]:
     """[fn(item) for item in items], with a progress bar when `progress` names the work.
 
     local: in this process (jobs <= 1) or a process pool of `jobs` (or `pool`, from local_pool),
@@ -50,7 +56,7 @@ def map_ordered(fn: Callable, items: Iterable, jobs: int = 1, progress: str = ""
     """
     from tqdm import tqdm
 
-    total = len(items) if total is None and hasattr(items, "__len__") else total
+    total = len(cast(Sized, items)) if total is None and hasattr(items, "__len__") else total
     bar = dict(desc=progress, unit=unit, disable=not progress, total=total)
     if executor == "dask":
         return _map_dask(fn, list(items), jobs, address, bar)
@@ -58,18 +64,19 @@ def map_ordered(fn: Callable, items: Iterable, jobs: int = 1, progress: str = ""
         raise ValueError(f"unknown executor {executor!r}; expected one of {EXECUTORS}")
     note = started or (lambda i: None)
     if pool is None and jobs <= 1:
-        results = []
+        results: List[Result] = []
         for i, item in enumerate(tqdm(items, **bar)):
             note(i)
             results.append(fn(item))
         return results
     with (local_pool(jobs) if pool is None else _borrowed(pool)) as pool:
         workers = getattr(pool, "_max_workers", jobs)
-        results, pending = [], deque()
+        results = []
+        pending: Deque["Future[Result]"] = deque()
         with tqdm(**bar) as progress_bar:
             for i, item in enumerate(items):
                 note(i)
-                pending.append(pool.submit(fn, item))
+                pending.append(cast("Executor", pool).submit(fn, item))  # jobs > 1 or a pool given: never None
                 while len(pending) >= IN_FLIGHT_PER_PROCESS * workers:
                     results.append(pending.popleft().result())
                     progress_bar.update(1)
@@ -80,11 +87,11 @@ def map_ordered(fn: Callable, items: Iterable, jobs: int = 1, progress: str = ""
 
 
 @contextmanager
-def _borrowed(pool):
+def _borrowed(pool: "Executor") -> Iterator["Executor"]:
     yield pool
 
 
-def _map_dask(fn: Callable, items: List, jobs: int, address: Optional[str], bar: dict) -> List:
+def _map_dask(fn: Callable[[Item], Result], items: List[Item], jobs: int, address: Optional[str], bar: Dict[str, Any]) -> List[Result]:
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError as e:
@@ -97,7 +104,7 @@ def _map_dask(fn: Callable, items: List, jobs: int, address: Optional[str], bar:
     try:
         futures = client.map(fn, items, pure=False)
         position = {future.key: i for i, future in enumerate(futures)}
-        results: List = [None] * len(items)
+        results: List[Any] = [None] * len(items)  # each filled as its future completes
         with tqdm(**bar) as progress:
             for future in as_completed(futures):
                 results[position[future.key]] = future.result()
