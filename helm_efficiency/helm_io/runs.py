@@ -41,23 +41,23 @@ def list_run_dirs(suite_dir: str, pattern: str = "*") -> List[str]:
     return runs
 
 
-def run_spec_of(run_dir: str) -> dict:
+def run_spec_of(run_dir: str) -> Dict[str, Any]:
     spec = read_json(os.path.join(run_dir, RUN_SPEC))
     if not isinstance(spec, dict) or "adapter_spec" not in spec:
         raise EfficiencyInputError(os.path.join(run_dir, RUN_SPEC), "adapter_spec", "missing")
     return spec
 
 
-def model_deployment_of(run_spec: dict) -> str:
+def model_deployment_of(run_spec: Dict[str, Any]) -> str:
     adapter = run_spec.get("adapter_spec", {})
     return adapter.get("model_deployment") or adapter.get("model") or "unknown"
 
 
-def scenario_of(run_spec: dict) -> str:
+def scenario_of(run_spec: Dict[str, Any]) -> str:
     return str(run_spec.get("name", "")).split(":")[0]
 
 
-def stat_means(stats: List[dict]) -> Dict[str, float]:
+def stat_means(stats: List[Dict[str, Any]]) -> Dict[str, float]:
     """{stat name: mean} for one split (test, else valid, else no split), unperturbed stats only."""
     by_split: Dict[Optional[str], Dict[str, float]] = {}
     for stat in stats:
