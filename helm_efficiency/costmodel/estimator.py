@@ -9,7 +9,7 @@ measured batch size.
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -34,7 +34,7 @@ class LinearFit:
     df_resid: float
 
     @classmethod
-    def from_result(cls, result) -> "LinearFit":
+    def from_result(cls, result: Any) -> "LinearFit":  # a statsmodels RegressionResults
         return cls(np.asarray(result.params, float), np.asarray(result.cov_params(), float), float(result.scale), float(result.df_resid))
 
     def t_quantile(self, alpha: float) -> float:
@@ -51,16 +51,16 @@ class LinearFit:
         se_obs = np.sqrt(var_pred_mean + self.scale / np.asarray(weights, float))
         return mean, mean - q * se_obs, mean + q * se_obs
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, Any]:
         return {"params": self.params.tolist(), "cov_params": self.cov_params.tolist(), "scale": self.scale, "df_resid": self.df_resid}
 
     @classmethod
-    def from_json(cls, raw: dict) -> "LinearFit":
+    def from_json(cls, raw: Dict[str, Any]) -> "LinearFit":
         return cls(np.asarray(raw["params"], float), np.asarray(raw["cov_params"], float), float(raw["scale"]), float(raw["df_resid"]))
 
 
 def _full_rank(x: np.ndarray) -> bool:
-    return x.shape[0] > x.shape[1] and np.linalg.matrix_rank(x) == x.shape[1]
+    return cast(bool, x.shape[0] > x.shape[1] and np.linalg.matrix_rank(x) == x.shape[1])
 
 
 class RuntimeModel:
@@ -82,7 +82,7 @@ class RuntimeModel:
     ``noise_inflation_``, ``num_prompt_tokens_range_``, ``num_output_tokens_range_``, ``n_``.
     """
 
-    def __init__(self, form: str = "auto", alpha: float = 0.1, prefill_shape: Optional[PrefillShape] = None):
+    def __init__(self, form: str = "auto", alpha: float = 0.1, prefill_shape: Optional[PrefillShape] = None) -> None:
         if form not in ("auto", "cv") and form not in FORMS:
             raise ValueError(f"unknown form {form!r}; expected 'auto', 'cv' or one of {FORMS}")
         self.form = form
@@ -90,10 +90,11 @@ class RuntimeModel:
         self.prefill_shape = prefill_shape
 
     # -- fitting -----------------------------------------------------------------------------
-    def _design(self, form: str, p, o, knots) -> np.ndarray:
+    def _design(self, form: str, p: np.ndarray, o: np.ndarray, knots: np.ndarray) -> np.ndarray:
         return design_matrix(form, p, o, knots, self.prefill_shape if form in KNOT_FORMS else None)
 
-    def _fit_form(self, form: str, p, o, t):
+    def _fit_form(self, form: str, p: np.ndarray, o: np.ndarray, t: np.ndarray) -> Tuple[Any, np.ndarray]:
+        """(statsmodels WLS results, or None where the points cannot identify `form`; the knots)."""
         knots = np.unique(p) if form in KNOT_FORMS else np.array([])
         x = self._design(form, p, o, knots)
         if not _full_rank(x):
@@ -103,7 +104,7 @@ class RuntimeModel:
         # Relative errors: weights 1/T² so short requests count as much as long ones.
         return WLS(t, x, weights=1.0 / t**2).fit(), knots
 
-    def _cv_error(self, form: str, p, o, t) -> Tuple[float, float]:
+    def _cv_error(self, form: str, p: np.ndarray, o: np.ndarray, t: np.ndarray) -> Tuple[float, float]:
         """Mean absolute and mean squared relative error of `form`, holding out one interior
         prompt length at a time (or one point at a time with fewer than three prompt lengths)."""
         distinct = np.unique(p)
@@ -118,8 +119,8 @@ class RuntimeModel:
             errors.extend(predicted / t[held_out] - 1)
         if not errors:
             return float("inf"), float("inf")
-        errors = np.asarray(errors)
-        return float(np.mean(np.abs(errors))), float(np.mean(errors**2))
+        relative = np.asarray(errors)
+        return float(np.mean(np.abs(relative))), float(np.mean(relative**2))
 
     def fit(self, measurements: pd.DataFrame, source: str = "measurements") -> "RuntimeModel":
         df = measurements
@@ -192,7 +193,7 @@ class RuntimeModel:
         )
 
     # -- stored fits (shipped tables carry them: tables/fits.py) --------------------------------
-    def to_stored(self) -> dict:
+    def to_stored(self) -> Dict[str, Any]:
         """What `predict` needs, as JSON (floats exact): the chosen form, knots, the linear fit,
         the interval's noise inflation and the valid ranges."""
         check_fitted(self, "linear_")
@@ -202,7 +203,7 @@ class RuntimeModel:
                 "num_output_tokens_range": list(self.num_output_tokens_range_)}
 
     @classmethod
-    def from_stored(cls, raw: dict, prefill_shape: Optional[PrefillShape] = None) -> "RuntimeModel":
+    def from_stored(cls, raw: Dict[str, Any], prefill_shape: Optional[PrefillShape] = None) -> "RuntimeModel":
         """A model that predicts as the fit it was stored from did (`summary` needs a real fit)."""
         model = cls(form=raw["form"], alpha=raw["alpha"], prefill_shape=prefill_shape)
         model.form_ = raw["form"]
@@ -210,11 +211,11 @@ class RuntimeModel:
         model.linear_ = LinearFit.from_json(raw["linear"])
         model.t_quantile_ = float(raw["t_quantile"])  # stored: computing it would import scipy.special
         model.noise_inflation_ = float(raw["noise_inflation"])
-        model.num_prompt_tokens_range_ = tuple(int(v) for v in raw["num_prompt_tokens_range"])
-        model.num_output_tokens_range_ = tuple(int(v) for v in raw["num_output_tokens_range"])
+        model.num_prompt_tokens_range_ = cast(Tuple[int, int], tuple(int(v) for v in raw["num_prompt_tokens_range"]))
+        model.num_output_tokens_range_ = cast(Tuple[int, int], tuple(int(v) for v in raw["num_output_tokens_range"]))
         return model
 
-    def summary(self) -> dict:
+    def summary(self) -> Dict[str, Any]:
         """Fit statistics for a CostTable entry: form, parameters with standard errors, fit quality."""
         check_fitted(self, "result_")
         r = self.result_

@@ -15,9 +15,10 @@ quantization makes F(p) step at multiples of the tile size). Without a shape, u(
 """
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Iterable, Optional, Tuple, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 KNOT_FORMS = ("paper", "paper_context")
 FORMS = KNOT_FORMS + ("long_context",)
@@ -40,10 +41,10 @@ class PrefillShape:
         lo_slope = (u[1] - u[0]) / (grid[1] - grid[0])
         hi_slope = (u[-1] - u[-2]) / (grid[-1] - grid[-2])
         inside = np.where(p < grid[0], u[0] + (p - grid[0]) * lo_slope, inside)
-        return np.where(p > grid[-1], u[-1] + (p - grid[-1]) * hi_slope, inside)
+        return cast(np.ndarray, np.where(p > grid[-1], u[-1] + (p - grid[-1]) * hi_slope, inside))
 
 
-def knot_weights(p: np.ndarray, knots: Sequence[float], shape: Optional[PrefillShape] = None) -> np.ndarray:
+def knot_weights(p: np.ndarray, knots: ArrayLike, shape: Optional[PrefillShape] = None) -> np.ndarray:
     """Weights W (len(p) × len(knots)) so that F(p) = W @ F(knots).
 
     Piecewise-linear in u(p) between neighbouring knots; beyond the outer knots the end segment
@@ -70,10 +71,10 @@ def context_decode_sum(p: np.ndarray, o: np.ndarray) -> np.ndarray:
     """Σ_{i=1}^{o−1} (p + i): total context seen by the o−1 decode steps after the first token."""
     p = np.asarray(p, float)
     o = np.asarray(o, float)
-    return (o - 1) * p + (o - 1) * o / 2
+    return cast(np.ndarray, (o - 1) * p + (o - 1) * o / 2)
 
 
-def param_names(form: str, knots: Sequence[float]) -> Tuple[str, ...]:
+def param_names(form: str, knots: Iterable[float]) -> Tuple[str, ...]:
     decode = ("decode_s_per_token",)
     context = ("decode_s_per_token_per_context_token",)
     if form == "paper":
@@ -86,7 +87,7 @@ def param_names(form: str, knots: Sequence[float]) -> Tuple[str, ...]:
 
 
 def design_matrix(
-    form: str, p: np.ndarray, o: np.ndarray, knots: Sequence[float], shape: Optional[PrefillShape] = None
+    form: str, p: np.ndarray, o: np.ndarray, knots: ArrayLike, shape: Optional[PrefillShape] = None
 ) -> np.ndarray:
     """The exog matrix X(p, o) for `form`, columns in `param_names(form, knots)` order."""
     p = np.asarray(p, float)

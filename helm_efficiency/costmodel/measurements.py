@@ -4,7 +4,7 @@ One row per profiled configuration. Runtimes are seconds for the whole request (
 decode of all output tokens) at the given batch size.
 """
 
-from typing import Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 import pandas as pd
@@ -43,7 +43,7 @@ MAX_TOKENS = 10_000_000  # no request is longer: a larger count is a unit or par
 
 
 def check_positive_numeric(
-    df: pd.DataFrame, column: str, source: str, *, integer: bool = False, allow_zero: bool = False, row_numbers=None,
+    df: pd.DataFrame, column: str, source: str, *, integer: bool = False, allow_zero: bool = False, row_numbers: Optional[np.ndarray] = None,
     maximum: Optional[float] = None,
 ) -> pd.Series:
     """Coerce `column` to numbers, raising a clear error naming the first bad row (its number in
@@ -139,7 +139,7 @@ def check_architecture_columns(df: pd.DataFrame, source: str, extra: Iterable[st
     return out
 
 
-def architecture_of(rows: pd.DataFrame) -> Optional[dict]:
+def architecture_of(rows: pd.DataFrame) -> Optional[Dict[str, int]]:
     """The architecture columns shared by `rows` (one model), or None if the rows carry none."""
     arch = {}
     for column in ARCHITECTURE_COLUMNS:
