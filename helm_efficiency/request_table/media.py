@@ -22,7 +22,7 @@ TEXT = "text"
 GENERATED = "generated_"  # prefix of a kind the model produced (generated_image)
 
 
-def field(obj: Any, name: str, default=None):
+def field(obj: Any, name: str, default: Any = None) -> Any:
     """`obj.name` or `obj[name]`: HELM's objects arrive as dataclasses, typed Structs or parsed dicts."""
     if obj is None:
         return default

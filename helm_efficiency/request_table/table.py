@@ -25,7 +25,7 @@ partial decode (helm_json.py) or plain dicts (in rescore), so both paths share o
 import json
 import math
 from dataclasses import asdict, is_dataclass
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple, cast
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,12 @@ import pandas as pd
 from helm_efficiency.helm_io.decoders import RequestState
 from helm_efficiency.request_table.media import Media, field as _get, multimodal_text, request_media
 from helm_efficiency.request_table.tokens import TokenCounter, approximate_token_count, is_approximate, merged_tokens
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+# HELM's own prompt token counts are keyed (instance id, train trial index, perturbation name or None).
+PromptKey = Tuple[str, int, Optional[str]]
 
 STATUS_OK = "ok"
 STATUS_CACHED = "cached"
@@ -72,7 +78,7 @@ def perturbation_description_json(perturbation: Any) -> Optional[str]:
     way HELM writes it (``asdict_without_nones``); None for an unperturbed instance."""
     if perturbation is None:
         return None
-    fields = asdict(perturbation) if is_dataclass(perturbation) else dict(perturbation)
+    fields = asdict(cast("DataclassInstance", perturbation)) if is_dataclass(perturbation) else dict(perturbation)
     return json.dumps({k: v for k, v in fields.items() if v is not None}, sort_keys=True)
 
 
@@ -145,7 +151,7 @@ def _status(result: Any, runtime: Optional[float]) -> str:
 def request_rows(
     request_states: Iterable[Any],
     count_tokens: TokenCounter,
-    prompt_token_counts: Optional[Dict[tuple, int]] = None,
+    prompt_token_counts: Optional[Dict[PromptKey, int]] = None,
     serving: str = "unknown",
 ) -> pd.DataFrame:
     """Build the requests table from request states (objects or dicts).
@@ -157,7 +163,7 @@ def request_rows(
     request_states = request_states if isinstance(request_states, list) else list(request_states)
     if request_states and all(type(state) is RequestState for state in request_states):
         return flag_cold_start(pd.DataFrame(_typed_rows(request_states, count_tokens, prompt_token_counts, serving), columns=REQUEST_COLUMNS))
-    rows: List[dict] = []
+    rows: List[Dict[str, Any]] = []
     for state in request_states:
         request, result, instance = _get(state, "request"), _get(state, "result"), _get(state, "instance")
         description = _get(instance, "perturbation")
@@ -204,8 +210,8 @@ def request_rows(
     return flag_cold_start(table)
 
 
-def _typed_rows(request_states: List[Any], count_tokens: TokenCounter, prompt_token_counts: Optional[Dict[tuple, int]],
-                serving: str) -> List[tuple]:
+def _typed_rows(request_states: List[Any], count_tokens: TokenCounter, prompt_token_counts: Optional[Dict[PromptKey, int]],
+                serving: str) -> List[Tuple[Any, ...]]:
     """request_rows' rows (tuples in REQUEST_COLUMNS order) for the typed partial decode of a
     scenario_state.json (helm_json.RequestState): the same rules with attribute access, and
     the media rules (media.request_media) only for a request that has media fields. The
@@ -214,8 +220,8 @@ def _typed_rows(request_states: List[Any], count_tokens: TokenCounter, prompt_to
     no_media = Media()
     # One string object per distinct name, split or perturbation in the run (the decoder makes one
     # per request): about 200 bytes less per request in a suite's table, the same values.
-    shared = {}.setdefault
-    rows: List[tuple] = []
+    shared = cast(Dict[Optional[str], Optional[str]], {}).setdefault
+    rows: List[Tuple[Any, ...]] = []
     for state in request_states:
         request, result, instance = state.request, state.result, state.instance
         description = instance.perturbation
