@@ -17,7 +17,7 @@ each metric evaluation ends one window and starts the next.
 import os
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Dict, Optional
 
 # Flag a run when other processes used more than this share of all CPUs while it was timed
 # (a single busy thread on a 2-core machine is 0.5).
@@ -52,7 +52,7 @@ def read_clock() -> CpuClock:
     return CpuClock(time.monotonic(), times.user + times.system, _busy_cpu_s())
 
 
-def load_between(start: CpuClock, end: CpuClock, num_cpus: Optional[int] = None) -> dict:
+def load_between(start: CpuClock, end: CpuClock, num_cpus: Optional[int] = None) -> Dict[str, Any]:
     """What the rest of the machine did between two readings: the metadata's `machine_load`
     (window_s, process_cpu_s, others_cpu_share, how it was measured, busy, note)."""
     num_cpus = num_cpus or os.cpu_count() or 1
@@ -82,7 +82,7 @@ def start_window() -> None:
     _window_start = read_clock()
 
 
-def end_window() -> Optional[dict]:
+def end_window() -> Optional[Dict[str, Any]]:
     """The load since the window started (None if none was started), and start the next window."""
     global _window_start
     start, _window_start = _window_start, read_clock()

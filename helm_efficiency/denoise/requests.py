@@ -8,7 +8,7 @@ correction removes most, not all, of the contention (bench/denoise_concurrency.p
 deployments (APIs) are reported, not corrected: their hardware is not ours to model.
 """
 
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from helm_efficiency.request_table.table import STATUS_OK, usable_timings
 def denoise_requests(
     requests: pd.DataFrame, quantile: Optional[float] = None, min_requests: int = 8,
     max_fit_requests: Optional[int] = MAX_FIT_REQUESTS,
-) -> Tuple[pd.DataFrame, Dict[str, dict]]:
+) -> Tuple[pd.DataFrame, Dict[str, Dict[str, Any]]]:
     """Fit one lower envelope per model deployment (pooled over all rows given) and add
     `denoised_runtime_s`, `denoise_quality`, `used_in_denoise_fit`, `concurrency` and
     `denoised_above_raw` (a usable timing below the envelope: the envelope is a low quantile,
@@ -40,7 +40,7 @@ def denoise_requests(
     quality_of = np.full(len(out), None, dtype=object)
     used = status_ok.copy()
     concurrency_of = np.full(len(out), np.nan)
-    reports: Dict[str, dict] = {}
+    reports: Dict[str, Dict[str, Any]] = {}
     # One fit per deployment, in sorted order (a missing deployment last), as groupby(sort=True) lists them.
     codes, deployments = pd.factorize(out["model_deployment"], sort=True, use_na_sentinel=False)
     order = np.argsort(codes, kind="stable")

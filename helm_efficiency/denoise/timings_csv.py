@@ -1,7 +1,7 @@
 """Denoising a timings CSV: one output row per input row (in order), with denoised_runtime_s and why a row was not fitted."""
 
 import json
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from helm_efficiency.request_table.table import (
 REQUIRED = ["model", "num_prompt_tokens", "num_output_tokens", "runtime_s"]
 
 
-def json_safe(value):
+def json_safe(value: Any) -> Any:
     """NaN and infinities as JSON null (bare NaN is not JSON), recursively."""
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
