@@ -15,9 +15,10 @@ relative errors. The check loss is positively homogeneous, ρ(r / w) = ρ(r) / w
 plain QuantReg on rows divided by the previous pass's fitted runtime (iterated a few times).
 """
 
-from typing import Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 
 from helm_efficiency.errors import check_fitted
@@ -80,7 +81,7 @@ class LowerEnvelopeDenoiser:
         self.cap_by_repeats = cap_by_repeats
         self.max_fit_requests = max_fit_requests
 
-    def _columns(self):
+    def _columns(self) -> List[str]:
         cols = ["overhead_s"]
         if self.uses_prompt_:
             cols.append("prefill_s_per_token")
@@ -134,7 +135,7 @@ class LowerEnvelopeDenoiser:
             self.conf_int_ = None
         if self.conf_int_ is not None and not np.isfinite(self.conf_int_.to_numpy()).all():
             self.conf_int_ = None
-        self.constrained_: list = []
+        self.constrained_: List[str] = []
         if (self.params_ < 0).any():
             self.constrained_ = [name for name, value in self.params_.items() if value < 0]
             self.params_ = pd.Series(self._relative_bounded_fit(x, t), index=names)
@@ -152,7 +153,7 @@ class LowerEnvelopeDenoiser:
         n, k = x.shape
         q = self.quantile_
 
-        def solve(xs, ts):
+        def solve(xs: np.ndarray, ts: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray]]:
             cost = np.concatenate([np.zeros(k), np.full(n, q), np.full(n, 1.0 - q)])
             solved = linprog(cost, A_eq=hstack([csr_matrix(xs), eye(n), -eye(n)], format="csr"), b_eq=ts, bounds=(0, None), method="highs")
             return (solved.x[:k], solved.x[:k]) if solved.status == 0 else None
@@ -160,7 +161,8 @@ class LowerEnvelopeDenoiser:
         beta = self._relative_passes(x, t, solve, floor=max(0.5 * t.min(), 1e-6))
         return np.zeros(k) if beta is None else beta
 
-    def _relative_passes(self, x: np.ndarray, t: np.ndarray, solve, floor: float):
+    def _relative_passes(self, x: np.ndarray, t: np.ndarray, solve: Callable[[np.ndarray, np.ndarray], Optional[Tuple[Any, np.ndarray]]],
+                         floor: float) -> Any:
         """Fit `1 + relative_passes` times, each on rows divided by the previous fitted surface
         (floored at `floor`); `solve(x, t)` returns (fit, params) or None to stop. The last fit."""
         scale, fit = np.ones_like(t), None
@@ -172,11 +174,11 @@ class LowerEnvelopeDenoiser:
             scale = np.maximum(x @ np.asarray(params), floor)
         return fit
 
-    def _relative_quantile_fit(self, x: np.ndarray, t: np.ndarray):
+    def _relative_quantile_fit(self, x: np.ndarray, t: np.ndarray) -> Any:  # statsmodels QuantRegResults
         """QuantReg of t on x with each row's residual relative to its fitted runtime: the first
         pass is absolute, each later pass divides the rows by the previous fitted surface
         (floored at half the fastest timing, so a surface near zero cannot blow a row up)."""
-        def solve(xs, ts):
+        def solve(xs: np.ndarray, ts: np.ndarray) -> Tuple[Any, np.ndarray]:
             from statsmodels.regression.quantile_regression import QuantReg  # here: importing it costs ~1 s at start-up
 
             result = QuantReg(ts, xs).fit(q=self.quantile_, max_iter=5000)
@@ -188,7 +190,7 @@ class LowerEnvelopeDenoiser:
     def fitted(self) -> bool:
         return self.params_ is not None
 
-    def predict(self, num_prompt_tokens, num_output_tokens) -> np.ndarray:
+    def predict(self, num_prompt_tokens: ArrayLike, num_output_tokens: ArrayLike) -> np.ndarray:
         """Denoised runtime (s). NaN where the fit cannot speak: no fit, or a prompt/output length
         that differs from the single one observed when that dimension was not identified, or a
         non-positive fitted value."""
