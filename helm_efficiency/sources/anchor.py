@@ -13,7 +13,7 @@ writes it to tables/data/anchor_correction.json:
 
 import json
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ import pandas as pd
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.analytic.registry import VARIANT_SUFFIXES as SUFFIXES
 from helm_efficiency.sources.correction import PHASE_OF, PhaseCorrection, fit_correction, fit_rows  # noqa: F401 (re-exported)
-from helm_efficiency.stacks import REFERENCE_STACKS
+from helm_efficiency.stacks import REFERENCE_STACKS, ReferenceStack
 
 CORRECTION_VERSION = 3
 FORMULA = ("measured = simulated * (1 + scale + legacy * [older release]) + step + comm[interconnect] * layers * (TP - 1); "
@@ -35,7 +35,7 @@ BACKEND_STACK_SYSTEMS = {(s.backend, s.hardware): s.name for s in REFERENCE_STAC
 NO_CONFIG = "no config for this model"
 
 
-def config_for(hf_id: str) -> Optional[Tuple[dict, str]]:
+def config_for(hf_id: str) -> Optional[Tuple[Dict[str, Any], str]]:
     """(config.json, where it came from) for a Hugging Face id: the registry entry (tolerating
     -Instruct/-chat/-hf variants, which share the base architecture), else the simulator's own."""
     from helm_efficiency.analytic.registry import load_registry, registry_name
@@ -60,22 +60,23 @@ SOFTWARE = {"trtllm": "TensorRT-LLM", "vllm": "vLLM", "sglang": "SGLang"}
 SIM_QUANT = {"bf16": {}, "fp8": {"gemm_quant_mode": "fp8", "moe_quant_mode": "fp8"}}
 
 
-def row_stack(gpu: str, backend: str):
-    """The simulator's ReferenceStack for a measured row's (GPU, framework), or None."""
-    from helm_efficiency.sources.aiconfigurator import ReferenceStack
-
+def row_stack(gpu: str, backend: str) -> Optional[Tuple[str, ReferenceStack]]:
+    """(stack name, the simulator's ReferenceStack) for a measured row's (GPU, framework), or None."""
     system = SIMULATOR_SYSTEMS.get(gpu)
     if system is None or backend not in SOFTWARE:
         return None
     return BACKEND_STACK_SYSTEMS.get((backend, gpu)) or f"{gpu}-{backend}", ReferenceStack(f"{gpu}-{backend}", gpu, system, backend, SOFTWARE[backend])
 
 
-def sim_dtype(precision16, precision_fp8) -> Optional[str]:
+def sim_dtype(precision16: object, precision_fp8: object) -> Optional[str]:
     """The precision a row is simulated at ("bf16", "fp8"), or None (not simulated)."""
     return "bf16" if bool(precision16) else ("fp8" if bool(precision_fp8) else None)
 
 
-def _simulate_group(job) -> List[dict]:
+SimJob = Tuple[Tuple[str, str, str, int, str], List[Tuple[float, float]]]  # (hf_id, gpu, backend, tp, dtype), its (p, o)
+
+
+def _simulate_group(job: SimJob) -> List[Dict[str, Any]]:
     """Simulated prefill / per-token decode / total seconds for every (p, o) of one (model, GPU,
     framework, TP, precision)."""
     from helm_efficiency.analytic.architecture import architecture_from_config
@@ -151,7 +152,7 @@ def load_simulated_anchors(path: str = ANCHOR_CACHE) -> pd.DataFrame:
 
 
 # -- the correction (sources/correction.py) and its file ----------------------------------------------
-def correction_to_json(correction: Dict[str, Dict[str, PhaseCorrection]]) -> dict:
+def correction_to_json(correction: Dict[str, Dict[str, PhaseCorrection]]) -> Dict[str, Any]:
     return {"version": CORRECTION_VERSION, "formula": FORMULA,
             "frameworks": {b: {phase: {"form": c.form, "coefficients": {k: round(v, 10) for k, v in sorted(c.coefficients.items())},
                                        "comm_by_interconnect": {k: round(v, 10) for k, v in sorted(c.comm_by_link.items())},
@@ -162,7 +163,7 @@ def correction_to_json(correction: Dict[str, Dict[str, PhaseCorrection]]) -> dic
             "command": "python -m helm_efficiency.sources.anchor --fit"}
 
 
-def phases_from_json(frameworks: dict) -> Dict[str, Dict[str, PhaseCorrection]]:
+def phases_from_json(frameworks: Dict[str, Any]) -> Dict[str, Dict[str, PhaseCorrection]]:
     return {b: {phase: PhaseCorrection(c["form"], c["coefficients"], c.get("comm_by_interconnect", {}), tuple(c["interval_log"]),
                                        c.get("variance_components", {}), tuple(c["sources"]), c["rows"])
                 for phase, c in phases.items()} for b, phases in frameworks.items()}
@@ -177,7 +178,7 @@ def load_correction(path: str = CORRECTION_PATH) -> Dict[str, Dict[str, PhaseCor
     return phases_from_json(raw["frameworks"])
 
 
-def main(argv=None) -> None:
+def main(argv: Optional[Sequence[str]] = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

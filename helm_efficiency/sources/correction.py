@@ -32,9 +32,10 @@ so a source never seen, with its own version, harness and clocks, falls inside i
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 
 PHASE_OF = {"ttft_s": "prefill", "tpot_s": "decode"}
@@ -65,14 +66,14 @@ def interconnect(gpu: Optional[str]) -> str:
     return f"{spec.interconnect_bandwidth / 1e9:g}GB/s"
 
 
-def flags(values) -> np.ndarray:
+def flags(values: ArrayLike) -> np.ndarray:
     """Truth values (1.0/0.0) of a column that may hold True/False/None/NaN; missing is False."""
     return np.array([1.0 if (v is not None and v == v and bool(v)) else 0.0 for v in np.atleast_1d(np.asarray(values, dtype=object))])
 
 
-def comm_steps(tp) -> np.ndarray:
+def comm_steps(tp: ArrayLike) -> np.ndarray:
     """Steps of a ring all-reduce over `tp` GPUs (TP − 1; zero without tensor parallelism)."""
-    return np.maximum(np.asarray(tp, float), 1.0) - 1.0
+    return cast(np.ndarray, np.maximum(np.asarray(tp, float), 1.0) - 1.0)
 
 
 @dataclass(frozen=True)
@@ -99,20 +100,21 @@ class PhaseCorrection:
     def comm(self, gpu: Optional[str]) -> float:
         return max(0.0, self.comm_by_link.get(interconnect(gpu), self.coefficients.get("comm", 0.0)))
 
-    def apply(self, sim, layers, tp, gpu=None, legacy=None) -> np.ndarray:
+    def apply(self, sim: ArrayLike, layers: ArrayLike, tp: ArrayLike, gpu: Union[None, str, Iterable[Optional[str]]] = None,
+              legacy: Optional[ArrayLike] = None) -> np.ndarray:
         """Corrected seconds. `gpu`: one GPU key or an array of them (per-interconnect comm);
         `legacy`: the rows' version flags (None or False: the current release, as tables are)."""
         sim, layers, tp = (np.asarray(x, float) for x in (sim, layers, tp))
         c = self.coefficients
-        old = 0.0
+        old: Union[float, np.ndarray] = 0.0
         if legacy is not None:
             values = flags(legacy)
             old = values if values.size > 1 else float(values[0])
         if gpu is None or isinstance(gpu, str):
-            comm = self.comm(gpu)
+            comm: Union[float, np.ndarray] = self.comm(gpu)
         else:
             comm = np.array([self.comm(g) for g in gpu], float)
-        return sim * (1 + c.get("scale", 0.0) + c.get("legacy", 0.0) * old) + c.get("step", 0.0) + comm * layers * comm_steps(tp)
+        return cast(np.ndarray, sim * (1 + c.get("scale", 0.0) + c.get("legacy", 0.0) * old) + c.get("step", 0.0) + comm * layers * comm_steps(tp))
 
     def predict_rows(self, rows: pd.DataFrame) -> np.ndarray:
         """Corrected seconds for fit-shaped rows (sim, num_layers, tp, gpu, legacy)."""
@@ -121,7 +123,7 @@ class PhaseCorrection:
 
 def _source_weights(sources: pd.Series) -> np.ndarray:
     """1 / (rows of the same source): each source counts as much in total, however many rows it has."""
-    return (1.0 / sources.map(sources.value_counts())).to_numpy(float)
+    return cast(np.ndarray, (1.0 / sources.map(sources.value_counts())).to_numpy(float))
 
 
 def _features(rows: pd.DataFrame, terms: Sequence[str]) -> np.ndarray:
@@ -228,7 +230,7 @@ def choose_form(rows: pd.DataFrame) -> Tuple[str, pd.Series]:
             held[form] = predicted
     if not scores:
         return "none", pd.Series(np.nan, index=rows.index)
-    best = min(scores, key=scores.get)
+    best = min(scores, key=scores.__getitem__)
     return best, held[best]
 
 

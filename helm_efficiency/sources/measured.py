@@ -19,7 +19,7 @@ import glob
 import os
 import re
 from functools import lru_cache
-from typing import Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -98,7 +98,7 @@ def read_file(path: str) -> pd.DataFrame:
     return with_file_and_row(table, path)
 
 
-def read_folder(folder: str, read_one, what: str) -> pd.DataFrame:
+def read_folder(folder: str, read_one: Callable[[str], pd.DataFrame], what: str) -> pd.DataFrame:
     """Every *.csv in `folder` read by `read_one` (which validates it), concatenated."""
     paths = sorted(glob.glob(os.path.join(folder, "*.csv")))
     if not paths:
@@ -119,7 +119,7 @@ def load_measured(folder: str = MEASURED_DIR) -> pd.DataFrame:
     return read_folder(folder, read_file, "measured")
 
 
-def _match(patterns, text: str) -> Optional[str]:
+def _match(patterns: Iterable[Tuple[str, str]], text: str) -> Optional[str]:
     text = text if isinstance(text, str) else ""
     return next((key for key, pattern in patterns if re.search(pattern, text)), None)
 

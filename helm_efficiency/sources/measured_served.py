@@ -75,7 +75,10 @@ def served_rows(measured: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     rate; `kind` says which rows those are."""
     data = (load_served_measured() if measured is None else measured)
     data = data[data["kind"].isin(("concurrency_sweep", "rate_sweep"))]
-    number = lambda c: pd.to_numeric(data[c], errors="coerce") if c in data else pd.Series(np.nan, index=data.index)  # noqa: E731
+
+    def number(c: str) -> pd.Series:
+        return pd.to_numeric(data[c], errors="coerce") if c in data else pd.Series(np.nan, index=data.index)
+
     out = pd.DataFrame({
         "source_id": data["source_id"], "where": data["file"] + ":" + data["row"].astype(str),
         "gpu": data["gpu"].map(lambda g: _match(GPUS, g)), "backend": data["stack"].map(lambda s: _match(BACKENDS, s) or ("trtllm" if "NIM" in s else None)),

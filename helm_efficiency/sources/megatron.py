@@ -7,7 +7,7 @@ lines `  name ...... value`, then lines
 
 import os
 import re
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import pandas as pd
 
@@ -39,7 +39,7 @@ def _hardware_from_path(path: str) -> str:
 def parse_megatron_log(path: str, model: Optional[str] = None, hardware: Optional[str] = None) -> pd.DataFrame:
     """Parse one log into measurement rows. Model defaults to the file stem, hardware to the folder name."""
     arguments: Dict[str, str] = {}
-    rows: List[dict] = []
+    rows: List[Dict[str, Any]] = []
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             match = RUNTIME_LINE.search(line)

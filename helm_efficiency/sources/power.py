@@ -14,7 +14,7 @@ at the board's power limit). A GPU with no measured rows keeps its stated assump
 import argparse
 import json
 import os
-from typing import Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,11 +26,11 @@ POOLS = {"h100": ("h100", "h200"), "h200": ("h100", "h200")}  # GPUs whose batch
 ASSUMPTION_BAND = 0.25
 
 
-def phase_powers(rows: Optional[pd.DataFrame] = None) -> Dict[str, Dict[str, dict]]:
+def phase_powers(rows: Optional[pd.DataFrame] = None) -> Dict[str, Dict[str, Dict[str, Any]]]:
     """{gpu: {phase: {"w", "lo_w", "hi_w", "rows", "sources"}}} from the measured 16-bit rows."""
     rows = anchor_rows() if rows is None else rows
     rows = rows[rows["quantity"].isin(["power_w", "power_prefill_w", "power_decode_w"]) & rows["precision16"].astype(bool)]
-    out: Dict[str, Dict[str, dict]] = {}
+    out: Dict[str, Dict[str, Dict[str, Any]]] = {}
     for gpu, pool in POOLS.items():
         pooled = rows[rows["gpu"].isin(pool)]
         for phase, quantities in (("decode", ("power_decode_w", "power_w")), ("prefill", ("power_prefill_w",))):
@@ -42,7 +42,7 @@ def phase_powers(rows: Optional[pd.DataFrame] = None) -> Dict[str, Dict[str, dic
     return out
 
 
-def write_hardware(powers: Dict[str, Dict[str, dict]], path: str = HARDWARE_JSON) -> None:
+def write_hardware(powers: Dict[str, Dict[str, Dict[str, Any]]], path: str = HARDWARE_JSON) -> None:
     """Set power_{phase}_w and its range for each GPU in hardware.json; GPUs without rows get the ±25% band."""
     from helm_efficiency.util.atomic import write_text_atomic
 
@@ -69,7 +69,7 @@ def write_hardware(powers: Dict[str, Dict[str, dict]], path: str = HARDWARE_JSON
     write_text_atomic(path, text)
 
 
-def main(argv=None) -> None:
+def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help="write the powers into analytic/hardware.json")
     args = parser.parse_args(argv)
