@@ -21,13 +21,16 @@ import os
 import tempfile
 from functools import lru_cache
 from importlib import metadata, resources
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import pandas as pd
 
 from helm_efficiency.analytic.architecture import GATED_MLP_MODEL_TYPES, architecture_from_config
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.stacks import REFERENCE_STACKS, ReferenceStack
+
+if TYPE_CHECKING:
+    from aiconfigurator_core.sdk.engine import EngineHandle  # the simulator: imported where used, only by builders
 
 PACKAGE = "aiconfigurator-core"
 
@@ -78,7 +81,7 @@ def backend_version(system: str, backend: str) -> str:
     return str(slot["current"])
 
 
-def shipped_config(hf_id: Optional[str]) -> Optional[dict]:
+def shipped_config(hf_id: Optional[str]) -> Optional[Dict[str, Any]]:
     """The model's public config.json as the simulator ships it (without any quantization
     block: our stacks are bf16), or None."""
     if not hf_id:
@@ -86,13 +89,13 @@ def shipped_config(hf_id: Optional[str]) -> Optional[dict]:
     path = resources.files("aiconfigurator_core").joinpath("model_configs", hf_id.replace("/", "--") + "_config.json")
     if not path.is_file():
         return None
-    config = json.loads(path.read_text())
+    config: Dict[str, Any] = json.loads(path.read_text())
     for key in ("quantization_config", "hf_quant_config", "compression_config"):
         config.pop(key, None)
     return config
 
 
-def simulator_config(config: dict, source: str = "config") -> Tuple[dict, Optional[str]]:
+def simulator_config(config: Dict[str, Any], source: str = "config") -> Tuple[Dict[str, Any], Optional[str]]:
     """A config.json the simulator accepts, and the original model_type if it had to be mapped."""
     arch = architecture_from_config(config, source)
     model_type = str(config.get("model_type", ""))
@@ -124,7 +127,7 @@ def simulator_config(config: dict, source: str = "config") -> Tuple[dict, Option
     return out, model_type or "unknown"
 
 
-def normalized_attention(config: dict) -> dict:
+def normalized_attention(config: Dict[str, Any]) -> Dict[str, Any]:
     """The same config with 128-wide attention heads (heads × head_dim kept) and a power-of-two
     KV-head count: the kernel database measures common head shapes only."""
     heads, hidden = int(config["num_attention_heads"]), int(config["hidden_size"])
@@ -154,8 +157,8 @@ def _parallel_layouts(moe: bool, tensor_parallel: int, pipeline_parallel: int = 
     return [dict(tp_size=tensor_parallel, **pp)]
 
 
-def compile_engine(config: dict, hf_id: Optional[str], reference: ReferenceStack, tensor_parallel: int, source: str, moe: bool = False,
-                   quant: Optional[Dict[str, str]] = None, pipeline_parallel: int = 1):
+def compile_engine(config: Dict[str, Any], hf_id: Optional[str], reference: ReferenceStack, tensor_parallel: int, source: str, moe: bool = False,
+                   quant: Optional[Dict[str, str]] = None, pipeline_parallel: int = 1) -> Tuple["EngineHandle", Dict[str, Any]]:
     """The simulator's engine for one model on one stack (checked with one request), and
     provenance fields describing it. `quant`: the simulator's quant-mode overrides (e.g.
     gemm_quant_mode="fp8"); None keeps bf16, as our tables. `pipeline_parallel` stages of
@@ -206,7 +209,7 @@ def compile_engine(config: dict, hf_id: Optional[str], reference: ReferenceStack
 
 
 def tabulate(
-    config: dict,
+    config: Dict[str, Any],
     model: str,
     reference: ReferenceStack,
     prompt_tokens: Sequence[int] = CALIBRATION_PROMPT_TOKENS,
@@ -225,7 +228,7 @@ def tabulate(
     tp = int(tensor_parallel or tensor_parallel_for(arch, hardware_spec(reference.hardware)))
     arch["tensor_parallel"] = tp
     handle, provenance = compile_engine(config, hf_id, reference, tp, source, moe=bool(arch.get("num_experts")))
-    rows: List[dict] = []
+    rows: List[Dict[str, Any]] = []
     for p in prompt_tokens:
         for o in output_tokens:
             try:
