@@ -13,11 +13,14 @@ flight (the simulator's best context-tokens choice at that batch). The served co
 import argparse
 import math
 import os
-from typing import List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
+
+if TYPE_CHECKING:
+    from helm_efficiency.sources.served import ServedSimulator  # imported where used: it needs the simulator
 
 SERVED_CACHE = os.path.join(os.path.dirname(__file__), "measured_served", "simulated", "served_simulated.csv")
 SIM_KEY = ["hf_id", "gpu", "backend", "tp", "sim_dtype", "p", "o", "concurrency"]
@@ -25,7 +28,7 @@ SIM_COLUMNS = ["num_layers", "sim_ttft_s", "sim_tpot_s", "sim_gpu_s_per_token", 
 FP8 = {"gemm_quant_mode": "fp8", "moe_quant_mode": "fp8", "kvcache_quant_mode": "fp8"}
 
 
-def best_at_batch(sim, isl: int, osl: int, batch: int) -> Optional[dict]:
+def best_at_batch(sim: "ServedSimulator", isl: int, osl: int, batch: int) -> Optional[Dict[str, Any]]:
     """The simulator at exactly `batch` requests in flight: its best context-tokens choice."""
     ctx_list = sim.backend._get_ctx_tokens_list_for_agg_sweep(isl, 512, False)
     best = None
@@ -38,7 +41,10 @@ def best_at_batch(sim, isl: int, osl: int, batch: int) -> Optional[dict]:
     return best
 
 
-def _simulate_group(job) -> List[dict]:
+ServedJob = Tuple[Tuple[str, str, str, int, str], List[Tuple[float, float, float]]]  # (hf_id, gpu, backend, tp, dtype), its (p, o, concurrency)
+
+
+def _simulate_group(job: ServedJob) -> List[Dict[str, Any]]:
     from helm_efficiency.analytic.architecture import architecture_from_config
     from helm_efficiency.sources.anchor import config_for, row_stack
     from helm_efficiency.sources.served import ServedSimulator
@@ -106,7 +112,7 @@ def load_served_simulated(path: str = SERVED_CACHE) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def main(argv=None) -> None:
+def main(argv: Optional[Sequence[str]] = None) -> None:
     from helm_efficiency.util.atomic import write_text_atomic
     from helm_efficiency.sources.measured_served import served_rows
 

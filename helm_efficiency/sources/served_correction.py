@@ -35,9 +35,10 @@ import math
 import os
 import warnings
 from functools import lru_cache
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
@@ -86,7 +87,7 @@ def _physical_design(rows: pd.DataFrame, form: str, sim: np.ndarray) -> Tuple[np
 
 
 def _weights(rows: pd.DataFrame) -> np.ndarray:
-    return (1.0 / rows["source_id"].map(rows["source_id"].value_counts())).to_numpy(float)
+    return cast(np.ndarray, (1.0 / rows["source_id"].map(rows["source_id"].value_counts())).to_numpy(float))
 
 
 def _wls(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -97,7 +98,7 @@ def _wls(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return np.asarray(sm.WLS(y, x, weights=weights).fit().params, float)
 
 
-def fit_quantity(rows: pd.DataFrame, quantity: str, form: str) -> dict:
+def fit_quantity(rows: pd.DataFrame, quantity: str, form: str) -> Dict[str, Any]:
     """One quantity's correction of `form`, fitted on `rows` (those with the quantity measured)."""
     measured, sim = QUANTITIES[quantity]
     rows = rows[(rows[measured] > 0) & (rows[sim] > 0)]
@@ -118,7 +119,8 @@ def fit_quantity(rows: pd.DataFrame, quantity: str, form: str) -> dict:
     return {"form": form, "params": [float(v) for v in _wls(_design(rows, form), y, _weights(rows))]}
 
 
-def predict_ratio(fit: dict, backend, batch, sim, tp=1.0, layers=0.0) -> np.ndarray:
+def predict_ratio(fit: Dict[str, Any], backend: ArrayLike, batch: ArrayLike, sim: ArrayLike, tp: ArrayLike = 1.0,
+                  layers: ArrayLike = 0.0) -> np.ndarray:
     """measured / simulated predicted by a fitted quantity (arrays; legacy = 0, a current release;
     `tp` and `layers` enter only a form with the all-reduce term)."""
     batch = np.atleast_1d(np.asarray(batch, float))
@@ -132,11 +134,11 @@ def predict_ratio(fit: dict, backend, batch, sim, tp=1.0, layers=0.0) -> np.ndar
         step = np.array([c.get(f"step@{g}", 0.0) for g in group])
         per_request = np.array([c.get(f"per_request@{g}", 0.0) for g in group])
         comm = c.get("comm", 0.0) * np.asarray(layers, float) * (np.asarray(tp, float) - 1)
-        return np.maximum(1.0 + scale + (step + per_request * batch + comm) / sim, 1e-3)
-    return np.exp(_design(frame, fit["form"]) @ np.asarray(fit["params"], float))
+        return cast(np.ndarray, np.maximum(1.0 + scale + (step + per_request * batch + comm) / sim, 1e-3))
+    return cast(np.ndarray, np.exp(_design(frame, fit["form"]) @ np.asarray(fit["params"], float)))
 
 
-def corrected_gpu(fits: dict, rows: pd.DataFrame) -> np.ndarray:
+def corrected_gpu(fits: Dict[str, Any], rows: pd.DataFrame) -> np.ndarray:
     """GPU-s per output token with TTFT and TPOT corrected: a closed-loop replica's throughput is
     concurrency · o / (TTFT + (o − 1) · TPOT), so GPU time scales with that latency."""
     ttft_s, tpot_s = rows["sim_ttft_s"].to_numpy(float), rows["sim_tpot_s"].to_numpy(float)
@@ -144,7 +146,7 @@ def corrected_gpu(fits: dict, rows: pd.DataFrame) -> np.ndarray:
     shape = {"tp": rows["tp"].to_numpy(float), "layers": rows["num_layers"].to_numpy(float)}
     ttft_c = ttft_s * predict_ratio(fits["ttft"], rows["backend"].to_numpy(), rows["batch"], ttft_s, **shape)
     tpot_c = tpot_s * predict_ratio(fits["tpot"], rows["backend"].to_numpy(), rows["batch"], tpot_s, **shape)
-    return rows["sim_gpu_s_per_token"].to_numpy(float) * (ttft_c + (o - 1) * tpot_c) / (ttft_s + (o - 1) * tpot_s)
+    return cast(np.ndarray, rows["sim_gpu_s_per_token"].to_numpy(float) * (ttft_c + (o - 1) * tpot_c) / (ttft_s + (o - 1) * tpot_s))
 
 
 def fit_rows(simulated: pd.DataFrame) -> pd.DataFrame:
@@ -158,7 +160,7 @@ def fit_rows(simulated: pd.DataFrame) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-def _fit_all(rows: pd.DataFrame, ttft_form: str, tpot_form: str) -> dict:
+def _fit_all(rows: pd.DataFrame, ttft_form: str, tpot_form: str) -> Dict[str, Any]:
     return {"ttft": fit_quantity(rows, "ttft", ttft_form), "tpot": fit_quantity(rows, "tpot", tpot_form)}
 
 
@@ -198,13 +200,15 @@ def _latency_form(rows: pd.DataFrame, quantity: str, forms: Sequence[str]) -> Tu
     return min(scores, key=lambda f: (scores[f], len(f))), scores
 
 
-def fit_served_correction(rows: pd.DataFrame, version_term: bool = False) -> dict:
+def fit_served_correction(rows: pd.DataFrame, version_term: bool = False) -> Dict[str, Any]:
     """{ttft, tpot: fitted form, gpu: interval}: each latency's form chosen by its own
     leave-one-source-out error on 16-bit rows (the latency decides which batch meets a target);
     the interval on GPU-s per output token from the held-out errors' variance components."""
     from helm_efficiency.sources.correction import interval_from, variance_components
 
-    legacy = lambda forms: [f for base in forms for f in ([base, base + "+legacy"] if version_term else [base])]  # noqa: E731
+    def legacy(forms: Sequence[str]) -> List[str]:
+        return [f for base in forms for f in ([base, base + "+legacy"] if version_term else [base])]
+
     ttft_form, ttft_scores = _latency_form(rows, "ttft", legacy(TTFT_FORMS))
     tpot_form, tpot_scores = _latency_form(rows, "tpot", legacy(TPOT_FORMS))
     fits = _fit_all(rows, ttft_form, tpot_form)
@@ -218,18 +222,19 @@ def fit_served_correction(rows: pd.DataFrame, version_term: bool = False) -> dic
     return fits
 
 
-def ratio(fitted: dict, quantity: str, backend: str, batch, sim=None, tp=1.0, layers=0.0) -> np.ndarray:
+def ratio(fitted: Dict[str, Any], quantity: str, backend: str, batch: ArrayLike, sim: Optional[ArrayLike] = None, tp: ArrayLike = 1.0,
+          layers: ArrayLike = 0.0) -> np.ndarray:
     """measured / simulated for TTFT or TPOT at running batches (array) on a framework."""
     return predict_ratio(fitted[quantity], backend, batch, 1.0 if sim is None else sim, tp=tp, layers=layers)
 
 
 @lru_cache(maxsize=1)
-def load_served_correction(path: str = CORRECTION_PATH) -> Optional[dict]:
+def load_served_correction(path: str = CORRECTION_PATH) -> Optional[Dict[str, Any]]:
     """The fitted served correction, or None where it was never fitted (points stay simulated)."""
     if not os.path.exists(path):
         return None
     with open(path) as f:
-        raw = json.load(f)
+        raw: Dict[str, Any] = json.load(f)
     if raw.get("version") != VERSION:
         raise EfficiencyInputError(path, "version", f"is {raw.get('version')!r}; this version reads {VERSION}")
     return raw
@@ -241,7 +246,7 @@ def backend_of(stack: str) -> str:
     return STACKS[stack].backend if stack in STACKS else stack.rsplit("-", 1)[-1]
 
 
-def correct_points(stack: str, model: str, points: List[dict], *, layers: int = 0) -> List[dict]:
+def correct_points(stack: str, model: str, points: List[Dict[str, Any]], *, layers: int = 0) -> List[Dict[str, Any]]:
     """The stored `points` of `model` on `stack`, corrected (new dicts; the input is not changed):
     TTFT and TPOT by their fitted ratios at the point's batch (and, where the form has one, the
     all-reduce term of the model's `layers` at the point's TP), prefill and decode tokens/s per GPU
@@ -252,7 +257,7 @@ def correct_points(stack: str, model: str, points: List[dict], *, layers: int = 
         return out
     backend = backend_of(stack)
     batch = np.array([q["batch_size"] for q in out], float)
-    shape = {"tp": np.array([q["tp"] for q in out], float), "layers": float(layers)}
+    shape: Dict[str, ArrayLike] = {"tp": np.array([q["tp"] for q in out], float), "layers": float(layers)}
     r_ttft = ratio(fitted["quantities"], "ttft", backend, batch, np.array([q["ttft_ms"] for q in out]) / 1e3, **shape)
     r_tpot = ratio(fitted["quantities"], "tpot", backend, batch, np.array([q["tpot_ms"] for q in out]) / 1e3, **shape)
     for q, f, t in zip(out, r_ttft, r_tpot):
@@ -297,7 +302,7 @@ def power_rows(measured: pd.DataFrame, batch1: Optional[pd.DataFrame] = None) ->
     return out[out["gpu_key"].notna() & (out["batch"] > 0) & (out["watts"] > 0)]
 
 
-def fit_power(rows: pd.DataFrame) -> Dict[str, dict]:
+def fit_power(rows: pd.DataFrame) -> Dict[str, Dict[str, Any]]:
     """{gpu: {batch: [...], watts: [...], spread: (lo, hi) relative, sources}}: per GPU with at least
     MIN_POWER_BATCHES measured batch sizes, the median watts per batch size (made non-decreasing:
     more requests in flight never draw less), and the 5th–95th percentile of the rows' relative
@@ -316,7 +321,7 @@ def fit_power(rows: pd.DataFrame) -> Dict[str, dict]:
     return out
 
 
-def served_power_w(hardware: str, batch) -> Tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+def served_power_w(hardware: str, batch: ArrayLike) -> Tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """(mid, lo, hi, source) watts per GPU at running batch sizes `batch` on `hardware`."""
     from helm_efficiency.analytic.hardware import hardware_spec
 
@@ -356,7 +361,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parser.parse_args(argv)
     if args.fit:
         rows = fit_rows(load_served_simulated())
-        payload = {"version": VERSION, "formula": "per quantity, the form chosen leave-one-source-out (see the module docstring and each quantity's form)",
+        payload: Dict[str, Any] = {"version": VERSION, "formula": "per quantity, the form chosen leave-one-source-out (see the module docstring and each quantity's form)",
                    "rows": int(len(rows)), "sources": sorted(rows["source_id"].unique()),
                    "quantities": fit_served_correction(rows), "power": fit_power(power_rows(load_served_measured(), load_measured())),
                    "command": "python -m helm_efficiency.sources.served_correction --fit"}
