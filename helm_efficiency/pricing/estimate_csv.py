@@ -1,6 +1,6 @@
 """Estimates for a requests CSV (DESIGN.md interchange formats): requests in, the same rows with idealized and served columns out."""
 
-from typing import Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import pandas as pd
 
@@ -9,6 +9,7 @@ from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog
 from helm_efficiency.pricing.estimate import estimate_idealized
 from helm_efficiency.pricing.efficiency import served_columns
 from helm_efficiency.pricing.spec import EfficiencySpec
+from helm_efficiency.tables.cost_table import CostTable
 from helm_efficiency.costmodel.measurements import ARCHITECTURE_COLUMNS, check_architecture_columns, check_names, check_positive_numeric, read_csv, require_columns
 
 REQUIRED = ["model", "num_prompt_tokens", "num_output_tokens"]
@@ -43,7 +44,7 @@ def estimate_csv(requests_path: str, output_path: str, *, spec: EfficiencySpec, 
     return out
 
 
-def _by_hardware(df: pd.DataFrame):
+def _by_hardware(df: pd.DataFrame) -> List[Tuple[Optional[str], pd.DataFrame]]:
     """(hardware, rows) per value of the optional `hardware` column; (None, all rows) without it."""
     if "hardware" not in df.columns:
         return [(None, df)]
@@ -51,7 +52,7 @@ def _by_hardware(df: pd.DataFrame):
     return [(None if h == "" else h, df.loc[key.fillna("") == h]) for h in key.fillna("").unique()]
 
 
-def _tables_for(hardware: str, loaded, names: Sequence[str], source: str, first_row: int):
+def _tables_for(hardware: str, loaded: Sequence[CostTable], names: Sequence[str], source: str, first_row: int) -> List[CostTable]:
     """The given tables whose entries are on `hardware` (a row's `hardware` column picks them)."""
     chosen = [t for t in loaded if any(e.hardware == hardware for e in t.entries)]
     if not chosen:

@@ -11,7 +11,7 @@ a text-only price.
 """
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple, cast
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ import pandas as pd
 from helm_efficiency.analytic.vision import VisionRule, vision_rule
 from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog
 from helm_efficiency.request_table.media import GENERATED
+from helm_efficiency.tables.cost_table import ReferenceEntry
 
 REASON_MEDIA = "media not priced"
 IMAGE = "image"
@@ -27,7 +28,7 @@ IMAGE = "image"
 MEDIA_COLUMNS = ("media_kind", "num_media")  # the requests-table columns media_columns reads
 
 
-def media_columns(rows: pd.DataFrame):
+def media_columns(rows: pd.DataFrame) -> Tuple[np.ndarray, np.ndarray]:
     """(kinds, counts) of `rows`: the media_kind strings (None for text) and num_media counts (0
     for text); a table without the columns (a requests CSV of text requests) has no media."""
     n = len(rows)
@@ -39,7 +40,7 @@ def media_columns(rows: pd.DataFrame):
 def has_media(rows: pd.DataFrame) -> np.ndarray:
     """True for each row whose request carried or generated media."""
     kinds, counts = media_columns(rows)
-    return (counts > 0) | np.array([bool(k) for k in kinds], bool)
+    return cast(np.ndarray, (counts > 0) | np.array([bool(k) for k in kinds], bool))
 
 
 @dataclass
@@ -91,7 +92,7 @@ def media_plan(names: Sequence[Optional[str]], rows: pd.DataFrame, *, catalog: C
     return plan
 
 
-def encoder_seconds(plan: MediaPlan, encoder_entry) -> Optional[pd.DataFrame]:
+def encoder_seconds(plan: MediaPlan, encoder_entry: ReferenceEntry) -> Optional[pd.DataFrame]:
     """Vision-encoder seconds per request (runtime_s, runtime_lo_s, runtime_hi_s, extrapolated):
     each image's patches through `encoder_entry` (a transfer entry of the encoder's dimensions
     on the stack) at batch 1, one image after another. None when nothing is priced."""
@@ -103,7 +104,7 @@ def encoder_seconds(plan: MediaPlan, encoder_entry) -> Optional[pd.DataFrame]:
     return out
 
 
-def media_counts(table: pd.DataFrame):
+def media_counts(table: pd.DataFrame) -> Tuple[int, int]:
     """(requests that carried or generated media, those of them with no idealized price because
     of their media) in a priced requests table."""
     media = has_media(table)
