@@ -9,7 +9,7 @@ deployment, tokenizer and metadata HELM's own flag would register, under the sam
 
 import os
 from datetime import date
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Sequence
 
 import yaml
 
@@ -19,7 +19,7 @@ from helm_efficiency.errors import EfficiencyInputError
 FILES = {"model_deployments.yaml": "model_deployments", "tokenizer_configs.yaml": "tokenizer_configs", "model_metadata.yaml": "models"}
 
 
-def local_model_entries(folder: str) -> Dict[str, dict]:
+def local_model_entries(folder: str) -> Dict[str, Dict[str, Any]]:
     """{file: entry} for one model folder (config.json and tokenizer files, as save_pretrained writes)."""
     from transformers import AutoTokenizer
 
@@ -48,7 +48,7 @@ def write_local_model_configs(folders: Sequence[str], prod_env: str = "prod_env"
     os.makedirs(prod_env, exist_ok=True)
     for file_name, key in FILES.items():
         path = os.path.join(prod_env, file_name)
-        existing = {}
+        existing: Dict[str, Any] = {}
         if os.path.exists(path):
             with open(path) as f:
                 existing = yaml.safe_load(f) or {}

@@ -3,11 +3,14 @@ folders) and whether their requests share this machine's hardware."""
 
 import json
 import os
-from typing import Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
+
+import pandas as pd
 
 from helm_efficiency.analytic.architecture import architecture_from_config
 from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog, registered_deployment
-from helm_efficiency.request_table.table import request_rows
+from helm_efficiency.request_table.table import PromptKey, request_rows
+from helm_efficiency.request_table.tokens import TokenCounter
 
 
 def local_model_architecture(deployment: str, catalog: Catalog = HELM_ONLY) -> Optional[Tuple[Dict[str, int], str]]:
@@ -28,7 +31,9 @@ def local_model_architecture(deployment: str, catalog: Catalog = HELM_ONLY) -> O
     return arch, config_path
 
 
-def run_requests(request_states, deployment: str, *, count_tokens, prompt_token_counts=None, log=None, catalog: Catalog = HELM_ONLY):
+def run_requests(request_states: Iterable[Any], deployment: str, *, count_tokens: TokenCounter,
+                 prompt_token_counts: Optional[Dict[PromptKey, int]] = None, log: Optional[Callable[[str], None]] = None,
+                 catalog: Catalog = HELM_ONLY) -> pd.DataFrame:
     """The requests table of one run, built the same way by the live metric and by rescore:
     HELM's counts where they exist (requests.request_rows), the deployment's serving, its model
     (as `catalog` says), and, for a model served from a local folder, the architecture in that

@@ -8,7 +8,7 @@ entry's run-spec function. Registered into HELM's run-expander registry by the p
 
 import os
 from dataclasses import replace
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 from helm.benchmark.metrics.metric import MetricSpec
 from helm.benchmark.run_expander import RunExpander
@@ -21,7 +21,7 @@ from helm_efficiency.stacks import DEFAULT_TABLE, check_table_names, split_table
 DEFAULT_TABLES: Tuple[str, ...] = (DEFAULT_TABLE,)
 
 
-def efficiency_metric_spec(tables=DEFAULT_TABLES) -> MetricSpec:
+def efficiency_metric_spec(tables: Sequence[str] = DEFAULT_TABLES) -> MetricSpec:
     # A string, not a list: HELM hashes MetricSpec args (helm-summarize dedups specs with set()).
     return MetricSpec(class_name=METRIC_CLASS, args={"tables": "+".join(tables)})
 

@@ -17,7 +17,7 @@ Fields:
 
 import json
 import os
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import pandas as pd
 
@@ -30,7 +30,7 @@ SCORED_LIVE = "helm-run"
 SCORED_BY_RESCORE = "rescore"
 
 
-def read_metadata(run_dir: str) -> dict:
+def read_metadata(run_dir: str) -> Dict[str, Any]:
     """The run's efficiency_metadata.json, or {} where it is missing or unreadable."""
     path = os.path.join(run_dir, RUN_METADATA)
     if not os.path.exists(path):
@@ -44,10 +44,10 @@ def read_metadata(run_dir: str) -> dict:
 
 def build_metadata(rows: pd.DataFrame, tables: Sequence[str], helm_filled: Sequence[str], scored_by: str,
                    local_path: Optional[str] = None, sla: Optional[str] = None, helm_from_helm: Optional[Sequence[str]] = None,
-                   machine_load: Optional[dict] = None) -> dict:
+                   machine_load: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """The record for one run scored from `rows` (its requests table with efficiency columns)."""
     used = sorted({str(h) for h in rows.get("reference_hardware", pd.Series(dtype=object)).dropna()})
-    meta = {"scored_by": scored_by, "tables": "+".join(tables), "reference_stacks": used, "helm_stats_filled": list(helm_filled)}
+    meta: Dict[str, Any] = {"scored_by": scored_by, "tables": "+".join(tables), "reference_stacks": used, "helm_stats_filled": list(helm_filled)}
     if helm_from_helm is not None:
         meta["helm_stats_from_helm"] = sorted(helm_from_helm)
     meta.update({"local_path": local_path, "served_sla": sla or str(DEFAULT_SLA), "requests": int(len(rows)),
@@ -59,13 +59,13 @@ def build_metadata(rows: pd.DataFrame, tables: Sequence[str], helm_filled: Seque
     return meta
 
 
-def helm_stats_with_values(names_and_counts: Iterable[Tuple[str, float]]) -> List[str]:
+def helm_stats_with_values(names_and_counts: Iterable[Tuple[str, Optional[float]]]) -> List[str]:
     """The HELM_FILLED_STATS names among (stat name, count) pairs that hold a value, in HELM_FILLED_STATS order."""
     valued = {name for name, count in names_and_counts if count}
     return [name for name in HELM_FILLED_STATS if name in valued]
 
 
-def helm_stats_from_helm(run_dir: str, current_stats: List[dict]) -> List[str]:
+def helm_stats_from_helm(run_dir: str, current_stats: List[Dict[str, Any]]) -> List[str]:
     """HELM_FILLED_STATS that HELM itself computed in this run (a value of ours never replaces one).
 
     Kept in the run's metadata from the first rescore on. Before that: the stats HELM's file
@@ -83,12 +83,12 @@ def helm_stats_from_helm(run_dir: str, current_stats: List[dict]) -> List[str]:
     return [name for name in HELM_FILLED_STATS if name in written - ours]
 
 
-def _copies_of_ours(stats: List[dict]) -> set:
+def _copies_of_ours(stats: List[Dict[str, Any]]) -> Set[str]:
     """HELM_FILLED_STATS whose every valued stat equals (count, sum) the stat of ours it is filled from, in the same context."""
-    def context(stat: dict) -> str:
+    def context(stat: Dict[str, Any]) -> str:
         return json.dumps({k: v for k, v in stat["name"].items() if k != "name"}, sort_keys=True)
 
-    moments: Dict[Tuple[str, str], tuple] = {(str(s["name"].get("name")), context(s)): (s.get("count"), s.get("sum")) for s in stats}
+    moments: Dict[Tuple[str, str], Tuple[Any, Any]] = {(str(s["name"].get("name")), context(s)): (s.get("count"), s.get("sum")) for s in stats}
     copies = set()
     for helm_name, ours in HELM_FILLED_STATS.items():
         valued = [(key, value) for key, value in moments.items() if key[0] == helm_name and value[0]]

@@ -14,7 +14,7 @@ themselves, such as synthetic_reasoning: use this schema.)
 """
 
 import os
-from typing import Optional
+from typing import Any, Dict, Optional, cast
 
 import yaml
 
@@ -30,7 +30,7 @@ GROUP = "efficiency_plugin"
 GROUP_METRICS = tuple(s.name for s in SCHEMA_GROUP_STATS)
 
 
-def efficiency_schema(base_path: Optional[str] = None) -> dict:
+def efficiency_schema(base_path: Optional[str] = None) -> Dict[str, Any]:
     """HELM's schema (`base_path`: a YAML file, or the short name of a schema HELM ships, e.g.
     `safety`, `medhelm`, `lite`; default classic) with our metrics and efficiency group added."""
     if base_path and not os.path.exists(base_path):
@@ -70,7 +70,7 @@ def efficiency_schema(base_path: Optional[str] = None) -> dict:
             run_group["metric_groups"].insert(1, GROUP)  # right after the main (accuracy) group: seen without scrolling
         if run_group.get("subgroups") and GROUP not in (run_group.get("subgroup_metric_groups_hidden") or []):
             run_group["subgroup_metric_groups_hidden"] = list(run_group.get("subgroup_metric_groups_hidden") or []) + [GROUP]
-    return schema
+    return cast(Dict[str, Any], schema)  # a mapping: checked above, or HELM's classic schema
 
 
 def write_schema(output_path: str, base_path: Optional[str] = None) -> None:

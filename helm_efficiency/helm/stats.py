@@ -3,6 +3,7 @@
 from typing import List, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 
 from helm_efficiency.denoise.envelope import QUALITY_NO_TIMINGS, QUALITY_OK
@@ -86,7 +87,7 @@ def suite_run_count_values(rows: pd.DataFrame, run: np.ndarray, runs: int) -> Li
     group = run * width + split_codes
     size = runs * width
 
-    def count(mask) -> np.ndarray:
+    def count(mask: ArrayLike) -> np.ndarray:
         return np.bincount(group[np.asarray(mask, bool)], minlength=size)
 
     status = rows["status"]
