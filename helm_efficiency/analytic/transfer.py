@@ -234,7 +234,7 @@ class TransferModel:
         Not positive where a calibrated surface gives no positive runtime."""
         return np.array([e.predict(p, o)["runtime_s"].to_numpy() / self.regression(e.architecture, e.hardware, p, o) for e in self.neighbours_])
 
-    def explain(self, arch: Dict[str, int], num_prompt_tokens: int, num_output_tokens: int) -> Dict[str, object]:
+    def explain(self, arch: Dict[str, int], num_prompt_tokens: int, num_output_tokens: int) -> Dict[str, Any]:
         """One request's transfer estimate taken apart (seconds): the pure roofline, each
         regression term (coefficient × feature), and each neighbour's weight and deviation
         (its calibrated runtime ÷ the regression's, at the same p and o)."""

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import List, Optional
 
-from helm_efficiency.cli.options import RESCORE_PARTIAL_EXIT  # noqa: F401  (rescore's exit status, for callers)
+from helm_efficiency.cli.options import RESCORE_PARTIAL_EXIT, Verb  # noqa: F401  (RESCORE_PARTIAL_EXIT: rescore's exit status, for callers)
 from helm_efficiency.cli.verbs import VERBS
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.stacks import DEFAULT_TABLE, split_table_names
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helm-efficiency", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="verb", required=True)
 
-    def add(name, func, help_text, example):
+    def add(name: str, func: Verb, help_text: str, example: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text.split("\n\n")[0], description=help_text.replace("%%", "%"), epilog=f"example:\n  {example}",
                            formatter_class=HelpFormatter)
         p.set_defaults(func=func)

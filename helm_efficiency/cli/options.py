@@ -1,9 +1,16 @@
 """Options and argument types shared by several verbs (one definition each)."""
 
 import argparse
-from typing import List
+from typing import TYPE_CHECKING, Callable, List
 
 from helm_efficiency.errors import EfficiencyInputError
+
+if TYPE_CHECKING:
+    from helm_efficiency.pricing.spec import EfficiencySpec
+    from helm_efficiency.tables.sla import Sla
+
+Verb = Callable[[argparse.Namespace], None]  # a verb module's `run`
+AddVerb = Callable[[str, Verb, str, str], argparse.ArgumentParser]  # build_parser's `add`: name, run, help text, example
 
 # rescore's exit status when some runs could not be read or written (every good run was written).
 RESCORE_PARTIAL_EXIT = 3
@@ -40,8 +47,8 @@ def add_sla_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sla", type=_sla_type(parse_sla), help="latency target for the served numbers, e.g. tpot=50ms,ttft=2s (the default)")
 
 
-def _sla_type(parse):
-    def parse_or_usage(text):
+def _sla_type(parse: Callable[[str], "Sla"]) -> Callable[[str], "Sla"]:
+    def parse_or_usage(text: str) -> "Sla":
         try:
             return parse(text)
         except EfficiencyInputError as e:
@@ -68,7 +75,7 @@ def add_efficiency_options(p: argparse.ArgumentParser) -> None:
     add_sla_option(p)
 
 
-def efficiency_spec(args, verb: str):
+def efficiency_spec(args: argparse.Namespace, verb: str) -> "EfficiencySpec":
     """The EfficiencySpec of a verb's parsed options (add_efficiency_options), validated once;
     an error names the option."""
     from helm_efficiency.pricing.spec import EfficiencySpec

@@ -17,7 +17,7 @@ with a reason starting "media not priced" (media_price.py).
 """
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union, cast
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -146,7 +146,7 @@ def corrected(entry: ReferenceEntry, table: Optional[CostTable]) -> ReferenceEnt
 
 
 def explain_transfer(name: str, tables: Sequence[CostTable], num_prompt_tokens: int, num_output_tokens: int,
-                     hardware: Optional[str] = None) -> Dict[str, object]:
+                     hardware: Optional[str] = None) -> Dict[str, Any]:
     """TransferModel.explain for a registry model on `hardware` (default: as `transfer_entry`)."""
     if registry_architecture(name) is None:
         raise EfficiencyInputError(name, "model", "not in the architecture registry (helm_efficiency/analytic/registry.json)")

@@ -1,7 +1,15 @@
 """`helm-efficiency calibrate`: argument parsing and the call into the library."""
 
+from argparse import Namespace
+from typing import TYPE_CHECKING, cast
 
-def run(args) -> None:
+from helm_efficiency.cli.options import AddVerb
+
+if TYPE_CHECKING:
+    from helm_efficiency.tables.cost_table import CostEntry
+
+
+def run(args: Namespace) -> None:
     from helm_efficiency.costmodel.measurements import read_csv
     from helm_efficiency.tables.calibrate import calibrate_table
 
@@ -16,13 +24,13 @@ def run(args) -> None:
     table = calibrate_table(measurements, name=args.name or args.output, source=" ".join(args.measurements), form=args.form, aliases=aliases)
     table.save(args.output)
     for entry in table.entries:
-        fit = entry.fit_summary()
+        fit = cast("CostEntry", entry).fit_summary()  # calibrate_table makes calibrated entries only
         stats = "; ".join(f"batch {b}: form {s['form']}, n={s['n']}, R²={s['rsquared']:.4f}" for b, s in fit.items())
         print(f"{entry.model}@{entry.hardware}: {stats}")
     print(f"wrote {args.output}")
 
 
-def register(add) -> None:
+def register(add: AddVerb) -> None:
     p = add("calibrate", run, "Fit a CostTable (one entry per model and hardware) from a measurements CSV.\n\n"
             "Required columns: model, hardware, num_prompt_tokens, num_output_tokens, runtime_s (seconds per request). Optional: "
             "runtime_std_s, batch_size, num_gpus, dtype, software, source, provenance_*, and architecture columns (num_layers, "

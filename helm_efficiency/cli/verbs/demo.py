@@ -1,7 +1,11 @@
 """`helm-efficiency demo`: argument parsing and the call into the library."""
 
+from argparse import Namespace
 
-def run(args) -> None:
+from helm_efficiency.cli.options import AddVerb
+
+
+def run(args: Namespace) -> None:
     from helm_efficiency.demo import format_demo_table, run_demo
 
     table = run_demo(args.output_path, args.max_eval_instances, args.suite)
@@ -20,7 +24,7 @@ def run(args) -> None:
           f"  helm-efficiency leaderboard {args.output_path}/runs/{args.suite} -o leaderboard/")
 
 
-def register(add) -> None:
+def register(add: AddVerb) -> None:
     p = add("demo", run, "Run an offline helm-run with the plugin on random-weight local models and print the efficiency table.",
             "helm-efficiency demo --max-eval-instances 20")
     p.add_argument("--output-path", default="benchmark_output", help="helm-run's --output-path: the suite goes to OUTPUT_PATH/runs/SUITE, the models to OUTPUT_PATH/demo_models")

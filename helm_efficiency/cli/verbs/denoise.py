@@ -1,13 +1,17 @@
 """`helm-efficiency denoise`: argument parsing and the call into the library."""
 
+from argparse import Namespace
 
-def run(args) -> None:
+from helm_efficiency.cli.options import AddVerb
+
+
+def run(args: Namespace) -> None:
     from helm_efficiency.denoise.timings_csv import denoise_csv
 
     denoise_csv(args.timings, args.output, args.fit_out, args.quantile)
 
 
-def register(add) -> None:
+def register(add: AddVerb) -> None:
     p = add("denoise", run, "Fit a lower envelope per model to request timings and add denoised_runtime_s to every row.\n\n"
             "Required columns: model, num_prompt_tokens, num_output_tokens, runtime_s (or rescore's efficiency_requests.csv, with "
             "model_deployment and raw_runtime_s). Optional: request_datetime (for the cold start), success, cached, status.",

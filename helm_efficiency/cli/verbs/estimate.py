@@ -1,16 +1,18 @@
 """`helm-efficiency estimate`: argument parsing and the call into the library."""
 
-from helm_efficiency.cli.options import add_efficiency_options, efficiency_spec
+from argparse import Namespace
+
+from helm_efficiency.cli.options import AddVerb, add_efficiency_options, efficiency_spec
 
 
-def run(args) -> None:
+def run(args: Namespace) -> None:
     from helm_efficiency.helm_io.catalog import Catalog
     from helm_efficiency.pricing.estimate_csv import estimate_csv
 
     estimate_csv(args.requests, args.output, spec=efficiency_spec(args, "estimate"), catalog=Catalog())
 
 
-def register(add) -> None:
+def register(add: AddVerb) -> None:
     p = add("estimate", run, "Add idealized runtime (90%% interval), method, energy and cost, and the served (batched, --sla) GPU time, cost and energy, to a requests CSV.\n\n"
             "Required columns: model (a HELM, registry or table name), num_prompt_tokens, num_output_tokens. Optional: hardware "
             "(picks the table whose entries are on it), and architecture columns (num_layers, hidden_size, num_attention_heads, "

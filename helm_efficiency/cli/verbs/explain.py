@@ -1,9 +1,11 @@
 """`helm-efficiency explain`: argument parsing and the call into the library."""
 
-from helm_efficiency.cli.options import add_table_option
+from argparse import Namespace
+
+from helm_efficiency.cli.options import AddVerb, add_table_option
 
 
-def run(args) -> None:
+def run(args: Namespace) -> None:
     import json
 
     from helm_efficiency.pricing.estimate import explain_transfer, load_tables
@@ -25,7 +27,7 @@ def run(args) -> None:
     print(f"  transfer estimate            {report['runtime_s']:.4f} s   (90% interval {lo:.4f}–{hi:.4f}){flag}")
 
 
-def register(add) -> None:
+def register(add: AddVerb) -> None:
     p = add("explain", run, "Take a transfer (architecture-only) estimate apart: roofline, regression terms, profiled neighbours.",
             "helm-efficiency explain meta/llama-3.1-8b --hardware a100 --prompt-tokens 512 --output-tokens 32")
     p.add_argument("model", help="a registry or HELM model name (see helm_efficiency/analytic/registry.json)")

@@ -1,11 +1,13 @@
 """`helm-efficiency leaderboard`: argument parsing and the call into the library."""
 
-from helm_efficiency.cli.options import add_local_path_option
+from argparse import Namespace
+
+from helm_efficiency.cli.options import AddVerb, add_local_path_option
 from helm_efficiency.helm.metric_names import LEADERBOARD_STATS
 from helm_efficiency.report.uncertainty import DEFAULT_DRAWS, DEFAULT_SEED
 
 
-def run(args) -> None:
+def run(args: Namespace) -> None:
     from helm_efficiency.report.leaderboard import write_leaderboard
 
     write_leaderboard(args.source, args.output_dir, metric=args.metric, efficiency=args.efficiency,
@@ -13,7 +15,7 @@ def run(args) -> None:
                       local_path=args.local_path, schema=args.schema, seed=args.seed, draws=args.draws, write_stats=args.write_stats)
 
 
-def register(add) -> None:
+def register(add: AddVerb) -> None:
     p = add("leaderboard", run, "Capability vs efficiency: table (CSV, Markdown, HTML), Pareto flags, ranks and PNG plots.",
             "helm-efficiency leaderboard benchmark_output/runs/demo -o leaderboard/")
     p.add_argument("source", help="a suite folder (benchmark_output/runs/SUITE), or a HELM 2022 runtimes-and-accuracies CSV (github.com/stanford-crfm/helm-efficiency)")

@@ -1,14 +1,18 @@
 """`helm-efficiency local-model-config`: argument parsing and the call into the library."""
 
+from argparse import Namespace
 
-def run(args) -> None:
+from helm_efficiency.cli.options import AddVerb
+
+
+def run(args: Namespace) -> None:
     from helm_efficiency.helm.local_configs import write_local_model_configs
 
     names = write_local_model_configs(args.folders, args.prod_env)
     print(f"registered {', '.join(names)} in {args.prod_env}/{{model_deployments,tokenizer_configs,model_metadata}}.yaml")
 
 
-def register(add) -> None:
+def register(add: AddVerb) -> None:
     p = add("local-model-config", run, "Register local Hugging Face model folders in PROD_ENV's model_deployments.yaml, "
             "tokenizer_configs.yaml and model_metadata.yaml, so helm-run, helm-summarize and helm-server resolve huggingface/<folder> "
             "without --enable-local-huggingface-models.",

@@ -1,9 +1,11 @@
 """`helm-efficiency profile`: argument parsing and the call into the library."""
 
-from helm_efficiency.cli.options import _csv_ints, add_model_source
+from argparse import Namespace
+
+from helm_efficiency.cli.options import AddVerb, _csv_ints, add_model_source
 
 
-def run(args) -> None:
+def run(args: Namespace) -> None:
     from helm_efficiency.profiling.profile_cmd import profile
 
     dtype = args.dtype or ("bf16" if str(args.device).startswith("cuda") else "fp32")  # this verb's default, by device
@@ -16,7 +18,7 @@ def run(args) -> None:
           + (f"; {len(df.attrs['warnings'])} warning(s) above: the machine was not quiet" if df.attrs.get("warnings") else ""))
 
 
-def register(add) -> None:
+def register(add: AddVerb) -> None:
     p = add("profile", run, "Profile a random-weight model (from a config or registry name) and write a measurements CSV.",
             "helm-efficiency profile --arch test/tiny-llama --device cpu -o m.csv")
     add_model_source(p)

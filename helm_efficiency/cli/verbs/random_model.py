@@ -1,11 +1,12 @@
 """`helm-efficiency random-model`: argument parsing and the call into the library."""
 
 import os
+from argparse import Namespace
 
-from helm_efficiency.cli.options import add_model_source
+from helm_efficiency.cli.options import AddVerb, add_model_source
 
 
-def run(args) -> None:
+def run(args: Namespace) -> None:
     from helm_efficiency.profiling.profile_cmd import check_memory, load_config_dict
     from helm_efficiency.analytic.architecture import architecture_from_config
     from helm_efficiency.profiling.random_model import save_random_model
@@ -19,7 +20,7 @@ def run(args) -> None:
           f"helm-run --enable-local-huggingface-models {args.output_dir} (model huggingface/{os.path.basename(os.path.abspath(args.output_dir))})")
 
 
-def register(add) -> None:
+def register(add: AddVerb) -> None:
     p = add("random-model", run, "Build a random-weight model from a config (no download) and save it with a byte tokenizer, "
             "ready for helm-run --enable-local-huggingface-models DIR.",
             "helm-efficiency random-model --arch test/tiny-llama -o models/tiny && "

@@ -1,9 +1,12 @@
 """`helm-efficiency registry`: argument parsing and the call into the library."""
 
 import sys
+from argparse import Namespace
+
+from helm_efficiency.cli.options import AddVerb
 
 
-def run(args) -> None:
+def run(args: Namespace) -> None:
     from helm_efficiency.analytic.registry import load_registry, registry_name
     from helm_efficiency.helm_io.catalog import Catalog
 
@@ -19,7 +22,7 @@ def run(args) -> None:
         print(f"{key}\t{entry['source']}\t{', '.join(entry.get('helm_names', []))}")
 
 
-def register(add) -> None:
+def register(add: AddVerb) -> None:
     p = add("registry", run, "List the architecture registry, or (--missing) HELM's open-weight text models it lacks.",
             "helm-efficiency registry --missing")
     p.add_argument("--missing", action="store_true", help="list the installed HELM's open-weight text models with no registry entry")

@@ -1,11 +1,12 @@
 """`helm-efficiency rescore`: argument parsing and the call into the library."""
 
 import sys
+from argparse import Namespace
 
-from helm_efficiency.cli.options import RESCORE_PARTIAL_EXIT, add_efficiency_options, add_local_path_option, efficiency_spec
+from helm_efficiency.cli.options import AddVerb, RESCORE_PARTIAL_EXIT, add_efficiency_options, add_local_path_option, efficiency_spec
 
 
-def run(args) -> None:
+def run(args: Namespace) -> None:
     from helm_efficiency.rescore import rescore_suite
 
     summary = rescore_suite(args.suite_dir, spec=efficiency_spec(args, "rescore"), pattern=args.runs, dry_run=args.dry_run, jobs=args.jobs,
@@ -14,7 +15,7 @@ def run(args) -> None:
         sys.exit(RESCORE_PARTIAL_EXIT)
 
 
-def register(add) -> None:
+def register(add: AddVerb) -> None:
     p = add("rescore", run, "Add efficiency stats to the runs of an existing benchmark_output suite, without calling any model. "
             f"Exit status {RESCORE_PARTIAL_EXIT} when some runs could not be read or written (every good run is still written), 2 on bad input.",
             "helm-efficiency rescore benchmark_output/runs/my-suite --table a100 -j 2")

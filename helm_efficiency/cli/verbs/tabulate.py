@@ -1,11 +1,13 @@
 """`helm-efficiency tabulate`: argument parsing and the call into the library."""
 
-from helm_efficiency.cli.options import _csv_ints, add_model_source
+from argparse import Namespace
+
+from helm_efficiency.cli.options import AddVerb, _csv_ints, add_model_source
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.stacks import DEFAULT_TABLE, stack_list
 
 
-def run(args) -> None:
+def run(args: Namespace) -> None:
     from helm_efficiency.sources.aiconfigurator import CALIBRATION_OUTPUT_TOKENS, CALIBRATION_PROMPT_TOKENS, stack, tabulate
     from helm_efficiency.profiling.profile_cmd import load_config_dict
     from helm_efficiency.analytic.registry import registry_entry
@@ -24,7 +26,7 @@ def run(args) -> None:
           + (f"; simulated as an equivalent architecture (was {mapped})" if mapped else ""))
 
 
-def register(add) -> None:
+def register(add: AddVerb) -> None:
     p = add("tabulate", run, "Simulate a model's batch-1 runtime grid on a modern stack (AIConfigurator's measured kernels) into a measurements CSV.",
             "helm-efficiency tabulate --arch meta/llama-3-8b --stack h100-trtllm -o llama3.csv && helm-efficiency calibrate llama3.csv -o mine.json")
     add_model_source(p)
