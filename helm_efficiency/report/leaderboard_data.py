@@ -13,7 +13,7 @@ from the efficiency_num_<method>_requests counts.
 import glob
 import os
 from functools import lru_cache
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, cast
 
 import pandas as pd
 
@@ -24,7 +24,8 @@ from helm_efficiency.helm.run_metadata import read_metadata
 from helm_efficiency.helm_io.runs import (REQUESTS_TABLE, STATS, list_run_dirs, model_deployment_of, read_json, run_spec_of,
                                   scenario_of, stat_means)
 
-EFFICIENCY_STATS = {s.column: s.name for s in LEADERBOARD_STATS}  # requests-table column → stat name
+# requests-table column → stat name (every leaderboard stat is a per-request one, with a column)
+EFFICIENCY_STATS = cast(Dict[str, str], {s.column: s.name for s in LEADERBOARD_STATS})
 AUTO_METRIC = "auto"
 FALLBACK_METRIC = "exact_match"  # for runs whose group HELM's schema does not list
 
@@ -70,13 +71,13 @@ def metric_directions(schema_files: Tuple[str, ...] = ()) -> Dict[str, Tuple[boo
     return table
 
 
-def main_metric_of(run_spec: dict, schema_files: Tuple[str, ...] = ()) -> str:
+def main_metric_of(run_spec: Dict[str, Any], schema_files: Tuple[str, ...] = ()) -> str:
     """The main metric of the first of the run's groups that a schema describes."""
     table = main_metrics(tuple(schema_files))
     return next((table[g] for g in run_spec.get("groups") or [] if g in table), FALLBACK_METRIC)
 
 
-def stack_of(run_spec: dict) -> Optional[str]:
+def stack_of(run_spec: Dict[str, Any]) -> Optional[str]:
     """The reference tables the run's efficiency metric searched ('+'-joined), if it had one."""
     for spec in run_spec.get("metric_specs") or []:
         if spec.get("class_name") == METRIC_CLASS:
@@ -96,7 +97,7 @@ def _rescored_stacks(suite_dir: str) -> Dict[str, str]:
     return {run: "+".join(sorted(set(rows["reference_hardware"].astype(str)))) for run, rows in table.groupby("run")}
 
 
-def _metadata_stack(meta: dict) -> Optional[str]:
+def _metadata_stack(meta: Dict[str, Any]) -> Optional[str]:
     """The reference stacks a rescore used for a run ('+'-joined), from its metadata."""
     stacks = meta.get("reference_stacks")
     return "+".join(stacks) if stacks else None
@@ -106,12 +107,13 @@ def suite_run_table(suite_dir: str, metric: str = AUTO_METRIC, schema_files: Seq
     """One row per run: model, scenario, the capability metric used and its value, each efficiency
     mean, the reference stack and method. Unreadable runs are listed with their error.
     schema_files: schemas to read main metrics from before the suite's own and HELM's."""
-    rows, seen_metrics = [], set()
+    rows: List[Dict[str, Any]] = []
+    seen_metrics: Set[str] = set()
     rescored = _rescored_stacks(suite_dir)
     schemas = tuple(schema_files) + suite_schema_files(suite_dir)
     for run_dir in list_run_dirs(suite_dir):
         run = os.path.basename(run_dir)
-        row: dict = {"run": run}
+        row: Dict[str, Any] = {"run": run}
         try:
             spec = run_spec_of(run_dir)
             means = stat_means(read_json(os.path.join(run_dir, STATS)))
@@ -146,9 +148,9 @@ def suite_run_table(suite_dir: str, metric: str = AUTO_METRIC, schema_files: Seq
         row["stack"] = _metadata_stack(meta) if "reference_stacks" in meta else (rescored.get(run) or stack_of(spec))
         row["served_sla"] = meta.get("served_sla")
         reasons = meta.get("unestimated_reasons") or {}
-        row["unestimated_reason"] = max(sorted(reasons), key=reasons.get) if isinstance(reasons, dict) and reasons else None
+        row["unestimated_reason"] = max(sorted(reasons), key=reasons.__getitem__) if isinstance(reasons, dict) and reasons else None
         counts = {m: means.get(f"efficiency_num_{m}_requests") or 0 for m in METHODS}
-        row["method"] = max(counts, key=counts.get) if any(counts.values()) else None
+        row["method"] = max(counts, key=counts.__getitem__) if any(counts.values()) else None
         rows.append(row)
     table = pd.DataFrame(rows)
     if metric != AUTO_METRIC and rows and metric not in seen_metrics:

@@ -1,10 +1,13 @@
 """How the leaderboard shows its uncertainty columns: table text (intervals, rank ranges, the
 Pareto probability, cost per correct answer) and the plot's error bars and frontier shading."""
 
-from typing import Dict, Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 from helm_efficiency.report.board_uncertainty import PER_CORRECT
 
@@ -68,7 +71,7 @@ def _per_correct(value: float, lo: float, hi: float) -> Optional[str]:
     return f"{value:.3g}" + (f" ({interval})" if interval else "")
 
 
-def draw_uncertainty(ax, data: pd.DataFrame, x: str) -> None:
+def draw_uncertainty(ax: "Axes", data: pd.DataFrame, x: str) -> None:
     """90% error bars on both axes, and a halo around each point shaded by its probability of
     lying on the Pareto frontier (with a colour bar); nothing when the table has no uncertainty columns."""
     if "pareto_probability" not in data or "capability_lo" not in data:

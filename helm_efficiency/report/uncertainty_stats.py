@@ -8,7 +8,7 @@ draws cannot give is left out (helm-server shows a blank).
 
 import json
 import os
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import pandas as pd
@@ -33,13 +33,13 @@ STAT_NAMES: Dict[str, str] = {
 }
 
 
-def _split(stats: List[dict], metric: Optional[str]) -> Optional[str]:
+def _split(stats: List[Dict[str, Any]], metric: Optional[str]) -> Optional[str]:
     """The split the run's main metric is read from (test, else valid, else none)."""
     splits = {s.get("name", {}).get("split") for s in stats if s.get("name", {}).get("name") == metric}
     return next((s for s in PREFERRED_SPLITS if s in splits), "test")
 
 
-def _stat(name: str, split: Optional[str], value: float) -> dict:
+def _stat(name: str, split: Optional[str], value: float) -> Dict[str, Any]:
     stat_name = {"name": name, **({"split": split} if split is not None else {})}
     return {"name": stat_name, "count": 1, "sum": value, "sum_squared": value * value, "min": value, "max": value, "mean": value,
             "variance": 0.0, "stddev": 0.0}
