@@ -139,7 +139,8 @@ def table_view(rows: pd.DataFrame) -> None:
             if np.isfinite(est["served_gpu_s"]):
                 out.append({"stack": stack, "model": key, "batch": r.batch, "err": est["served_gpu_s"] / r.o / r.gpu_s_per_token - 1,
                             "covered": est["served_gpu_s_lo"] <= r.gpu_s_per_token * r.o <= est["served_gpu_s_hi"],
-                            "same_tp": est["served_placement"].split(" ")[0] == f"tp{int(r.tp)}"})
+                            "same_tp": est["served_placement"].split(" ")[0] == f"tp{int(r.tp)}",
+                            "hi_factor": est["served_gpu_s_hi"] / est["served_gpu_s"]})
     if not out:
         print("table view: no 16-bit row on a shipped stack")
         return
@@ -155,6 +156,9 @@ def table_view(rows: pd.DataFrame) -> None:
     print(bands.to_string())
     print("same_placement: share of rows whose priced point has the measured row's own TP (else the table serves that "
           "latency on another placement, usually more GPUs at a larger batch)")
+    width = frame.groupby("batch_band", observed=True)["hi_factor"].quantile([0.5, 0.9]).unstack()
+    print("the band's upper factor (served_gpu_s_hi / served_gpu_s) at each row's latency, by running batch: "
+          + "; ".join(f"{band}: median x{row[0.5]:.2f}, 90th percentile x{row[0.9]:.2f}" for band, row in width.iterrows()))
 
 
 def main() -> None:
