@@ -41,7 +41,7 @@ SCENARIO_STATE = msgspec.json.Decoder(ScenarioState)
 PER_INSTANCE_STATS = msgspec.json.Decoder(List[PerInstanceStats])
 
 
-def decode(path: str, decoder):
+def decode(path: str, decoder: msgspec.json.Decoder[Any]) -> Any:
     """A HELM JSON file through its typed partial decoder, else parsed in full (`runs.read_json`)
     where a field has an unexpected type; a missing, invalid or truncated file is an
     EfficiencyInputError naming it."""

@@ -16,7 +16,7 @@ HELM's defaults where a file may leave one out.
 """
 
 import dataclasses
-from typing import Any, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import msgspec
 
@@ -79,7 +79,7 @@ class Instance(msgspec.Struct, frozen=True):
     id: Optional[str] = None
     split: Optional[str] = None
     sub_split: Optional[str] = None
-    perturbation: Optional[dict] = None  # HELM's PerturbationDescription as JSON (subclass fields kept)
+    perturbation: Optional[Dict[str, Any]] = None  # HELM's PerturbationDescription as JSON (subclass fields kept)
 
 
 class RequestState(msgspec.Struct, frozen=True):
@@ -108,7 +108,7 @@ def from_json(request_states: Any, path: str = "<request states>") -> List[Reque
         raise EfficiencyInputError(path, "request_states", f"not a list of request states ({e})")
 
 
-def _without_nones(fields: dict) -> dict:
+def _without_nones(fields: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 

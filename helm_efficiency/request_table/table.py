@@ -25,7 +25,7 @@ Reads request states of one typed shape (helm_io/states.RequestState): rescore d
 
 import json
 import math
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -69,11 +69,12 @@ REQUEST_COLUMNS = [
 
 
 def perturbation_description_json(perturbation: Any) -> Optional[str]:
-    """HELM's PerturbationDescription (object or dict) as canonical JSON, None fields dropped the
-    way HELM writes it (``asdict_without_nones``); None for an unperturbed instance."""
+    """A PerturbationDescription (the dict a typed request state holds, or HELM's object, which the
+    metric's stat names keep) as canonical JSON, None fields dropped the way HELM writes it
+    (``asdict_without_nones``); None for an unperturbed instance."""
     if perturbation is None:
         return None
-    fields = asdict(perturbation) if is_dataclass(perturbation) else dict(perturbation)
+    fields = dict(perturbation) if isinstance(perturbation, dict) else asdict(perturbation)
     return json.dumps({k: v for k, v in fields.items() if v is not None}, sort_keys=True)
 
 
@@ -107,7 +108,7 @@ def _completion_tokens(num_tokens: int, text: str, count_tokens: TokenCounter, e
 def request_rows(
     request_states: Sequence[RequestState],
     count_tokens: TokenCounter,
-    prompt_token_counts: Optional[Dict[tuple, int]] = None,
+    prompt_token_counts: Optional[Dict[Tuple[Any, ...], int]] = None,
     serving: str = "unknown",
 ) -> pd.DataFrame:
     """Build the requests table from request states (helm_io/states.RequestState).
@@ -125,8 +126,9 @@ def request_rows(
     # The media rules (media.request_media) run only for a request that has media fields.
     # One string object per distinct name, split or perturbation in the run (the decoder makes one
     # per request): about 200 bytes less per request in a suite's table, the same values.
-    shared = {}.setdefault
-    rows: List[tuple] = []
+    interned: Dict[Any, Any] = {}
+    shared = interned.setdefault
+    rows: List[Tuple[Any, ...]] = []
     for state in request_states:
         request, result, instance = state.request, state.result, state.instance
         description = instance.perturbation
@@ -150,8 +152,9 @@ def request_rows(
                                                     num_prompt_tokens, approximate)
                 num_output_tokens += n
             batch_time, batch_size = result.batch_request_time, result.batch_size
-            is_batched = batch_time is not None and bool(batch_size)
-            if is_batched:
+            is_batched = False
+            if batch_time is not None and batch_size:
+                is_batched = True
                 runtime = float(batch_time) / float(batch_size)
             elif result.request_time is not None:
                 runtime = float(result.request_time)
