@@ -31,7 +31,8 @@ def local_model_architecture(deployment: str, catalog: Catalog = HELM_ONLY) -> O
 
 def run_requests(request_states: Sequence[RequestState], deployment: str, *, count_tokens, prompt_token_counts=None, log=None, catalog: Catalog = HELM_ONLY):
     """The requests table of one run, built the same way by the live metric and by rescore from
-    the typed request states (helm_io/states.py; the metric converts HELM's objects first): HELM's counts where they exist (requests.request_rows), the deployment's serving, its model
+    the typed request states (helm_io/states.py; the metric converts HELM's objects first):
+    HELM's counts where they exist (request_table/table.request_rows), the deployment's serving, its model
     (as `catalog` says), and, for a model served from a local folder, the architecture in that
     folder's config.json (so a local folder named like a known model is priced as what it is)."""
     table = request_rows(request_states, count_tokens, prompt_token_counts=prompt_token_counts, serving=serving(deployment, catalog))
