@@ -3,10 +3,11 @@ folders) and whether their requests share this machine's hardware."""
 
 import json
 import os
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 from helm_efficiency.analytic.architecture import architecture_from_config
 from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog, registered_deployment
+from helm_efficiency.helm_io.states import RequestState
 from helm_efficiency.request_table.table import request_rows
 
 
@@ -28,9 +29,10 @@ def local_model_architecture(deployment: str, catalog: Catalog = HELM_ONLY) -> O
     return arch, config_path
 
 
-def run_requests(request_states, deployment: str, *, count_tokens, prompt_token_counts=None, log=None, catalog: Catalog = HELM_ONLY):
-    """The requests table of one run, built the same way by the live metric and by rescore:
-    HELM's counts where they exist (requests.request_rows), the deployment's serving, its model
+def run_requests(request_states: Sequence[RequestState], deployment: str, *, count_tokens, prompt_token_counts=None, log=None, catalog: Catalog = HELM_ONLY):
+    """The requests table of one run, built the same way by the live metric and by rescore from
+    the typed request states (helm_io/states.py; the metric converts HELM's objects first):
+    HELM's counts where they exist (request_table/table.request_rows), the deployment's serving, its model
     (as `catalog` says), and, for a model served from a local folder, the architecture in that
     folder's config.json (so a local folder named like a known model is priced as what it is)."""
     table = request_rows(request_states, count_tokens, prompt_token_counts=prompt_token_counts, serving=serving(deployment, catalog))
