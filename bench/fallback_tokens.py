@@ -22,7 +22,8 @@ import pandas as pd
 
 from helm_efficiency.request_table.table import _prompt_text
 from helm_efficiency.rescore import _prompt_token_counts
-from helm_efficiency.helm_io.runs import SCENARIO_STATE, list_run_dirs, model_deployment_of, read_json, run_spec_of
+from helm_efficiency.helm_io.decoders import read_scenario_state
+from helm_efficiency.helm_io.runs import SCENARIO_STATE, list_run_dirs, model_deployment_of, run_spec_of
 from helm_efficiency.request_table.tokens import FALLBACK_RELATIVE_ERROR, SCALE, raw_piece_count
 
 WILD = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "wild")
@@ -35,10 +36,10 @@ def pairs(wild: str) -> pd.DataFrame:
         for run_dir in list_run_dirs(os.path.join(wild, suite["suite_dir"])):
             counts = _prompt_token_counts(run_dir)
             deployment = model_deployment_of(run_spec_of(run_dir))
-            for state in read_json(os.path.join(run_dir, SCENARIO_STATE))["request_states"]:
-                instance = state.get("instance") or {}
-                key = (instance.get("id"), state.get("train_trial_index", 0), (instance.get("perturbation") or {}).get("name"))
-                text = _prompt_text(state.get("request") or {})
+            for state in read_scenario_state(os.path.join(run_dir, SCENARIO_STATE)):
+                instance = state.instance
+                key = (instance.id, state.train_trial_index, (instance.perturbation or {}).get("name"))
+                text = _prompt_text(state.request)
                 if key in counts and counts[key] > 0 and text:
                     rows.append({"suite": suite["name"], "deployment": deployment, "helm": counts[key], "pieces": raw_piece_count(text)})
     return pd.DataFrame(rows)

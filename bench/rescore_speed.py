@@ -16,7 +16,7 @@ bench fails if any request goes without one of them.
   0.5 no longer registers the deployment, so it is registered with HELM's local simple
   tokenizer, cheaper than GPT-J's own, which favours HELM).
 - floor: the same files read and written with nothing computed: each run's scenario_state.json
-  read and decoded by msgspec's typed partial decoder (helm_json, what rescore needs of it),
+  read and decoded by msgspec's typed partial decoder (helm_io/decoders, what rescore needs of it),
   its per_instance_stats.json decoded the same way, its stats.json and per_instance_stats.json
   as rescore writes them parsed and written again, its metadata and the suite's requests CSV
   copied; one core, divided by -j.

@@ -122,6 +122,18 @@ def fp8_bound(simulated: pd.DataFrame) -> None:
           f"{np.mean(corrected >= rows['gpu_s_per_token']):.0%} of {len(rows)} rows (raw simulator: {np.mean(rows['sim_gpu_s_per_token'] >= rows['gpu_s_per_token']):.0%})")
 
 
+def own_placement_gpu_s(stack: str, model: str, tp: int, sla, p: float, o: float) -> float:
+    """The served GPU-s of one request with the table held to the measured row's own TP (the
+    stored, corrected points of that TP only; NaN where none of them meets the latency)."""
+    from helm_efficiency.tables.served import ServedTable, _ModelPoints, _priced_by_shape, load_served_table
+
+    table = load_served_table(stack)
+    entry = dict(table.entries[model])
+    entry["points"] = {shape: [row for row in rows if int(row[0]) == tp] for shape, rows in entry["points"].items()}
+    own = ServedTable(table.name, dict(table.raw, entries={model: entry}))
+    return float(_priced_by_shape(_ModelPoints(own, model, sla), np.array([float(p)]), np.array([float(o)]))[0][0])
+
+
 def table_view(rows: pd.DataFrame) -> None:
     """The shipped served tables as a user meets them: each 16-bit measured row on a shipped stack
     priced by `served_estimates` with the row's own latency as the target (TPOT ≤ measured TPOT,
@@ -135,11 +147,15 @@ def table_view(rows: pd.DataFrame) -> None:
         if not has_served_table(stack) or key is None:
             continue
         for r in g.itertuples():
-            est = served_estimates([key], [r.p], [r.o], stack=stack, sla=Sla(tpot_ms=r.tpot_s * 1e3, ttft_s=max(r.ttft_s, 0.05))).iloc[0]
+            sla = Sla(tpot_ms=r.tpot_s * 1e3, ttft_s=max(r.ttft_s, 0.05))
+            est = served_estimates([key], [r.p], [r.o], stack=stack, sla=sla).iloc[0]
+            own = own_placement_gpu_s(stack, key, int(r.tp), sla, r.p, r.o)
             if np.isfinite(est["served_gpu_s"]):
                 out.append({"stack": stack, "model": key, "batch": r.batch, "err": est["served_gpu_s"] / r.o / r.gpu_s_per_token - 1,
                             "covered": est["served_gpu_s_lo"] <= r.gpu_s_per_token * r.o <= est["served_gpu_s_hi"],
-                            "same_tp": est["served_placement"].split(" ")[0] == f"tp{int(r.tp)}"})
+                            "same_tp": est["served_placement"].split(" ")[0] == f"tp{int(r.tp)}",
+                            "hi_factor": est["served_gpu_s_hi"] / est["served_gpu_s"],
+                            "own_err": own / r.o / r.gpu_s_per_token - 1})
     if not out:
         print("table view: no 16-bit row on a shipped stack")
         return
@@ -149,12 +165,16 @@ def table_view(rows: pd.DataFrame) -> None:
           f"median |error| {np.median(np.abs(frame['err'])):.1%}, signed {np.median(frame['err']):+.1%}, coverage {frame['covered'].mean():.0%}")
     bands = frame.groupby(["stack", "batch_band"], observed=True).agg(
         rows=("err", "size"), median=("err", "median"), median_abs=("err", lambda e: np.median(np.abs(e))), coverage=("covered", "mean"),
-        same_placement=("same_tp", "mean"))
-    for column in ("median", "median_abs", "coverage", "same_placement"):
-        bands[column] = bands[column].map(lambda v: f"{v:+.1%}" if column == "median" else f"{v:.1%}")
+        same_placement=("same_tp", "mean"), own_tp_median=("own_err", "median"), own_tp_rows=("own_err", "count"))
+    for column in ("median", "median_abs", "coverage", "same_placement", "own_tp_median"):
+        bands[column] = bands[column].map(lambda v: f"{v:+.1%}" if column in ("median", "own_tp_median") else f"{v:.1%}")
     print(bands.to_string())
     print("same_placement: share of rows whose priced point has the measured row's own TP (else the table serves that "
-          "latency on another placement, usually more GPUs at a larger batch)")
+          "latency on another placement, usually more GPUs at a larger batch); own_tp_median: the signed error with the "
+          "table held to the row's own TP (own_tp_rows: rows where a stored point of that TP meets the latency)")
+    width = frame.groupby("batch_band", observed=True)["hi_factor"].quantile([0.5, 0.9]).unstack()
+    print("the band's upper factor (served_gpu_s_hi / served_gpu_s) at each row's latency, by running batch: "
+          + "; ".join(f"{band}: median x{row[0.5]:.2f}, 90th percentile x{row[0.9]:.2f}" for band, row in width.iterrows()))
 
 
 def main() -> None:

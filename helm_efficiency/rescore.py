@@ -110,13 +110,7 @@ def read_run(run_dir: str, catalog: Catalog = HELM_ONLY) -> RunRead:
 def _read_run(run_dir: str, catalog: Catalog) -> RunRead:
     spec = run_spec_of(run_dir)
     path = os.path.join(run_dir, SCENARIO_STATE)
-    state = helm_json.decode(path, helm_json.SCENARIO_STATE)
-    if isinstance(state, helm_json.ScenarioState):
-        request_states = state.request_states
-    elif isinstance(state, dict) and isinstance(state.get("request_states"), list):
-        request_states = state["request_states"]
-    else:
-        raise EfficiencyInputError(path, "request_states", "missing or not a list")
+    request_states = helm_json.read_scenario_state(path)
     counts = _prompt_token_counts(run_dir)
     deployment = model_deployment_of(spec)
     requests = run_requests(request_states, deployment, count_tokens=offline_counter(deployment), prompt_token_counts=counts, catalog=catalog)

@@ -158,3 +158,21 @@ def test_suite_run_counts_match_each_runs_own(tmp_path):
         expected = [(split, run_count_values(group)) for split, group in rows.groupby(rows["split"].fillna("test"), sort=True)]
         assert got[code] == expected
         assert len(expected) == 2
+
+
+def test_helm_objects_convert_to_the_state_helm_run_saves():
+    """The live metric's boundary (helm_io/states.from_helm): HELM's RequestState objects, a
+    perturbation subclass's fields included (typos' prob), become the same Structs as the saved
+    scenario_state.json decodes to, and the requests table keys each perturbation as the metric's
+    stat names do (perturbation_description_json of HELM's own object)."""
+    from helm_efficiency.helm_io.decoders import SCENARIO_STATE
+    from helm_efficiency.helm_io.states import from_helm
+    from helm_efficiency.request_table.table import request_rows
+
+    states, _ = scenario()
+    typed = from_helm(states)
+    saved = json.dumps({"request_states": [asdict_without_nones(s) for s in states]}).encode()
+    assert typed == SCENARIO_STATE.decode(saved).request_states
+    assert typed[1].instance.perturbation == {"name": "typos", "robustness": True, "fairness": False, "computed_on": "perturbed", "prob": 0.1}
+    table = request_rows(typed, lambda text: len(text.split()))
+    assert table["perturbation_description"].tolist() == [perturbation_description_json(s.instance.perturbation) for s in states]

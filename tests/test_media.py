@@ -18,6 +18,7 @@ from helm.common.request import GeneratedOutput, Request, RequestResult
 
 from helm_efficiency.pricing.spec import EfficiencySpec
 from helm_efficiency.helm_io import decoders as helm_json
+from helm_efficiency.helm_io.states import from_helm, from_json
 from helm_efficiency.analytic import flops as F
 from helm_efficiency.analytic.vision import vision_rule
 from helm_efficiency.pricing.efficiency import efficiency_columns
@@ -63,9 +64,11 @@ def saved(states):
 
 
 def three_forms(states):
-    """HELM's objects (the live metric), the saved JSON as dicts, and its typed partial decode (rescore)."""
+    """The typed request states (helm_io/states.py) from HELM's objects (the live metric), from
+    the saved JSON parsed in full (rescore's lenient path), and from its typed partial decode
+    (rescore's fast path)."""
     data = saved(states)
-    return {"objects": states, "json": data["request_states"],
+    return {"objects": from_helm(states), "json": from_json(data["request_states"]),
             "typed": helm_json.SCENARIO_STATE.decode(json.dumps(data).encode()).request_states}
 
 
@@ -78,7 +81,9 @@ def test_media_recognised_in_every_form_helm_saves_them(form):
         state(image_request(("video/mp4", "https://example.org/a.mp4")), 3),
         state(Request(model=GEMMA, model_deployment="huggingface/medgemma-4b-it", prompt=QUESTION), 4),
     ]
-    rows = request_rows(three_forms(states)[form], count_words)
+    forms = three_forms(states)
+    assert forms["objects"] == forms["json"] == forms["typed"]  # one shape, whatever it came from
+    rows = request_rows(forms[form], count_words)
     assert rows["media_kind"].tolist() == ["image", "image", "audio", "video", None]
     assert rows["num_media"].tolist() == [1, 2, 1, 1, 0]
     # The prompt's text is counted (the saved JSON has no multimodal_prompt.text: it is a property in HELM).
@@ -92,7 +97,9 @@ def test_generated_images_are_media_even_when_none_came_back(form):
     image = GeneratedOutput(text="", logprob=0.0, tokens=[],
                             multimodal_content=MultimediaObject([MediaObject(content_type="image/png", location="https://example.org/0.png")]))
     states = [state(heim, 0, completions=[image, image]), state(heim, 1, completions=[], success=False)]
-    rows = request_rows(three_forms(states)[form], count_words)
+    forms = three_forms(states)
+    assert forms["objects"] == forms["json"] == forms["typed"]
+    rows = request_rows(forms[form], count_words)
     assert rows["media_kind"].tolist() == ["generated_image", "generated_image"]
     assert rows["num_media"].tolist() == [2, 4]
 
@@ -106,7 +113,7 @@ def test_an_image_for_a_model_without_an_image_rule_gets_no_price_and_a_reason()
     llama = dict(model="meta/llama-3.1-8b", model_deployment="together/llama-3.1-8b-instruct-turbo")
     states = [state(Request(**llama, multimodal_prompt=multimodal(("image/jpeg", "https://example.org/cat.jpg"))), 0),
               state(Request(**llama, prompt=QUESTION), 1)]
-    table, _ = efficiency_columns(request_rows(saved(states)["request_states"], count_words), EfficiencySpec.build(tables=["h100-trtllm"]))
+    table, _ = efficiency_columns(request_rows(from_json(saved(states)["request_states"]), count_words), EfficiencySpec.build(tables=["h100-trtllm"]))
     image, text = table.iloc[0], table.iloc[1]
     for column in ("idealized_runtime_s", "idealized_energy_j", "idealized_cost_usd", "served_gpu_s", "served_cost_usd"):
         assert np.isnan(image[column]) and np.isfinite(text[column]), column

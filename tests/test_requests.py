@@ -4,6 +4,7 @@
 import pandas as pd
 import pytest
 
+from helm_efficiency.helm_io.states import RequestState, from_json
 from helm_efficiency.request_table.table import (
     STATUS_CACHED,
     STATUS_COLD,
@@ -29,12 +30,12 @@ def state(i, time=0.5, cached=False, success=True, datetime=100, tokens=("a", "b
     }
     if batch:
         result["batch_request_time"], result["batch_size"] = batch
-    return {
+    return from_json([{
         "instance": {"id": f"id{i}", "split": "test"},
         "train_trial_index": 0,
         "request": {"model_deployment": "org/m", "model": "org/m", "prompt": prompt, "echo_prompt": echo},
         "result": result,
-    }
+    }])[0]
 
 
 def test_first_request_is_cold_and_so_are_requests_that_waited_for_it():
@@ -90,31 +91,44 @@ def test_prompt_counts_from_helm_stats_are_used_before_tokenizing():
     assert rows["num_prompt_tokens"].iloc[0] == 42
 
 
-def test_typed_fast_path_builds_the_generic_table(tmp_path, monkeypatch):
-    """request_rows' loop for the typed partial decode (requests._typed_rows) gives the frame
-    the generic loop gives, dtypes included, on every wild suite's runs and on the bench's
-    variety suite (perturbations, several requests per instance, failed and untimed results)."""
+def test_request_rows_reads_only_the_typed_states():
+    plain = {"instance": {"id": "id0"}, "request": {"model": "org/m", "prompt": "a b"}, "result": None}
+    with pytest.raises(TypeError, match="from_json"):
+        request_rows([plain], count_words)
+    assert request_rows([from_json([plain])[0]], count_words)["num_prompt_tokens"].tolist() == [2]
+
+
+def test_a_state_of_the_wrong_shape_names_its_file_and_field():
+    from helm_efficiency.errors import EfficiencyInputError
+
+    bad = [{"instance": {"id": "id0"}, "request": {"model": "org/m"}, "result": {"request_time": "soon"}}]
+    with pytest.raises(EfficiencyInputError, match=r"run/scenario_state.json.*request_time"):
+        from_json(bad, "run/scenario_state.json")
+    lenient = from_json([{**bad[0], "result": {"request_time": "0.5", "success": "true"}}])[0]
+    assert lenient.result.request_time == 0.5 and lenient.result.success is True
+
+
+def test_the_full_parse_converts_to_the_typed_decode(tmp_path):
+    """A scenario_state.json the strict decoder refuses is parsed in full and converted
+    (states.from_json): on every wild suite's runs and the bench's variety suite (perturbations,
+    several requests per instance, failed and untimed results) that conversion equals the typed
+    decode, Struct for Struct, so the requests table does not depend on which path read a file."""
     import glob
     import importlib.util
     import os
 
-    from helm_efficiency.request_table import table as requests_module
-    from helm_efficiency.rescore import read_run
+    from helm_efficiency.helm_io import decoders
+    from helm_efficiency.helm_io.runs import read_json
 
     here = os.path.dirname(os.path.abspath(__file__))
     spec = importlib.util.spec_from_file_location("rescore_speed", os.path.join(here, "..", "bench", "rescore_speed.py"))
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     bench.synth_suite(str(tmp_path / "variety"), runs=2, requests=60, distinct=2, variety=True)
-    runs = sorted(os.path.dirname(p) for p in glob.glob(os.path.join(here, "data", "wild", "**", "scenario_state.json"), recursive=True))
-    runs += sorted(str(p) for p in (tmp_path / "variety").iterdir())
-    typed = [read_run(r) for r in runs]
-    monkeypatch.setattr(requests_module, "RequestState", type("NotTyped", (), {}))  # every state takes the generic loop
-    generic = [read_run(r) for r in runs]
-    compared = 0
-    for fast, slow in zip(typed, generic):
-        assert (fast.error, fast.requests is None) == (slow.error, slow.requests is None)
-        if fast.requests is not None:
-            pd.testing.assert_frame_equal(fast.requests, slow.requests, check_exact=True)
-            compared += 1
-    assert compared >= 17
+    paths = sorted(glob.glob(os.path.join(here, "data", "wild", "**", "scenario_state.json"), recursive=True))
+    paths += sorted(str(p / "scenario_state.json") for p in (tmp_path / "variety").iterdir())
+    for path in paths:
+        typed = decoders.read_scenario_state(path)
+        assert typed and all(type(s) is RequestState for s in typed)
+        assert from_json(read_json(path)["request_states"], path) == typed, path
+    assert len(paths) >= 19

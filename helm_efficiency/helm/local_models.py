@@ -3,13 +3,14 @@ folders) and whether their requests share this machine's hardware."""
 
 import json
 import os
-from typing import Any, Callable, Dict, Iterable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import pandas as pd
 
 from helm_efficiency.analytic.architecture import architecture_from_config
 from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog, registered_deployment
-from helm_efficiency.request_table.table import PromptKey, request_rows
+from helm_efficiency.helm_io.states import RequestState
+from helm_efficiency.request_table.table import request_rows
 from helm_efficiency.request_table.tokens import TokenCounter
 
 
@@ -31,11 +32,12 @@ def local_model_architecture(deployment: str, catalog: Catalog = HELM_ONLY) -> O
     return arch, config_path
 
 
-def run_requests(request_states: Iterable[Any], deployment: str, *, count_tokens: TokenCounter,
-                 prompt_token_counts: Optional[Dict[PromptKey, int]] = None, log: Optional[Callable[[str], None]] = None,
+def run_requests(request_states: Sequence[RequestState], deployment: str, *, count_tokens: TokenCounter,
+                 prompt_token_counts: Optional[Dict[Tuple[Any, ...], int]] = None, log: Optional[Callable[[str], None]] = None,
                  catalog: Catalog = HELM_ONLY) -> pd.DataFrame:
-    """The requests table of one run, built the same way by the live metric and by rescore:
-    HELM's counts where they exist (requests.request_rows), the deployment's serving, its model
+    """The requests table of one run, built the same way by the live metric and by rescore from
+    the typed request states (helm_io/states.py; the metric converts HELM's objects first):
+    HELM's counts where they exist (request_table/table.request_rows), the deployment's serving, its model
     (as `catalog` says), and, for a model served from a local folder, the architecture in that
     folder's config.json (so a local folder named like a known model is priced as what it is)."""
     table = request_rows(request_states, count_tokens, prompt_token_counts=prompt_token_counts, serving=serving(deployment, catalog))

@@ -41,6 +41,7 @@ from helm_efficiency.request_table.table import STATUS_CACHED, perturbation_desc
 from helm_efficiency.helm.run_metadata import SCORED_LIVE, build_metadata, helm_stats_with_values
 from helm_efficiency.helm_io.runs import RUN_METADATA
 from helm_efficiency.helm_io.catalog import Catalog
+from helm_efficiency.helm_io import states as typed_states
 from helm_efficiency.pricing.spec import EfficiencySpec
 from helm_efficiency.stacks import DEFAULT_TABLE
 
@@ -79,7 +80,8 @@ class InferenceEfficiencyMetric(Metric):
         adapter_spec = scenario_state.adapter_spec
         window_service = WindowServiceFactory.get_window_service(adapter_spec.model_deployment, metric_service)
         states = list(scenario_state.request_states)
-        requests = run_requests(states, adapter_spec.model_deployment, count_tokens=window_service.get_num_tokens, log=hlog,
+        typed = typed_states.from_helm(states)  # HELM's objects, once, into the one shape downstream reads (helm_io/states.py)
+        requests = run_requests(typed, adapter_spec.model_deployment, count_tokens=window_service.get_num_tokens, log=hlog,
                                 catalog=self.catalog)
         table, _ = efficiency_columns(requests, self.spec, catalog=self.catalog)
         _log_stale_timings(adapter_spec.model_deployment, table)
@@ -87,7 +89,7 @@ class InferenceEfficiencyMetric(Metric):
         if load and load["busy"]:
             hlog(f"efficiency: WARNING {adapter_spec.model_deployment}: {load['note']}. Rerun on a quiet machine for timings you can trust.")
         render = _metric_name_renderer(states)
-        aggregated, per_instance = aggregate.run_stats(table, render, helm_stats_to_fill(adapter_spec.model_deployment, states))
+        aggregated, per_instance = aggregate.run_stats(table, render, helm_stats_to_fill(adapter_spec.model_deployment, typed))
         filled = helm_stats_with_values((name.name, moments[0]) for name, moments in aggregated)
         _write_run_metadata(eval_cache_path, build_metadata(table, list(self.spec.tables), filled, SCORED_LIVE, sla=str(self.spec.sla), machine_load=load))
         aggregated += aggregate.run_count_stats(table, render)
@@ -123,7 +125,7 @@ def _write_run_metadata(eval_cache_path: str, meta: dict) -> None:
         write_text_atomic(os.path.join(run_dir, RUN_METADATA), json.dumps(meta, indent=2))
 
 
-def helm_stats_to_fill(deployment: str, states: Sequence[RequestState]) -> List[str]:
+def helm_stats_to_fill(deployment: str, states: Sequence[typed_states.RequestState]) -> List[str]:
     """HELM's efficiency stats (metric_names.HELM_FILLED_STATS) that HELM's own EfficiencyMetric
     (part of its basic metrics) writes for no request of this run, so ours fill them and never
     sit beside a value HELM wrote. HELM writes `inference_idealized_runtime` only for deployments

@@ -2,10 +2,10 @@
 
 msgspec's Structs skip undeclared fields while parsing, so a scenario_state.json is decoded
 without building its instances' inputs, references, or every completion token's dict (a
-token is kept only as a count). The result objects are read by requests.request_rows through
-attribute access, like HELM's own dataclasses. A file whose fields do not have the expected
-types (a HELM version writing a number as a string, say) raises msgspec.ValidationError; the
-caller then parses it in full (`runs.read_json`), so no run is lost to the fast path.
+token is kept only as a count), straight into the request-state Structs every downstream
+function reads (states.py). A file whose fields do not have the expected types (a HELM version
+writing a number as a string, say) raises msgspec.ValidationError; it is then parsed in full
+(`runs.read_json`) and converted leniently, so no run is lost to the fast path.
 """
 
 from typing import Any, Dict, List, Optional
@@ -14,55 +14,7 @@ import msgspec
 
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.helm_io.runs import read_json
-
-
-class _Skipped(msgspec.Struct):
-    """A JSON object whose fields are not needed (a completion token): only its count is."""
-
-
-class Completion(msgspec.Struct):
-    text: Optional[str] = ""
-    tokens: Optional[List[_Skipped]] = None
-    multimodal_content: Optional[Dict[str, Any]] = None  # generated media (HEIM)
-
-
-class Result(msgspec.Struct):
-    success: bool = False
-    cached: bool = False
-    request_time: Optional[float] = None
-    request_datetime: Optional[float] = None
-    batch_size: Optional[int] = None
-    batch_request_time: Optional[float] = None
-    completions: Optional[List[Completion]] = None
-
-
-class Request(msgspec.Struct):
-    model_deployment: Optional[str] = None
-    model: Optional[str] = None
-    prompt: Optional[str] = ""
-    messages: Optional[List[Dict[str, Any]]] = None
-    multimodal_prompt: Optional[Dict[str, Any]] = None
-    image_generation_parameters: Optional[Dict[str, Any]] = None
-    num_completions: int = 1
-    echo_prompt: bool = False
-
-
-class Instance(msgspec.Struct):
-    id: Optional[str] = None
-    split: Optional[str] = None
-    sub_split: Optional[str] = None
-    perturbation: Optional[Dict[str, Any]] = None
-
-
-class RequestState(msgspec.Struct):
-    instance: Instance
-    request: Request
-    result: Optional[Result] = None
-    train_trial_index: int = 0
-
-
-class ScenarioState(msgspec.Struct):
-    request_states: List[RequestState]
+from helm_efficiency.helm_io.states import RequestState, ScenarioState, from_json
 
 
 class StatName(msgspec.Struct):
@@ -89,7 +41,7 @@ SCENARIO_STATE = msgspec.json.Decoder(ScenarioState)
 PER_INSTANCE_STATS = msgspec.json.Decoder(List[PerInstanceStats])
 
 
-def decode(path: str, decoder: "msgspec.json.Decoder[Any]") -> Any:
+def decode(path: str, decoder: msgspec.json.Decoder[Any]) -> Any:
     """A HELM JSON file through its typed partial decoder, else parsed in full (`runs.read_json`)
     where a field has an unexpected type; a missing, invalid or truncated file is an
     EfficiencyInputError naming it."""
@@ -104,6 +56,16 @@ def decode(path: str, decoder: "msgspec.json.Decoder[Any]") -> Any:
         return read_json(path)  # unexpected types somewhere: the full parse, and the caller's own checks
     except msgspec.DecodeError as e:
         raise EfficiencyInputError(path, "<file>", f"invalid or truncated JSON ({e})")
+
+
+def read_scenario_state(path: str) -> List[RequestState]:
+    """A scenario_state.json's request states, typed (states.RequestState): decoded straight into
+    the Structs, or, where a field has an unexpected type, parsed in full and converted leniently;
+    an entry of the wrong shape is an error naming the file and the field."""
+    parsed = decode(path, SCENARIO_STATE)
+    if isinstance(parsed, ScenarioState):
+        return parsed.request_states
+    return from_json(parsed.get("request_states") if isinstance(parsed, dict) else None, path)
 
 
 def read_per_instance_stats(path: str) -> List[PerInstanceStats]:

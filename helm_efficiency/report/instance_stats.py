@@ -3,7 +3,7 @@
 One row per (run, instance): the capability metric's value (mean over train trials) and, per
 efficiency stat asked for, the instance's total over its requests and their number (means over
 trials). Only unperturbed instances of one split (test, else valid, else none: as stats.json is
-read) are kept. Read by helm_json's typed reader, as rescore reads the file.
+read) are kept. Read by helm_io/decoders' typed reader, as rescore reads the file.
 """
 
 import os

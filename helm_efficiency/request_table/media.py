@@ -12,26 +12,19 @@ HELM keeps media in `helm.common.media_object.MediaObject`s, each with a MIME `c
 - ``request.image_generation_parameters``: a request for generated images (HEIM), even when its
   result has none (a failed request).
 
-Works on HELM's objects, plain dicts and the typed partial decode (helm_json) alike.
+Reads the request-state Structs (helm_io/states.py), the one shape every request state takes.
 """
 
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Dict, Optional, Tuple
+
+from helm_efficiency.helm_io.states import MultimediaObject, Request, Result
 
 TEXT = "text"
 GENERATED = "generated_"  # prefix of a kind the model produced (generated_image)
 
 
-def field(obj: Any, name: str, default: Any = None) -> Any:
-    """`obj.name` or `obj[name]`: HELM's objects arrive as dataclasses, typed Structs or parsed dicts."""
-    if obj is None:
-        return default
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
-def media_type(content_type: Any) -> str:
+def media_type(content_type: Optional[str]) -> str:
     """The MIME type's top level (HELM's MediaObject.type): "image", "audio", "video", "text"; "unknown" when missing."""
     return str(content_type).split("/")[0].strip().lower() if content_type else "unknown"
 
@@ -53,33 +46,31 @@ class Media:
         return "+".join(k for k, _ in self.counts) or None
 
 
-def _objects(multimedia: Any) -> Iterable[Any]:
-    return field(multimedia, "media_objects") or []
-
-
-def multimodal_text(request: Any) -> Optional[str]:
+def multimodal_text(request: Request) -> Optional[str]:
     """The text of a multimodal prompt (HELM's MultimediaObject.text: its text objects joined),
     or None when the request has no multimodal prompt."""
-    multimodal = field(request, "multimodal_prompt")
+    multimodal = request.multimodal_prompt
     if multimodal is None:
         return None
-    return "".join(str(field(o, "text") or "") for o in _objects(multimodal) if media_type(field(o, "content_type")) == TEXT)
+    return "".join(str(o.text or "") for o in multimodal.media_objects if media_type(o.content_type) == TEXT)
 
 
-def request_media(request: Any, result: Any = None) -> Media:
+def _count(multimedia: Optional[MultimediaObject], counts: Dict[str, int], prefix: str = "") -> None:
+    """Add `multimedia`'s non-text objects to `counts`, by kind (prefixed)."""
+    for obj in multimedia.media_objects if multimedia is not None else ():
+        kind = media_type(obj.content_type)
+        if kind != TEXT:
+            counts[prefix + kind] = counts.get(prefix + kind, 0) + 1
+
+
+def request_media(request: Request, result: Optional[Result] = None) -> Media:
     """The non-text media a request sent (multimodal prompt) and its result generated."""
     counts: Dict[str, int] = {}
-    for obj in _objects(field(request, "multimodal_prompt")):
-        kind = media_type(field(obj, "content_type"))
-        if kind != TEXT:
-            counts[kind] = counts.get(kind, 0) + 1
+    _count(request.multimodal_prompt, counts)
     generated: Dict[str, int] = {}
-    for completion in field(result, "completions") or []:
-        for obj in _objects(field(completion, "multimodal_content")):
-            kind = media_type(field(obj, "content_type"))
-            if kind != TEXT:
-                generated[GENERATED + kind] = generated.get(GENERATED + kind, 0) + 1
-    if field(request, "image_generation_parameters") is not None and not generated:
-        generated[GENERATED + "image"] = int(field(request, "num_completions", 1) or 1)  # asked for, none came back
+    for completion in (result.completions if result is not None else None) or ():
+        _count(completion.multimodal_content, generated, GENERATED)
+    if request.image_generation_parameters is not None and not generated:
+        generated[GENERATED + "image"] = int(request.num_completions or 1)  # asked for, none came back
     counts.update(generated)
     return Media(tuple(sorted(counts.items())))

@@ -1,7 +1,8 @@
 """The requests table: one row per HELM request state, with honest raw-runtime rules.
 
-Works on HELM `RequestState` objects (in the metric) and on a `scenario_state.json`'s typed
-partial decode (helm_json.py) or plain dicts (in rescore), so both paths share one set of rules:
+Reads request states of one typed shape (helm_io/states.RequestState): rescore decodes a
+`scenario_state.json` straight into it, the live metric converts HELM's objects into it once
+(states.from_helm), so both paths share one loop and one set of rules:
 
 - raw runtime = ``request_time``; for batched results ``batch_request_time / batch_size``
   (2022 HELM, as HELM itself computed its runtimes), flagged ``batched``;
@@ -24,21 +25,15 @@ partial decode (helm_json.py) or plain dicts (in rescore), so both paths share o
 
 import json
 import math
-from dataclasses import asdict, is_dataclass
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple, cast
+from dataclasses import asdict
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.helm_io.decoders import RequestState
-from helm_efficiency.request_table.media import Media, field as _get, multimodal_text, request_media
+from helm_efficiency.helm_io.states import Request, RequestState
+from helm_efficiency.request_table.media import Media, multimodal_text, request_media
 from helm_efficiency.request_table.tokens import TokenCounter, approximate_token_count, is_approximate, merged_tokens
-
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
-
-# HELM's own prompt token counts are keyed (instance id, train trial index, perturbation name or None).
-PromptKey = Tuple[str, int, Optional[str]]
 
 STATUS_OK = "ok"
 STATUS_CACHED = "cached"
@@ -74,35 +69,23 @@ REQUEST_COLUMNS = [
 
 
 def perturbation_description_json(perturbation: Any) -> Optional[str]:
-    """HELM's PerturbationDescription (object or dict) as canonical JSON, None fields dropped the
-    way HELM writes it (``asdict_without_nones``); None for an unperturbed instance."""
+    """A PerturbationDescription (the dict a typed request state holds, or HELM's object, which the
+    metric's stat names keep) as canonical JSON, None fields dropped the way HELM writes it
+    (``asdict_without_nones``); None for an unperturbed instance."""
     if perturbation is None:
         return None
-    fields = asdict(cast("DataclassInstance", perturbation)) if is_dataclass(perturbation) else dict(perturbation)
+    fields = dict(perturbation) if isinstance(perturbation, dict) else asdict(perturbation)
     return json.dumps({k: v for k, v in fields.items() if v is not None}, sort_keys=True)
 
 
-def _prompt_text(request: Any) -> str:
+def _prompt_text(request: Request) -> str:
     text = multimodal_text(request)
     if text is not None:
         return text
-    prompt = _get(request, "prompt", "") or ""
-    if not prompt and _get(request, "messages"):
-        prompt = "\n".join(str(_get(m, "content", "")) for m in _get(request, "messages"))
+    prompt = request.prompt or ""
+    if not prompt and request.messages:
+        prompt = "\n".join(str(m.content) for m in request.messages)
     return prompt
-
-
-def count_output_tokens(result: Any, echo_prompt: bool, num_prompt_tokens: int, count_tokens: TokenCounter) -> Tuple[int, bool]:
-    """(generated tokens over all completions, approximate?). A completion without `tokens` is
-    counted from its text with `count_tokens`; one whose token list cannot be its text's
-    tokenization (tokens.merged_tokens) with the fallback counter. Approximate when the
-    fallback counted any completion."""
-    total, approximate = 0, False
-    for completion in _get(result, "completions", []) or []:
-        n, approximate = _completion_tokens(len(_get(completion, "tokens") or []), _get(completion, "text", "") or "",
-                                            count_tokens, echo_prompt, num_prompt_tokens, approximate)
-        total += n
-    return total, approximate
 
 
 def _completion_tokens(num_tokens: int, text: str, count_tokens: TokenCounter, echo_prompt: bool, num_prompt_tokens: int,
@@ -122,105 +105,29 @@ def _completion_tokens(num_tokens: int, text: str, count_tokens: TokenCounter, e
     return n, approximate
 
 
-def raw_runtime_s(result: Any) -> Optional[float]:
-    """Per-request measured seconds (batched: the batch's time divided by its size), or None."""
-    batch_time, batch_size = _get(result, "batch_request_time"), _get(result, "batch_size")
-    if batch_time is not None and batch_size:
-        return float(batch_time) / float(batch_size)
-    request_time = _get(result, "request_time")
-    return None if request_time is None else float(request_time)
-
-
-def batched(result: Any) -> bool:
-    """The result carries a batch timing (2022 HELM's `batch_request_time` and `batch_size`)."""
-    return _get(result, "batch_request_time") is not None and bool(_get(result, "batch_size"))
-
-
-def _status(result: Any, runtime: Optional[float]) -> str:
-    if result is None or not _get(result, "success", False):
-        return STATUS_FAILED
-    if _get(result, "cached", False) and not batched(result):
-        return STATUS_CACHED
-    if runtime is None:
-        return STATUS_MISSING_TIME
-    if not math.isfinite(runtime) or runtime <= 0:
-        return STATUS_INVALID_TIME
-    return STATUS_OK
-
-
 def request_rows(
-    request_states: Iterable[Any],
+    request_states: Sequence[RequestState],
     count_tokens: TokenCounter,
-    prompt_token_counts: Optional[Dict[PromptKey, int]] = None,
+    prompt_token_counts: Optional[Dict[Tuple[Any, ...], int]] = None,
     serving: str = "unknown",
 ) -> pd.DataFrame:
-    """Build the requests table from request states (objects or dicts).
+    """Build the requests table from request states (helm_io/states.RequestState).
 
     prompt_token_counts: optional {(instance_id, train_trial_index, perturbation): n} that
     HELM already computed (its per-instance ``num_prompt_tokens`` stat); used before tokenizing.
     serving: "local", "remote" or "unknown" (helm/local_models.serving): no cold start for remote.
     """
-    request_states = request_states if isinstance(request_states, list) else list(request_states)
-    if request_states and all(type(state) is RequestState for state in request_states):
-        return flag_cold_start(pd.DataFrame(_typed_rows(request_states, count_tokens, prompt_token_counts, serving), columns=REQUEST_COLUMNS))
-    rows: List[Dict[str, Any]] = []
     for state in request_states:
-        request, result, instance = _get(state, "request"), _get(state, "result"), _get(state, "instance")
-        description = _get(instance, "perturbation")
-        perturbation = _get(description, "name")
-        key = (_get(instance, "id"), _get(state, "train_trial_index", 0), perturbation)
-        approximate = False
-        if prompt_token_counts is not None and key in prompt_token_counts:
-            num_prompt_tokens = int(prompt_token_counts[key])
-        else:
-            num_prompt_tokens = int(count_tokens(_prompt_text(request)))
-            approximate = is_approximate(count_tokens)
-        num_output_tokens = 0
-        if result is not None:
-            num_output_tokens, approximate_output = count_output_tokens(result, bool(_get(request, "echo_prompt")), num_prompt_tokens, count_tokens)
-            approximate = approximate or approximate_output
-        runtime = raw_runtime_s(result) if result is not None else None
-        media = request_media(request, result)
-        rows.append(
-            {
-                "model_deployment": _get(request, "model_deployment") or _get(request, "model"),
-                "model": _get(request, "model"),
-                "instance_id": key[0],
-                "train_trial_index": key[1],
-                "split": _get(instance, "split"),
-                "sub_split": _get(instance, "sub_split"),
-                "perturbation": perturbation,
-                "perturbation_description": perturbation_description_json(description),
-                "num_prompt_tokens": num_prompt_tokens,
-                "num_output_tokens": num_output_tokens,
-                "media_kind": media.kind,
-                "num_media": media.count,
-                "raw_runtime_s": np.nan if runtime is None else runtime,
-                "batch_size": _get(result, "batch_size") or 1,
-                "batched": batched(result),
-                "approximate_tokens": approximate,
-                "serving": serving,
-                "cached": bool(_get(result, "cached", False)),
-                "success": bool(_get(result, "success", False)),
-                "request_datetime": _get(result, "request_datetime"),
-                "status": _status(result, runtime),
-            }
-        )
-    table = pd.DataFrame(rows, columns=REQUEST_COLUMNS)
-    return flag_cold_start(table)
-
-
-def _typed_rows(request_states: List[Any], count_tokens: TokenCounter, prompt_token_counts: Optional[Dict[PromptKey, int]],
-                serving: str) -> List[Tuple[Any, ...]]:
-    """request_rows' rows (tuples in REQUEST_COLUMNS order) for the typed partial decode of a
-    scenario_state.json (helm_json.RequestState): the same rules with attribute access, and
-    the media rules (media.request_media) only for a request that has media fields. The
-    DataFrame is built from tuples as from dicts (one object column each, then inferred)."""
+        if type(state) is not RequestState:
+            raise TypeError(f"request_rows reads helm_io.states.RequestState Structs, not {type(state).__name__}: convert "
+                            "HELM's objects with states.from_helm, parsed JSON with states.from_json")
     counts = prompt_token_counts if prompt_token_counts is not None else {}
     no_media = Media()
+    # The media rules (media.request_media) run only for a request that has media fields.
     # One string object per distinct name, split or perturbation in the run (the decoder makes one
     # per request): about 200 bytes less per request in a suite's table, the same values.
-    shared = cast(Dict[Optional[str], Optional[str]], {}).setdefault
+    interned: Dict[Any, Any] = {}
+    shared = interned.setdefault
     rows: List[Tuple[Any, ...]] = []
     for state in request_states:
         request, result, instance = state.request, state.result, state.instance
@@ -245,8 +152,9 @@ def _typed_rows(request_states: List[Any], count_tokens: TokenCounter, prompt_to
                                                     num_prompt_tokens, approximate)
                 num_output_tokens += n
             batch_time, batch_size = result.batch_request_time, result.batch_size
-            is_batched = batch_time is not None and bool(batch_size)
-            if is_batched:
+            is_batched = False
+            if batch_time is not None and batch_size:
+                is_batched = True
                 runtime = float(batch_time) / float(batch_size)
             elif result.request_time is not None:
                 runtime = float(result.request_time)
@@ -273,7 +181,8 @@ def _typed_rows(request_states: List[Any], count_tokens: TokenCounter, prompt_to
         rows.append((shared(deployment, deployment), shared(model, model), key[0], key[1], shared(split, split), instance.sub_split,
                      perturbation, shared(description_json, description_json), num_prompt_tokens, num_output_tokens, media.kind,
                      media.count, np.nan if runtime is None else runtime) + row_end)
-    return rows
+    # The DataFrame is built from tuples in REQUEST_COLUMNS order (one object column each, then inferred).
+    return flag_cold_start(pd.DataFrame(rows, columns=REQUEST_COLUMNS))
 
 
 def flag_cold_start(table: pd.DataFrame, slowdown: float = 3.0) -> pd.DataFrame:
