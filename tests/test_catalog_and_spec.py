@@ -138,6 +138,9 @@ def test_the_metric_estimate_and_rescore_take_the_same_options():
     assert metric.spec == efficiency_spec(args, "rescore")
     with pytest.raises(EfficiencyInputError, match="'quantile'"):
         InferenceEfficiencyMetric(quantile=2)
+    with pytest.raises(EfficiencyInputError, match="h100-trtlm"):  # a misspelt stack fails when the metric is made
+        InferenceEfficiencyMetric(tables="h100-trtlm")
+    InferenceEfficiencyMetric(tables="gone/table.json")  # a table file loads on first use (helm-summarize builds the metric too)
 
 
 def test_rescore_prices_with_its_power_price_and_quantile(tmp_path, capsys):
