@@ -167,7 +167,7 @@ def table_view(rows: pd.DataFrame) -> None:
         rows=("err", "size"), median=("err", "median"), median_abs=("err", lambda e: np.median(np.abs(e))), coverage=("covered", "mean"),
         same_placement=("same_tp", "mean"), own_tp_median=("own_err", "median"), own_tp_rows=("own_err", "count"))
     for column in ("median", "median_abs", "coverage", "same_placement", "own_tp_median"):
-        bands[column] = bands[column].map(lambda v: f"{v:+.1%}" if column in ("median", "own_tp_median") else f"{v:.1%}")
+        bands[column] = bands[column].map(lambda v: "n/a" if not np.isfinite(v) else f"{v:+.1%}" if column in ("median", "own_tp_median") else f"{v:.1%}")
     print(bands.to_string())
     print("same_placement: share of rows whose priced point has the measured row's own TP (else the table serves that "
           "latency on another placement, usually more GPUs at a larger batch); own_tp_median: the signed error with the "

@@ -131,6 +131,7 @@ class RunWrite:
     local_path: Optional[str] = None
     sla: Optional[str] = None
     counts: Optional[list] = None  # stats.suite_run_count_values' entry for this run (None: computed from `rows`)
+    pricing: Optional[dict] = None  # EfficiencySpec.record(): the other pricing options, for the run's metadata
 
 
 # Requests aggregated at once by write_jobs (whole runs; a larger run alone): the aggregation's
@@ -141,7 +142,7 @@ AGGREGATE_ROWS = 100_000
 
 
 def write_jobs(table: pd.DataFrame, run_dirs: Sequence[str], *, tables: Sequence[str] = (DEFAULT_TABLE,),
-               local_path: Optional[str] = None, sla: Optional[str] = None):
+               local_path: Optional[str] = None, sla: Optional[str] = None, pricing: Optional[dict] = None):
     """The write tasks of a suite's requests table (rows of each run contiguous): runs taken in
     `run_dirs` order, in chunks of about AGGREGATE_ROWS requests, each chunk aggregated in one
     pass (aggregate.suite_stats, stats.suite_run_count_values); a RunWrite per run, made as
@@ -155,19 +156,19 @@ def write_jobs(table: pd.DataFrame, run_dirs: Sequence[str], *, tables: Sequence
     for i, run_dir in enumerate(run_dirs):
         spans.append((run_dir, *bounds[os.path.basename(run_dir)]))
         if sum(b - a for _, a, b in spans) >= AGGREGATE_ROWS or i == len(run_dirs) - 1:
-            yield from _chunk_writes(table, spans, tuple(tables), local_path, sla)
+            yield from _chunk_writes(table, spans, tuple(tables), local_path, sla, pricing)
             spans = []
 
 
 def _chunk_writes(table: pd.DataFrame, spans: List[Tuple[str, int, int]], tables: Tuple[str, ...],
-                  local_path: Optional[str], sla: Optional[str]):
+                  local_path: Optional[str], sla: Optional[str], pricing: Optional[dict] = None):
     """RunWrites of some runs ((run_dir, first row, end row) each), aggregated together."""
     columns = [c for c in WRITE_COLUMNS if c in table]
     codes = np.repeat(np.arange(len(spans)), [b - a for _, a, b in spans])
     stats = aggregate.suite_stats(_rows(table, spans, [c for c in aggregate.COLUMNS_READ if c in table]), codes)
     counts = suite_run_count_values(_rows(table, spans, columns), codes, len(spans))
     for code, (run_dir, a, b) in enumerate(spans):
-        yield RunWrite(run_dir, stats.run(code), table.iloc[a:b][columns], tables, local_path, sla, counts[code])
+        yield RunWrite(run_dir, stats.run(code), table.iloc[a:b][columns], tables, local_path, sla, counts[code], pricing)
 
 
 def _rows(table: pd.DataFrame, spans: List[Tuple[str, int, int]], columns: List[str]) -> pd.DataFrame:
@@ -289,7 +290,7 @@ def write_run(job: RunWrite) -> None:
     per_instance = stats_json.per_instance_fragments(job.stats, helm_fill)
     # The timings are the live run's: so is how busy the machine was when they were taken.
     meta = build_metadata(job.rows, job.tables, filled_helm_stats(aggregated), SCORED_BY_RESCORE, job.local_path, job.sla,
-                          helm_from_helm=from_helm, machine_load=read_metadata(job.run_dir).get("machine_load"))
+                          helm_from_helm=from_helm, machine_load=read_metadata(job.run_dir).get("machine_load"), pricing=job.pricing)
     commit_run_files(
         job.run_dir,
         {
@@ -334,6 +335,7 @@ def rescore_suite(
     deployments resolve to their models."""
 
     spec = spec if spec is not None else EfficiencySpec.build()
+    spec.check()  # a table that cannot load fails before any run is read
     catalog = Catalog(local_path)
     runs = list_run_dirs(suite_dir, pattern)
     if not runs:
@@ -383,7 +385,8 @@ def _rescore(suite_dir, runs, spec, catalog, pattern, dry_run, jobs, progress, e
             # writes without holding the GIL); each run's write task is made as a worker takes it.
             with ThreadPoolExecutor(1) as csv_writer:
                 csv_done = csv_writer.submit(_write_requests_csv, suite_dir, table, pattern)
-                run_writes = write_jobs(table, ok_dirs, tables=spec.tables, local_path=local_path, sla=str(spec.sla))
+                run_writes = write_jobs(table, ok_dirs, tables=spec.tables, local_path=local_path, sla=str(spec.sla),
+                                        pricing=spec.record())
                 errors = map_runs(_write_job, run_writes, "writing stats", total=len(ok))
                 clock["write"] = time.perf_counter()
                 csv_done.result()

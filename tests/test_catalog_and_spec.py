@@ -138,6 +138,9 @@ def test_the_metric_estimate_and_rescore_take_the_same_options():
     assert metric.spec == efficiency_spec(args, "rescore")
     with pytest.raises(EfficiencyInputError, match="'quantile'"):
         InferenceEfficiencyMetric(quantile=2)
+    with pytest.raises(EfficiencyInputError, match="h100-trtlm"):  # a misspelt stack fails when the metric is made
+        InferenceEfficiencyMetric(tables="h100-trtlm")
+    InferenceEfficiencyMetric(tables="gone/table.json")  # a table file loads on first use (helm-summarize builds the metric too)
 
 
 def test_rescore_prices_with_its_power_price_and_quantile(tmp_path, capsys):
@@ -152,6 +155,15 @@ def test_rescore_prices_with_its_power_price_and_quantile(tmp_path, capsys):
     gpus = priced["idealized_energy_j"] / (priced["idealized_runtime_s"] * 300)  # energy = runtime x GPUs x 300 W
     assert np.allclose(gpus, np.round(gpus)) and (np.round(gpus) >= 1).all()
     assert np.allclose(priced["idealized_cost_usd"], priced["idealized_runtime_s"] / 3600 * np.round(gpus) * 2)
+    import glob
+    import json
+
+    records = glob.glob(os.path.join(suite_dir, "*", "efficiency_metadata.json"))
+    assert records
+    for meta_path in records:  # each run records what priced it
+        with open(meta_path) as f:
+            pricing = json.load(f)["pricing"]
+        assert pricing == {"served_stack": "h100-trtllm", "power_w": 300.0, "usd_per_gpu_hour": 2.0, "quantile": None}
     summary = rescore_suite(suite_dir, spec=EfficiencySpec.build(quantile=0.3), dry_run=True, progress=False, local_path=local)
     fitted = [r for r in summary["denoise"].values() if r.get("quality") not in (None, "too few requests")]
     assert fitted and all(r["quantile"] == 0.3 for r in fitted)

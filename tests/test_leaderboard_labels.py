@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 
-import pytest
 
 from helm_efficiency.report.leaderboard import write_leaderboard
 from helm_efficiency.rescore import rescore_suite

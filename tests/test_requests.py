@@ -1,7 +1,6 @@
 """Raw-runtime rules: cached, cold, batched, failed and untimed requests; token counting."""
 
 
-import pandas as pd
 import pytest
 
 from helm_efficiency.helm_io.states import RequestState, from_json

@@ -222,7 +222,11 @@ def test_multi_node_models_are_pipelined_across_nodes():
     out = served_estimates(["meta-llama/Llama-3.1-405B-Instruct"], [512], [256], stack=STACK).iloc[0]
     assert out["served_placement"].startswith("tp8pp") and "nodes" in out["served_placement"] and out["served_num_gpus"] >= 16
     per_million_output = out["served_gpu_s"] / 3600 * hardware_spec("h100").usd_per_gpu_hour / 256 * 1e6
-    assert per_million_output < 40.0  # $134.6 with TP 16 across nodes (before pipeline parallelism)
+    # $134.6 with TP 16 across nodes (before pipeline parallelism); latency-bound at the 50 ms default
+    # (about $40 with the served correction), so a looser target must cost less again.
+    assert per_million_output < 134.6 / 2
+    loose = served_estimates(["meta/llama-3.1-405b"], [512], [256], stack=STACK, sla=Sla(100, 2)).iloc[0]["served_gpu_s"]
+    assert loose < out["served_gpu_s"] / 2
     within_node = served_estimates(["meta/llama-3.1-8b"], [512], [256], stack=STACK).iloc[0]["served_placement"]
     assert "pp" not in within_node and "nodes" not in within_node
 

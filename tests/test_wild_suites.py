@@ -14,6 +14,7 @@ import pytest
 from helm_efficiency.pricing.spec import EfficiencySpec
 from helm_efficiency.cli import RESCORE_PARTIAL_EXIT, main
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.tables.sla import DEFAULT_SLA
 from helm_efficiency.rescore import read_run, rescore_suite
 from helm_efficiency.helm_io.runs import REQUESTS_TABLE, RUN_METADATA, list_run_dirs
 
@@ -206,8 +207,12 @@ def test_a_bad_table_fails_before_any_run_is_read(tmp_path, monkeypatch):
     import helm_efficiency.rescore as rescore
 
     monkeypatch.setattr(rescore, "read_run", lambda *a, **k: pytest.fail("a run was read before the table was checked"))
-    with pytest.raises(EfficiencyInputError):
-        rescore_suite(suite_dir, spec=EfficiencySpec.build(tables=["no-such-table.json"]), progress=False)
+    with pytest.raises(EfficiencyInputError, match="no-such-table"):
+        EfficiencySpec.build(tables=["no-such-table.json"])  # the entry points' own check
+    unchecked = EfficiencySpec(tables=("missing-table.json",), served_stack=None, power_w=None, usd_per_gpu_hour=None,
+                               quantile=None, sla=DEFAULT_SLA)
+    with pytest.raises(EfficiencyInputError, match="missing-table"):
+        rescore_suite(suite_dir, spec=unchecked, progress=False)  # rescore's own check, before any run is read
 
 
 def test_a_broken_run_is_named_and_the_rest_written(tmp_path):

@@ -16,7 +16,7 @@ import pandas as pd
 from helm_efficiency.util.frames import with_columns
 from helm_efficiency.denoise.concurrency import CONTENDED, mean_concurrency
 from helm_efficiency.denoise.envelope import MAX_FIT_REQUESTS, QUALITY_CONTENDED, QUALITY_OK, LowerEnvelopeDenoiser
-from helm_efficiency.request_table.table import STATUS_OK, usable_timings
+from helm_efficiency.request_table.table import STATUS_OK
 
 
 def denoise_requests(

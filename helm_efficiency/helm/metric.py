@@ -91,7 +91,8 @@ class InferenceEfficiencyMetric(Metric):
         render = _metric_name_renderer(states)
         aggregated, per_instance = aggregate.run_stats(table, render, helm_stats_to_fill(adapter_spec.model_deployment, typed))
         filled = helm_stats_with_values((name.name, moments[0]) for name, moments in aggregated)
-        _write_run_metadata(eval_cache_path, build_metadata(table, list(self.spec.tables), filled, SCORED_LIVE, sla=str(self.spec.sla), machine_load=load))
+        _write_run_metadata(eval_cache_path, build_metadata(table, list(self.spec.tables), filled, SCORED_LIVE, sla=str(self.spec.sla), machine_load=load,
+                                                         pricing=self.spec.record()))
         aggregated += aggregate.run_count_stats(table, render)
         present = {(name.name, name.split) for name, _ in aggregated if name.sub_split is None and name.perturbation is None}
         stats = [_stat(name, moments) for name, moments in aggregated + aggregate.placeholder_stats(table, render, present)]

@@ -44,8 +44,9 @@ def read_metadata(run_dir: str) -> Dict[str, Any]:
 
 def build_metadata(rows: pd.DataFrame, tables: Sequence[str], helm_filled: Sequence[str], scored_by: str,
                    local_path: Optional[str] = None, sla: Optional[str] = None, helm_from_helm: Optional[Sequence[str]] = None,
-                   machine_load: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """The record for one run scored from `rows` (its requests table with efficiency columns)."""
+                   machine_load: Optional[Dict[str, Any]] = None, pricing: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The record for one run scored from `rows` (its requests table with efficiency columns);
+    `pricing`: the pricing options besides tables and SLA (EfficiencySpec.record())."""
     used = sorted({str(h) for h in rows.get("reference_hardware", pd.Series(dtype=object)).dropna()})
     meta: Dict[str, Any] = {"scored_by": scored_by, "tables": "+".join(tables), "reference_stacks": used, "helm_stats_filled": list(helm_filled)}
     if helm_from_helm is not None:
@@ -54,6 +55,8 @@ def build_metadata(rows: pd.DataFrame, tables: Sequence[str], helm_filled: Seque
                  "approximate_token_requests": int(rows.get("approximate_tokens", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())})
     reasons = rows.get("unestimated_reason", pd.Series(dtype=object)).dropna().astype(str)
     meta["unestimated_reasons"] = {reason: int(n) for reason, n in reasons[reasons != ""].value_counts().sort_index().items()}
+    if pricing is not None:
+        meta["pricing"] = dict(pricing)
     if machine_load is not None:
         meta["machine_load"] = machine_load
     return meta

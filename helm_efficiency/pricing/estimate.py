@@ -210,8 +210,6 @@ def unestimated_reason(identity: ModelIdentity) -> str:
     return f"{REASON_UNKNOWN_MODEL}: {name}: no table entry, not in the architecture registry, no architecture columns, and no num_parameters"
 
 
-
-
 def _give_reason(result: Dict[str, np.ndarray], index: np.ndarray, reason: str) -> None:
     """Set `unestimated_reason` on rows that have none yet (the first reason found stands)."""
     reasons = result["unestimated_reason"]

@@ -18,7 +18,8 @@ REQUIRED = ["model", "num_prompt_tokens", "num_output_tokens"]
 def estimate_csv(requests_path: str, output_path: str, *, spec: EfficiencySpec, catalog: Catalog = HELM_ONLY) -> pd.DataFrame:
     """The rows of `requests_path` with idealized and served columns, priced as `spec` says
     (a row's optional `hardware` column sends it to the spec's tables on that GPU, and serves it
-    on the first of them), written to `output_path`; names resolved in `catalog`."""
+    on the first of them, or on the spec's `served_stack` where one was given, whatever the
+    row's GPU), written to `output_path`; names resolved in `catalog`."""
     df = read_csv(requests_path)
     require_columns(df, REQUIRED, requests_path)
     df["model"] = check_names(df, "model", requests_path)

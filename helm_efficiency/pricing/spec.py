@@ -5,9 +5,10 @@ the entry point spells it (`--power-w` on the command line, `power_w` in a Metri
 """
 
 import math
+import os
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.stacks import DEFAULT_TABLE, check_table_names, split_table_names
@@ -91,10 +92,24 @@ class EfficiencySpec:
         spec = cls(tables=names, served_stack=served_stack, power_w=None if power_w is None else float(power_w),
                    usd_per_gpu_hour=None if usd_per_gpu_hour is None else float(usd_per_gpu_hour),
                    quantile=None if quantile is None else float(quantile), sla=sla)
+        # A misspelt stack fails now, everywhere; a JSON path only where the tables load now (the
+        # live metric is also built by helm-summarize, where a run's table file may be gone).
+        check_table_names(names if load else [n for n in names if not n.endswith(".json") and os.sep not in n],
+                          f"{source} {name('tables')}")
         if load:
-            check_table_names(names, f"{source} {name('tables')}")
             spec.cost_tables  # noqa: B018 (loaded now: a table that cannot load fails before any work)
         return spec
+
+    def record(self) -> Dict[str, Any]:
+        """The pricing options besides tables and SLA, as a run's metadata records them (None: the default)."""
+        return {"served_stack": self.served_on, "power_w": self.power_w, "usd_per_gpu_hour": self.usd_per_gpu_hour,
+                "quantile": self.quantile}
+
+    def check(self) -> None:
+        """Fail now, naming the table, if a table of this spec cannot be loaded (a spec built
+        without `load` loads its tables on first use)."""
+        check_table_names(self.tables, "tables")
+        self.cost_tables  # noqa: B018
 
     def on_tables(self, tables: Sequence[CostTable]) -> "EfficiencySpec":
         """This spec searching `tables` (a subset of its own, say those on one GPU; the requests a

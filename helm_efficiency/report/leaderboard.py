@@ -367,7 +367,7 @@ def _html_page(title: str, caption: str, shown: pd.DataFrame, correlations: pd.D
 
 
 def write_leaderboard(source: str, output_dir: str, *, metric: str = "auto", efficiency: str = "idealized",
-                      common_scenarios: bool = False, allow_mixed_stacks: bool = False, local_path: Optional[str] = None,
+                      common_scenarios: bool = False, allow_mixed_stacks: bool = False,
                       schema: Optional[Sequence[str]] = None, seed: int = DEFAULT_SEED, draws: int = DEFAULT_DRAWS,
                       write_stats: bool = False) -> pd.DataFrame:
     """Write leaderboard.{csv,md,html} and PNGs for a suite folder or a HELM 2022 CSV.
@@ -376,8 +376,7 @@ def write_leaderboard(source: str, output_dir: str, *, metric: str = "auto", eff
     allow_mixed_stacks, and then says so on every output. Intervals, rank intervals and Pareto
     probabilities come from `draws` joint draws with `seed` (report/uncertainty.py);
     write_stats also writes each scenario's values into its runs' stats.json for helm-server.
-    `local_path` (the suite's prod_env) is accepted as rescore accepts it, but nothing here
-    resolves a deployment to a model: the board names each run's deployment as its run_spec
+    Nothing here resolves a deployment to a model (so no prod_env is read): the board names each run's deployment as its run_spec
     does, and the numbers come from the runs' stats, which `rescore` priced with the suite's
     Catalog."""
     from datetime import date

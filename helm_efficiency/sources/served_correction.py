@@ -1,6 +1,7 @@
 """The served correction: what real schedulers add to the simulator's batched operating points.
 
-Fitted on published concurrency sweeps (sources/measured_served/), each simulated at its own
+Fitted on published concurrency and request-rate sweeps (sources/measured_served/; a rate
+row at the requests in flight Little's law gives, see measured_served.served_rows), each simulated at its own
 model, GPU, framework, TP, precision, request shape and batch (sources/served_anchor.py). For
 three quantities q — GPU-seconds per output token (`gpu`, what served cost prices), time per
 output token (`tpot`) and time to first token (`ttft`, both for the latency target):
@@ -16,7 +17,7 @@ leave-one-source-out median |error| of the 16-bit rows. The 90% interval for a
 new source comes from the held-out log-ratios' variance components (MixedLM, a random intercept
 per source: sources/correction.variance_components), two-sided around the corrected value.
 
-`correct_points(stack, model, points)` applies it to a served table's stored points: tokens/s per
+`correct_points(stack, model, points, layers=...)` applies it to a served table's stored points: tokens/s per
 GPU divided by the `gpu` ratio at the point's batch, TPOT and TTFT multiplied by theirs, so the
 latency target is checked against what the stack measures, not what its kernels allow.
 
@@ -119,14 +120,14 @@ def fit_quantity(rows: pd.DataFrame, quantity: str, form: str) -> Dict[str, Any]
     return {"form": form, "params": [float(v) for v in _wls(_design(rows, form), y, _weights(rows))]}
 
 
-def predict_ratio(fit: Dict[str, Any], backend: ArrayLike, batch: ArrayLike, sim: ArrayLike, tp: ArrayLike = 1.0,
+def predict_ratio(fit: Dict[str, Any], backend: ArrayLike, batch: ArrayLike, sim: ArrayLike, *, tp: ArrayLike = 1.0,
                   layers: ArrayLike = 0.0) -> np.ndarray:
     """measured / simulated predicted by a fitted quantity (arrays; legacy = 0, a current release;
-    `tp` and `layers` enter only a form with the all-reduce term)."""
+    fp8 = 0, a 16-bit point, as every served table's is; `tp` and `layers` enter only a form with
+    the all-reduce term)."""
     batch = np.atleast_1d(np.asarray(batch, float))
     sim = np.broadcast_to(np.asarray(sim, float), batch.shape)
     backend = np.broadcast_to(np.asarray(backend, dtype=object), batch.shape)
-    frame = pd.DataFrame({"backend": backend, "batch": batch, "legacy": False, "fp8": False})
     if fit["form"].startswith("physical"):
         c = fit["coefficients"]
         group = np.array(["all"] * len(batch)) if "pooled" in fit["form"] else backend
@@ -135,6 +136,7 @@ def predict_ratio(fit: Dict[str, Any], backend: ArrayLike, batch: ArrayLike, sim
         per_request = np.array([c.get(f"per_request@{g}", 0.0) for g in group])
         comm = c.get("comm", 0.0) * np.asarray(layers, float) * (np.asarray(tp, float) - 1)
         return cast(np.ndarray, np.maximum(1.0 + scale + (step + per_request * batch + comm) / sim, 1e-3))
+    frame = pd.DataFrame({"backend": backend, "batch": batch, "legacy": False, "fp8": False})
     return cast(np.ndarray, np.exp(_design(frame, fit["form"]) @ np.asarray(fit["params"], float)))
 
 
@@ -222,7 +224,7 @@ def fit_served_correction(rows: pd.DataFrame, version_term: bool = False) -> Dic
     return fits
 
 
-def ratio(fitted: Dict[str, Any], quantity: str, backend: str, batch: ArrayLike, sim: Optional[ArrayLike] = None, tp: ArrayLike = 1.0,
+def ratio(fitted: Dict[str, Any], quantity: str, backend: str, batch: ArrayLike, sim: Optional[ArrayLike] = None, *, tp: ArrayLike = 1.0,
           layers: ArrayLike = 0.0) -> np.ndarray:
     """measured / simulated for TTFT or TPOT at running batches (array) on a framework."""
     return predict_ratio(fitted[quantity], backend, batch, 1.0 if sim is None else sim, tp=tp, layers=layers)

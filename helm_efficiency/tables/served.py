@@ -222,9 +222,12 @@ ROWS_PER_CHUNK = 8192
 class _ModelPoints:
     """One model's stored points as arrays, per stored shape, with the SLA's feasibility."""
 
-    def __init__(self, table: ServedTable, model: str, sla: Sla) -> None:
+    def __init__(self, table: ServedTable, model: str, sla: Sla, corrected: Optional[Dict[Tuple[int, int], List[Dict[str, Any]]]] = None) -> None:
+        """`corrected`: a dict shared by _ModelPoints of one model at other targets, filled with
+        each shape's corrected points once."""
         from helm_efficiency.sources.served import placement_label, points_at_target
 
+        corrected = {} if corrected is None else corrected
         self.table, self.model, self.sla = table, model, sla
         self.shapes = table.shapes(model)
         self.prompts = sorted({p for p, _ in self.shapes})
@@ -232,7 +235,9 @@ class _ModelPoints:
         self.window = table.entries[model].get("context_window")
         self.sides: Dict[Tuple[int, int], Tuple[np.ndarray, np.ndarray, np.ndarray, List[str], np.ndarray]] = {}
         for p, o in self.shapes:
-            points = table.points(model, p, o)
+            if (p, o) not in corrected:
+                corrected[(p, o)] = table.points(model, p, o)
+            points = corrected[(p, o)]
             ok = [q for q in points if q["ttft_ms"] <= sla.ttft_s * 1000.0 and q["tpot_ms"] <= sla.tpot_ms]
             ok += points_at_target(points, sla.ttft_s, sla.tpot_ms)  # between stored batches of a placement
             self.sides[(p, o)] = (np.array([1.0 / q["prefill_tok_s_per_gpu"] for q in ok]),
@@ -313,21 +318,33 @@ def _priced_by_shape(points: "_ModelPoints", p: np.ndarray, o: np.ndarray
 
 
 def _band_at_target(table: ServedTable, model: str, sla: Sla, p: np.ndarray, o: np.ndarray, gpu_s: np.ndarray,
-                    lo_f: float, hi_f: float) -> Tuple[np.ndarray, np.ndarray]:
+                    lo_f: float, hi_f: float, corrected: Optional[Dict[Tuple[int, int], List[Dict[str, Any]]]] = None) -> Tuple[np.ndarray, np.ndarray]:
     """The 90% band of GPU-s per request at a latency target. The band (lo_f, hi_f) on a point's
     GPU time is also the band on its time per output token (in decode, GPU-s per token is TPOT ×
     GPUs / batch at a fixed point), and the latency decides which point serves: if the stack's
     real TPOT is hi_f × ours, the target is met only by points whose TPOT is at most target / hi_f,
     which cost more. So hi = (cost at target / hi_f) × hi_f and lo = (cost at target / lo_f) × lo_f.
-    Where no stored point meets the tighter target, hi falls back to the cost at the target × hi_f."""
+    Where no stored point meets target / hi_f, the tightest of target / hi_f^(3/4, 1/2, 1/4) that
+    one meets is used (the stack then cannot meet the target at all at the band's end; this is
+    the cost of coming closest), and the point's own band where none does. The band always holds
+    the point: lo ≤ gpu_s ≤ hi."""
     if lo_f == hi_f:
-        return gpu_s * lo_f, gpu_s * hi_f
-    at = {}
-    for name, factor in (("lo", lo_f), ("hi", hi_f)):
+        return np.minimum(gpu_s * lo_f, gpu_s), np.maximum(gpu_s * hi_f, gpu_s)
+
+    def cost_at(factor: float) -> np.ndarray:
         shifted = Sla(tpot_ms=sla.tpot_ms / factor, ttft_s=sla.ttft_s)
-        cost = _priced_by_shape(_ModelPoints(table, model, shifted), p, o)[0].astype(float)
-        at[name] = np.where(np.isfinite(cost), cost, gpu_s) * factor
-    return np.minimum(at["lo"], gpu_s * lo_f), np.maximum(at["hi"], gpu_s * hi_f)
+        return np.asarray(_priced_by_shape(_ModelPoints(table, model, shifted, corrected), p, o)[0], float)
+
+    lo = cost_at(lo_f)
+    hi = np.full(len(gpu_s), np.nan)
+    for power in (1.0, 0.75, 0.5, 0.25):
+        missing = ~np.isfinite(hi)
+        if not missing.any():
+            break
+        hi = np.where(missing, cost_at(hi_f ** power), hi)
+    lo = np.minimum(np.where(np.isfinite(lo), lo, gpu_s) * lo_f, gpu_s * lo_f)
+    hi = np.maximum(np.where(np.isfinite(hi), hi, gpu_s) * hi_f, gpu_s * hi_f)
+    return np.minimum(lo, gpu_s), np.maximum(hi, gpu_s)
 
 
 def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: ArrayLike, *, stack: str, sla: Sla = DEFAULT_SLA,
@@ -340,7 +357,7 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
     batch-1 estimates resolve them (`analytic.identity.registry_key`, in `catalog`); `p`, `o` the prompt and output
     tokens of each request. A request longer than the model's context window (`analytic.identity.context_window`, as at
     batch 1) is not priced. NaN rows say why in `served_reason`. Pure: reads the shipped served
-    table (or a JSON path as `stack`), hardware.json and the registry only.
+    table (or a JSON path as `stack`), hardware.json, the registry and `catalog` only.
     """
     from helm_efficiency.analytic.hardware import hardware_spec
 
@@ -391,13 +408,14 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
         models.setdefault(key, []).append(rows)
     for key, parts in models.items():
         index = np.sort(np.concatenate(parts))  # rows in table order, whichever names they came by
-        gpu_s, gpus, placement, extrapolated[index], unpriced, batch = _priced_by_shape(_ModelPoints(table, key, sla), p[index], o[index])
+        corrected: Dict[Tuple[int, int], List[Dict[str, Any]]] = {}  # each shape's corrected points, shared by the three targets
+        gpu_s, gpus, placement, extrapolated[index], unpriced, batch = _priced_by_shape(_ModelPoints(table, key, sla, corrected), p[index], o[index])
         reasons[index] = unpriced
         text["served_placement"][index] = placement
         ok = np.isfinite(gpu_s)
         rows = index[ok]
         gpu_s = gpu_s[ok]
-        lo, hi = _band_at_target(table, key, sla, p[rows], o[rows], gpu_s, lo_f, hi_f)
+        lo, hi = _band_at_target(table, key, sla, p[rows], o[rows], gpu_s, lo_f, hi_f, corrected)
         power, power_lo, power_hi, _ = served_power_w(hardware, batch[ok])  # at each chosen point's running batch
         out["served_gpu_s"][rows] = gpu_s
         out["served_gpu_s_lo"][rows] = lo

@@ -2,7 +2,7 @@
 
 from argparse import Namespace
 
-from helm_efficiency.cli.options import AddVerb, add_local_path_option
+from helm_efficiency.cli.options import AddVerb
 from helm_efficiency.helm.metric_names import LEADERBOARD_STATS
 from helm_efficiency.report.uncertainty import DEFAULT_DRAWS, DEFAULT_SEED
 
@@ -12,7 +12,7 @@ def run(args: Namespace) -> None:
 
     write_leaderboard(args.source, args.output_dir, metric=args.metric, efficiency=args.efficiency,
                       common_scenarios=args.common_scenarios, allow_mixed_stacks=args.allow_mixed_stacks,
-                      local_path=args.local_path, schema=args.schema, seed=args.seed, draws=args.draws, write_stats=args.write_stats)
+                      schema=args.schema, seed=args.seed, draws=args.draws, write_stats=args.write_stats)
 
 
 def register(add: AddVerb) -> None:
@@ -34,6 +34,5 @@ def register(add: AddVerb) -> None:
     p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help=f"joint draws (instance resamples and stack errors; default {DEFAULT_DRAWS})")
     p.add_argument("--write-stats", action="store_true", help="also write each scenario's capability interval, rank interval, Pareto "
                    "probability and cost per correct answer into its runs' stats.json, for helm-summarize and helm-server")
-    add_local_path_option(p)
     p.add_argument("--allow-mixed-stacks", action="store_true",
                    help="rank idealized numbers from different reference stacks together (every output then says so)")
