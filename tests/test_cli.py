@@ -123,6 +123,17 @@ def test_explain_adds_up_and_names_its_neighbours(capsys):
     assert "registry" in capsys.readouterr().err
 
 
+def test_explain_on_an_anchored_stack_says_what_the_correction_adds(capsys):
+    """The default stack is anchored: its transfer estimate is wrapped in the stack's correction (it crashed there)."""
+    import json
+
+    main(["explain", "meta/llama-3.1-8b", "--prompt-tokens", "512", "--output-tokens", "32", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    lo, hi = report["corrected_interval_s"]
+    assert report["hardware"] == "h100-trtllm" and lo < report["corrected_runtime_s"] < hi
+    assert report["corrected_runtime_s"] != report["runtime_s"]
+
+
 @pytest.mark.slow
 def test_random_model_verb_writes_a_folder_helm_can_serve(tmp_path):
     from transformers import AutoConfig

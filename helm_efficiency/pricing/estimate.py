@@ -155,9 +155,17 @@ def explain_transfer(name: str, tables: Sequence[CostTable], num_prompt_tokens: 
         where = f"--hardware {hardware}" if hardware else "tables " + "+".join(sorted({getattr(e, "hardware", "?") for t in tables for e in t.entries}))
         raise EfficiencyInputError(where, "hardware", "no transfer model there: transfer needs a GPU with roofline specs "
                                    "(a100, v100, h100, h200) and at least two profiled architectures on it")
-    # A known bug that mypy finds here: on an anchored stack (the default table) `entry` is a CorrectedEntry, which has
-    # no `transfer`, so `helm-efficiency explain` fails there with an AttributeError; not fixed in this typing change.
-    return entry.transfer.explain(entry.architecture, num_prompt_tokens, num_output_tokens)  # type: ignore[attr-defined,no-any-return]
+    # On an anchored stack (the default) the transfer prediction is wrapped in the stack's batch-1
+    # correction: explain the transfer model, then say what the correction makes of it.
+    inner = entry.inner if isinstance(entry, CorrectedEntry) else entry
+    if not isinstance(inner, TransferEntry):
+        raise EfficiencyInputError(name, "model", f"not priced by transfer here ({type(inner).__name__})")
+    report: Dict[str, Any] = inner.transfer.explain(inner.architecture, num_prompt_tokens, num_output_tokens)
+    if inner is not entry:
+        row = entry.predict([num_prompt_tokens], [num_output_tokens]).iloc[0]
+        report["corrected_runtime_s"] = float(row["runtime_s"])
+        report["corrected_interval_s"] = [float(row["runtime_lo_s"]), float(row["runtime_hi_s"])]
+    return report
 
 
 class TransferEntry:

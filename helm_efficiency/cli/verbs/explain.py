@@ -25,6 +25,10 @@ def run(args: Namespace) -> None:
     lo, hi = report["interval_s"]
     flag = "  [extrapolated]" if report["extrapolated"] else ""
     print(f"  transfer estimate            {report['runtime_s']:.4f} s   (90% interval {lo:.4f}–{hi:.4f}){flag}")
+    if "corrected_runtime_s" in report:
+        lo, hi = report["corrected_interval_s"]
+        print(f"  with the stack's correction  {report['corrected_runtime_s']:.4f} s   (90% interval {lo:.4f}–{hi:.4f}; "
+              "what the stack's published measurements say real serving adds, docs/corrections.md)")
 
 
 def register(add: AddVerb) -> None:
