@@ -5,25 +5,27 @@ for a model HELM serves in this process (its local Hugging Face client), 4 gener
 share this machine's cores, and every timing, the lower envelope included, is contended.
 
 When a run entry asks for the efficiency metric, the run expander calls `install()`: HELM's
-in-process Hugging Face client then takes one process-wide lock around each request. HELM times
-a request inside the client's `make_request` (its `wrap_request_time`), so the time a request
-waits for the lock is outside its timed region: each generation is timed alone, as with
-`--num-threads 1`, whatever `--num-threads` says. API clients are untouched. The measured
-concurrency (`efficiency_concurrency`) then stays near 1, so no contention correction is applied.
+in-process Hugging Face client then runs every request on one dedicated worker thread, one at
+a time. HELM times a request inside the client's `make_request` (its `wrap_request_time`), so
+the time a request waits for that thread is outside its timed region: each generation is timed
+alone, as with `--num-threads 1`, whatever `--num-threads` says. One thread, not just one lock:
+PyTorch's CPU kernels keep an OpenMP thread team per calling thread, and a team that has just
+finished spins for a while; generations handed from HELM's 4 threads in turn would each run
+beside the previous caller's spinning team. API clients are untouched. The measured concurrency
+(`efficiency_concurrency`) then stays near 1, so no contention correction is applied.
 """
 
 import functools
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
-_LOCK = threading.Lock()
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="efficiency-timed-alone")
 MARK = "_efficiency_timed_alone"
 
 
 def _serialized(make_request):
     @functools.wraps(make_request)
     def make_request_alone(self, request):
-        with _LOCK:
-            return make_request(self, request)
+        return _WORKER.submit(make_request, self, request).result()
 
     setattr(make_request_alone, MARK, True)
     return make_request_alone
