@@ -166,7 +166,8 @@ def test_a_dask_worker_killed_mid_commit_loses_nothing(suite, tmp_path):
     rows, _ = efficiency_columns(requests, EfficiencySpec.build(tables=[table]))
     (other / "efficiency_requests.csv").write_text(table_to_csv(rows))
     rows = rows.sort_values("run", kind="stable").reset_index(drop=True)  # each run's rows contiguous, as rescore keeps them
-    jobs = list(write_jobs(rows, runs, tables=(table,), local_path=None, sla="tpot=50ms,ttft=2s"))
+    jobs = list(write_jobs(rows, runs, tables=(table,), local_path=None, sla="tpot=50ms,ttft=2s",
+                           pricing=EfficiencySpec.build(tables=[table]).record()))
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     try:
         errors = map_ordered(crash_mid_commit_once, jobs, jobs=2, executor="dask")
