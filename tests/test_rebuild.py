@@ -1,4 +1,4 @@
-"""One command rebuilds all shipped data in order (tables/rebuild.py) and checks it byte-identical."""
+"""One command rebuilds all shipped data in order (builders/rebuild.py) and checks it byte-identical."""
 
 import os
 import subprocess
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from helm_efficiency.tables.rebuild import digests, main, steps
+from helm_efficiency.builders.rebuild import digests, main, steps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,7 +32,7 @@ def test_an_unknown_step_is_refused_naming_the_steps(capsys):
 @pytest.mark.slow
 def test_the_cheap_steps_rebuild_byte_identically():
     before = digests()
-    done = subprocess.run([sys.executable, "-m", "helm_efficiency.tables.rebuild", "--check", "--only", "megatron",
+    done = subprocess.run([sys.executable, "-m", "helm_efficiency.builders.rebuild", "--check", "--only", "megatron",
                            "--only", "batch1-power", "--only", "anchor-fit", "--only", "anchored", "--only", "served-fit",
                             "--only", "fits"],
                           capture_output=True, text=True, cwd=ROOT, timeout=900)
