@@ -31,6 +31,8 @@ SERVED_CACHE = os.path.join(MEASURED_SERVED_DIR, "simulated", "served_simulated.
 # GPU specifications (with the batch-1 powers sources/power.py writes) and the architecture registry.
 HARDWARE_JSON = os.path.join(PACKAGE_DIR, "analytic", "hardware.json")
 REGISTRY_JSON = os.path.join(PACKAGE_DIR, "analytic", "registry.json")
+# The demo's random-weight models (their configs), profiled by builders/cpu.py.
+DEMO_MODELS_JSON = os.path.join(PACKAGE_DIR, "profiling", "demo_models.json")
 
 # Every file or folder a rebuild step writes, the files `rebuild --check` compares.
 SHIPPED_DATA = (DATA_DIR, os.path.dirname(ANCHOR_CACHE), os.path.dirname(SERVED_CACHE), HARDWARE_JSON)
