@@ -98,7 +98,7 @@ def test_a_users_own_table_is_not_mixed_with_the_shipped_ones(tmp_path):
     import os
 
     from helm_efficiency.pricing.estimate import load_tables, transfer_pool
-    from helm_efficiency.tables.build import DATA_DIR
+    from helm_efficiency.util.data_paths import DATA_DIR
 
     raw = json.load(open(os.path.join(DATA_DIR, "h100-trtllm.json")))
     raw["entries"] = raw["entries"][:3]

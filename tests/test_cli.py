@@ -246,7 +246,7 @@ def test_a_table_profiled_at_batch_8_charges_each_request_an_eighth():
 
 def test_cost_entries_compare_and_hash_by_what_they_are_built_from():
     from helm_efficiency.pricing.estimate import load_tables
-    from helm_efficiency.tables.build import DATA_DIR
+    from helm_efficiency.util.data_paths import DATA_DIR
     from helm_efficiency.tables.cost_table import load_table
 
     shipped = load_tables(["h100-trtllm"])[0].entries

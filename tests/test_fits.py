@@ -1,4 +1,4 @@
-"""Fits stored with the shipped tables (tables/fits.py): they predict exactly as a fresh
+"""Fits stored with the shipped tables (builders/fits.py): they predict exactly as a fresh
 statsmodels fit does, they are current and rebuild byte-identically, and with them pricing a
 request imports no statsmodels."""
 
@@ -12,7 +12,8 @@ import pytest
 
 from helm_efficiency.stacks import SHIPPED_TABLES
 from helm_efficiency.tables.cost_table import CostEntry, load_table
-from helm_efficiency.tables.fits import fits_path, stored_fits_bytes
+from helm_efficiency.builders.fits import stored_fits_bytes
+from helm_efficiency.util.data_paths import fits_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 P = [1, 96, 512, 1500, 4000, 30000]
@@ -45,7 +46,7 @@ def test_an_entry_whose_measurements_changed_is_fitted_afresh():
 @pytest.mark.parametrize("name", SHIPPED_TABLES)
 def test_the_shipped_fits_are_current_and_rebuild_byte_identically(name):
     with open(fits_path(name), "rb") as f:
-        assert f.read() == stored_fits_bytes(name), f"rerun python -m helm_efficiency.tables.fits --table {name}"
+        assert f.read() == stored_fits_bytes(name), f"rerun python -m helm_efficiency.builders.fits --table {name}"
 
 
 def test_pricing_a_shipped_model_imports_no_statsmodels(tmp_path):

@@ -107,6 +107,10 @@ LAYERS = (
     ("analytic", "request_table"),
     ("sources", "denoise", "profiling"),
     ("tables",),
+    # Builders write what tables/, sources/ and analytic/ read (calibrating, simulating, anchoring,
+    # storing fits): above them, so no reader can import a builder; nothing above needs them but
+    # the CLI, and they need nothing above (pricing, helm, ...).
+    ("builders",),
     ("pricing",),
     ("helm",),
     ("report", "rescore"),
@@ -127,6 +131,13 @@ def test_every_package_has_a_layer_and_the_top_level_is_small():
     assert parts <= placed, f"place {sorted(parts - placed)} in LAYERS"
     top = [n for n in os.listdir(os.path.join(ROOT, "helm_efficiency")) if n.endswith(".py") and n != "__init__.py"]
     assert len(top) <= MAX_TOP_LEVEL_MODULES, sorted(top)
+
+
+def test_readers_import_no_builder():
+    """The read side (everything an estimate, rescore or the metric imports) never reaches builders/."""
+    graph = _graph()
+    readers = [m for m in graph if m.count(".") >= 1 and _layer(m) < _layer("helm_efficiency.builders")]
+    assert readers and not [f"{m} -> {t}" for m in readers for t in graph[m] if t.startswith("helm_efficiency.builders")]
 
 
 def test_no_module_imports_a_higher_layer():

@@ -11,8 +11,8 @@ from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.sources.anchor import load_correction
 from helm_efficiency.sources.correction import fit_phase, interval_from, variance_components
 from helm_efficiency.sources.measured import COLUMNS, anchor_rows, load_measured, read_file
-from helm_efficiency.tables.anchored import anchor_table_file
-from helm_efficiency.tables.build import DATA_DIR
+from helm_efficiency.builders.anchored import anchor_table_file
+from helm_efficiency.util.data_paths import DATA_DIR
 
 GOOD = {c: "" for c in COLUMNS} | {"source_id": "s", "source_ref": "repo @abc", "gpu": "H100 SXM", "gpu_count": "1", "tp": "1",
                                    "stack": "vLLM", "dtype": "BF16", "hf_id": "Qwen/Qwen3-8B", "prompt_tokens": "128",

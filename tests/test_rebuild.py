@@ -1,4 +1,4 @@
-"""One command rebuilds all shipped data in order (tables/rebuild.py) and checks it byte-identical."""
+"""One command rebuilds all shipped data in order (builders/rebuild.py) and checks it byte-identical."""
 
 import os
 import subprocess
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from helm_efficiency.tables.rebuild import digests, main, steps
+from helm_efficiency.builders.rebuild import digests, main, steps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,9 +32,31 @@ def test_an_unknown_step_is_refused_naming_the_steps(capsys):
 @pytest.mark.slow
 def test_the_cheap_steps_rebuild_byte_identically():
     before = digests()
-    done = subprocess.run([sys.executable, "-m", "helm_efficiency.tables.rebuild", "--check", "--only", "megatron",
+    done = subprocess.run([sys.executable, "-m", "helm_efficiency.builders.rebuild", "--check", "--only", "megatron",
                            "--only", "batch1-power", "--only", "anchor-fit", "--only", "anchored", "--only", "served-fit",
                             "--only", "fits"],
                           capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "byte-identical" in done.stdout and digests() == before
+
+
+def test_every_shipped_data_path_is_named_in_data_paths_alone():
+    """util/data_paths.py names every shipped data file, each of them exists, and no other module
+    finds package data by its own path (`__file__`, importlib.resources of this package)."""
+    from helm_efficiency.util import data_paths
+
+    named = {k: v for k, v in vars(data_paths).items() if k.isupper() and isinstance(v, str) and k != "SERVED_TABLE_SUFFIX"}
+    assert {"DATA_DIR", "FITS_DIR", "SERVED_DIR", "ANCHOR_CORRECTION_PATH", "SERVED_CORRECTION_PATH", "MEASURED_DIR",
+            "MEASURED_SERVED_DIR", "ANCHOR_CACHE", "SERVED_CACHE", "HARDWARE_JSON", "REGISTRY_JSON"} <= set(named)
+    assert not [k for k, v in named.items() if not os.path.exists(v)]
+    assert all(os.path.exists(p) and p.startswith(data_paths.PACKAGE_DIR) for p in data_paths.SHIPPED_DATA)
+    offenders = []
+    for root, _, names in os.walk(os.path.join(ROOT, "helm_efficiency")):
+        for name in names:
+            path = os.path.join(root, name)
+            if name.endswith(".py") and not path.endswith(os.path.join("util", "data_paths.py")):
+                with open(path) as f:
+                    text = f.read()
+                if "__file__" in text or 'resources.files("helm_efficiency' in text:
+                    offenders.append(os.path.relpath(path, ROOT))
+    assert not offenders, offenders

@@ -7,7 +7,8 @@ import pytest
 
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.stacks import SIMULATED_TABLES
-from helm_efficiency.tables.served import (DEFAULT_SLA, ESTIMATE_COLUMNS, SCHEMA_VERSION, Sla, build, load_served_table, parse_sla,
+from helm_efficiency.builders.served import build
+from helm_efficiency.tables.served import (DEFAULT_SLA, ESTIMATE_COLUMNS, SCHEMA_VERSION, Sla, load_served_table, parse_sla,
                                            served_estimates, served_power_w, served_table_path)
 
 STACK = "h100-trtllm"
@@ -239,7 +240,7 @@ def test_a_table_of_the_old_format_is_refused_naming_the_rebuild(tmp_path):
     path.write_text(json.dumps(old))
     with pytest.raises(EfficiencyInputError) as info:
         load_served_table(str(path))
-    assert info.value.field == "schema_version" and "python -m helm_efficiency.tables.served" in str(info.value)
+    assert info.value.field == "schema_version" and "python -m helm_efficiency.builders.served" in str(info.value)
     path.write_text("{not json")
     with pytest.raises(EfficiencyInputError):
         load_served_table(str(path))

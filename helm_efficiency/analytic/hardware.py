@@ -3,10 +3,10 @@
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Dict, Optional
 
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.util.data_paths import HARDWARE_JSON
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,8 @@ class HardwareSpec:
 
 @lru_cache(maxsize=1)
 def load_hardware() -> Dict[str, HardwareSpec]:
-    text = resources.files("helm_efficiency.analytic").joinpath("hardware.json").read_text()
-    raw = json.loads(text)
+    with open(HARDWARE_JSON, encoding="utf-8") as f:
+        raw = json.load(f)
     return {key: HardwareSpec(key=key, **value) for key, value in raw.items() if not key.startswith("_")}
 
 

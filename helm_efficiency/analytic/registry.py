@@ -9,19 +9,20 @@ files when none: helm_io.catalog.HELM_ONLY). No torch, no HELM code.
 
 import json
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Dict, List, Optional
 
 from helm_efficiency.analytic.architecture import architecture_from_config
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog
+from helm_efficiency.util.data_paths import REGISTRY_JSON, in_package
 
-REGISTRY_PATH = "helm_efficiency/analytic/registry.json"
+REGISTRY_PATH = in_package(REGISTRY_JSON)  # as messages name it
 
 
 @lru_cache(maxsize=1)
 def load_registry() -> Dict[str, Dict[str, Any]]:
-    raw = json.loads(resources.files("helm_efficiency.analytic").joinpath("registry.json").read_text())
+    with open(REGISTRY_JSON, encoding="utf-8") as f:
+        raw = json.load(f)
     return {k: v for k, v in raw.items() if not k.startswith("_")}
 
 

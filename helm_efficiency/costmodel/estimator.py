@@ -192,7 +192,7 @@ class RuntimeModel:
             }
         )
 
-    # -- stored fits (shipped tables carry them: tables/fits.py) --------------------------------
+    # -- stored fits (shipped tables carry them: builders/fits.py) --------------------------------
     def to_stored(self) -> Dict[str, Any]:
         """What `predict` needs, as JSON (floats exact): the chosen form, knots, the linear fit,
         the interval's noise inflation and the valid ranges."""

@@ -3,17 +3,18 @@
 import json
 import os
 import sys
-from importlib import resources
 from typing import Dict, Optional, Sequence
 
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.analytic.architecture import architecture_from_config, context_window
+from helm_efficiency.util.data_paths import DEMO_MODELS_JSON
 
 
 def demo_model_configs() -> Dict[str, dict]:
-    raw = json.loads(resources.files("helm_efficiency.profiling").joinpath("demo_models.json").read_text())
+    with open(DEMO_MODELS_JSON, encoding="utf-8") as f:
+        raw = json.load(f)
     return {k: v for k, v in raw.items() if not k.startswith("_")}
 
 

@@ -20,6 +20,7 @@ from helm_efficiency.helm.metric_names import PER_REQUEST_STATS
 from helm_efficiency.report.instance_stats import instance_count_note, stratum_key, suite_instances
 from helm_efficiency.report.uncertainty import (DEFAULT_DRAWS, DEFAULT_SEED, LEVEL, Z90, Board, Measure, Stratum, draw, summarize,
                                                summarize_scenarios)
+from helm_efficiency.util import data_paths
 
 # With fewer instances per run the 90% rank intervals cover the true rank less than 85% of the time
 # (one scenario of 20 instances: 85%; of 30: 89%; docs/leaderboard_uncertainty.md has the command).
@@ -110,9 +111,7 @@ def shared_sigma(stack: Optional[str], measure: str) -> float:
         served = load_served_correction()
         components = [((served or {}).get("quantities") or {}).get("gpu", {}).get("variance_components")]
     else:
-        from helm_efficiency.sources.anchor import CORRECTION_PATH
-
-        with open(CORRECTION_PATH) as f:
+        with open(data_paths.ANCHOR_CORRECTION_PATH) as f:
             phases = json.load(f).get("frameworks", {}).get(STACKS[stack].backend, {})
         components = [phase.get("variance_components") for phase in phases.values()]
     sigmas = [float(student_t.ppf(0.95, max(1, int(c.get("sources", 2)) - 1))) / Z90 * np.sqrt(max(0.0, c["between"]) + max(0.0, c["se2"]))

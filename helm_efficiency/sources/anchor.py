@@ -22,12 +22,13 @@ from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.analytic.registry import VARIANT_SUFFIXES as SUFFIXES
 from helm_efficiency.sources.correction import PHASE_OF, PhaseCorrection, fit_correction, fit_rows  # noqa: F401 (re-exported)
 from helm_efficiency.stacks import REFERENCE_STACKS, ReferenceStack
+from helm_efficiency.util import data_paths
 
 CORRECTION_VERSION = 3
 FORMULA = ("measured = simulated * (1 + scale + legacy * [older release]) + step + comm[interconnect] * layers * (TP - 1); "
            "tables use legacy = 0")
-ANCHOR_CACHE = os.path.join(os.path.dirname(__file__), "measured", "simulated", "anchors_simulated.csv")
-CORRECTION_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tables", "data", "anchor_correction.json")
+ANCHOR_CACHE = data_paths.ANCHOR_CACHE
+CORRECTION_PATH = data_paths.ANCHOR_CORRECTION_PATH
 BACKEND_STACK_SYSTEMS = {(s.backend, s.hardware): s.name for s in REFERENCE_STACKS}  # the stack simulating a (framework, GPU)
 
 

@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.util import data_paths
 
-MEASURED_DIR = os.path.join(os.path.dirname(__file__), "measured")
+MEASURED_DIR = data_paths.MEASURED_DIR
 COLUMNS = ("source_id", "source_ref", "gpu", "gpu_count", "tp", "stack", "stack_version", "dtype", "model", "hf_id",
            "prompt_tokens", "output_tokens", "batch", "metric", "value", "unit", "ms_per_output_token_derived", "caveat", "trust")
 # metric → (accepted units, anchor quantity, factor to SI). Metrics not listed are kept, not anchored.

@@ -11,7 +11,6 @@ served correction is fitted and judged on, per row:
     concurrency · o / (TTFT + (o − 1) · TPOT) per replica), power_w (per GPU, where given)
 """
 
-import os
 from functools import lru_cache
 from typing import Optional
 
@@ -21,8 +20,9 @@ import pandas as pd
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.sources.measured import (BACKENDS, EIGHT_BIT_FLOAT, GPUS, SIXTEEN_BIT, _match, legacy_version, read_folder,
                                               with_file_and_row)
+from helm_efficiency.util import data_paths
 
-SERVED_DIR = os.path.join(os.path.dirname(__file__), "measured_served")
+SERVED_DIR = data_paths.MEASURED_SERVED_DIR
 REQUIRED = ("source_id", "source_ref", "gpu", "num_gpus", "tp", "stack", "stack_version", "dtype", "model", "hf_id",
             "prompt_tokens", "output_tokens", "concurrency", "request_s", "output_tok_s", "ttft_ms", "tpot_ms", "kind", "caveat")
 NUMERIC = ("num_gpus", "tp", "prompt_tokens", "output_tokens", "concurrency", "request_s", "output_tok_s", "ttft_ms", "tpot_ms",

@@ -13,15 +13,15 @@ at the board's power limit). A GPU with no measured rows keeps its stated assump
 
 import argparse
 import json
-import os
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from helm_efficiency.sources.measured import anchor_rows
+from helm_efficiency.util import data_paths
 
-HARDWARE_JSON = os.path.join(os.path.dirname(os.path.dirname(__file__)), "analytic", "hardware.json")
+HARDWARE_JSON = data_paths.HARDWARE_JSON
 POOLS = {"h100": ("h100", "h200"), "h200": ("h100", "h200")}  # GPUs whose batch-1 power rows are pooled
 ASSUMPTION_BAND = 0.25
 

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
+from helm_efficiency.util import data_paths
 
 if TYPE_CHECKING:
     from helm_efficiency.sources.served import ServedSimulator  # imported where used: it needs the simulator
 
-SERVED_CACHE = os.path.join(os.path.dirname(__file__), "measured_served", "simulated", "served_simulated.csv")
+SERVED_CACHE = data_paths.SERVED_CACHE
 SIM_KEY = ["hf_id", "gpu", "backend", "tp", "sim_dtype", "p", "o", "concurrency"]
 SIM_COLUMNS = ["num_layers", "sim_ttft_s", "sim_tpot_s", "sim_gpu_s_per_token", "sim_batch", "sim_reason"]
 FP8 = {"gemm_quant_mode": "fp8", "moe_quant_mode": "fp8", "kvcache_quant_mode": "fp8"}

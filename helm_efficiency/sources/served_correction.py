@@ -44,8 +44,9 @@ import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.sources.correction import flags
+from helm_efficiency.util import data_paths
 
-CORRECTION_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tables", "data", "served", "served_correction.json")
+CORRECTION_PATH = data_paths.SERVED_CORRECTION_PATH
 VERSION = 1
 QUANTITIES = {"gpu": ("gpu_s_per_token", "sim_gpu_s_per_token"), "tpot": ("tpot_s", "sim_tpot_s"), "ttft": ("ttft_s", "sim_ttft_s")}
 FRAMEWORKS = ("trtllm", "vllm", "sglang")

@@ -1,6 +1,6 @@
 """One correction on every path: a stack's batch-1 correction applied to any entry's prediction.
 
-An anchored table (tables/anchored.py) stores its calibrated entries already corrected, with the
+An anchored table (builders/anchored.py) stores its calibrated entries already corrected, with the
 simulator's own points kept in each entry's provenance. Transfer and size-only estimates on
 that stack learn from the simulator's points (`simulated_entries`) and are corrected here, phase
 by phase, with the same correction and the same interval rule as the calibrated entries:

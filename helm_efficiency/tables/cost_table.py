@@ -29,6 +29,7 @@ from helm_efficiency.costmodel.forms import PrefillShape
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.costmodel.measurements import architecture_of
 from helm_efficiency.stacks import HELM_TABLE, SHIPPED_TABLES
+from helm_efficiency.util.data_paths import fits_path, in_package, table_path
 
 SCHEMA_VERSION = 1
 MEASUREMENT_FIELDS = ("num_prompt_tokens", "num_output_tokens", "runtime_s", "batch_size")
@@ -84,11 +85,11 @@ class CostEntry:
     provenance: Dict[str, Any] = field(default_factory=dict)
     prefill_shape: Optional[PrefillShape] = None
     method: str = "calibrated"
-    # Anchored tables (tables/anchored.py): the held-out spread of log(measured / corrected) per
+    # Anchored tables (builders/anchored.py): the held-out spread of log(measured / corrected) per
     # phase, {"prefill": (lo, hi), "decode": (lo, hi)}, which widens the 90% interval to what
     # published measurements of the stack show.
     measured_spread: Optional[Dict[str, Tuple[float, float]]] = None
-    # Fits stored with a shipped table (tables/fits.py), by entry_key: predictions then need no
+    # Fits stored with a shipped table (builders/fits.py), by entry_key: predictions then need no
     # statsmodels. Not part of the entry's identity; a key that does not match is fitted afresh.
     fit_store: Optional[FitStore] = field(default=None, repr=False)
 
@@ -130,7 +131,7 @@ class CostEntry:
         return {int(b): RuntimeModel.from_stored(raw, self.prefill_shape) for b, raw in stored.items()}
 
     def stored_fits(self) -> Dict[str, Dict[str, Any]]:
-        """{batch size: RuntimeModel.to_stored()} of a fresh fit: what tables/fits.py writes."""
+        """{batch size: RuntimeModel.to_stored()} of a fresh fit: what builders/fits.py writes."""
         return {str(b): m.to_stored() for b, m in self._fitted.items()}
 
     def fit_summary(self) -> Dict[str, Dict[str, Any]]:
@@ -242,7 +243,7 @@ class CostTable:
     description: str = ""
     source: str = ""
     not_tabulated: Dict[str, str] = field(default_factory=dict)  # model → why its source gave no points
-    anchor: Dict[str, object] = field(default_factory=dict)  # the measured correction applied (tables/anchored.py), with its sources
+    anchor: Dict[str, object] = field(default_factory=dict)  # the measured correction applied (builders/anchored.py), with its sources
 
     def entry(self, name: str) -> Optional[ReferenceEntry]:
         for e in self.entries:
@@ -371,23 +372,22 @@ def load_table(name_or_path: str) -> CostTable:
         except json.JSONDecodeError as e:
             raise EfficiencyInputError(source, "<file>", f"invalid JSON ({e})")
     elif name_or_path in SHIPPED_TABLES:
-        source = f"helm_efficiency/tables/data/{name_or_path}.json"
-        raw = json.loads(resources.files("helm_efficiency.tables").joinpath(f"data/{name_or_path}.json").read_text())
+        source = in_package(table_path(name_or_path))
+        with open(table_path(name_or_path), encoding="utf-8") as f:
+            raw = json.load(f)
         return table_from_json(raw, source, fit_store(name_or_path))
     else:
         raise EfficiencyInputError(name_or_path, "table", f"no such file, and not a shipped table {SHIPPED_TABLES + (HELM_TABLE,)}")
     return table_from_json(raw, source)
 
 
-FITS_FOLDER = "data/fits"  # under helm_efficiency/tables: <table>.json.gz, written by python -m helm_efficiency.tables.fits
-
-
 def fit_store(name: str) -> Optional[Dict[str, Dict[str, Dict[str, Any]]]]:
     """The fits stored with shipped table `name` ({entry key: {batch size: stored fit}}), or None."""
-    path = resources.files("helm_efficiency.tables").joinpath(f"{FITS_FOLDER}/{name}.json.gz")
-    if not path.is_file():
+    path = fits_path(name)  # written by python -m helm_efficiency.builders.fits
+    if not os.path.isfile(path):
         return None
-    stored: Dict[str, Dict[str, Dict[str, Any]]] = json.loads(gzip.decompress(path.read_bytes()))
+    with open(path, "rb") as f:
+        stored: Dict[str, Dict[str, Dict[str, Any]]] = json.loads(gzip.decompress(f.read()))
     return stored
 
 

@@ -1,9 +1,9 @@
 """Rebuild the shipped modern reference tables (h100-trtllm, h100-vllm, h200-trtllm, a100-trtllm,
 a100-vllm) from AIConfigurator's measured-kernel simulation of every registry architecture.
 
-    python -m helm_efficiency.tables.build_simulated -j 2                 # all five stacks, local processes
-    python -m helm_efficiency.tables.build_simulated --stack h100-trtllm
-    python -m helm_efficiency.tables.build_simulated --executor dask --address tcp://scheduler:8786
+    python -m helm_efficiency.builders.simulated -j 2                 # all five stacks, local processes
+    python -m helm_efficiency.builders.simulated --stack h100-trtllm
+    python -m helm_efficiency.builders.simulated --executor dask --address tcp://scheduler:8786
 
 Each model is tabulated at the 24-point calibration grid (8 prompt x 3 output lengths, batch 1,
 bf16, TP = the smallest power of two that holds the weights) and calibrated like any profile.
@@ -24,10 +24,9 @@ from helm_efficiency.analytic.registry import load_registry
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.util.executors import map_ordered
 from helm_efficiency.sources.aiconfigurator import CALIBRATION_OUTPUT_TOKENS, CALIBRATION_PROMPT_TOKENS, STACKS, tabulate
-from helm_efficiency.sources.anchor import CORRECTION_PATH
-from helm_efficiency.tables.anchored import anchor_table_file
-from helm_efficiency.tables.build import DATA_DIR
+from helm_efficiency.builders.anchored import anchor_table_file
 from helm_efficiency.tables.calibrate import calibrate_table
+from helm_efficiency.util.data_paths import ANCHOR_CORRECTION_PATH, DATA_DIR, table_path
 
 CREDIT = "NVIDIA AIConfigurator (aiconfigurator-core, Apache-2.0) measured-kernel simulation, static batch 1"
 
@@ -57,13 +56,13 @@ def save_stack(stack_name: str, results: Sequence[Simulated], out_dir: str = DAT
         name=stack_name,
         source=f"{CREDIT}: {reference.system}, {reference.backend}",
         description=f"{reference.system} {reference.software} bf16 batch-1 reference stack, simulated by AIConfigurator and fitted by helm-efficiency",
-        command=["python", "-m", "helm_efficiency.tables.build_simulated", "--stack", stack_name],
+        command=["python", "-m", "helm_efficiency.builders.simulated", "--stack", stack_name],
     )
     table.not_tabulated = not_tabulated
-    path = os.path.join(out_dir, f"{stack_name}.json")
+    path = table_path(stack_name, out_dir)
     table.save(path)
     anchored = ""
-    if os.path.exists(CORRECTION_PATH):  # then corrected against published measurements (tables/anchored.py)
+    if os.path.exists(ANCHOR_CORRECTION_PATH):  # then corrected against published measurements (builders/anchored.py)
         anchored = "; " + anchor_table_file(path)
     return f"{stack_name}: {len(table.entries)} entries, {len(not_tabulated)} not modelled{anchored}"
 

@@ -1,6 +1,6 @@
 """Regenerate the shipped A100 and V100 reference tables from the public Megatron-LM logs.
 
-    python -m helm_efficiency.tables.build --profiles tests/data/reference_profiles
+    python -m helm_efficiency.builders.megatron --profiles tests/data/reference_profiles
 
 Data: github.com/stanford-crfm/helm-efficiency (logs/), fp16, batch size 1, Megatron-LM; all
 nine profiles ship in this repository's tests/data/reference_profiles/ (run from its root).
@@ -10,10 +10,10 @@ import argparse
 import glob
 import os
 
-from helm_efficiency.tables.calibrate import calibrate_table
 from helm_efficiency.sources.megatron import import_megatron_logs
+from helm_efficiency.tables.calibrate import calibrate_table
+from helm_efficiency.util.data_paths import DATA_DIR, table_path
 
-DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 CREDIT = "Megatron-LM profiles from github.com/stanford-crfm/helm-efficiency (logs/), NeurIPS 2023 paper authors"
 
 # HELM model deployments and model names served by each profiled architecture.
@@ -37,9 +37,9 @@ def build(profiles_dir: str, out_dir: str = DATA_DIR) -> None:
             source=f"{CREDIT}: {hardware}/*.log",
             aliases=aliases,
             description=f"{hardware.upper()} fp16 batch-1 reference stack (Megatron-LM), fitted by helm-efficiency",
-            command=["python", "-m", "helm_efficiency.tables.build", "--profiles", profiles_dir],
+            command=["python", "-m", "helm_efficiency.builders.megatron", "--profiles", profiles_dir],
         )
-        table.save(os.path.join(out_dir, f"{hardware}.json"))
+        table.save(table_path(hardware, out_dir))
         print(f"wrote {hardware}.json: {len(table.entries)} entries")
 
 

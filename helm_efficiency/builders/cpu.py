@@ -1,6 +1,6 @@
 """Regenerate the shipped CPU reference table for the demo's models by profiling them here.
 
-    python -m helm_efficiency.tables.build_cpu
+    python -m helm_efficiency.builders.cpu
 
 Equivalent to running `helm-efficiency profile --arch NAME --device cpu --hardware cpu ...`
 for each demo model, then `helm-efficiency calibrate` on the result.
@@ -12,8 +12,8 @@ import os
 import pandas as pd
 
 from helm_efficiency.profiling.profile_cmd import demo_model_configs, profile
-from helm_efficiency.tables.build import DATA_DIR
 from helm_efficiency.tables.calibrate import calibrate_table
+from helm_efficiency.util.data_paths import DATA_DIR, table_path
 
 PROMPTS = (1, 128, 256, 512, 768, 1024, 1536)
 OUTPUTS = (1, 16, 64, 256)
@@ -37,9 +37,9 @@ def main() -> None:
         source="helm-efficiency profile on a 2-core x86-64 CPU (fp32, batch 1), demo models",
         aliases=aliases,
         description="CPU reference stack for the demo's random-weight models (torch inference_mode, SDPA, KV cache)",
-        command=["python", "-m", "helm_efficiency.tables.build_cpu"],
+        command=["python", "-m", "helm_efficiency.builders.cpu"],
     )
-    table.save(os.path.join(args.out_dir, "cpu.json"))
+    table.save(table_path("cpu", args.out_dir))
     print(f"wrote cpu.json with {len(table.entries)} entries")
 
 

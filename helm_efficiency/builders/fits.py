@@ -7,8 +7,8 @@ scale, degrees of freedom: `RuntimeModel.to_stored`) keyed by the SHA-256 of eve
 is built from. A loaded entry whose key is stored predicts from it, with the same floats as a
 fresh fit (tests/test_fits.py); any other entry is fitted afresh.
 
-    python -m helm_efficiency.tables.fits                  # every shipped table (after rebuilding them)
-    python -m helm_efficiency.tables.fits --table a100     # one
+    python -m helm_efficiency.builders.fits                  # every shipped table (after rebuilding them)
+    python -m helm_efficiency.builders.fits --table a100     # one
 """
 
 import argparse
@@ -18,14 +18,9 @@ import os
 from typing import Optional, Sequence
 
 from helm_efficiency.stacks import SHIPPED_TABLES
-from helm_efficiency.tables.cost_table import FITS_FOLDER, CostEntry, load_table
+from helm_efficiency.tables.cost_table import CostEntry, load_table
 from helm_efficiency.util.atomic import write_bytes_atomic
-
-TABLES_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def fits_path(name: str) -> str:
-    return os.path.join(TABLES_DIR, FITS_FOLDER, f"{name}.json.gz")
+from helm_efficiency.util.data_paths import fits_path
 
 
 def stored_fits_bytes(name: str) -> bytes:

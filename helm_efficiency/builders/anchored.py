@@ -15,7 +15,7 @@ Rebuilding starts from the simulated points, so a second build is byte-identical
 
     python -m helm_efficiency.sources.anchor --simulate -j 2   # the measured rows, simulated
     python -m helm_efficiency.sources.anchor --fit             # tables/data/anchor_correction.json
-    python -m helm_efficiency.tables.anchored                  # apply it to the five simulated tables
+    python -m helm_efficiency.builders.anchored                # apply it to the five simulated tables
 """
 
 import argparse
@@ -26,9 +26,9 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.sources.anchor import CORRECTION_PATH, load_correction
+from helm_efficiency.sources.anchor import load_correction
 from helm_efficiency.sources.correction import PhaseCorrection
-from helm_efficiency.tables.build import DATA_DIR
+from helm_efficiency.util.data_paths import ANCHOR_CORRECTION_PATH, DATA_DIR, table_path
 
 
 def hardware_of_stack(stack: str) -> str:
@@ -79,7 +79,7 @@ def anchor_entry(entry: Dict[str, Any], phases: Dict[str, PhaseCorrection], corr
     return entry
 
 
-def anchor_table_file(path: str, correction_path: str = CORRECTION_PATH, out_path: Optional[str] = None) -> str:
+def anchor_table_file(path: str, correction_path: str = ANCHOR_CORRECTION_PATH, out_path: Optional[str] = None) -> str:
     """Rewrite one simulated table (by its `provenance.backend`) with the measured correction."""
     from helm_efficiency.tables.cost_table import table_from_json
 
@@ -98,7 +98,7 @@ def anchor_table_file(path: str, correction_path: str = CORRECTION_PATH, out_pat
                      "correction": correction_json["frameworks"][backend], "command": correction_json["command"],
                      "source_refs": _source_refs(sources)}
     if "anchored to published batch-1 measurements" not in raw.get("description", ""):
-        raw["description"] = raw.get("description", "") + "; anchored to published batch-1 measurements (tables/anchored.py)"
+        raw["description"] = raw.get("description", "") + "; anchored to published batch-1 measurements (builders/anchored.py)"
     table = table_from_json(raw, path)
     table.save(out_path or path)
     return f"{os.path.basename(path)}: {len(table.entries)} entries anchored ({backend}, {len(sources)} sources)"
@@ -112,7 +112,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--data-dir", default=DATA_DIR)
     args = parser.parse_args(argv)
     for name in args.stack or sorted(STACKS):
-        print(anchor_table_file(os.path.join(args.data_dir, f"{name}.json")), flush=True)
+        print(anchor_table_file(table_path(name, args.data_dir)), flush=True)
 
 
 if __name__ == "__main__":

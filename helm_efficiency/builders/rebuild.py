@@ -1,14 +1,14 @@
 """Rebuild every shipped data file, in order, with one command, and check it byte-identical.
 
-    python -m helm_efficiency.tables.rebuild --list              # the steps, in order
-    python -m helm_efficiency.tables.rebuild -j 2 --check        # all of them; exit 1 if any shipped byte changed
-    python -m helm_efficiency.tables.rebuild --only fits --check # some of them
+    python -m helm_efficiency.builders.rebuild --list              # the steps, in order
+    python -m helm_efficiency.builders.rebuild -j 2 --check        # all of them; exit 1 if any shipped byte changed
+    python -m helm_efficiency.builders.rebuild --only fits --check # some of them
 
 Run from the repository's root (the Megatron step reads tests/data/reference_profiles) with the
 `build` extra installed (the simulator). Each step is its own module's command, run as a
 subprocess, so this file holds only the order. The simulated steps take hours on 2 cores; each
 caches by shape, so a rerun simulates only what changed. Not rebuilt: `cpu.json`, which is timed
-on a machine (`python -m helm_efficiency.tables.build_cpu`), so its bytes are that machine's.
+on a machine (`python -m helm_efficiency.builders.cpu`), so its bytes are that machine's.
 """
 
 import argparse
@@ -19,9 +19,7 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Every shipped file a step writes (the files `--check` compares), relative to the package.
-SHIPPED_DATA = ("tables/data", "sources/measured/simulated", "sources/measured_served/simulated", "analytic/hardware.json")
+from helm_efficiency.util.data_paths import PACKAGE_DIR as PACKAGE, SHIPPED_DATA  # every shipped file a step writes
 
 
 def steps(jobs: int) -> List[Tuple[str, List[str], str]]:
@@ -29,26 +27,25 @@ def steps(jobs: int) -> List[Tuple[str, List[str], str]]:
     an earlier one wrote."""
     j = ["-j", str(jobs)]
     return [
-        ("megatron", ["helm_efficiency.tables.build", "--profiles", os.path.join("tests", "data", "reference_profiles")],
+        ("megatron", ["helm_efficiency.builders.megatron", "--profiles", os.path.join("tests", "data", "reference_profiles")],
          "tables/data/a100.json, v100.json (the paper's Megatron-LM profiles)"),
         ("batch1-power", ["helm_efficiency.sources.power", "--write"], "analytic/hardware.json batch-1 powers (measured rows)"),
         ("anchor-rows", ["helm_efficiency.sources.anchor", "--simulate", *j], "sources/measured/simulated/ (measured rows, simulated)"),
         ("anchor-fit", ["helm_efficiency.sources.anchor", "--fit"], "tables/data/anchor_correction.json"),
-        ("simulated", ["helm_efficiency.tables.build_simulated", *j], "tables/data/<stack>.json (simulated, then anchored)"),
-        ("anchored", ["helm_efficiency.tables.anchored"],
+        ("simulated", ["helm_efficiency.builders.simulated", *j], "tables/data/<stack>.json (simulated, then anchored)"),
+        ("anchored", ["helm_efficiency.builders.anchored"],
          "tables/data/<stack>.json re-anchored from their stored simulated points (seconds; after a refit without the simulated step)"),
         ("served-rows", ["helm_efficiency.sources.served_anchor", "--simulate", *j], "sources/measured_served/simulated/"),
         ("served-fit", ["helm_efficiency.sources.served_correction", "--fit"], "tables/data/served/served_correction.json"),
-        ("served", ["helm_efficiency.tables.served", *j, "--no-progress"], "tables/data/served/<stack>.json.gz"),
-        ("fits", ["helm_efficiency.tables.fits"], "tables/data/fits/<table>.json.gz (every shipped table's stored fits)"),
+        ("served", ["helm_efficiency.builders.served", *j, "--no-progress"], "tables/data/served/<stack>.json.gz"),
+        ("fits", ["helm_efficiency.builders.fits"], "tables/data/fits/<table>.json.gz (every shipped table's stored fits)"),
     ]
 
 
 def digests() -> Dict[str, str]:
     """{path relative to the package: SHA-256} of every shipped data file."""
     out = {}
-    for item in SHIPPED_DATA:
-        path = os.path.join(PACKAGE, item)
+    for path in SHIPPED_DATA:
         files = [path] if os.path.isfile(path) else [os.path.join(r, n) for r, _, names in os.walk(path) for n in names]
         for file in files:
             with open(file, "rb") as f:
