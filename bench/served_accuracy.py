@@ -30,12 +30,13 @@ from helm_efficiency.sources import served_correction as S  # noqa: E402
 from helm_efficiency.sources.served_anchor import load_served_simulated  # noqa: E402
 
 
-def held_out_gpu(rows: pd.DataFrame) -> pd.DataFrame:
-    """Rows with corrected GPU-s per output token and its 90% band, each source predicted by a correction fitted without it."""
+def held_out_gpu(rows: pd.DataFrame, version_term: bool = S.VERSION_TERM) -> pd.DataFrame:
+    """Rows with corrected GPU-s per output token and its 90% band, each source predicted by a
+    correction fitted without it (a held-out row with its own version flag, as measured)."""
     out = []
     for source in sorted(rows["source_id"].unique()):
         train, held = rows[rows["source_id"] != source], rows[rows["source_id"] == source].copy()
-        fitted = S.fit_served_correction(train)
+        fitted = S.fit_served_correction(train, version_term=version_term)
         held["corrected"] = S.corrected_gpu(fitted, held)
         lo, hi = fitted["gpu"]["interval_log"]
         held["lo"], held["hi"] = held["corrected"] * np.exp(lo), held["corrected"] * np.exp(hi)
@@ -202,6 +203,13 @@ def main() -> None:
     print(f"each 16-bit source once (the largest, {per_source['rows'].idxmax()}, has {int(per_source['rows'].max())} of {len(sixteen)} rows): "
           f"median over {len(per_source)} sources of their median |error| {per_source['corrected_median_abs'].median():.1%} "
           f"(raw {per_source['raw_median_abs'].median():.1%}), of their coverage {per_source['coverage90'].median():.0%}")
+    without = held_out_gpu(rows, version_term=False)
+    six = without["dtype16"].astype(bool)
+    err_without = float(np.median(np.abs(without.loc[six, "corrected"] / without.loc[six, "gpu_s_per_token"] - 1)))
+    err_with = float(np.median(np.abs(sixteen["corrected"] / sixteen["gpu_s_per_token"] - 1)))
+    print(f"\nversion term (older releases through `legacy`): 16-bit held-out median |error| {err_with:.1%} with it, "
+          f"{err_without:.1%} without (share of the held-out error it explains: {1 - err_with / err_without:+.1%}; "
+          f"shipped: {'on' if S.VERSION_TERM else 'off'})")
     shipped = S.load_served_correction()
     if shipped is not None:
         lo, hi = shipped["quantities"]["gpu"]["interval_log"]

@@ -92,6 +92,21 @@ def test_the_all_reduce_term_makes_tensor_parallel_steps_slower():
     assert tp8["tpot_ms"] > tp1["tpot_ms"] and tp8["decode_tok_s_per_gpu"] < tp1["decode_tok_s_per_gpu"]
 
 
+def test_older_releases_are_judged_with_their_version_and_tables_priced_as_current():
+    fitted = S.load_served_correction()["quantities"]
+    tpot = fitted["tpot"]
+    if "legacy" not in tpot.get("coefficients", {}) and "legacy" not in tpot["form"]:
+        pytest.skip("the shipped TPOT form has no version term")
+    batch = np.array([1, 16, 128], float)
+    old = S.predict_ratio(tpot, "trtllm", batch, 0.01, legacy=True)
+    current = S.predict_ratio(tpot, "trtllm", batch, 0.01)
+    assert (old > current).all()  # older releases measured slower than the simulator's current one
+    points = [{"tp": 1, "ep": 1, "batch_size": 8, "ctx_tokens": 512, "ttft_ms": 200.0, "tpot_ms": 20.0,
+               "prefill_tok_s_per_gpu": 10000.0, "decode_tok_s_per_gpu": 800.0}]
+    at_point = S.predict_ratio(tpot, "trtllm", [8], 0.02)[0]
+    assert S.correct_points("h100-trtllm", "m", points)[0]["tpot_ms"] == pytest.approx(20.0 * at_point)  # tables: current
+
+
 def test_the_interval_is_two_sided_and_power_follows_the_load():
     lo, hi, _ = S.interval_factors("h100-trtllm")
     assert lo < 1.0 < hi
