@@ -156,7 +156,7 @@ def table_view(rows: pd.DataFrame) -> None:
                             "covered": est["served_gpu_s_lo"] <= r.gpu_s_per_token * r.o <= est["served_gpu_s_hi"],
                             "same_tp": est["served_placement"].split(" ")[0] == f"tp{int(r.tp)}",
                             "hi_factor": est["served_gpu_s_hi"] / est["served_gpu_s"],
-                            "own_err": own / r.o / r.gpu_s_per_token - 1})
+                            "own_err": own / r.o / r.gpu_s_per_token - 1, "older_release": bool(r.legacy == True)})  # noqa: E712
     if not out:
         print("table view: no 16-bit row on a shipped stack")
         return
@@ -173,6 +173,10 @@ def table_view(rows: pd.DataFrame) -> None:
     print("same_placement: share of rows whose priced point has the measured row's own TP (else the table serves that "
           "latency on another placement, usually more GPUs at a larger batch); own_tp_median: the signed error with the "
           "table held to the row's own TP (own_tp_rows: rows where a stored point of that TP meets the latency)")
+    by_release = frame.groupby("older_release")["err"].agg(["size", "median", lambda e: np.median(np.abs(e))])
+    print("by release (the tables stand for the current one): " + "; ".join(
+        f"{'older' if older else 'current'} releases: {int(row.iloc[0])} rows, signed {row.iloc[1]:+.1%}, median |error| {row.iloc[2]:.1%}"
+        for older, row in by_release.iterrows()))
     width = frame.groupby("batch_band", observed=True)["hi_factor"].quantile([0.5, 0.9]).unstack()
     print("the band's upper factor (served_gpu_s_hi / served_gpu_s) at each row's latency, by running batch: "
           + "; ".join(f"{band}: median x{row[0.5]:.2f}, 90th percentile x{row[0.9]:.2f}" for band, row in width.iterrows()))
