@@ -94,10 +94,10 @@ class EfficiencySpec:
                    quantile=None if quantile is None else float(quantile), sla=sla)
         # A misspelt stack fails now, everywhere; a JSON path only where the tables load now (the
         # live metric is also built by helm-summarize, where a run's table file may be gone).
-        check_table_names(names if load else [n for n in names if not n.endswith(".json") and os.sep not in n],
-                          f"{source} {name('tables')}")
         if load:
-            spec.cost_tables  # noqa: B018 (loaded now: a table that cannot load fails before any work)
+            spec.check(f"{source} {name('tables')}")
+        else:
+            check_table_names([n for n in names if not n.endswith(".json") and os.sep not in n], f"{source} {name('tables')}")
         return spec
 
     def record(self) -> Dict[str, Any]:
@@ -105,11 +105,11 @@ class EfficiencySpec:
         return {"served_stack": self.served_on, "power_w": self.power_w, "usd_per_gpu_hour": self.usd_per_gpu_hour,
                 "quantile": self.quantile}
 
-    def check(self) -> None:
-        """Fail now, naming the table, if a table of this spec cannot be loaded (a spec built
-        without `load` loads its tables on first use)."""
-        check_table_names(self.tables, "tables")
-        self.cost_tables  # noqa: B018
+    def check(self, source: str = "tables") -> None:
+        """Fail now, naming the table (and `source`, where it was given), if a table of this spec
+        cannot be loaded (a spec built without `load` loads its tables on first use)."""
+        check_table_names(self.tables, source)
+        self.cost_tables  # noqa: B018 (loaded now: a table that cannot load fails before any work)
 
     def on_tables(self, tables: Sequence[CostTable]) -> "EfficiencySpec":
         """This spec searching `tables` (a subset of its own, say those on one GPU; the requests a

@@ -130,6 +130,7 @@ def predict_ratio(fit: Dict[str, Any], backend: ArrayLike, batch: ArrayLike, sim
     batch = np.atleast_1d(np.asarray(batch, float))
     sim = np.broadcast_to(np.asarray(sim, float), batch.shape)
     backend = np.broadcast_to(np.asarray(backend, dtype=object), batch.shape)
+    legacy = np.broadcast_to(np.asarray(legacy, dtype=object), batch.shape)
     if fit["form"].startswith("physical"):
         c = fit["coefficients"]
         group = np.array(["all"] * len(batch)) if "pooled" in fit["form"] else backend
@@ -137,10 +138,9 @@ def predict_ratio(fit: Dict[str, Any], backend: ArrayLike, batch: ArrayLike, sim
         step = np.array([c.get(f"step@{g}", 0.0) for g in group])
         per_request = np.array([c.get(f"per_request@{g}", 0.0) for g in group])
         comm = c.get("comm", 0.0) * np.asarray(layers, float) * (np.asarray(tp, float) - 1)
-        old = c.get("legacy", 0.0) * flags(np.broadcast_to(np.asarray(legacy, dtype=object), batch.shape))
+        old = c.get("legacy", 0.0) * flags(legacy)
         return cast(np.ndarray, np.maximum(1.0 + scale + old + (step + per_request * batch + comm) / sim, 1e-3))
-    frame = pd.DataFrame({"backend": backend, "batch": batch, "legacy": np.broadcast_to(np.asarray(legacy, dtype=object), batch.shape),
-                          "fp8": False})
+    frame = pd.DataFrame({"backend": backend, "batch": batch, "legacy": legacy, "fp8": False})
     return cast(np.ndarray, np.exp(_design(frame, fit["form"]) @ np.asarray(fit["params"], float)))
 
 

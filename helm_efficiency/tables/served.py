@@ -327,17 +327,17 @@ def _band_at_target(table: ServedTable, model: str, sla: Sla, p: np.ndarray, o: 
     if lo_f == hi_f:
         return np.minimum(gpu_s * lo_f, gpu_s), np.maximum(gpu_s * hi_f, gpu_s)
 
-    def cost_at(factor: float) -> np.ndarray:
+    def cost_at(factor: float, rows: np.ndarray) -> np.ndarray:
         shifted = Sla(tpot_ms=sla.tpot_ms / factor, ttft_s=sla.ttft_s)
-        return np.asarray(_priced_by_shape(_ModelPoints(table, model, shifted, corrected), p, o)[0], float)
+        return np.asarray(_priced_by_shape(_ModelPoints(table, model, shifted, corrected), p[rows], o[rows])[0], float)
 
-    lo = cost_at(lo_f)
+    lo = cost_at(lo_f, np.arange(len(gpu_s)))
     hi = np.full(len(gpu_s), np.nan)
-    for power in (1.0, 0.75, 0.5, 0.25):
-        missing = ~np.isfinite(hi)
-        if not missing.any():
+    for power in (1.0, 0.75, 0.5, 0.25):  # each looser step prices only the rows still without a cost
+        missing = np.flatnonzero(~np.isfinite(hi))
+        if not len(missing):
             break
-        hi = np.where(missing, cost_at(hi_f ** power), hi)
+        hi[missing] = cost_at(hi_f ** power, missing)
     lo = np.minimum(np.where(np.isfinite(lo), lo, gpu_s) * lo_f, gpu_s * lo_f)
     hi = np.maximum(np.where(np.isfinite(hi), hi, gpu_s) * hi_f, gpu_s * hi_f)
     return np.minimum(lo, gpu_s), np.maximum(hi, gpu_s)
