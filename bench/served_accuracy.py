@@ -182,6 +182,38 @@ def table_view(rows: pd.DataFrame) -> None:
           + "; ".join(f"{band}: median x{row[0.5]:.2f}, 90th percentile x{row[0.9]:.2f}" for band, row in width.iterrows()))
 
 
+def table_view_from_throughput(rows: pd.DataFrame) -> None:
+    """The shipped tables against 16-bit sweeps that measured throughput but no TPOT (silybench's
+    vLLM H100 runs): each row priced by `served_estimates` with the row's own time per output
+    token (concurrency · GPU-s per output token / GPUs, prefill included, so an upper bound on its
+    TPOT: the table gets a target at least as loose as the row's) and no TTFT limit."""
+    from helm_efficiency.tables.served import Sla, has_served_table, served_estimates
+
+    sixteen = rows[rows["dtype16"].astype(bool) & ~(rows["tpot_s"] > 0) & (rows["num_gpus"] == rows["tp"])]
+    out = []
+    for r in sixteen.itertuples():
+        stack, key = f"{r.gpu}-{r.backend}", _registry_key(r.hf_id)
+        if not has_served_table(stack) or key is None:
+            continue
+        per_token_ms = r.batch * r.gpu_s_per_token / r.num_gpus * 1e3
+        est = served_estimates([key], [r.p], [r.o], stack=stack, sla=Sla(tpot_ms=per_token_ms, ttft_s=600.0)).iloc[0]
+        if np.isfinite(est["served_gpu_s"]):
+            measured = r.gpu_s_per_token * r.o
+            out.append({"stack": stack, "batch": r.batch, "err": est["served_gpu_s"] / measured - 1,
+                        "covered": est["served_gpu_s_lo"] <= measured <= est["served_gpu_s_hi"]})
+    if not out:
+        print("table view from throughput: no 16-bit row without TPOT on a shipped stack")
+        return
+    frame = pd.DataFrame(out)
+    frame["batch_band"] = pd.cut(frame["batch"], [0, 16, 64, np.inf], labels=["<=16", "17-64", ">64"])
+    bands = frame.groupby(["stack", "batch_band"], observed=True).agg(
+        rows=("err", "size"), median=("err", "median"), median_abs=("err", lambda e: np.median(np.abs(e))), coverage=("covered", "mean"))
+    print(f"shipped tables at each throughput-only row's own time per output token (no TPOT measured; target = concurrency x "
+          f"GPU-s per token / GPUs, an upper bound on TPOT): {len(frame)} 16-bit rows, median |error| {np.median(np.abs(frame['err'])):.1%}, "
+          f"signed {np.median(frame['err']):+.1%}, coverage {frame['covered'].mean():.0%}")
+    print(bands.to_string(formatters={"median": "{:+.1%}".format, "median_abs": "{:.1%}".format, "coverage": "{:.0%}".format}))
+
+
 def main() -> None:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     warnings.simplefilter("ignore")
@@ -224,6 +256,8 @@ def main() -> None:
     fp8_bound(load_served_simulated())
     print()
     table_view(fitted)
+    print()
+    table_view_from_throughput(fitted)
 
 
 if __name__ == "__main__":

@@ -149,19 +149,24 @@ def test_a_looser_target_never_raises_the_cost_between_stored_batches():
         previous = cost
 
 
-def test_a_request_between_stored_shapes_is_interpolated_in_log_p_and_log_o():
-    """Bilinear in (log p, log o) over the four stored shapes around the request, each priced at
-    the request's own (p, o) with that shape's cheapest feasible point (stored or in between)."""
+def test_a_request_between_stored_shapes_is_interpolated_linearly_between_their_costs():
+    """Bilinear in (p, o) over the four stored shapes around the request, each corner priced at
+    its own shape with that shape's cheapest feasible point (stored or in between): a request's
+    GPU time is about affine in p and in o (prefill work, then o decode steps' share), which the
+    stored shapes' rates, applied to another o, are not (at o = 16 prefill interference fills
+    each decode step)."""
     table, model, p, o = _table(), "meta/llama-3.1-8b", 1000.0, 700.0
     (p0, p1), (o0, o1) = (512, 2048), (256, 2048)
     def corner(pc, oc):
-        return min(p / q["prefill_tok_s_per_gpu"] + o / q["decode_tok_s_per_gpu"] for q in _candidates(table, model, pc, oc))
-    wp, wo = math.log(p / p0) / math.log(p1 / p0), math.log(o / o0) / math.log(o1 / o0)
+        return min(pc / q["prefill_tok_s_per_gpu"] + oc / q["decode_tok_s_per_gpu"] for q in _candidates(table, model, pc, oc))
+    wp, wo = (p - p0) / (p1 - p0), (o - o0) / (o1 - o0)
     expected = ((1 - wp) * (1 - wo) * corner(p0, o0) + wp * (1 - wo) * corner(p1, o0)
                 + (1 - wp) * wo * corner(p0, o1) + wp * wo * corner(p1, o1))
     got = served_estimates([model], [p], [o], stack=STACK).iloc[0]
     assert got["served_gpu_s"] == pytest.approx(expected, rel=1e-9)
     assert not got["served_extrapolated"]
+    at_corner = served_estimates([model], [float(p0)], [float(o0)], stack=STACK).iloc[0]
+    assert at_corner["served_gpu_s"] == pytest.approx(corner(p0, o0), rel=1e-9)
 
 
 def test_outside_the_grid_is_flagged_extrapolated():

@@ -15,7 +15,7 @@ tokens at each stored shape around it,
 
     served_gpu_s = p / prefill_tok_s_per_gpu + o / decode_tok_s_per_gpu
 
-interpolated bilinearly in (log p, log o); outside the grid it is flagged `served_extrapolated`.
+interpolated bilinearly in (p, o) between the stored shapes' costs; outside the grid it is flagged `served_extrapolated`.
 
 This module reads them: `load_served_table` and `served_estimates`, which is pure and reads only
 the stored points; any latency target is answered from them (the table keeps every point needed,
@@ -186,13 +186,13 @@ _TEXT_COLUMNS = ("served_placement", "served_model", "served_reason")
 
 
 def _bracket(grid: Sequence[int], x: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lower index, upper index, weight of the upper) of each x on a sorted grid, linear in log x;
+    """(lower index, upper index, weight of the upper) of each x on a sorted grid, linear in x;
     outside the grid both indices are the nearer end (weight 0)."""
     g = np.asarray(grid, float)
     hi = np.clip(np.searchsorted(g, x, side="right"), 1, len(g) - 1) if len(g) > 1 else np.zeros(len(x), int)
     lo = hi - 1 if len(g) > 1 else hi
     with np.errstate(divide="ignore", invalid="ignore"):
-        w = (np.log(x) - np.log(g[lo])) / (np.log(g[hi]) - np.log(g[lo])) if len(g) > 1 else np.zeros(len(x))
+        w = (x - g[lo]) / (g[hi] - g[lo]) if len(g) > 1 else np.zeros(len(x))
     below, above = x <= g[0], x >= g[-1]
     lo, hi = np.where(below, 0, np.where(above, len(g) - 1, lo)), np.where(below, 0, np.where(above, len(g) - 1, hi))
     return lo, hi, np.where(below | above, 0.0, np.nan_to_num(w))
@@ -246,15 +246,18 @@ class _ModelPoints:
         """(GPU-s, GPUs of one replica, placement, extrapolated, reason, running batch) per request (p, o).
 
         At each of the (up to four) stored shapes around (p, o) (the nearer end outside the grid),
-        the throughput-optimal feasible point for this request's own (p, o) is the one with the
-        least p·(s per prompt token) + o·(s per output token); the costs are then interpolated
-        bilinearly in (log p, log o). GPUs and placement are those of the point at the shape
+        the throughput-optimal feasible point prices that shape's own request (the least
+        P·(s per prompt token) + O·(s per output token)); the corner costs are then interpolated
+        bilinearly in (p, o), since a request's GPU time is about affine in each. Beyond the grid the
+        nearer end's point prices the request's own p or o. GPUs and placement are those of the point at the shape
         carrying the most weight, and so is the running batch (it sets the power drawn). A tighter latency target removes points at each shape, so it
         never lowers the cost. Outside the grid the flag `extrapolated` is set."""
         n = len(p)
         pl, ph, wp = _bracket(self.prompts, p)
         ol, oh, wo = _bracket(self.outputs, o)
         corners = [(pl, ol, (1 - wp) * (1 - wo)), (ph, ol, wp * (1 - wo)), (pl, oh, (1 - wp) * wo), (ph, oh, wp * wo)]
+        inside_p = (p >= self.prompts[0]) & (p <= self.prompts[-1])
+        inside_o = (o >= self.outputs[0]) & (o <= self.outputs[-1])
         value, weight_seen = np.zeros(n), np.full(n, -1.0)
         gpus, placement, reasons = np.zeros(n, int), [""] * n, [""] * n
         batches = np.full(n, np.nan)
@@ -281,7 +284,12 @@ class _ModelPoints:
                     fail(rows, lambda i: (f"no served configuration of {self.model} on {self.table.name} meets {self.sla} at p = {shape[0]}, "
                                           f"o = {shape[1]} (TTFT or TPOT too long at every batch size and placement tried)"))
                     continue
-                cost = p[rows, None] * s_p[None, :] + o[rows, None] * s_o[None, :]
+                # inside the grid a corner prices its own shape, so the cost is interpolated between the
+                # stored shapes' costs (exact where cost is bilinear in p and o); outside, the nearer end's
+                # rates price the request's own p or o
+                p_at = np.where(inside_p[rows], shape[0], p[rows])
+                o_at = np.where(inside_o[rows], shape[1], o[rows])
+                cost = p_at[:, None] * s_p[None, :] + o_at[:, None] * s_o[None, :]
                 j = np.argmin(cost, axis=1)
                 value[rows] += w[rows] * cost[np.arange(len(rows)), j]
                 heavier = w[rows] > weight_seen[rows]
