@@ -234,6 +234,11 @@ def main() -> None:
         print(summarize(subset, by).to_string(formatters=FORMAT))
         print()
     sixteen = fitted[fitted["precision"] == "16-bit"]
+    throughput_only = sixteen[~(sixteen["tpot_s"] > 0)]
+    if len(throughput_only):
+        print("== 16-bit rows that measured throughput only (no TPOT), by running batch and prompt tokens")
+        print(summarize(throughput_only, ["batch_band", "p"]).to_string(formatters=FORMAT))
+        print()
     print(summarize(sixteen.assign(all="all 16-bit"), ["all"]).to_string(formatters=FORMAT))
     per_source = summarize(sixteen, ["source_id"])
     print(f"each 16-bit source once (the largest, {per_source['rows'].idxmax()}, has {int(per_source['rows'].max())} of {len(sixteen)} rows): "
