@@ -7,6 +7,8 @@ from helm_efficiency.sources import correction as C
 from helm_efficiency.sources.anchor import load_simulated_anchors
 import measured_accuracy as M
 
+import os
+DETAIL = bool(os.environ.get("DETAIL"))
 ROWS = C.fit_rows(load_simulated_anchors())
 
 def judge(name):
@@ -25,6 +27,8 @@ def judge(name):
     ps = f.assign(e=e.abs()).groupby("source_id")["e"].median().median()
     out.append(f"| per-source median {ps:.1%}")
     print(" ".join(out), flush=True)
+    if DETAIL:
+        print(f.assign(e=e).groupby(["stack", "tpb", "quantity"])["e"].agg(["size", "median", lambda x: np.median(np.abs(x))]).to_string())
     return f
 
 if __name__ == "__main__":
