@@ -10,22 +10,22 @@ framework, TP and precision (sources/anchor.py):
 - `comm_g`: per-layer all-reduce latency at batch 1, growing with the TP − 1 steps of a ring
   all-reduce, for the row's interconnect g (its per-GPU NVLink bandwidth, hardware.json). Where
   the rows have TP > 1, every candidate correction has it (the all-reduce is there whether or
-  not a held-out score could do without it; "none", no correction, stays a candidate). The per-interconnect values are shrunk toward the
-  framework's shared value by an empirical-Bayes weight τ_c² / (τ_c² + se_g²): se_g is the
-  interconnect's own term's standard error (clustered by source) and τ_c² the spread of the
-  per-interconnect terms beyond that noise (method of moments); a shared term alone is the
-  other candidate, and leave-one-source-out picks;
+  not a held-out score could do without it; "none", no correction, stays a candidate). The
+  per-interconnect values are shrunk toward the framework's shared value by an empirical-Bayes
+  weight τ_c² / (τ_c² + se_g²): se_g is the interconnect's own term's standard error (WLS,
+  clustered by source) and τ_c² the spread of the per-interconnect terms beyond that noise
+  (method of moments); one shared term is the other candidate, and leave-one-source-out picks;
 - `legacy`: the version term. Rows of releases older than the framework's current era
   (sources/measured.CURRENT_ERA) carry it; a table stands for the simulator's own (current)
   release, so it is priced with legacy = 0. It is a candidate only with VERSION_TERM on (see there).
 
-Fitted as a weighted median regression (statsmodels QuantReg, q = 0.5, least absolute deviations)
-on the relative error measured / sim − 1, each source weighted equally: published rows carry
-heavy-tailed harness effects (a first token 2–6× the kernels' in a few rows), which least squares
-follows and a median does not (leave-one-source-out: 8.4% → 6.8% median |error|, NOTES in the
-b1fit branch). scale, step and the shared comm kept ≥ 0 (a negative one is dropped and the rest
-refitted). The form is chosen per framework and phase by leave-one-source-out median |error|,
-never in-sample.
+Fitted as a weighted median regression (statsmodels QuantReg, q = 0.5: least absolute
+deviations) on the relative error measured / sim − 1, each source weighted equally. Published
+rows carry heavy-tailed harness effects (a first token 2–6× the kernels' in a few rows), which
+least squares follows and a median does not (leave-one-source-out, with the all-reduce and
+shrinkage rules above: 8.4% → 6.6% median |error|, docs/corrections.md). scale, step and the
+shared comm are kept ≥ 0 (a negative one is dropped and the rest refitted). The form is chosen
+per framework and phase by leave-one-source-out median |error|, never in-sample.
 
 The 90% interval is predictive for a *new* source: the held-out log-ratios log(measured /
 corrected) are split by statsmodels `MixedLM` (a random intercept per source) into the spread
@@ -158,12 +158,12 @@ def _params(y: np.ndarray, x: np.ndarray, weights: np.ndarray) -> np.ndarray:
         warnings.simplefilter("ignore")
         if ESTIMATOR == "lad":
             try:
-                return cast(np.ndarray, np.asarray(sm.QuantReg(y * weights, x * weights[:, None]).fit(q=0.5, max_iter=5000).params))
+                return np.asarray(sm.QuantReg(y * weights, x * weights[:, None]).fit(q=0.5, max_iter=5000).params)
             except (ValueError, np.linalg.LinAlgError):
                 pass  # a design QuantReg cannot solve: least squares instead
         elif ESTIMATOR != "wls":
             raise ValueError(f"ESTIMATOR is {ESTIMATOR!r}; 'lad' or 'wls'")
-        return cast(np.ndarray, np.asarray(sm.WLS(y, x, weights=weights).fit().params))
+        return np.asarray(sm.WLS(y, x, weights=weights).fit().params)
 
 
 def _regress(rows: pd.DataFrame, terms: List[str], free: Sequence[str] = ("legacy",)) -> Dict[str, float]:
