@@ -9,7 +9,7 @@ import pytest
 
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.sources.anchor import load_correction
-from helm_efficiency.sources.correction import fit_phase, interval_from, variance_components
+from helm_efficiency.sources.correction import comm_steps, fit_phase, interval_from, variance_components
 from helm_efficiency.sources.measured import COLUMNS, anchor_rows, load_measured, read_file
 from helm_efficiency.builders.anchored import anchor_table_file
 from helm_efficiency.util.data_paths import DATA_DIR
@@ -140,7 +140,7 @@ def test_the_per_interconnect_communication_term_is_shrunk_toward_the_shared_one
         for source in ("x", "y"):
             tp = rng.choice([1, 2, 4, 8], 30)
             sim = rng.uniform(0.005, 0.02, 30)
-            value = sim + comm * 80 * (tp - 1)
+            value = sim + comm * 80 * comm_steps(tp)
             frames.append(pd.DataFrame({"value": value, "sim": sim, "num_layers": 80, "tp": tp, "gpu": gpu, "source_id": f"{source}-{gpu}"}))
     rows = pd.concat(frames, ignore_index=True)
     shared = fit_phase(rows, "step+comm").comm("a100")
@@ -159,7 +159,7 @@ def _link_rows(comms, noise, seed, sources=("x", "y", "z")):
         for source in sources:
             tp = rng.choice([1, 2, 4, 8], 30)
             sim = rng.uniform(0.005, 0.02, 30)
-            value = (sim + 0.001 + comm * 80 * (tp - 1)) * (1 + rng.normal(0, noise, 30))
+            value = (sim + 0.001 + comm * 80 * comm_steps(tp)) * (1 + rng.normal(0, noise, 30))
             frames.append(pd.DataFrame({"value": value, "sim": sim, "num_layers": 80, "tp": tp, "gpu": gpu, "source_id": f"{source}-{gpu}"}))
     return pd.concat(frames, ignore_index=True)
 

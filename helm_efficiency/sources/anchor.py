@@ -25,7 +25,7 @@ from helm_efficiency.stacks import REFERENCE_STACKS, ReferenceStack
 from helm_efficiency.util import data_paths
 
 CORRECTION_VERSION = 3
-FORMULA = ("measured = simulated * (1 + scale + legacy * [older release]) + step + comm[interconnect] * layers * (TP - 1); "
+FORMULA = ("measured = simulated * (1 + scale + legacy * [older release]) + step + comm[interconnect] * layers * log2(TP); "
            "tables use legacy = 0")
 ANCHOR_CACHE = data_paths.ANCHOR_CACHE
 CORRECTION_PATH = data_paths.ANCHOR_CORRECTION_PATH

@@ -3,12 +3,12 @@
 For a measured row (first token, or decode per output token) simulated at its own model, GPU,
 framework, TP and precision (sources/anchor.py):
 
-    measured = sim · (1 + scale + legacy · [older release]) + step + comm_g · layers · (TP − 1)
+    measured = sim · (1 + scale + legacy · [older release]) + step + comm_g · layers · log2(TP)
 
 - `scale`: a framework-wide factor (kernels and launches the simulator misses);
 - `step`: a per-step framework overhead (seconds: scheduling, sampling, detokenization);
-- `comm_g`: per-layer all-reduce latency at batch 1, growing with the TP − 1 steps of a ring
-  all-reduce, for the row's interconnect g (its per-GPU NVLink bandwidth, hardware.json). Where
+- `comm_g`: per-layer all-reduce latency at batch 1, growing with the log2(TP) dependent steps
+  of a latency-bound all-reduce (`comm_steps`), for the row's interconnect g (its per-GPU NVLink bandwidth, hardware.json). Where
   the rows have TP > 1, every candidate correction has it (the all-reduce is there whether or
   not a held-out score could do without it; "none", no correction, stays a candidate). The
   per-interconnect values are shrunk toward the framework's shared value by an empirical-Bayes
@@ -83,8 +83,15 @@ def flags(values: ArrayLike) -> np.ndarray:
 
 
 def comm_steps(tp: ArrayLike) -> np.ndarray:
-    """Steps of a ring all-reduce over `tp` GPUs (TP − 1; zero without tensor parallelism)."""
-    return cast(np.ndarray, np.maximum(np.asarray(tp, float), 1.0) - 1.0)
+    """Dependent steps of one all-reduce over `tp` GPUs: log2(TP) (zero without tensor parallelism).
+
+    A decode step's all-reduces carry a few kB per GPU, so they are latency-bound, and the
+    kernels the frameworks use for such messages (one-shot and two-shot all-reduce, NCCL's tree)
+    take a number of dependent steps that grows like log2(TP), not the TP − 1 of a bandwidth-bound
+    ring. Leave-one-source-out (bench/measured_accuracy.py): 6.6% -> 6.3% median |error|, and
+    h100-vllm's TP 1 bias +10.3% -> +5.1% (CHANGELOG 2026-12-07, third session). The served
+    correction, whose messages are batch × hidden, keeps the ring (served_correction.ring_steps)."""
+    return cast(np.ndarray, np.log2(np.maximum(np.asarray(tp, float), 1.0)))
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,15 @@ POWER_SOURCE_SPREAD = 0.10  # extra relative half-width for a new source's power
 POWER_TRANSFER_SPREAD = 0.15  # extra relative half-width where a GPU's curve is scaled from another's board limit
 
 
+def ring_steps(tp: ArrayLike) -> np.ndarray:
+    """Steps of a ring all-reduce over `tp` GPUs (TP − 1). At a running batch each all-reduce
+    carries batch × hidden values, enough to be bandwidth-bound, where a ring's TP − 1 steps
+    apply (at batch 1 the messages are latency-bound: sources/correction.comm_steps). With log2(TP)
+    here instead, the served correction's nested leave-one-source-out error went from 8.0% to
+    12.2% (CHANGELOG 2026-12-07, third session)."""
+    return cast(np.ndarray, np.maximum(np.asarray(tp, float), 1.0) - 1.0)
+
+
 def _design(rows: pd.DataFrame, form: str) -> np.ndarray:
     """Columns of a log-ratio form: an intercept (pooled or per framework), log2(batch), legacy."""
     batch = np.log2(np.maximum(rows["batch"].to_numpy(float), 1.0))
@@ -83,7 +92,7 @@ def _physical_design(rows: pd.DataFrame, form: str, sim: np.ndarray) -> Tuple[np
         columns.append(flags(rows["fp8"]))
         names.append("fp8")
     if "+comm" in form:  # all-reduce per decode step: layers × ring steps (TP − 1), seconds each
-        columns.append(rows["num_layers"].to_numpy(float) * (rows["tp"].to_numpy(float) - 1) / sim)
+        columns.append(rows["num_layers"].to_numpy(float) * ring_steps(rows["tp"]) / sim)
         names.append("comm")
     return np.column_stack(columns), names
 
@@ -137,7 +146,7 @@ def predict_ratio(fit: Dict[str, Any], backend: ArrayLike, batch: ArrayLike, sim
         scale = np.array([c.get(f"scale@{g}", 0.0) for g in group])
         step = np.array([c.get(f"step@{g}", 0.0) for g in group])
         per_request = np.array([c.get(f"per_request@{g}", 0.0) for g in group])
-        comm = c.get("comm", 0.0) * np.asarray(layers, float) * (np.asarray(tp, float) - 1)
+        comm = c.get("comm", 0.0) * np.asarray(layers, float) * ring_steps(tp)
         old = c.get("legacy", 0.0) * flags(legacy)
         return cast(np.ndarray, np.maximum(1.0 + scale + old + (step + per_request * batch + comm) / sim, 1e-3))
     frame = pd.DataFrame({"backend": backend, "batch": batch, "legacy": legacy, "fp8": False})
