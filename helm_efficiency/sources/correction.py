@@ -139,7 +139,7 @@ class PhaseCorrection:
         return self.apply(rows["sim"], rows["num_layers"], rows["tp"], rows["gpu"].tolist(), rows["legacy"] if "legacy" in rows else None)
 
 
-def _source_weights(sources: pd.Series) -> np.ndarray:
+def source_weights(sources: pd.Series) -> np.ndarray:
     """1 / (rows of the same source): each source counts as much in total, however many rows it has."""
     return cast(np.ndarray, (1.0 / sources.map(sources.value_counts())).to_numpy(float))
 
@@ -177,7 +177,7 @@ def _regress(rows: pd.DataFrame, terms: List[str], free: Sequence[str] = ("legac
     """The ESTIMATOR's fit of measured/sim − 1 on `terms`, each source weighted equally; a negative
     term not in `free` is dropped and the rest refitted (real serving only adds to the kernels)."""
     y = (rows["value"] / rows["sim"] - 1).to_numpy(float)
-    weights = _source_weights(rows["source_id"])
+    weights = source_weights(rows["source_id"])
     terms = list(terms)
     while terms:
         params = _params(y, _features(rows, terms), weights)
@@ -216,7 +216,7 @@ def _link_spread(rows: pd.DataFrame, split: List[str], links: List[str]) -> Tupl
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            fit = sm.WLS(y, _features(rows, split), weights=_source_weights(rows["source_id"])).fit(
+            fit = sm.WLS(y, _features(rows, split), weights=source_weights(rows["source_id"])).fit(
                 cov_type="cluster", cov_kwds={"groups": groups})
         except (ZeroDivisionError, ValueError, np.linalg.LinAlgError):  # as many terms as rows: no noise estimate
             return 0.0, {g: 0.0 for g in links}

@@ -43,7 +43,7 @@ from numpy.typing import ArrayLike
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.sources.correction import flags
+from helm_efficiency.sources.correction import flags, source_weights
 from helm_efficiency.util import data_paths
 
 CORRECTION_PATH = data_paths.SERVED_CORRECTION_PATH
@@ -97,10 +97,6 @@ def _physical_design(rows: pd.DataFrame, form: str, sim: np.ndarray) -> Tuple[np
     return np.column_stack(columns), names
 
 
-def _weights(rows: pd.DataFrame) -> np.ndarray:
-    return cast(np.ndarray, (1.0 / rows["source_id"].map(rows["source_id"].value_counts())).to_numpy(float))
-
-
 def _wls(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
     import statsmodels.api as sm
 
@@ -119,7 +115,7 @@ def fit_quantity(rows: pd.DataFrame, quantity: str, form: str) -> Dict[str, Any]
         y = (rows[measured] / rows[sim] - 1).to_numpy(float)
         keep = [i for i in range(x.shape[1]) if x[:, i].any()]
         while True:  # a per-step overhead is a cost: a negative one is dropped and the rest refitted
-            params = _wls(x[:, keep], y, _weights(rows))
+            params = _wls(x[:, keep], y, source_weights(rows["source_id"]))
             negative = [k for k, v in zip(keep, params) if v < 0 and not names[k].startswith(("scale", "legacy", "fp8"))]
             if not negative:
                 break
@@ -127,7 +123,7 @@ def fit_quantity(rows: pd.DataFrame, quantity: str, form: str) -> Dict[str, Any]
         coefficients = {names[k]: float(v) for k, v in zip(keep, params)}
         return {"form": form, "coefficients": coefficients}
     y = np.log(rows[measured] / rows[sim]).to_numpy(float)
-    return {"form": form, "params": [float(v) for v in _wls(_design(rows, form), y, _weights(rows))]}
+    return {"form": form, "params": [float(v) for v in _wls(_design(rows, form), y, source_weights(rows["source_id"]))]}
 
 
 def predict_ratio(fit: Dict[str, Any], backend: ArrayLike, batch: ArrayLike, sim: ArrayLike, *, tp: ArrayLike = 1.0,
