@@ -12,8 +12,10 @@ components come from the other sources only. error = predicted / measured − 1.
 
 Prints raw vs corrected median |error|, signed median and 90% coverage per stack, running-batch
 band (≤ 16, 17–64, > 64), output-length band (< 1k, 1k–4k, > 4k), TP 1 vs TP > 1 and precision;
-energy per output token where power was measured; and the shipped tables at the default latency
-target against each measured sweep's best SLA-meeting concurrency.
+energy per output token where power was measured; FP8 rows as bounds; the shipped tables priced
+at each measured row's own latency (and at each throughput-only row's time per output token);
+and the shipped tables at the default latency target against each measured sweep's cheapest
+point that meets it.
 """
 
 import argparse
@@ -214,6 +216,51 @@ def table_view_from_throughput(rows: pd.DataFrame) -> None:
     print(bands.to_string(formatters={"median": "{:+.1%}".format, "median_abs": "{:.1%}".format, "coverage": "{:.0%}".format}))
 
 
+def sweep_best_view(rows: pd.DataFrame) -> None:
+    """The shipped tables at the default latency target against each measured 16-bit sweep's
+    cheapest operating point that meets it (TPOT and TTFT as published): what a deployment that
+    ran that sweep would have chosen. A sweep whose cheapest feasible point is its largest
+    concurrency might have gone cheaper still (`at_sweep_end`)."""
+    from helm_efficiency.tables.served import DEFAULT_SLA, has_served_table, served_estimates
+
+    measured = rows[rows["dtype16"].astype(bool) & (rows["tpot_s"] > 0) & (rows["ttft_s"] > 0)]
+    out = []
+    keys = ["source_id", "hf_id", "gpu", "backend", "tp", "p", "o"]
+    for (source, hf_id, gpu, backend, tp, p, o), sweep in measured.groupby(keys):
+        stack, key = f"{gpu}-{backend}", _registry_key(hf_id)
+        ok = sweep[(sweep["tpot_s"] * 1e3 <= DEFAULT_SLA.tpot_ms) & (sweep["ttft_s"] <= DEFAULT_SLA.ttft_s)]
+        if not has_served_table(stack) or key is None or ok.empty:
+            continue
+        best = ok.loc[ok["gpu_s_per_token"].idxmin()]
+        est = served_estimates([key], [p], [o], stack=stack).iloc[0]
+        if not np.isfinite(est["served_gpu_s"]):
+            continue
+        measured_gpu_s = best["gpu_s_per_token"] * o
+        out.append({"stack": stack, "source": source, "err": est["served_gpu_s"] / measured_gpu_s - 1,
+                    "covered": est["served_gpu_s_lo"] <= measured_gpu_s <= est["served_gpu_s_hi"],
+                    "at_sweep_end": best["batch"] >= sweep["batch"].max(), "older_release": bool(best["legacy"] == True)})  # noqa: E712
+    if not out:
+        print("sweep-best view: no 16-bit sweep on a shipped stack meets the default target")
+        return
+    frame = pd.DataFrame(out)
+
+    def line(f: pd.DataFrame) -> str:
+        return (f"{len(f)} sweeps, median |error| {np.median(np.abs(f['err'])):.1%}, signed {np.median(f['err']):+.1%}, "
+                f"coverage {f['covered'].mean():.0%}")
+
+    inside = frame[~frame["at_sweep_end"]]
+    print(f"shipped tables at the default target ({DEFAULT_SLA}) vs each 16-bit sweep's cheapest point meeting it, where that "
+          f"point lies inside the sweep (a larger concurrency missed the target): {line(inside) if len(inside) else 'none'}")
+    print(f"  not judged: {int(frame['at_sweep_end'].sum())} sweeps whose cheapest feasible point is their largest concurrency "
+          f"(they stopped before the target bound; the table there: {line(frame[frame['at_sweep_end']])})")
+    for label, part in (("current releases", inside[~inside["older_release"]]), ("older releases", inside[inside["older_release"]])):
+        if len(part):
+            print(f"  {label}: {line(part)}")
+    print(inside.groupby("stack").agg(sweeps=("err", "size"), median=("err", "median"), median_abs=("err", lambda e: np.median(np.abs(e))),
+                                     coverage=("covered", "mean")).to_string(
+        formatters={"median": "{:+.1%}".format, "median_abs": "{:.1%}".format, "coverage": "{:.0%}".format}))
+
+
 def main() -> None:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     warnings.simplefilter("ignore")
@@ -263,6 +310,8 @@ def main() -> None:
     table_view(fitted)
     print()
     table_view_from_throughput(fitted)
+    print()
+    sweep_best_view(fitted)
 
 
 if __name__ == "__main__":
