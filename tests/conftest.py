@@ -1,8 +1,17 @@
 import os
 import subprocess
+import sys
 
-import pandas as pd
-import pytest
+from helm_efficiency.util.reproducible import float_env
+
+# Before NumPy loads (pandas below imports it): the code paths that make fits, rebuilds and
+# rescores byte-identical across x86-64 CPUs (util/reproducible.py). Subprocesses inherit them.
+# (A Dask worker that unpickles a test module imports this file with NumPy loaded; it has them.)
+if "numpy" not in sys.modules:
+    os.environ.update(float_env())
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 
 # A slice of the public data from github.com/stanford-crfm/helm-efficiency, shipped with the
 # tests (see tests/data/README.md) so that no test depends on anything outside this repository.

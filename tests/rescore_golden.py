@@ -129,4 +129,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    from helm_efficiency.util.reproducible import rerun_with_float_env
+
+    rerun_with_float_env()  # the same bytes on any x86-64 CPU
     sys.exit(main())

@@ -43,4 +43,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
 
 if __name__ == "__main__":
+    from helm_efficiency.util.reproducible import rerun_with_float_env
+
+    rerun_with_float_env()  # the same bytes on any x86-64 CPU
     main()

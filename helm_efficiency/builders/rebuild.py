@@ -6,7 +6,8 @@
 
 Run from the repository's root (the Megatron step reads tests/data/reference_profiles) with the
 `build` extra installed (the simulator). Each step is its own module's command, run as a
-subprocess, so this file holds only the order. The simulated steps take hours on 2 cores; each
+subprocess (with `util/reproducible.py`'s floating-point settings, so that the bytes do not
+depend on the CPU's vector extensions), so this file holds only the order. The simulated steps take hours on 2 cores; each
 caches by shape, so a rerun simulates only what changed. Not rebuilt: `cpu.json`, which is timed
 on a machine (`python -m helm_efficiency.builders.cpu`), so its bytes are that machine's.
 """
@@ -20,6 +21,7 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from helm_efficiency.util.data_paths import PACKAGE_DIR as PACKAGE, SHIPPED_DATA  # every shipped file a step writes
+from helm_efficiency.util.reproducible import environment
 
 
 def steps(jobs: int) -> List[Tuple[str, List[str], str]]:
@@ -75,7 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             continue
         print(f"== {name}: python -m {' '.join(command)}", flush=True)
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", *command])
+        done = subprocess.run([sys.executable, "-m", *command], env=environment())  # the same bytes on any x86-64 CPU
         if done.returncode != 0:
             sys.exit(f"step {name} failed with exit status {done.returncode}; later steps not run")
         print(f"== {name}: done in {time.perf_counter() - started:.0f} s", flush=True)
