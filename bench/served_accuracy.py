@@ -231,7 +231,7 @@ def sweep_best_view(rows: pd.DataFrame) -> None:
         ok = sweep[(sweep["tpot_s"] * 1e3 <= DEFAULT_SLA.tpot_ms) & (sweep["ttft_s"] <= DEFAULT_SLA.ttft_s)]
         if not has_served_table(stack) or key is None or ok.empty:
             continue
-        best = ok.loc[ok["gpu_s_per_token"].idxmin()]
+        best = ok.iloc[int(np.argmin(ok["gpu_s_per_token"].to_numpy()))]
         est = served_estimates([key], [p], [o], stack=stack).iloc[0]
         if not np.isfinite(est["served_gpu_s"]):
             continue
@@ -250,9 +250,9 @@ def sweep_best_view(rows: pd.DataFrame) -> None:
 
     inside = frame[~frame["at_sweep_end"]]
     print(f"shipped tables at the default target ({DEFAULT_SLA}) vs each 16-bit sweep's cheapest point meeting it, where that "
-          f"point lies inside the sweep (a larger concurrency missed the target): {line(inside) if len(inside) else 'none'}")
+          f"point is not the sweep's largest concurrency: {line(inside) if len(inside) else 'none'}")
     print(f"  not judged: {int(frame['at_sweep_end'].sum())} sweeps whose cheapest feasible point is their largest concurrency "
-          f"(they stopped before the target bound; the table there: {line(frame[frame['at_sweep_end']])})")
+          f"(they may have stopped before the target bound; the table there: {line(frame[frame['at_sweep_end']])})")
     for label, part in (("current releases", inside[~inside["older_release"]]), ("older releases", inside[inside["older_release"]])):
         if len(part):
             print(f"  {label}: {line(part)}")

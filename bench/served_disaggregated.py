@@ -13,8 +13,12 @@ GPUs within a node):
 each side the cheapest that meets its own latency: a prefill worker at batch 1–8 (its TTFT is
 that batch's latency) and a decode worker at batch 1–512 whose KV cache (p + o tokens per
 request) fits, both through the served correction at their batch (`correct_points`), as the
-tables' points are. The assumptions favour disaggregation: prefill and decode workers in any
+tables' points are. Some assumptions favour disaggregation: prefill and decode workers in any
 ratio (no rounding to whole workers), KV-cache transfer free, no queue before a prefill batch.
+One has an unknown sign: the correction's TTFT and TPOT ratios were fitted on aggregated rows,
+where prefill interferes with decode. The prefill and decode points are built as the tables'
+stored points (`STORED_FIELDS`), with the other side's latency and rate set to a placeholder
+(1.0) that `correct_points` corrects and nothing reads.
 The aggregated price is the shipped table's at the same stored shape (`served_estimates`).
 
 Prints, per stack and target, the median and range of disaggregated / aggregated GPU-s per
@@ -82,8 +86,7 @@ def main() -> None:
     from helm_efficiency.sources.aiconfigurator import STACKS as REFERENCES
     from helm_efficiency.sources.served import ServedSimulator, placements
     from helm_efficiency.sources.served_correction import correct_points
-    from helm_efficiency.tables.served import Sla, num_layers, served_estimates
-    from helm_efficiency.tables.sla import DEFAULT_SLA
+    from helm_efficiency.tables.served import DEFAULT_SLA, Sla, num_layers, served_estimates
 
     targets = {"default (tpot 50 ms, ttft 2 s)": DEFAULT_SLA, "tight (tpot 20 ms, ttft 0.5 s)": Sla(tpot_ms=20.0, ttft_s=0.5)}
     registry = load_registry()

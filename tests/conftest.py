@@ -1,14 +1,18 @@
 import os
 import subprocess
 import sys
+import warnings
 
-from helm_efficiency.util.reproducible import float_env
+from helm_efficiency.util.reproducible import float_env, missing_float_env
 
 # Before NumPy loads (pandas below imports it): the code paths that make fits, rebuilds and
 # rescores byte-identical across x86-64 CPUs (util/reproducible.py). Subprocesses inherit them.
 # (A Dask worker that unpickles a test module imports this file with NumPy loaded; it has them.)
 if "numpy" not in sys.modules:
     os.environ.update(float_env())
+elif missing_float_env():
+    warnings.warn(f"NumPy was imported before tests/conftest.py could set {sorted(missing_float_env())}: the byte-identity "
+                  "tests may fail on a CPU unlike the one that wrote the shipped data (see helm_efficiency/util/reproducible.py)")
 
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402

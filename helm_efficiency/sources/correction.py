@@ -63,7 +63,7 @@ MIN_SOURCES = 2  # a framework's phase with fewer sources borrows the phase's po
 MIN_INTERVAL_SOURCES = 4  # fewer sources: the interval's variance components come from the phase pooled over frameworks
 # Rows on an interconnect that fewer sources measured are reported (bench), not fitted: one source
 # cannot tell that interconnect's communication apart from its own offset, and such a row's
-# communication term (layers × ring steps) carries high leverage over the shared term.
+# communication term (layers × log2(TP) steps) carries high leverage over the shared term.
 MIN_LINK_SOURCES = 2
 
 
