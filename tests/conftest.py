@@ -6,7 +6,7 @@ import warnings
 from helm_efficiency.util.reproducible import float_env, missing_float_env
 
 # Before NumPy loads (pandas below imports it): the code paths that make fits, rebuilds and
-# rescores byte-identical across x86-64 CPUs (util/reproducible.py). Subprocesses inherit them.
+# rescores byte-identical across x86-64 CPUs with AVX2 (util/reproducible.py). Subprocesses inherit them.
 # (A Dask worker that unpickles a test module imports this file with NumPy loaded; it has them.)
 if "numpy" not in sys.modules:
     os.environ.update(float_env())

@@ -77,7 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             continue
         print(f"== {name}: python -m {' '.join(command)}", flush=True)
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", *command], env=environment())  # the same bytes on any x86-64 CPU
+        done = subprocess.run([sys.executable, "-m", *command], env=environment())  # the same bytes on x86-64 CPUs with AVX2 (util/reproducible.py)
         if done.returncode != 0:
             sys.exit(f"step {name} failed with exit status {done.returncode}; later steps not run")
         print(f"== {name}: done in {time.perf_counter() - started:.0f} s", flush=True)

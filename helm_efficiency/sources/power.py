@@ -85,5 +85,5 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 if __name__ == "__main__":
     from helm_efficiency.util.reproducible import rerun_with_float_env
 
-    rerun_with_float_env()  # the same bytes on any x86-64 CPU
+    rerun_with_float_env()  # the same bytes on x86-64 CPUs with AVX2 (util/reproducible.py)
     main()
