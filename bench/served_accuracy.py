@@ -13,12 +13,13 @@ components come from the other sources only. error = predicted / measured − 1.
 Prints raw vs corrected median |error|, signed median and 90% coverage per stack, running-batch
 band (≤ 16, 17–64, > 64), output-length band (< 1k, 1k–4k, > 4k), TP 1 vs TP > 1 and precision;
 energy per output token where power was measured; FP8 rows as bounds; the shipped tables priced
-at each measured row's own latency (and at each throughput-only row's time per output token);
+at each measured row's own latency, and like for like at its own running batch (`Sla.max_batch`) (and at each throughput-only row's time per output token);
 and the shipped tables at the default latency target against each measured sweep's cheapest
 point that meets it.
 """
 
 import argparse
+import dataclasses
 import sys
 import os
 import warnings
@@ -152,13 +153,18 @@ def table_view(rows: pd.DataFrame) -> None:
         for r in g.itertuples():
             sla = Sla(tpot_ms=r.tpot_s * 1e3, ttft_s=max(r.ttft_s, 0.05))
             est = served_estimates([key], [r.p], [r.o], stack=stack, sla=sla).iloc[0]
+            # like for like: at most the row's own running batch, TPOT <= measured, TTFT not limited (a sweep's TTFT holds queueing)
+            capped = served_estimates([key], [r.p], [r.o], stack=stack,
+                                      sla=Sla(tpot_ms=r.tpot_s * 1e3, ttft_s=600.0, max_batch=max(1, int(r.batch)))).iloc[0]
             own = own_placement_gpu_s(stack, key, int(r.tp), sla, r.p, r.o)
             if np.isfinite(est["served_gpu_s"]):
                 out.append({"stack": stack, "model": key, "batch": r.batch, "err": est["served_gpu_s"] / r.o / r.gpu_s_per_token - 1,
                             "covered": est["served_gpu_s_lo"] <= r.gpu_s_per_token * r.o <= est["served_gpu_s_hi"],
                             "same_tp": est["served_placement"].split(" ")[0] == f"tp{int(r.tp)}",
                             "hi_factor": est["served_gpu_s_hi"] / est["served_gpu_s"],
-                            "own_err": own / r.o / r.gpu_s_per_token - 1, "older_release": bool(r.legacy == True)})  # noqa: E712
+                            "own_err": own / r.o / r.gpu_s_per_token - 1, "older_release": bool(r.legacy == True),  # noqa: E712
+                            "batch_err": capped["served_gpu_s"] / r.o / r.gpu_s_per_token - 1,
+                            "batch_covered": capped["served_gpu_s_lo"] <= r.gpu_s_per_token * r.o <= capped["served_gpu_s_hi"]})
     if not out:
         print("table view: no 16-bit row on a shipped stack")
         return
@@ -175,6 +181,13 @@ def table_view(rows: pd.DataFrame) -> None:
     print("same_placement: share of rows whose priced point has the measured row's own TP (else the table serves that "
           "latency on another placement, usually more GPUs at a larger batch); own_tp_median: the signed error with the "
           "table held to the row's own TP (own_tp_rows: rows where a stored point of that TP meets the latency)")
+    capped = frame[np.isfinite(frame["batch_err"])]
+    print(f"the same rows priced like for like, at most the row's own running batch (`--sla tpot=<measured>,ttft=600s,batch=<concurrency>`): "
+          f"{len(capped)} rows priced, median |error| {np.median(np.abs(capped['batch_err'])):.1%}, signed {np.median(capped['batch_err']):+.1%}, "
+          f"coverage {capped['batch_covered'].mean():.0%}")
+    print(capped.groupby(["stack", "batch_band"], observed=True).agg(
+        rows=("batch_err", "size"), median=("batch_err", "median"), median_abs=("batch_err", lambda e: np.median(np.abs(e))),
+        coverage=("batch_covered", "mean")).to_string(formatters={"median": "{:+.1%}".format, "median_abs": "{:.1%}".format, "coverage": "{:.0%}".format}))
     by_release = frame.groupby("older_release")["err"].agg(["size", "median", lambda e: np.median(np.abs(e))])
     print("by release (the tables stand for the current one): " + "; ".join(
         f"{'older' if older else 'current'} releases: {int(row.iloc[0])} rows, signed {row.iloc[1]:+.1%}, median |error| {row.iloc[2]:.1%}"

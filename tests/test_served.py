@@ -33,6 +33,9 @@ def test_parse_sla_valid():
     assert parse_sla("tpot=25ms") == Sla(tpot_ms=25.0, ttft_s=2.0)
     assert parse_sla("TTFT=1.5s") == Sla(tpot_ms=50.0, ttft_s=1.5)
     assert parse_sla(str(Sla(30, 1))) == Sla(30, 1)
+    assert parse_sla("tpot=50ms, batch=64") == Sla(tpot_ms=50.0, ttft_s=2.0, max_batch=64)
+    assert parse_sla(str(Sla(30, 1, max_batch=8))) == Sla(30, 1, max_batch=8)
+    assert str(Sla(30, 1)) == "tpot=30ms,ttft=1s"  # no batch cap unless one is given
 
 
 @pytest.mark.parametrize("text, field", [
@@ -49,6 +52,9 @@ def test_parse_sla_valid():
     ("tpot=50ms,,ttft=2s", "sla"),  # empty item
     ("tpot=50ms,tpot=60ms", "tpot"),  # given twice
     ("tpot=infms", "tpot"),
+    ("batch=0", "batch"),         # no requests
+    ("batch=2.5", "batch"),       # not whole
+    ("batch=64req", "batch"),     # no unit for a count
 ])
 def test_parse_sla_errors_name_the_field(text, field):
     with pytest.raises(EfficiencyInputError) as info:
@@ -64,6 +70,10 @@ def test_sla_dataclass_validates():
         Sla(ttft_s=float("nan"))
     with pytest.raises(Exception):
         DEFAULT_SLA.tpot_ms = 3  # frozen
+    for bad in (0, 2.0, True):
+        with pytest.raises(EfficiencyInputError) as info:
+            Sla(max_batch=bad)
+        assert info.value.field == "batch"
 
 
 # --------------------------------------------------------------------------- estimates
@@ -320,6 +330,32 @@ def test_tighter_latency_target_never_lowers_cost():
             bad = cost < previous * (1 - 1e-12)
             assert not bad.any(), [(names[i], pp[i], oo[i], previous[i], cost[i]) for i in np.flatnonzero(bad)[:5]]
         previous = cost
+
+
+def test_a_lower_batch_cap_never_lowers_cost_and_is_kept():
+    """Sla.max_batch: every served model, many shapes; a smaller cap removes points, so the cost
+    never falls, and the point chosen runs at most that many requests; no cap is the latency alone."""
+    from helm_efficiency.tables.served import _ModelPoints, _priced_by_shape
+
+    models = _served_models()
+    p, o = np.meshgrid(SHAPES_P, SHAPES_O)
+    p, o = p.ravel().astype(float), o.ravel().astype(float)
+    names = [m for m in models for _ in p]
+    pp, oo = np.tile(p, len(models)), np.tile(o, len(models))
+    loose = Sla(200, 30)
+    previous = served_estimates(names, pp, oo, stack=STACK, sla=loose)["served_gpu_s"].fillna(np.inf).to_numpy()
+    for cap in (512, 64, 16, 4, 1):
+        cost = served_estimates(names, pp, oo, stack=STACK, sla=Sla(200, 30, max_batch=cap))["served_gpu_s"].fillna(np.inf).to_numpy()
+        bad = cost < previous * (1 - 1e-12)
+        assert not bad.any(), [(names[i], pp[i], oo[i], previous[i], cost[i]) for i in np.flatnonzero(bad)[:5]]
+        previous = cost
+    for model in models[:5]:
+        batches = _priced_by_shape(_ModelPoints(_table(), model, Sla(200, 30, max_batch=4)), p, o)[5]
+        assert (batches[np.isfinite(batches)] <= 4).all()
+    # at batch 1 a request costs about what it costs alone: far more than the uncapped served cost
+    one = served_estimates(["meta/llama-3-8b"], [512], [256], stack=STACK, sla=Sla(200, 30, max_batch=1)).iloc[0]["served_gpu_s"]
+    free = served_estimates(["meta/llama-3-8b"], [512], [256], stack=STACK, sla=loose).iloc[0]["served_gpu_s"]
+    assert one > 10 * free
 
 
 @pytest.mark.slow

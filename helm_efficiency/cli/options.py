@@ -44,7 +44,7 @@ def add_table_option(p: argparse.ArgumentParser) -> None:
 def add_sla_option(p: argparse.ArgumentParser) -> None:
     from helm_efficiency.tables.sla import parse_sla
 
-    p.add_argument("--sla", type=_sla_type(parse_sla), help="latency target for the served numbers, e.g. tpot=50ms,ttft=2s (the default)")
+    p.add_argument("--sla", type=_sla_type(parse_sla), help="latency target for the served numbers, e.g. tpot=50ms,ttft=2s (the default); add batch=N to cap the requests in flight per replica")
 
 
 def _sla_type(parse: Callable[[str], "Sla"]) -> Callable[[str], "Sla"]:

@@ -267,13 +267,20 @@ def thin(points: Sequence[dict], tolerance: float) -> List[dict]:
     return sorted(kept, key=lambda q: (q["gpu_s_per_request"],) + _order(q))
 
 
-def best_point(points: Sequence[dict], ttft_s: float, tpot_ms: float) -> Optional[dict]:
-    """The throughput-optimal point (least GPU time per request) within the latency limits;
-    ties go to lower TTFT, then TPOT, then fewer GPUs. None when no point meets them."""
-    feasible = [q for q in points if q["ttft_ms"] <= ttft_s * 1000.0 and q["tpot_ms"] <= tpot_ms]
+def best_point(points: Sequence[dict], ttft_s: float, tpot_ms: float, max_batch: Optional[int] = None) -> Optional[dict]:
+    """The throughput-optimal point (least GPU time per request) within the latency limits (and
+    at most `max_batch` running requests when given); ties go to lower TTFT, then TPOT, then
+    fewer GPUs. None when no point meets them."""
+    feasible = [q for q in points if meets(q, ttft_s, tpot_ms, max_batch)]
     if not feasible:
         return None
     return min(feasible, key=lambda q: (q["gpu_s_per_request"],) + _order(q))
+
+
+def meets(point: dict, ttft_s: float, tpot_ms: float, max_batch: Optional[int] = None) -> bool:
+    """The point meets the latency limits (TTFT ≤ ttft_s, TPOT ≤ tpot_ms) and runs at most `max_batch` requests (when given)."""
+    return (point["ttft_ms"] <= ttft_s * 1000.0 and point["tpot_ms"] <= tpot_ms
+            and (max_batch is None or point["batch_size"] <= max_batch))
 
 
 def stored_row(point: dict) -> list:
@@ -281,8 +288,9 @@ def stored_row(point: dict) -> list:
     return [point[k] if isinstance(point[k], int) else float(f"{point[k]:.5g}") for k in STORED_FIELDS]
 
 
-def points_at_target(points: Sequence[dict], ttft_s: float, tpot_ms: float) -> List[dict]:
-    """Per placement (tp, pp, ep), points between its stored batch sizes, up to the latency target.
+def points_at_target(points: Sequence[dict], ttft_s: float, tpot_ms: float, max_batch: Optional[int] = None) -> List[dict]:
+    """Per placement (tp, pp, ep), points between its stored batch sizes, up to the latency target
+    (and up to `max_batch` running requests when it is given).
 
     The search stores a few batch sizes per placement (its Pareto front, thinned by `thin`, both
     before the served correction moved their step times), so a latency target between two of them would
@@ -316,6 +324,8 @@ def points_at_target(points: Sequence[dict], ttft_s: float, tpot_ms: float) -> L
             if not rise > 0 or (below and not at_zero > 0) or ttft > ttft_s * 1000.0:
                 continue
             batch = min(highest, math.floor(a["batch_size"] + (tpot_ms - a["tpot_ms"]) / rise))
+            if max_batch is not None:
+                batch = min(batch, max_batch)
             if batch < lowest:
                 continue
             tpot = a["tpot_ms"] + rise * (batch - a["batch_size"])

@@ -24,6 +24,7 @@ see `sources/served.py`). `helm_efficiency/builders/served.py` builds them:
     python -m helm_efficiency.builders.served --stack h100-trtllm -j 2
 """
 
+import dataclasses
 import gzip
 import json
 import math
@@ -100,7 +101,7 @@ class ServedTable:
         from helm_efficiency.sources.served import best_point
 
         sla = sla or DEFAULT_SLA
-        return best_point(self.points(model, num_prompt_tokens, num_output_tokens), sla.ttft_s, sla.tpot_ms)
+        return best_point(self.points(model, num_prompt_tokens, num_output_tokens), sla.ttft_s, sla.tpot_ms, sla.max_batch)
 
 
 @lru_cache(maxsize=None)
@@ -221,7 +222,7 @@ class _ModelPoints:
     def __init__(self, table: ServedTable, model: str, sla: Sla, corrected: Optional[Dict[Tuple[int, int], List[Dict[str, Any]]]] = None) -> None:
         """`corrected`: a dict shared by _ModelPoints of one model at other targets, filled with
         each shape's corrected points once."""
-        from helm_efficiency.sources.served import placement_label, points_at_target
+        from helm_efficiency.sources.served import meets, placement_label, points_at_target
 
         corrected = {} if corrected is None else corrected
         self.table, self.model, self.sla = table, model, sla
@@ -234,8 +235,8 @@ class _ModelPoints:
             if (p, o) not in corrected:
                 corrected[(p, o)] = table.points(model, p, o)
             points = corrected[(p, o)]
-            ok = [q for q in points if q["ttft_ms"] <= sla.ttft_s * 1000.0 and q["tpot_ms"] <= sla.tpot_ms]
-            ok += points_at_target(points, sla.ttft_s, sla.tpot_ms)  # between stored batches of a placement
+            ok = [q for q in points if meets(q, sla.ttft_s, sla.tpot_ms, sla.max_batch)]
+            ok += points_at_target(points, sla.ttft_s, sla.tpot_ms, sla.max_batch)  # between stored batches of a placement
             self.sides[(p, o)] = (np.array([1.0 / q["prefill_tok_s_per_gpu"] for q in ok]),
                                   np.array([1.0 / q["decode_tok_s_per_gpu"] for q in ok]),
                                   np.array([q["tp"] * q["pp"] for q in ok], int),
@@ -336,7 +337,7 @@ def _band_at_target(table: ServedTable, model: str, sla: Sla, p: np.ndarray, o: 
         return np.minimum(gpu_s * lo_f, gpu_s), np.maximum(gpu_s * hi_f, gpu_s)
 
     def cost_at(factor: float, rows: np.ndarray) -> np.ndarray:
-        shifted = Sla(tpot_ms=sla.tpot_ms / factor, ttft_s=sla.ttft_s)
+        shifted = dataclasses.replace(sla, tpot_ms=sla.tpot_ms / factor)
         return np.asarray(_priced_by_shape(_ModelPoints(table, model, shifted, corrected), p[rows], o[rows])[0], float)
 
     lo = cost_at(lo_f, np.arange(len(gpu_s)))
