@@ -124,6 +124,21 @@ def fp8_bound(simulated: pd.DataFrame) -> None:
     corrected = S.corrected_gpu(fitted, rows)
     print(f"FP8 rows as lower bounds: corrected bf16 GPU-s per output token >= the FP8 measurement in "
           f"{np.mean(corrected >= rows['gpu_s_per_token']):.0%} of {len(rows)} rows (raw simulator: {np.mean(rows['sim_gpu_s_per_token'] >= rows['gpu_s_per_token']):.0%})")
+    held = corrected >= rows["gpu_s_per_token"]
+    moe = rows["hf_id"].map(_is_moe)
+    for label, mask in (("dense models", ~moe), ("mixture-of-experts models (the correction has no MoE term)", moe)):
+        by = rows[mask].assign(held=held[mask]).groupby(["gpu", "backend"])["held"].agg(["size", "mean"])
+        print(f"  {label}: {held[mask].mean():.0%} of {int(mask.sum())} rows; "
+              + ", ".join(f"{g}-{b} {m:.0%} of {int(n)}" for (g, b), (n, m) in by.iterrows()))
+
+
+def _is_moe(hf_id: str) -> bool:
+    """The model routes tokens to experts (its config, as the anchor simulation read it)."""
+    from helm_efficiency.analytic.architecture import architecture_from_config
+    from helm_efficiency.sources.anchor import config_for
+
+    found = config_for(hf_id)
+    return bool(found and architecture_from_config(*found).get("num_experts"))
 
 
 def own_placement_gpu_s(stack: str, model: str, tp: int, sla, p: float, o: float) -> float:
