@@ -159,7 +159,9 @@ def table_view(rows: pd.DataFrame) -> None:
     TTFT ≤ measured TTFT), against the measured GPU-s per output token."""
     from helm_efficiency.tables.served import Sla, has_served_table, served_estimates
 
-    sixteen = rows[rows["dtype16"].astype(bool) & (rows["tpot_s"] > 0) & (rows["ttft_s"] > 0)]
+    sixteen = rows[rows["dtype16"].astype(bool) & (rows["tpot_s"] > 0) & (rows["ttft_s"] > 0)].copy()
+    # the shipped correction at each row's own placement and batch, for the current release (what the tables stand for)
+    sixteen["current"] = S.corrected_gpu(S.load_served_correction()["quantities"], sixteen.assign(legacy=False))
     out = []
     for (hf_id, gpu, backend), g in sixteen.groupby(["hf_id", "gpu", "backend"]):
         stack, key = f"{gpu}-{backend}", _registry_key(hf_id)
@@ -179,7 +181,8 @@ def table_view(rows: pd.DataFrame) -> None:
                             "hi_factor": est["served_gpu_s_hi"] / est["served_gpu_s"],
                             "own_err": own / r.o / r.gpu_s_per_token - 1, "older_release": bool(r.legacy == True),  # noqa: E712
                             "batch_err": capped["served_gpu_s"] / r.o / r.gpu_s_per_token - 1,
-                            "batch_covered": capped["served_gpu_s_lo"] <= r.gpu_s_per_token * r.o <= capped["served_gpu_s_hi"]})
+                            "batch_covered": capped["served_gpu_s_lo"] <= r.gpu_s_per_token * r.o <= capped["served_gpu_s_hi"],
+                            "table_over_current": capped["served_gpu_s"] / r.o / r.current, "current_over_measured": r.current / r.gpu_s_per_token})
     if not out:
         print("table view: no 16-bit row on a shipped stack")
         return
@@ -203,6 +206,11 @@ def table_view(rows: pd.DataFrame) -> None:
     print(capped.groupby(["stack", "batch_band"], observed=True).agg(
         rows=("batch_err", "size"), median=("batch_err", "median"), median_abs=("batch_err", lambda e: np.median(np.abs(e))),
         coverage=("batch_covered", "mean")).to_string(formatters={"median": "{:+.1%}".format, "median_abs": "{:.1%}".format, "coverage": "{:.0%}".format}))
+    ratio = capped["table_over_current"]
+    print(f"  where that error comes from: the shipped correction at each row's own placement and batch, for the current release, "
+          f"over measured: median x{capped['current_over_measured'].median():.3f} (the rows' releases); the capped table over it: "
+          f"median x{ratio.median():.3f}, 10th-90th percentile x{ratio.quantile(0.1):.2f}-x{ratio.quantile(0.9):.2f} (the stored points: "
+          f"thinned for latency targets, interpolated in batch and shape, another placement where cheaper)")
     by_release = frame.groupby("older_release")["err"].agg(["size", "median", lambda e: np.median(np.abs(e))])
     print("by release (the tables stand for the current one): " + "; ".join(
         f"{'older' if older else 'current'} releases: {int(row.iloc[0])} rows, signed {row.iloc[1]:+.1%}, median |error| {row.iloc[2]:.1%}"
