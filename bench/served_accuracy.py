@@ -182,7 +182,9 @@ def table_view(rows: pd.DataFrame) -> None:
                             "own_err": own / r.o / r.gpu_s_per_token - 1, "older_release": bool(r.legacy == True),  # noqa: E712
                             "batch_err": capped["served_gpu_s"] / r.o / r.gpu_s_per_token - 1,
                             "batch_covered": capped["served_gpu_s_lo"] <= r.gpu_s_per_token * r.o <= capped["served_gpu_s_hi"],
-                            "table_over_current": capped["served_gpu_s"] / r.o / r.current, "current_over_measured": r.current / r.gpu_s_per_token})
+                            "table_over_current": capped["served_gpu_s"] / r.o / r.current, "current_over_measured": r.current / r.gpu_s_per_token,
+                            "capped_same_tp": capped["served_placement"].split(" ")[0] == f"tp{int(r.tp)}", "p": r.p, "o": r.o,
+                            "table_ms": capped["served_gpu_s"] / r.o * 1e3, "current_ms": r.current * 1e3})
     if not out:
         print("table view: no 16-bit row on a shipped stack")
         return
@@ -211,6 +213,10 @@ def table_view(rows: pd.DataFrame) -> None:
           f"over measured: median x{capped['current_over_measured'].median():.3f} (the rows' releases); the capped table over it: "
           f"median x{ratio.median():.3f}, 10th-90th percentile x{ratio.quantile(0.1):.2f}-x{ratio.quantile(0.9):.2f} (the stored points: "
           f"thinned for latency targets, interpolated in batch and shape, another placement where cheaper)")
+    same = (capped[capped["capped_same_tp"]].assign(p=lambda f: f["p"].round(), o=lambda f: f["o"].round())
+            .drop_duplicates(["model", "stack", "p", "o", "batch"]).sort_values("table_over_current", ascending=False).head(4))
+    print("  largest of those ratios on the row's own TP (GPU-ms per output token, table vs the correction at that batch): " + "; ".join(
+        f"{r.model} on {r.stack}, p {r.p:.0f}, o {r.o:.0f}, batch {r.batch:g}: {r.table_ms:.1f} vs {r.current_ms:.1f}" for r in same.itertuples()))
     by_release = frame.groupby("older_release")["err"].agg(["size", "median", lambda e: np.median(np.abs(e))])
     print("by release (the tables stand for the current one): " + "; ".join(
         f"{'older' if older else 'current'} releases: {int(row.iloc[0])} rows, signed {row.iloc[1]:+.1%}, median |error| {row.iloc[2]:.1%}"
