@@ -19,7 +19,6 @@ point that meets it.
 """
 
 import argparse
-import dataclasses
 import sys
 import os
 import warnings
@@ -172,7 +171,7 @@ def table_view(rows: pd.DataFrame) -> None:
             est = served_estimates([key], [r.p], [r.o], stack=stack, sla=sla).iloc[0]
             # like for like: at most the row's own running batch, TPOT <= measured, TTFT not limited (a sweep's TTFT holds queueing)
             capped = served_estimates([key], [r.p], [r.o], stack=stack,
-                                      sla=Sla(tpot_ms=r.tpot_s * 1e3, ttft_s=600.0, max_batch=max(1, int(r.batch)))).iloc[0]
+                                      sla=Sla(tpot_ms=r.tpot_s * 1e3, ttft_s=600.0, max_batch=max(1, round(r.batch)))).iloc[0]
             own = own_placement_gpu_s(stack, key, int(r.tp), sla, r.p, r.o)
             if np.isfinite(est["served_gpu_s"]):
                 out.append({"stack": stack, "model": key, "batch": r.batch, "err": est["served_gpu_s"] / r.o / r.gpu_s_per_token - 1,

@@ -93,10 +93,10 @@ def test_estimates_columns_names_and_reasons():
 
 def _candidates(table, model, p, o, ttft_s=2.0, tpot_ms=50.0):
     """The stored points of one shape that meet the target, and the in-between points of each placement."""
-    from helm_efficiency.sources.served import points_at_target
+    from helm_efficiency.sources.served import meets, points_at_target
 
     points = table.points(model, p, o)
-    return [q for q in points if q["ttft_ms"] <= ttft_s * 1000 and q["tpot_ms"] <= tpot_ms] + points_at_target(points, ttft_s, tpot_ms)
+    return [q for q in points if meets(q, ttft_s, tpot_ms)] + points_at_target(points, ttft_s, tpot_ms)
 
 
 def test_estimate_at_stored_shapes_is_the_cheapest_stored_or_in_between_point(monkeypatch):
@@ -332,9 +332,13 @@ def test_tighter_latency_target_never_lowers_cost():
         previous = cost
 
 
+@pytest.mark.slow
 def test_a_lower_batch_cap_never_lowers_cost_and_is_kept():
     """Sla.max_batch: every served model, many shapes; a smaller cap removes points, so the cost
-    never falls, and the point chosen runs at most that many requests; no cap is the latency alone."""
+    never falls, and the point chosen runs at most that many requests; no cap is the latency alone.
+    The band keeps the cap (where it binds, the point's own band), and `operating_point` picks the
+    point the estimate priced."""
+    from helm_efficiency.sources.served_correction import interval_factors
     from helm_efficiency.tables.served import _ModelPoints, _priced_by_shape
 
     models = _served_models()
@@ -353,9 +357,14 @@ def test_a_lower_batch_cap_never_lowers_cost_and_is_kept():
         batches = _priced_by_shape(_ModelPoints(_table(), model, Sla(200, 30, max_batch=4)), p, o)[5]
         assert (batches[np.isfinite(batches)] <= 4).all()
     # at batch 1 a request costs about what it costs alone: far more than the uncapped served cost
-    one = served_estimates(["meta/llama-3-8b"], [512], [256], stack=STACK, sla=Sla(200, 30, max_batch=1)).iloc[0]["served_gpu_s"]
+    capped = served_estimates(["meta/llama-3-8b"], [512], [256], stack=STACK, sla=Sla(200, 30, max_batch=1)).iloc[0]
     free = served_estimates(["meta/llama-3-8b"], [512], [256], stack=STACK, sla=loose).iloc[0]["served_gpu_s"]
-    assert one > 10 * free
+    assert capped["served_gpu_s"] > 10 * free
+    lo_f, hi_f, _ = interval_factors(STACK)
+    assert capped["served_gpu_s_lo"] == pytest.approx(capped["served_gpu_s"] * lo_f, rel=1e-9)
+    assert capped["served_gpu_s_hi"] == pytest.approx(capped["served_gpu_s"] * hi_f, rel=1e-9)
+    point = _table().operating_point("meta/llama-3-8b", 512, 256, Sla(200, 30, max_batch=1))
+    assert point["batch_size"] == 1 and point["gpu_s_per_request"] == pytest.approx(capped["served_gpu_s"], rel=1e-9)
 
 
 @pytest.mark.slow

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from helm_efficiency.analytic.architecture import architecture_from_config
@@ -108,7 +107,7 @@ def build_stack(stack_name: str, results: Sequence[Simulated], out_dir: str = SE
         },
         "prompt_tokens": list(SERVED_PROMPT_TOKENS),
         "output_tokens": list(SERVED_OUTPUT_TOKENS),
-        "default_sla": asdict(DEFAULT_SLA),
+        "default_sla": {"tpot_ms": DEFAULT_SLA.tpot_ms, "ttft_s": DEFAULT_SLA.ttft_s},
         "stored": {"thin_tolerance": THIN_TOLERANCE, "max_ttft_ms": MAX_STORED_TTFT_MS, "max_tpot_ms": MAX_STORED_TPOT_MS,
                    "note": "points[shape 'PxO']: the Pareto set (GPU-s per request, TTFT, TPOT) over every placement tried, "
                            "thinned so any latency target is answered within thin_tolerance of the full sweep's best, never "

@@ -24,12 +24,11 @@ see `sources/served.py`). `helm_efficiency/builders/served.py` builds them:
     python -m helm_efficiency.builders.served --stack h100-trtllm -j 2
 """
 
-import dataclasses
 import gzip
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
@@ -97,11 +96,17 @@ class ServedTable:
         return [point_from_row([q[k] for k in STORED_FIELDS], p, o) for q in corrected]
 
     def operating_point(self, model: str, num_prompt_tokens: int, num_output_tokens: int, sla: Optional[Sla] = None) -> Optional[Dict[str, Any]]:
-        """The throughput-optimal stored point meeting `sla` (default: DEFAULT_SLA) at a stored shape, or None."""
-        from helm_efficiency.sources.served import best_point
+        """The point that prices a request at a stored shape under `sla` (default: DEFAULT_SLA): the
+        cheapest stored point, or in-between point of a placement (`points_at_target`), that meets
+        it; None when none does."""
+        from helm_efficiency.sources.served import best_point, points_at_target
 
         sla = sla or DEFAULT_SLA
-        return best_point(self.points(model, num_prompt_tokens, num_output_tokens), sla.ttft_s, sla.tpot_ms, sla.max_batch)
+        p, o = int(num_prompt_tokens), int(num_output_tokens)
+        points = self.points(model, p, o)
+        between = [dict(q, gpu_s_per_request=p / q["prefill_tok_s_per_gpu"] + o / q["decode_tok_s_per_gpu"])
+                   for q in points_at_target(points, sla.ttft_s, sla.tpot_ms, sla.max_batch)]
+        return best_point(points + between, sla.ttft_s, sla.tpot_ms, sla.max_batch)
 
 
 @lru_cache(maxsize=None)
@@ -337,7 +342,7 @@ def _band_at_target(table: ServedTable, model: str, sla: Sla, p: np.ndarray, o: 
         return np.minimum(gpu_s * lo_f, gpu_s), np.maximum(gpu_s * hi_f, gpu_s)
 
     def cost_at(factor: float, rows: np.ndarray) -> np.ndarray:
-        shifted = dataclasses.replace(sla, tpot_ms=sla.tpot_ms / factor)
+        shifted = replace(sla, tpot_ms=sla.tpot_ms / factor)
         return np.asarray(_priced_by_shape(_ModelPoints(table, model, shifted, corrected), p[rows], o[rows])[0], float)
 
     lo = cost_at(lo_f, np.arange(len(gpu_s)))

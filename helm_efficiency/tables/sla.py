@@ -2,6 +2,7 @@
 Light on purpose (argument parsing imports it): no pandas, no tables."""
 
 import math
+import numbers
 import re
 from dataclasses import dataclass
 from typing import Dict, Optional
@@ -27,7 +28,7 @@ class Sla:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or not value > 0:
                 raise EfficiencyInputError("sla", name.split("_")[0], f"must be a positive number, got {value!r}")
         batch = self.max_batch
-        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1):
             raise EfficiencyInputError("sla", "batch", f"must be a whole number of requests >= 1, got {batch!r}")
 
     def __str__(self) -> str:
@@ -47,6 +48,7 @@ def parse_sla(text: str) -> Sla:
     if not isinstance(text, str) or not text.strip():
         raise EfficiencyInputError("--sla", "sla", f"empty latency target {text!r}; expected e.g. 'tpot=50ms,ttft=2s'")
     values: Dict[str, float] = {}
+    batch: Optional[int] = None
     for item in text.split(","):
         if not item.strip():
             raise EfficiencyInputError("--sla", "sla", f"empty item in {text!r}; expected e.g. 'tpot=50ms,ttft=2s'")
@@ -61,7 +63,9 @@ def parse_sla(text: str) -> Sla:
         if key == "batch":
             if not re.fullmatch(r"\s*[0-9]+\s*", raw) or int(raw) < 1:
                 raise EfficiencyInputError("--sla", key, f"must be a whole number of requests >= 1, e.g. 'batch=64', got {raw.strip()!r}")
-            values[key] = int(raw)
+            if batch is not None:
+                raise EfficiencyInputError("--sla", key, f"given twice in {text!r}")
+            batch = int(raw)
             continue
         match = re.fullmatch(r"\s*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*", raw)
         if match is None:
@@ -74,6 +78,4 @@ def parse_sla(text: str) -> Sla:
         if not number > 0 or math.isinf(number):
             raise EfficiencyInputError("--sla", key, f"must be a positive, finite time, got {raw.strip()!r}")
         values[key] = number * _UNITS[key][unit]
-    batch = values.get("batch")
-    return Sla(tpot_ms=values.get("tpot", DEFAULT_SLA.tpot_ms), ttft_s=values.get("ttft", DEFAULT_SLA.ttft_s),
-               max_batch=None if batch is None else int(batch))
+    return Sla(tpot_ms=values.get("tpot", DEFAULT_SLA.tpot_ms), ttft_s=values.get("ttft", DEFAULT_SLA.ttft_s), max_batch=batch)
