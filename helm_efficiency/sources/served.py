@@ -283,6 +283,12 @@ def meets(point: dict, ttft_s: float, tpot_ms: float, max_batch: Optional[int] =
             and (max_batch is None or point["batch_size"] <= max_batch))
 
 
+def feasible_points(points: Sequence[dict], ttft_s: float, tpot_ms: float, max_batch: Optional[int] = None) -> List[dict]:
+    """The points that can serve under the target: the stored ones that meet it and, per
+    placement, the in-between ones on its TPOT line (`points_at_target`)."""
+    return [q for q in points if meets(q, ttft_s, tpot_ms, max_batch)] + points_at_target(points, ttft_s, tpot_ms, max_batch)
+
+
 def stored_row(point: dict) -> list:
     """Stored form of a point (STORED_FIELDS), 5 significant digits: compact, and byte-identical across rebuilds."""
     return [point[k] if isinstance(point[k], int) else float(f"{point[k]:.5g}") for k in STORED_FIELDS]

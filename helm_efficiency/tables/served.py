@@ -99,14 +99,12 @@ class ServedTable:
         """The point that prices a request at a stored shape under `sla` (default: DEFAULT_SLA): the
         cheapest stored point, or in-between point of a placement (`points_at_target`), that meets
         it; None when none does."""
-        from helm_efficiency.sources.served import best_point, points_at_target
+        from helm_efficiency.sources.served import STORED_FIELDS, best_point, feasible_points, point_from_row
 
         sla = sla or DEFAULT_SLA
         p, o = int(num_prompt_tokens), int(num_output_tokens)
-        points = self.points(model, p, o)
-        between = [dict(q, gpu_s_per_request=p / q["prefill_tok_s_per_gpu"] + o / q["decode_tok_s_per_gpu"])
-                   for q in points_at_target(points, sla.ttft_s, sla.tpot_ms, sla.max_batch)]
-        return best_point(points + between, sla.ttft_s, sla.tpot_ms, sla.max_batch)
+        feasible = feasible_points(self.points(model, p, o), sla.ttft_s, sla.tpot_ms, sla.max_batch)
+        return best_point([point_from_row([q[k] for k in STORED_FIELDS], p, o) for q in feasible], sla.ttft_s, sla.tpot_ms, sla.max_batch)
 
 
 @lru_cache(maxsize=None)
@@ -227,7 +225,7 @@ class _ModelPoints:
     def __init__(self, table: ServedTable, model: str, sla: Sla, corrected: Optional[Dict[Tuple[int, int], List[Dict[str, Any]]]] = None) -> None:
         """`corrected`: a dict shared by _ModelPoints of one model at other targets, filled with
         each shape's corrected points once."""
-        from helm_efficiency.sources.served import meets, placement_label, points_at_target
+        from helm_efficiency.sources.served import feasible_points, placement_label
 
         corrected = {} if corrected is None else corrected
         self.table, self.model, self.sla = table, model, sla
@@ -240,8 +238,7 @@ class _ModelPoints:
             if (p, o) not in corrected:
                 corrected[(p, o)] = table.points(model, p, o)
             points = corrected[(p, o)]
-            ok = [q for q in points if meets(q, sla.ttft_s, sla.tpot_ms, sla.max_batch)]
-            ok += points_at_target(points, sla.ttft_s, sla.tpot_ms, sla.max_batch)  # between stored batches of a placement
+            ok = feasible_points(points, sla.ttft_s, sla.tpot_ms, sla.max_batch)
             self.sides[(p, o)] = (np.array([1.0 / q["prefill_tok_s_per_gpu"] for q in ok]),
                                   np.array([1.0 / q["decode_tok_s_per_gpu"] for q in ok]),
                                   np.array([q["tp"] * q["pp"] for q in ok], int),
