@@ -147,6 +147,38 @@ def test_points_between_stored_batches_follow_the_placements_line():
     assert points_at_target(stored[:1], 10.0, 15.0) == []  # one stored batch: no line
 
 
+
+def test_thinning_answers_every_target_and_cap_on_every_placement():
+    """The stored points (`pareto`, then `thin`) answer any (TTFT, TPOT) limit and batch cap on
+    each placement within the tolerance of the full sweep's best there, never below it, so a
+    cap or a correction that favours another placement still finds that placement's points."""
+    from helm_efficiency.sources.served import pareto, placement_of, thin
+
+    rng = np.random.default_rng(7)
+    points = []
+    for tp in (1, 2, 4):
+        for batch in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256):
+            for ctx in (512, 2048, 8192):
+                tpot = (6.0 / tp + 0.08 * batch / tp + 2.0 * (tp - 1)) * (1 + 0.05 * rng.random()) + 0.001 * ctx / 512
+                ttft = 30.0 * 2048 / ctx + 2.0 * batch / tp
+                points.append({"tp": tp, "pp": 1, "ep": 1, "batch_size": batch, "ctx_tokens": ctx, "ttft_ms": ttft, "tpot_ms": tpot,
+                               "gpu_s_per_request": tp * tpot * (1 + 0.01 * ctx / 512) / batch})
+    tolerance = 0.15
+    kept = thin(pareto(points), tolerance)
+    assert len(kept) < len(points)  # thinning dropped something, so the check below could fail
+    for ttft in (40.0, 80.0, 200.0, 1e9):
+        for tpot in (5.0, 8.0, 12.0, 20.0, 40.0, 1e9):
+            for cap in (1, 2, 5, 16, 100, 1000):
+                for placement in {placement_of(q) for q in points}:
+                    def best(pool):
+                        costs = [q["gpu_s_per_request"] for q in pool if placement_of(q) == placement and q["ttft_ms"] <= ttft
+                                 and q["tpot_ms"] <= tpot and q["batch_size"] <= cap]
+                        return min(costs) if costs else None
+                    full, stored = best(points), best(kept)
+                    assert (full is None) == (stored is None), (ttft, tpot, cap, placement)
+                    if full is not None:
+                        assert full <= stored <= (1 + tolerance) * full, (ttft, tpot, cap, placement)
+
 def test_a_looser_target_never_raises_the_cost_between_stored_batches():
     model, p, o = "meta/llama-3.1-8b", np.array([128.0, 1000.0, 3000.0]), np.array([16.0, 700.0, 2000.0])
     previous = None

@@ -109,9 +109,10 @@ def build_stack(stack_name: str, results: Sequence[Simulated], out_dir: str = SE
         "output_tokens": list(SERVED_OUTPUT_TOKENS),
         "default_sla": {"tpot_ms": DEFAULT_SLA.tpot_ms, "ttft_s": DEFAULT_SLA.ttft_s},
         "stored": {"thin_tolerance": THIN_TOLERANCE, "max_ttft_ms": MAX_STORED_TTFT_MS, "max_tpot_ms": MAX_STORED_TPOT_MS,
-                   "note": "points[shape 'PxO']: the Pareto set (GPU-s per request, TTFT, TPOT) over every placement tried, "
-                           "thinned so any latency target is answered within thin_tolerance of the full sweep's best, never "
-                           "below it; shapes: every grid (P, O) a cell of which holds requests within the model's context window"},
+                   "note": "points[shape 'PxO']: per placement tried, the Pareto set (GPU-s per request, TTFT, TPOT, running "
+                           "batch), thinned so any latency target and batch cap is answered on each placement within "
+                           "thin_tolerance of the full sweep's best there, never below it; shapes: every grid (P, O) a cell "
+                           "of which holds requests within the model's context window"},
         "columns": list(STORED_FIELDS),
         "not_served": dict(sorted(not_served.items())),
         "entries": dict(sorted(entries.items())),

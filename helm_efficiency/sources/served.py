@@ -65,8 +65,9 @@ NODE_GPUS = 8
 # The aggregated search's own sweep settings (its defaults), recorded in provenance.
 SEARCH = {"function": "BaseBackend.find_best_agg_result_under_constraints", "max_batch_size": 512,
           "ctx_stride": 512, "enable_chunked_prefill": False, "ttft": "inf", "tpot": "inf", "top_k": 0}
-# The stored points answer any latency target within this fraction of the full sweep's best GPU
-# time per request (never below it), and meet it wherever the sweep does (`thin`).
+# The stored points answer any latency target and batch cap, on each placement, within this
+# fraction of the full sweep's best GPU time per request there (never below it), and meet it
+# wherever the sweep does (`pareto`, `thin`).
 THIN_TOLERANCE = 0.15
 # Points slower than these are never stored: no served deployment targets them.
 MAX_STORED_TTFT_MS = 30_000.0
@@ -244,25 +245,39 @@ def _order(q: dict) -> tuple:
     return (q["ttft_ms"], q["tpot_ms"], q["tp"] * q.get("pp", 1), q["tp"], q.get("ep", 1), q["batch_size"], q["ctx_tokens"])
 
 
+def placement_of(point: dict) -> Tuple[int, int, int]:
+    """A point's placement: (tensor, pipeline, expert parallelism)."""
+    return int(point["tp"]), int(point.get("pp", 1)), int(point.get("ep", 1))
+
+
+def _covers(k: dict, q: dict) -> bool:
+    """k serves whatever q serves: the same placement, no higher TTFT or TPOT, no more requests in flight."""
+    return (placement_of(k) == placement_of(q) and k["ttft_ms"] <= q["ttft_ms"] and k["tpot_ms"] <= q["tpot_ms"]
+            and k["batch_size"] <= q["batch_size"])
+
+
 def pareto(points: Sequence[dict]) -> List[dict]:
-    """The points no other point beats on all of: GPU time per request (lower), TTFT (lower),
-    TPOT (lower). The best feasible point under any (TTFT, TPOT) limit is among them."""
+    """Per placement, the points no other point of it beats on all of: GPU time per request
+    (lower), TTFT (lower), TPOT (lower), running batch (lower). The best feasible point under
+    any (TTFT, TPOT) limit and batch cap, on any placement, is among them."""
     ordered = sorted(points, key=lambda q: (q["gpu_s_per_request"],) + _order(q))
     kept: List[dict] = []
     for q in ordered:
-        if not any(k["ttft_ms"] <= q["ttft_ms"] and k["tpot_ms"] <= q["tpot_ms"] for k in kept):
+        if not any(_covers(k, q) for k in kept):
             kept.append(q)
     return kept
 
 
 def thin(points: Sequence[dict], tolerance: float) -> List[dict]:
-    """A subset of a Pareto set that answers every latency target within `tolerance`: a point
-    is dropped only when a kept point has no higher TTFT or TPOT and at most (1 + tolerance)
-    times its GPU time. Kept points are never dropped later, so the errors do not compound."""
+    """A subset of a Pareto set that answers every latency target and batch cap on every
+    placement within `tolerance`: a point is dropped only when a kept point of its placement
+    has no higher TTFT, TPOT or running batch and at most (1 + tolerance) times its GPU time.
+    Kept points are never dropped later, so the errors do not compound. Thinning per placement
+    keeps each placement's small batches, which a batch cap needs and which the served
+    correction (its TP and per-request terms) can make the cheapest after the fact."""
     kept: List[dict] = []
     for q in sorted(points, key=lambda q: (-q["gpu_s_per_request"],) + _order(q)):
-        if not any(k["ttft_ms"] <= q["ttft_ms"] and k["tpot_ms"] <= q["tpot_ms"]
-                   and k["gpu_s_per_request"] <= (1.0 + tolerance) * q["gpu_s_per_request"] for k in kept):
+        if not any(_covers(k, q) and k["gpu_s_per_request"] <= (1.0 + tolerance) * q["gpu_s_per_request"] for k in kept):
             kept.append(q)
     return sorted(kept, key=lambda q: (q["gpu_s_per_request"],) + _order(q))
 
@@ -314,7 +329,7 @@ def points_at_target(points: Sequence[dict], ttft_s: float, tpot_ms: float, max_
     reach zero TPOT."""
     groups: Dict[Tuple[int, int, int], List[dict]] = {}
     for q in points:
-        groups.setdefault((int(q["tp"]), int(q["pp"]), int(q["ep"])), []).append(q)
+        groups.setdefault(placement_of(q), []).append(q)
     out = []
     for (tp, pp, _), group in sorted(groups.items()):
         group = sorted(group, key=lambda q: q["batch_size"])
@@ -361,8 +376,8 @@ def _refusal(e: Exception) -> str:
 def simulate_served(config: dict, model: str, reference: ReferenceStack, base_gpus: int, hf_id: Optional[str] = None,
                     source: str = "config", moe: bool = False, shapes: Optional[Sequence[Tuple[int, int]]] = None
                     ) -> Tuple[Dict[str, List[list]], dict, Dict[str, str], List[str]]:
-    """Stored points per shape ({shape_key(p, o): [row, ...]}, rows as `stored_row`: the Pareto
-    set over every placement tried, thinned by `thin`), the provenance of the first placement
+    """Stored points per shape ({shape_key(p, o): [row, ...]}, rows as `stored_row`: per
+    placement tried, the Pareto set thinned by `thin`), the provenance of the first placement
     the simulator models, the reason for each placement (or shape) it refused, and the
     placements tried. `shapes` defaults to the full grid (`served_shapes()`).
     Raises EfficiencyInputError when no placement is modelled."""
