@@ -176,6 +176,21 @@ def test_the_empirical_bayes_weight_keeps_distinct_interconnects_apart_and_pools
         assert abs(pooled.comm(gpu) - shared) <= abs(free.comm(gpu) - shared) + 1e-12
 
 
+def test_an_interconnect_outside_the_fitted_ones_scales_the_nearest_by_bandwidth():
+    """B200 (900 GB/s) and V100 (150 GB/s) lie outside A100's 300 and H100's 450 GB/s: their term
+    is the nearest fitted link's times the bandwidth ratio; H200 shares H100's link; a shared
+    form scales its one term the same way beyond the links it was fitted on."""
+    eb = fit_phase(_link_rows((("a100", 2e-5), ("h100", 1e-5)), 0.01, 2), "step+comm/k=eb")
+    assert eb.fitted_links == ("300GB/s", "450GB/s")
+    assert eb.comm("h200") == eb.comm("h100")
+    assert eb.comm("b200") == pytest.approx(eb.comm("h100") * 450 / 900)
+    assert eb.comm("v100") == pytest.approx(eb.comm("a100") * 300 / 150)
+    shared = fit_phase(_link_rows((("h100", 1e-5),), 0.01, 3), "step+comm")
+    assert shared.fitted_links == ("450GB/s",) and shared.comm("b200") == pytest.approx(shared.comm("h100") / 2)
+    assert shared.comm("cpu") == shared.comm("h100")  # no link bandwidth: the shared term
+    assert fit_phase(_link_rows((("h100", 1e-5),), 0.01, 3).assign(tp=1), "step+comm").fitted_links == ()  # no all-reduce fitted
+
+
 def test_the_fit_is_a_median_regression_that_one_slow_source_does_not_drag():
     from helm_efficiency.sources import correction as C
 

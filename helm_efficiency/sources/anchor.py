@@ -159,14 +159,15 @@ def correction_to_json(correction: Dict[str, Dict[str, PhaseCorrection]]) -> Dic
                                        "comm_by_interconnect": {k: round(v, 10) for k, v in sorted(c.comm_by_link.items())},
                                        "interval_log": [round(c.interval[0], 6), round(c.interval[1], 6)],
                                        "variance_components": dict(sorted(c.variance.items())), "sources": list(c.sources),
-                                       "rows": c.rows} for phase, c in sorted(phases.items())} for b, phases in sorted(correction.items())},
+                                       "rows": c.rows, "comm_fitted_interconnects": list(c.fitted_links)} for phase, c in sorted(phases.items())} for b, phases in sorted(correction.items())},
             "table_version": "each table stands for its simulator's own release (provenance backend_version), priced with legacy = 0",
             "command": "python -m helm_efficiency.sources.anchor --fit"}
 
 
 def phases_from_json(frameworks: Dict[str, Any]) -> Dict[str, Dict[str, PhaseCorrection]]:
     return {b: {phase: PhaseCorrection(c["form"], c["coefficients"], c.get("comm_by_interconnect", {}), tuple(c["interval_log"]),
-                                       c.get("variance_components", {}), tuple(c["sources"]), c["rows"])
+                                       c.get("variance_components", {}), tuple(c["sources"]), c["rows"],
+                                       tuple(c.get("comm_fitted_interconnects", ())))
                 for phase, c in phases.items()} for b, phases in frameworks.items()}
 
 

@@ -77,6 +77,11 @@ def interconnect(gpu: Optional[str]) -> str:
     return f"{spec.interconnect_bandwidth / 1e9:g}GB/s"
 
 
+def link_bandwidth(link: str) -> Optional[float]:
+    """Bytes/s of an interconnect as `interconnect` names it ('450GB/s'); None for a bare GPU key."""
+    return float(link[: -len("GB/s")]) * 1e9 if link.endswith("GB/s") else None
+
+
 def flags(values: ArrayLike) -> np.ndarray:
     """Truth values (1.0/0.0) of a column that may hold True/False/None/NaN; missing is False."""
     return np.array([1.0 if (v is not None and v == v and bool(v)) else 0.0 for v in np.atleast_1d(np.asarray(values, dtype=object))])
@@ -100,7 +105,8 @@ class PhaseCorrection:
 
     coefficients: scale, step, comm (shared), legacy (missing = 0); comm_by_link: the shrunk
     per-interconnect communication terms; interval: (lo, hi) of log(measured / corrected) for a
-    new source (90%); variance: the components behind it."""
+    new source (90%); variance: the components behind it; fitted_links: the interconnects of the
+    TP > 1 rows it was fitted on (`comm` extrapolates beyond them)."""
 
     form: str
     coefficients: Dict[str, float]
@@ -109,6 +115,7 @@ class PhaseCorrection:
     variance: Dict[str, float] = field(default_factory=dict)
     sources: Tuple[str, ...] = ()
     rows: int = 0
+    fitted_links: Tuple[str, ...] = ()
 
     @property
     def spread(self) -> Tuple[float, float]:
@@ -116,7 +123,20 @@ class PhaseCorrection:
         return self.interval
 
     def comm(self, gpu: Optional[str]) -> float:
-        return max(0.0, self.comm_by_link.get(interconnect(gpu), self.coefficients.get("comm", 0.0)))
+        """Seconds per layer and all-reduce step on `gpu`'s interconnect: its own shrunk term where
+        it was fitted; on an interconnect faster (slower) than every fitted one, the fastest
+        (slowest) fitted one's term times the ratio of their bandwidths (the fitted terms fall
+        about as the link's bandwidth rises: A100's 300 GB/s 1.6x H100's 450 GB/s, CHANGELOG
+        2026-12-07, sixth session); else the shared term."""
+        link, shared = interconnect(gpu), self.coefficients.get("comm", 0.0)
+        if link in self.comm_by_link:
+            return max(0.0, self.comm_by_link[link])
+        bandwidth = link_bandwidth(link)
+        fitted = sorted((b, g) for g in self.fitted_links if (b := link_bandwidth(g)) is not None)
+        if bandwidth is not None and fitted and not fitted[0][0] <= bandwidth <= fitted[-1][0]:
+            edge_bandwidth, edge = fitted[-1] if bandwidth > fitted[-1][0] else fitted[0]
+            return max(0.0, self.comm_by_link.get(edge, shared)) * edge_bandwidth / bandwidth
+        return max(0.0, shared)
 
     def apply(self, sim: ArrayLike, layers: ArrayLike, tp: ArrayLike, gpu: Union[None, str, Iterable[Optional[str]]] = None,
               legacy: Optional[ArrayLike] = None) -> np.ndarray:
@@ -254,7 +274,8 @@ def fit_phase(rows: pd.DataFrame, form: str) -> PhaseCorrection:
         for g in links:
             w = weight[g]
             comm_by_link[g] = (1 - w) * coefficients["comm"] + w * free.get(f"comm@{g}", coefficients["comm"])
-    return PhaseCorrection(form, coefficients, comm_by_link, sources=tuple(sorted(rows["source_id"].unique())), rows=len(rows))
+    return PhaseCorrection(form, coefficients, comm_by_link, sources=tuple(sorted(rows["source_id"].unique())), rows=len(rows),
+                           fitted_links=tuple(sorted(rows.loc[rows["tp"] > 1, "link"].unique())) if "comm" in coefficients else ())
 
 
 def candidate_forms(rows: pd.DataFrame) -> List[str]:
@@ -398,5 +419,5 @@ def fit_correction(rows: pd.DataFrame, frameworks: Sequence[str] = ("trtllm", "v
                 variance = dict(pooled_variance[phase], pooled=1.0)
             out.setdefault(backend, {})[phase] = PhaseCorrection(
                 g_form, correction.coefficients, correction.comm_by_link, interval_from(variance),
-                {k: round(float(v), 8) for k, v in variance.items()}, correction.sources, correction.rows)
+                {k: round(float(v), 8) for k, v in variance.items()}, correction.sources, correction.rows, correction.fitted_links)
     return out
