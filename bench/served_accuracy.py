@@ -257,6 +257,43 @@ def table_view_from_throughput(rows: pd.DataFrame) -> None:
     print(bands.to_string(formatters={"median": "{:+.1%}".format, "median_abs": "{:.1%}".format, "coverage": "{:.0%}".format}))
 
 
+def max_throughput_view() -> None:
+    """The shipped tables at their loosest stored target (TPOT ≤ 200 ms, TTFT ≤ 30 s, no cap:
+    the cheapest point they hold) against published max-throughput runs (all requests queued,
+    e.g. trtllm-bench, `vllm bench serve` at request rate inf), which enter no fit. A 16-bit row
+    judges the table; an FP8 row bounds it from below (a bf16 table cheaper than FP8's best fails)."""
+    from helm_efficiency.sources.measured_served import served_rows
+    from helm_efficiency.sources.served import MAX_STORED_TPOT_MS, MAX_STORED_TTFT_MS
+    from helm_efficiency.tables.served import Sla, has_served_table, served_estimates
+
+    loosest = Sla(tpot_ms=MAX_STORED_TPOT_MS, ttft_s=MAX_STORED_TTFT_MS / 1e3)
+    out = []
+    for r in served_rows(kinds=("max_throughput",)).itertuples():
+        stack, key = f"{r.gpu}-{r.backend}", _registry_key(r.hf_id)
+        if not has_served_table(stack) or key is None:
+            continue
+        est = served_estimates([key], [r.p], [r.o], stack=stack, sla=loosest).iloc[0]
+        if np.isfinite(est["served_gpu_s"]):
+            measured = r.gpu_s_per_token * r.o
+            out.append({"source": r.source_id, "stack": stack, "precision": "16-bit" if r.dtype16 else "FP8",
+                        "release": "older" if r.legacy == True else "current", "err": est["served_gpu_s"] / measured - 1,  # noqa: E712
+                        "covered": est["served_gpu_s_lo"] <= measured <= est["served_gpu_s_hi"]})
+    if not out:
+        print("max-throughput view: no row on a shipped stack")
+        return
+    frame = pd.DataFrame(out)
+    print("shipped tables at their loosest stored target (no cap) vs published max-throughput runs (all requests queued; in no fit): "
+          "error = table / measured - 1; an FP8 row is a lower bound (bf16 table >= FP8 measured in `bound_held`)")
+    print(frame.groupby(["precision", "source", "stack", "release"]).agg(
+        rows=("err", "size"), median=("err", "median"), median_abs=("err", lambda e: np.median(np.abs(e))),
+        coverage=("covered", "mean"), bound_held=("err", lambda e: np.mean(e >= 0))).to_string(
+        formatters={"median": "{:+.1%}".format, "median_abs": "{:.1%}".format, "coverage": "{:.0%}".format, "bound_held": "{:.0%}".format}))
+    sixteen = frame[frame["precision"] == "16-bit"]
+    if len(sixteen):
+        print(f"  16-bit: {len(sixteen)} rows, median |error| {np.median(np.abs(sixteen['err'])):.1%}, signed {np.median(sixteen['err']):+.1%}, "
+              f"coverage {sixteen['covered'].mean():.0%}")
+
+
 def sweep_best_view(rows: pd.DataFrame) -> None:
     """The shipped tables at the default latency target against each measured 16-bit sweep's
     cheapest operating point that meets it (TPOT and TTFT as published): what a deployment that
@@ -353,6 +390,8 @@ def main() -> None:
     table_view_from_throughput(fitted)
     print()
     sweep_best_view(fitted)
+    print()
+    max_throughput_view()
 
 
 if __name__ == "__main__":

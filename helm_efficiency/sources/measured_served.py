@@ -12,7 +12,7 @@ served correction is fitted and judged on, per row:
 """
 
 from functools import lru_cache
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -66,15 +66,16 @@ def load_served_measured(folder: str = SERVED_DIR) -> pd.DataFrame:
     return read_folder(folder, read_served_file, "served measurement")
 
 
-def served_rows(measured: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+def served_rows(measured: Optional[pd.DataFrame] = None, kinds: Sequence[str] = ("concurrency_sweep", "rate_sweep")) -> pd.DataFrame:
     """Concurrency-sweep rows of one replica (no attention data parallelism, no pipeline
     parallelism), on a GPU and framework we know, with a throughput (published, or from mean
     TTFT and TPOT), as SI quantities (see the module docstring). TTFT / TPOT are NaN where only
     percentiles were published. Request-rate rows enter with the requests in flight that Little's
     law gives (request rate × mean latency per replica) where the server kept up with the offered
-    rate; `kind` says which rows those are."""
+    rate; `kind` says which rows those are. `kinds` may add `max_throughput` (all requests queued:
+    a published throughput and no known running batch, so concurrency stays NaN)."""
     data = (load_served_measured() if measured is None else measured)
-    data = data[data["kind"].isin(("concurrency_sweep", "rate_sweep"))]
+    data = data[data["kind"].isin(kinds)]
 
     def number(c: str) -> pd.Series:
         return pd.to_numeric(data[c], errors="coerce") if c in data else pd.Series(np.nan, index=data.index)
@@ -105,6 +106,6 @@ def served_rows(measured: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     closed_loop = out["concurrency"] * out["o"] / (out["ttft_s"] + (out["o"] - 1) * out["tpot_s"]) * (out["num_gpus"] / out["tp"])
     out["gpu_s_per_token"] = out["num_gpus"] / throughput.where(throughput > 0, closed_loop)
     keep = (out["gpu"].notna() & out["backend"].notna() & (out["pp"] == 1) & (out["dp"] <= 1) & out["tp"].notna()
-            & out["p"].notna() & out["o"].notna() & (out["o"] > 1) & out["concurrency"].notna()
+            & out["p"].notna() & out["o"].notna() & (out["o"] > 1) & (out["concurrency"].notna() | (out["kind"] == "max_throughput"))
             & (out["dtype16"] | out["fp8"]) & np.isfinite(out["gpu_s_per_token"]))
     return out[keep].reset_index(drop=True)
