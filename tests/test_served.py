@@ -293,6 +293,30 @@ def test_a_table_of_the_old_format_is_refused_naming_the_rebuild(tmp_path):
         load_served_table(str(path))
 
 
+def test_a_zipped_table_reads_one_model_member_at_a_time_and_bad_zips_are_named(tmp_path):
+    """The shipped container: the header member lists the models; a model's member is read when
+    its entry is first used; a broken archive or a missing member is an error naming the file."""
+    import zipfile
+
+    shipped = served_table_path(STACK)
+    table = load_served_table(shipped)
+    assert list(table.entries) == list(_table().entries) and len(table.entries) > 50
+    assert table.entries._decoded == {}  # nothing decompressed yet
+    model = "meta/llama-3-8b"
+    assert table.entries[model] == _table().entries[model] and list(table.entries._decoded) == [model]
+    with pytest.raises(KeyError):
+        table.entries["no/such-model"]
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK not a zip")
+    headerless = tmp_path / "headerless.zip"
+    with zipfile.ZipFile(headerless, "w") as archive:
+        archive.writestr("entries/a.json", "{}")
+    for path in (broken, headerless):
+        with pytest.raises(EfficiencyInputError) as info:
+            load_served_table(str(path))
+        assert str(path) in str(info.value) and "served table" in str(info.value)
+
+
 # the Hugging Face ids of issue 31, and one that resolved before
 HF_IDS = ["meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-3.3-70B-Instruct", "meta-llama/Llama-3.1-405B-Instruct",
           "meta-llama/Llama-2-70b-chat-hf", "meta-llama/Llama-3.1-8B-Instruct"]

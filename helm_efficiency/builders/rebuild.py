@@ -39,7 +39,7 @@ def steps(jobs: int) -> List[Tuple[str, List[str], str]]:
          "tables/data/<stack>.json re-anchored from their stored simulated points (seconds; after a refit without the simulated step)"),
         ("served-rows", ["helm_efficiency.sources.served_anchor", "--simulate", *j], "sources/measured_served/simulated/"),
         ("served-fit", ["helm_efficiency.sources.served_correction", "--fit"], "tables/data/served/served_correction.json"),
-        ("served", ["helm_efficiency.builders.served", *j, "--no-progress"], "tables/data/served/<stack>.json.gz"),
+        ("served", ["helm_efficiency.builders.served", *j, "--no-progress"], "tables/data/served/<stack>.zip"),
         ("fits", ["helm_efficiency.builders.fits"], "tables/data/fits/<table>.json.gz (every shipped table's stored fits)"),
     ]
 

@@ -9,11 +9,12 @@ Needs the `build` extra (aiconfigurator-core). A rebuild is byte-identical (test
 """
 
 import argparse
-import gzip
+import io
 import json
 import os
 import re
 import time
+import zipfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from helm_efficiency.analytic.architecture import architecture_from_config
@@ -25,10 +26,10 @@ from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.sources.served import (MAX_GPU_FACTOR, MAX_STORED_TPOT_MS, MAX_STORED_TTFT_MS, NODE_GPUS, SEARCH,
                                             SERVED_OUTPUT_TOKENS, SERVED_PROMPT_TOKENS, STORED_FIELDS, THIN_TOLERANCE, best_point,
                                             parse_shape_key, placement_label, point_from_row, served_shapes, simulate_served)
-from helm_efficiency.tables.served import SCHEMA_VERSION, TABLE_SUFFIX
+from helm_efficiency.tables.served import SCHEMA_VERSION, entry_member
 from helm_efficiency.tables.sla import DEFAULT_SLA
 from helm_efficiency.util.atomic import write_bytes_atomic
-from helm_efficiency.util.data_paths import SERVED_DIR, served_table_path
+from helm_efficiency.util.data_paths import SERVED_DIR, SERVED_TABLE_HEADER, served_table_path
 from helm_efficiency.util.executors import map_ordered
 
 CREDIT = "NVIDIA AIConfigurator (aiconfigurator-core, Apache-2.0) measured-kernel simulation, aggregated (in-flight batching) search"
@@ -124,10 +125,21 @@ def build_stack(stack_name: str, results: Sequence[Simulated], out_dir: str = SE
 
 
 def encode_table(table: Dict[str, Any]) -> bytes:
-    """The table's bytes: `dumps_table`, gzip-compressed without a file name or time in the
-    header (so a rebuild is byte-identical) when TABLE_SUFFIX ends in .gz."""
-    data = dumps_table(table).encode("utf-8")
-    return gzip.compress(data, compresslevel=9, mtime=0) if TABLE_SUFFIX.endswith(".gz") else data
+    """The table's bytes: a zip archive (data_paths.SERVED_TABLE_SUFFIX) of SERVED_TABLE_HEADER,
+    the table with `entries` as the list of model names, and `entry_member(model)` per model,
+    each `dumps_table` JSON, deflated, with fixed times and permissions in a fixed order (so a
+    rebuild is byte-identical)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        def add(name: str, obj: Any) -> None:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+            archive.writestr(info, dumps_table(obj).encode("utf-8"), compresslevel=9)
+
+        add(SERVED_TABLE_HEADER, dict(table, entries=list(table["entries"])))
+        for model, entry in table["entries"].items():
+            add(entry_member(model), entry)
+    return buffer.getvalue()
 
 
 def dumps_table(table: Dict[str, Any]) -> str:

@@ -25,15 +25,16 @@ see `sources/served.py`). `helm_efficiency/builders/served.py` builds them:
 """
 
 import gzip
+import io
 import math
 import os
+import zipfile
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
-import msgspec
 import orjson
 import pandas as pd
 
@@ -136,41 +137,47 @@ def table_from_json(raw: object, source: str) -> ServedTable:
     return ServedTable(name=str(raw["name"]), raw=raw)
 
 
-class LazyEntries(Mapping[str, Dict[str, Any]]):
-    """A served table's entries with each model's JSON decoded when it is first read: a table
-    holds about a hundred models' points (MBs of numbers) and a request prices a few of them."""
+def entry_member(model: str) -> str:
+    """The zip member of a served table that holds one model's entry."""
+    return f"entries/{model}.json"
 
-    def __init__(self, encoded: Dict[str, msgspec.Raw]):
-        self._encoded = encoded
+
+class LazyEntries(Mapping[str, Dict[str, Any]]):
+    """A zipped served table's entries, each model's member decompressed and decoded when first
+    read: a table holds about a hundred models' points (tens of MB of JSON) and a run prices a few."""
+
+    def __init__(self, archive: bytes, models: Sequence[str]):
+        self._archive = archive
+        self._models = list(models)
         self._decoded: Dict[str, Dict[str, Any]] = {}
 
     def __getitem__(self, model: str) -> Dict[str, Any]:
         if model not in self._decoded:
-            self._decoded[model] = orjson.loads(bytes(self._encoded[model]))
+            if model not in self._models:
+                raise KeyError(model)
+            with zipfile.ZipFile(io.BytesIO(self._archive)) as archive:
+                self._decoded[model] = orjson.loads(archive.read(entry_member(model)))
         return self._decoded[model]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._encoded)
+        return iter(self._models)
 
     def __len__(self) -> int:
-        return len(self._encoded)
+        return len(self._models)
 
 
-def decode_table(data: bytes) -> Dict[str, Any]:
-    """A served table's JSON with its entries left encoded until read (`LazyEntries`): msgspec
-    finds each entry's bytes without building its numbers, about an eighth of parsing it all."""
-    top = msgspec.json.decode(data, type=Dict[str, msgspec.Raw])
-    raw: Dict[str, Any] = {k: orjson.loads(bytes(v)) for k, v in top.items() if k != "entries"}
-    if "entries" in top:
-        raw["entries"] = LazyEntries(msgspec.json.decode(top["entries"], type=Dict[str, msgspec.Raw]))
-    return raw
-
-
-def _read_table_file(path: str) -> Dict[str, Any]:
-    """A served table's JSON from `path` (gzip-compressed when it ends in .gz), entries decoded when read."""
+def _read_table_file(path: str) -> Any:
+    """A served table from `path`: a zip archive (as shipped: its entries read when first used),
+    or one JSON document (.json, or gzip-compressed .json.gz)."""
     with open(path, "rb") as f:
         data = f.read()
-    return decode_table(gzip.decompress(data) if path.endswith(".gz") else data)
+    if not path.endswith(".zip"):
+        return orjson.loads(gzip.decompress(data) if path.endswith(".gz") else data)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        raw = orjson.loads(archive.read(data_paths.SERVED_TABLE_HEADER))
+    if isinstance(raw, dict) and isinstance(raw.get("entries"), list):
+        raw["entries"] = LazyEntries(data, raw["entries"])
+    return raw
 
 
 def served_table_path(stack: str, out_dir: Optional[str] = None) -> str:
@@ -194,17 +201,17 @@ def _shipped_served_table(stack: str) -> ServedTable:
 
 def load_served_table(stack: str) -> ServedTable:
     """The shipped served table of a stack (`h100-trtllm`, ...; read once per process) or a
-    served-table JSON path (.json or .json.gz; read each time)."""
+    served table's path (.zip as built, .json or .json.gz; read each time)."""
     if os.path.isfile(stack):
         try:
             raw = _read_table_file(stack)
-        except (OSError, ValueError) as e:
-            raise EfficiencyInputError(stack, "served table", f"not a readable JSON served table: {e}")
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+            raise EfficiencyInputError(stack, "served table", f"not a readable served table (zip or JSON): {e}")
         return table_from_json(raw, stack)
     from helm_efficiency.stacks import SIMULATED_TABLES
 
     if stack not in SIMULATED_TABLES:
-        raise EfficiencyInputError(stack, "stack", f"no served table; known: {', '.join(SIMULATED_TABLES)} (or a JSON path)")
+        raise EfficiencyInputError(stack, "stack", f"no served table; known: {', '.join(SIMULATED_TABLES)} (or a served table's path)")
     return _shipped_served_table(stack)
 
 
@@ -392,7 +399,7 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
     batch-1 estimates resolve them (`analytic.identity.registry_key`, in `catalog`); `p`, `o` the prompt and output
     tokens of each request. A request longer than the model's context window (`analytic.identity.context_window`, as at
     batch 1) is not priced. NaN rows say why in `served_reason`. Pure: reads the shipped served
-    table (or a JSON path as `stack`), hardware.json, the registry and `catalog` only.
+    table (or a served table's path as `stack`), hardware.json, the registry and `catalog` only.
     """
     from helm_efficiency.analytic.hardware import hardware_spec
 

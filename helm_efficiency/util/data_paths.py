@@ -16,9 +16,12 @@ DATA_DIR = os.path.join(PACKAGE_DIR, "tables", "data")
 FITS_DIR = os.path.join(DATA_DIR, "fits")
 # The batch-1 correction fitted on published measurements (sources/anchor.py --fit).
 ANCHOR_CORRECTION_PATH = os.path.join(DATA_DIR, "anchor_correction.json")
-# Served tables (<stack>.json.gz) and their correction (sources/served_correction.py --fit).
+# Served tables (<stack>.zip) and their correction (sources/served_correction.py --fit).
 SERVED_DIR = os.path.join(DATA_DIR, "served")
-SERVED_TABLE_SUFFIX = ".json.gz"  # gzip-compressed JSON (byte-identical rebuilds: no name or time in the header)
+# A zip of JSON members: the table without its entries, and one member per model, so a reader
+# decompresses only the models it prices (byte-identical rebuilds: fixed member times and order).
+SERVED_TABLE_SUFFIX = ".zip"
+SERVED_TABLE_HEADER = "table.json"  # the member holding everything but the entries (those: entries/<model>.json)
 SERVED_CORRECTION_PATH = os.path.join(SERVED_DIR, "served_correction.json")
 
 # Published measurements: batch-1 rows (measured/) and served rows (measured_served/), with the
