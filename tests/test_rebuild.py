@@ -60,3 +60,24 @@ def test_every_shipped_data_path_is_named_in_data_paths_alone():
                 if "__file__" in text or 'resources.files("helm_efficiency' in text:
                     offenders.append(os.path.relpath(path, ROOT))
     assert not offenders, offenders
+
+
+def test_every_data_file_the_package_reads_is_installed_with_it():
+    """setup.cfg's package_data globs cover every tracked non-Python file under helm_efficiency/
+    (held_back/ folders excepted: rows kept for the record, never loaded), so a wheel carries
+    what an editable install reads."""
+    import configparser
+    import fnmatch
+    import subprocess
+
+    config = configparser.ConfigParser()
+    config.read(os.path.join(ROOT, "setup.cfg"))
+    patterns = [p.strip().split("/") for p in config["options.package_data"]["helm_efficiency"].split(",")]
+    tracked = subprocess.run(["git", "ls-files", "helm_efficiency"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+
+    def installed(path: str) -> bool:
+        parts = path.split("/")[1:]
+        return any(len(p) == len(parts) and all(fnmatch.fnmatchcase(a, b) for a, b in zip(parts, p)) for p in patterns)
+
+    assert tracked, "git ls-files listed nothing"
+    assert [f for f in tracked if not f.endswith(".py") and "/held_back/" not in f and not installed(f)] == []
