@@ -211,7 +211,7 @@ def table_view(rows: pd.DataFrame) -> None:
     print(f"  where that error comes from: the shipped correction at each row's own placement and batch, for the current release, "
           f"over measured: median x{capped['current_over_measured'].median():.3f} (the rows' releases); the capped table over it: "
           f"median x{ratio.median():.3f}, 10th-90th percentile x{ratio.quantile(0.1):.2f}-x{ratio.quantile(0.9):.2f} (the stored points: "
-          f"thinned for latency targets, interpolated in batch and shape, another placement where cheaper)")
+          f"thinned per placement and batch, interpolated in batch and shape, another placement where cheaper)")
     same = (capped[capped["capped_same_tp"]].assign(p=lambda f: f["p"].round(), o=lambda f: f["o"].round())
             .drop_duplicates(["model", "stack", "p", "o", "batch"]).sort_values("table_over_current", ascending=False).head(4))
     print("  largest of those ratios on the row's own TP (GPU-ms per output token, table vs the correction at that batch): " + "; ".join(
@@ -257,6 +257,9 @@ def table_view_from_throughput(rows: pd.DataFrame) -> None:
     print(bands.to_string(formatters={"median": "{:+.1%}".format, "median_abs": "{:.1%}".format, "coverage": "{:.0%}".format}))
 
 
+FP8_GPUS = ("h100", "h200", "b200")  # GPUs with FP8 tensor cores (on A100, "FP8" is weight-only)
+
+
 def max_throughput_view() -> None:
     """The shipped tables at their loosest stored target (TPOT ≤ 200 ms, TTFT ≤ 30 s, no cap:
     the cheapest point they hold) against published max-throughput runs (all requests queued,
@@ -275,7 +278,8 @@ def max_throughput_view() -> None:
         est = served_estimates([key], [r.p], [r.o], stack=stack, sla=loosest).iloc[0]
         if np.isfinite(est["served_gpu_s"]):
             measured = r.gpu_s_per_token * r.o
-            out.append({"source": r.source_id, "stack": stack, "precision": "16-bit" if r.dtype16 else "FP8",
+            bound = (not r.dtype16) and r.gpu in FP8_GPUS  # an FP8 row bounds bf16 only where the GPU computes in FP8
+            out.append({"source": r.source_id, "stack": stack, "precision": "16-bit" if r.dtype16 else "FP8", "bound": bound,
                         "release": "older" if r.legacy == True else "current", "err": est["served_gpu_s"] / measured - 1,  # noqa: E712
                         "covered": est["served_gpu_s_lo"] <= measured <= est["served_gpu_s_hi"]})
     if not out:
@@ -283,11 +287,13 @@ def max_throughput_view() -> None:
         return
     frame = pd.DataFrame(out)
     print("shipped tables at their loosest stored target (no cap) vs published max-throughput runs (all requests queued; in no fit): "
-          "error = table / measured - 1; an FP8 row is a lower bound (bf16 table >= FP8 measured in `bound_held`)")
+          "error = table / measured - 1; an FP8 row on an FP8 GPU (H100, H200, B200) is a lower bound (`bound_held`: bf16 table >= FP8 measured)")
     print(frame.groupby(["precision", "source", "stack", "release"]).agg(
         rows=("err", "size"), median=("err", "median"), median_abs=("err", lambda e: np.median(np.abs(e))),
-        coverage=("covered", "mean"), bound_held=("err", lambda e: np.mean(e >= 0))).to_string(
-        formatters={"median": "{:+.1%}".format, "median_abs": "{:.1%}".format, "coverage": "{:.0%}".format, "bound_held": "{:.0%}".format}))
+        coverage=("covered", "mean")).join(frame[frame["bound"]].groupby(["precision", "source", "stack", "release"])["err"].agg(
+            bound_held=lambda e: np.mean(e >= 0))).to_string(
+        formatters={"median": "{:+.1%}".format, "median_abs": "{:.1%}".format, "coverage": "{:.0%}".format,
+                    "bound_held": lambda v: "" if not np.isfinite(v) else f"{v:.0%}"}, na_rep=""))
     sixteen = frame[frame["precision"] == "16-bit"]
     if len(sixteen):
         print(f"  16-bit: {len(sixteen)} rows, median |error| {np.median(np.abs(sixteen['err'])):.1%}, signed {np.median(sixteen['err']):+.1%}, "

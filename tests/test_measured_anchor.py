@@ -191,6 +191,16 @@ def test_an_interconnect_outside_the_fitted_ones_scales_the_nearest_by_bandwidth
     assert fit_phase(_link_rows((("h100", 1e-5),), 0.01, 3).assign(tp=1), "step+comm").fitted_links == ()  # no all-reduce fitted
 
 
+def test_the_shipped_correction_keeps_its_fitted_interconnects_and_halves_h100s_term_on_b200():
+    from helm_efficiency.sources.anchor import correction_to_json, phases_from_json
+
+    shipped = load_correction()
+    assert phases_from_json(correction_to_json(shipped)["frameworks"]) == shipped  # the fitted links survive the file
+    decode = shipped["sglang"]["decode"]
+    assert decode.fitted_links == ("300GB/s", "450GB/s") and "900GB/s" not in decode.comm_by_link
+    assert decode.comm("b200") == pytest.approx(decode.comm("h100") * 450 / 900) and decode.comm("b200") < decode.coefficients["comm"]
+
+
 def test_the_fit_is_a_median_regression_that_one_slow_source_does_not_drag():
     from helm_efficiency.sources import correction as C
 

@@ -147,7 +147,6 @@ def test_points_between_stored_batches_follow_the_placements_line():
     assert points_at_target(stored[:1], 10.0, 15.0) == []  # one stored batch: no line
 
 
-
 def test_thinning_answers_every_target_and_cap_on_every_placement():
     """The stored points (`pareto`, then `thin`) answer any (TTFT, TPOT) limit and batch cap on
     each placement within the tolerance of the full sweep's best there, never below it, so a
@@ -178,6 +177,7 @@ def test_thinning_answers_every_target_and_cap_on_every_placement():
                     assert (full is None) == (stored is None), (ttft, tpot, cap, placement)
                     if full is not None:
                         assert full <= stored <= (1 + tolerance) * full, (ttft, tpot, cap, placement)
+
 
 def test_a_looser_target_never_raises_the_cost_between_stored_batches():
     model, p, o = "meta/llama-3.1-8b", np.array([128.0, 1000.0, 3000.0]), np.array([16.0, 700.0, 2000.0])
@@ -294,27 +294,48 @@ def test_a_table_of_the_old_format_is_refused_naming_the_rebuild(tmp_path):
 
 
 def test_a_zipped_table_reads_one_model_member_at_a_time_and_bad_zips_are_named(tmp_path):
-    """The shipped container: the header member lists the models; a model's member is read when
-    its entry is first used; a broken archive or a missing member is an error naming the file."""
+    """The container round-trips a table built in memory; a model's member is read when its
+    entry is first used; a broken archive, a missing or corrupted member is an error naming the
+    file (and the member)."""
     import zipfile
 
-    shipped = served_table_path(STACK)
-    table = load_served_table(shipped)
-    assert list(table.entries) == list(_table().entries) and len(table.entries) > 50
-    assert table.entries._decoded == {}  # nothing decompressed yet
-    model = "meta/llama-3-8b"
-    assert table.entries[model] == _table().entries[model] and list(table.entries._decoded) == [model]
+    from helm_efficiency.builders.served import encode_table
+
+    raw = dict(_table().raw)
+    models = ["meta/llama-3-8b", "qwen/qwen3-0.6b"]
+    raw["entries"] = {m: {"points": {"128x16": [[1, 1, 1, 4, 512, 10.0, 5.0, 1000.0, 100.0]]}, "context_window": 8192 + i}
+                      for i, m in enumerate(models)}
+    path = tmp_path / "small.zip"
+    path.write_bytes(encode_table(raw))
+    table = load_served_table(str(path))
+    assert list(table.entries) == models and "qwen/qwen3-0.6b" in table.entries and "no/such-model" not in table.entries
+    assert table.entries["qwen/qwen3-0.6b"] == raw["entries"]["qwen/qwen3-0.6b"]
+    assert table.entries.get("no/such-model") is None
     with pytest.raises(KeyError):
         table.entries["no/such-model"]
+    assert encode_table(raw) == path.read_bytes()  # the same bytes again
+
+    def rewritten(name, keep=lambda member: True, change=lambda member, data: data):
+        out = tmp_path / name
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(out, "w") as target:
+            for info in source.infolist():
+                if keep(info.filename):
+                    target.writestr(info, change(info.filename, source.read(info.filename)))
+        return out
+
     broken = tmp_path / "broken.zip"
-    broken.write_bytes(b"PK not a zip")
-    headerless = tmp_path / "headerless.zip"
-    with zipfile.ZipFile(headerless, "w") as archive:
-        archive.writestr("entries/a.json", "{}")
-    for path in (broken, headerless):
+    broken.write_bytes(b"PK\x03\x04 not a zip")
+    headerless = rewritten("headerless.zip", keep=lambda member: member != "table.json")
+    memberless = rewritten("memberless.zip", keep=lambda member: member != "entries/meta/llama-3-8b.json")
+    for bad, field in ((broken, "served table"), (headerless, "served table"), (memberless, "entries")):
         with pytest.raises(EfficiencyInputError) as info:
-            load_served_table(str(path))
-        assert str(path) in str(info.value) and "served table" in str(info.value)
+            load_served_table(str(bad))
+        assert str(bad) in str(info.value) and info.value.field == field, bad
+    garbled = rewritten("garbled.zip", change=lambda member, data: b"{not json" if member.startswith("entries/meta") else data)
+    table = load_served_table(str(garbled))
+    with pytest.raises(EfficiencyInputError) as info:
+        table.entries["meta/llama-3-8b"]
+    assert str(garbled) in str(info.value) and info.value.field == "entries/meta/llama-3-8b.json"
 
 
 # the Hugging Face ids of issue 31, and one that resolved before

@@ -133,7 +133,7 @@ def encode_table(table: Dict[str, Any]) -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         def add(name: str, obj: Any) -> None:
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+            info.compress_type, info.external_attr, info.create_system = zipfile.ZIP_DEFLATED, 0o644 << 16, 3  # 3: Unix, on any OS
             archive.writestr(info, dumps_table(obj).encode("utf-8"), compresslevel=9)
 
         add(SERVED_TABLE_HEADER, dict(table, entries=list(table["entries"])))

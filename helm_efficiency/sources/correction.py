@@ -125,9 +125,10 @@ class PhaseCorrection:
     def comm(self, gpu: Optional[str]) -> float:
         """Seconds per layer and all-reduce step on `gpu`'s interconnect: its own shrunk term where
         it was fitted; on an interconnect faster (slower) than every fitted one, the fastest
-        (slowest) fitted one's term times the ratio of their bandwidths (the fitted terms fall
-        about as the link's bandwidth rises: A100's 300 GB/s 1.6x H100's 450 GB/s, CHANGELOG
-        2026-12-07, sixth session); else the shared term."""
+        (slowest) fitted one's term times the ratio of their bandwidths; else the shared term.
+        The messages are latency-bound at batch 1, so the bandwidth ratio is an empirical proxy for
+        the link generation, not a bandwidth model: the fitted terms fall about as it rises
+        (A100's 300 GB/s 1.6x H100's 450 GB/s; CHANGELOG 2026-12-07, sixth session)."""
         link, shared = interconnect(gpu), self.coefficients.get("comm", 0.0)
         if link in self.comm_by_link:
             return max(0.0, self.comm_by_link[link])

@@ -13,12 +13,14 @@ tokens scheduled per step, with its time to first token (TTFT), time per output 
 and throughput. The simulator's memory check reserves each request's KV cache for its whole
 sequence (p + o tokens), so at long outputs fewer requests fit and each costs more.
 
-We keep, per (p, o), the points that no other point beats on all three of throughput per GPU,
-TTFT and TPOT (the Pareto set over all placements tried): the best feasible point under any latency
-target is always in that set. The set is then thinned (`thin`) to the points needed to answer
-any latency target within 15% of the full sweep's best GPU time per request, never below it,
-and wherever the sweep meets a target the stored points meet it too. So the table answers any
-SLA without re-running the simulator, a little conservatively.
+We keep, per (p, o) and per placement, the points that no other point of that placement beats
+on all four of GPU time per request, TTFT, TPOT and running batch (`pareto`): the best feasible
+point under any latency target and batch cap, on any placement, is always in that set. The set
+is then thinned (`thin`) to the points needed to answer any latency target and batch cap on each
+placement within 15% of the full sweep's best GPU time per request there, never below it, and
+wherever the sweep meets a target the stored points meet it too. So the table answers any SLA
+without re-running the simulator, a little conservatively, and the served correction, which
+moves placements apart, still finds each placement's own points.
 
 Each point's GPU time per request, G = TP x PP / (requests per second), is split into a prefill and
 a decode part from the simulator's own step schedule (`run_agg`'s `scheduling` block): a

@@ -29,6 +29,7 @@ import io
 import math
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, cast
@@ -47,7 +48,6 @@ from helm_efficiency.util import data_paths
 
 SCHEMA_VERSION = 2  # 2: points over a (prompt, output) grid, with pipeline parallelism; 1 (one output length) is refused
 SERVED_DIR = data_paths.SERVED_DIR
-TABLE_SUFFIX = data_paths.SERVED_TABLE_SUFFIX
 
 
 # --------------------------------------------------------------------------- the table
@@ -144,19 +144,28 @@ def entry_member(model: str) -> str:
 
 class LazyEntries(Mapping[str, Dict[str, Any]]):
     """A zipped served table's entries, each model's member decompressed and decoded when first
-    read: a table holds about a hundred models' points (tens of MB of JSON) and a run prices a few."""
+    read: a table holds about a hundred models' points (MBs of JSON) and a run prices a few. Every
+    listed model's member is checked present when the table is read (`_read_table_file`)."""
 
-    def __init__(self, archive: bytes, models: Sequence[str]):
+    def __init__(self, archive: bytes, models: Sequence[str], source: str):
         self._archive = archive
         self._models = list(models)
+        self._listed = frozenset(self._models)
+        self._source = source
         self._decoded: Dict[str, Dict[str, Any]] = {}
+
+    def __contains__(self, model: object) -> bool:
+        return model in self._listed
 
     def __getitem__(self, model: str) -> Dict[str, Any]:
         if model not in self._decoded:
-            if model not in self._models:
+            if model not in self._listed:
                 raise KeyError(model)
-            with zipfile.ZipFile(io.BytesIO(self._archive)) as archive:
-                self._decoded[model] = orjson.loads(archive.read(entry_member(model)))
+            try:
+                with zipfile.ZipFile(io.BytesIO(self._archive)) as archive:
+                    self._decoded[model] = orjson.loads(archive.read(entry_member(model)))
+            except (ValueError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+                raise EfficiencyInputError(self._source, entry_member(model), f"not a readable served-table entry: {e}")
         return self._decoded[model]
 
     def __iter__(self) -> Iterator[str]:
@@ -166,17 +175,27 @@ class LazyEntries(Mapping[str, Dict[str, Any]]):
         return len(self._models)
 
 
-def _read_table_file(path: str) -> Any:
-    """A served table from `path`: a zip archive (as shipped: its entries read when first used),
-    or one JSON document (.json, or gzip-compressed .json.gz)."""
+ZIP_MAGIC, GZIP_MAGIC = b"PK\x03\x04", b"\x1f\x8b"
+
+
+def _read_table_file(path: str, source: Optional[str] = None) -> Any:
+    """A served table from `path`, by its first bytes: a zip archive (as built: the header member,
+    with the entries read when first used; every listed model's member must be there), or one
+    JSON document, gzip-compressed or not. `source` names the file in errors (default: `path`)."""
+    source = source or path
     with open(path, "rb") as f:
         data = f.read()
-    if not path.endswith(".zip"):
-        return orjson.loads(gzip.decompress(data) if path.endswith(".gz") else data)
+    if not data.startswith(ZIP_MAGIC):
+        return orjson.loads(gzip.decompress(data) if data.startswith(GZIP_MAGIC) else data)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         raw = orjson.loads(archive.read(data_paths.SERVED_TABLE_HEADER))
+        members = set(archive.namelist())
     if isinstance(raw, dict) and isinstance(raw.get("entries"), list):
-        raw["entries"] = LazyEntries(data, raw["entries"])
+        missing = [m for m in raw["entries"] if entry_member(m) not in members]
+        if missing:
+            raise EfficiencyInputError(source, "entries", f"{len(missing)} listed model(s) have no member in the archive: "
+                                       + ", ".join(entry_member(m) for m in missing[:5]))
+        raw["entries"] = LazyEntries(data, raw["entries"], source)
     return raw
 
 
@@ -196,7 +215,7 @@ def _shipped_served_table(stack: str) -> ServedTable:
     path = served_table_path(stack)
     if not os.path.isfile(path):
         raise EfficiencyInputError(stack, "stack", f"served table not built; run python -m helm_efficiency.builders.served --stack {stack}")
-    return table_from_json(_read_table_file(path), data_paths.in_package(path))
+    return table_from_json(_read_table_file(path, data_paths.in_package(path)), data_paths.in_package(path))
 
 
 def load_served_table(stack: str) -> ServedTable:
@@ -205,7 +224,9 @@ def load_served_table(stack: str) -> ServedTable:
     if os.path.isfile(stack):
         try:
             raw = _read_table_file(stack)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        except EfficiencyInputError:
+            raise
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as e:
             raise EfficiencyInputError(stack, "served table", f"not a readable served table (zip or JSON): {e}")
         return table_from_json(raw, stack)
     from helm_efficiency.stacks import SIMULATED_TABLES
