@@ -56,8 +56,8 @@ from helm_efficiency.sources.aiconfigurator import (
 # two grids that the model's context window allows (`served_shapes`). A request's cost is
 # interpolated between them in log p and log o (tables/served.py). Each simulated point holds
 # its requests' whole KV cache (p + o tokens each), so long outputs limit the batch.
-SERVED_PROMPT_TOKENS = (128, 512, 2048, 8192, 32768)
-SERVED_OUTPUT_TOKENS = (16, 256, 2048, 16384)
+SERVED_PROMPT_TOKENS = (128, 512, 2048, 4096, 8192, 16384, 32768)
+SERVED_OUTPUT_TOKENS = (16, 256, 1024, 2048, 4096, 8192, 16384)
 # Placement: GPUs per replica G in (base, 2 base, 4 base), base = the batch-1 GPUs (smallest power
 # of two whose GPUs hold the bf16 weights). Within one 8-GPU node G GPUs are tensor parallel;
 # beyond it TP stays within the node (8) and pipeline stages span G / 8 nodes, up to twice the
