@@ -198,7 +198,8 @@ def test_a_request_between_stored_shapes_is_interpolated_linearly_between_their_
     stored shapes' rates, applied to another o, are not (at o = 16 prefill interference fills
     each decode step)."""
     table, model, p, o = _table(), "meta/llama-3.1-8b", 1000.0, 700.0
-    (p0, p1), (o0, o1) = (512, 2048), (256, 2048)
+    (p0, p1), (o0, o1) = ((max(g for g in grid if g < x), min(g for g in grid if g > x))
+                          for grid, x in ((table.prompt_tokens, p), (table.output_tokens, o)))
     def corner(pc, oc):
         return min(pc / q["prefill_tok_s_per_gpu"] + oc / q["decode_tok_s_per_gpu"] for q in _candidates(table, model, pc, oc))
     wp, wo = (p - p0) / (p1 - p0), (o - o0) / (o1 - o0)
@@ -222,18 +223,23 @@ def test_outside_the_grid_is_flagged_extrapolated():
 @pytest.mark.parametrize("stack", SIMULATED_TABLES)
 def test_long_outputs_cost_more_per_output_token(stack, monkeypatch):
     """With a 512-token prompt, 8,000 output tokens cost more GPU-s per output token than 256
-    (8B-class models, every stack, as shipped): each request in flight holds its whole KV cache,
-    so fewer fit, and attention reads more. And in the stored (simulated) points of every served
-    model with a 128-token prompt, where the prompt's share of a 256-token request is small
-    (larger models at p = 512, o = 256 pay for two prompt tokens per output token, which can
-    outweigh the KV cache at o = 8,000; so can the served correction's batch term for models
-    whose KV cache is small)."""
+    (8B-class models with a full KV cache, 8 KV heads: every stack, as shipped): each request in
+    flight holds its whole KV cache, so fewer fit, and attention reads more; and more than 2,048
+    for every 8B-class model. (Qwen2.5-7B, 4 KV heads, on `a100-trtllm` pays more per output token
+    at o = 256, two prompt tokens per output token, than its smaller KV cache adds at 8,000.) And
+    in the stored (simulated) points of every served model with a 128-token prompt, where the
+    prompt's share of a 256-token request is small (larger models at p = 512, o = 256 pay for two
+    prompt tokens per output token, which can outweigh the KV cache at o = 8,000; so can the
+    served correction's batch term for models whose KV cache is small)."""
     from helm_efficiency.sources import served_correction
 
     table = load_served_table(stack)
     models = [m for m in ("meta/llama-3.1-8b", "qwen/qwen2.5-7b", "mistralai/mistral-7b-v0.1") if m in table.entries]
     assert len(models) >= 2
-    for p, names in ((512, models), (128, sorted(table.entries))):
+    rising = served_estimates(models * 2, [512] * 2 * len(models), [2048] * len(models) + [8000] * len(models), stack=stack)["served_gpu_s"]
+    assert (rising.to_numpy()[len(models):] / 8000 > rising.to_numpy()[: len(models)] / 2048).all(), rising.tolist()
+    full_kv = [m for m in models if m != "qwen/qwen2.5-7b"]
+    for p, names in ((512, full_kv), (128, sorted(table.entries))):
         if p == 128:
             monkeypatch.setattr(served_correction, "load_served_correction", lambda: None)
         out = served_estimates(names * 2, [p] * 2 * len(names), [256] * len(names) + [8000] * len(names), stack=stack)
