@@ -26,10 +26,10 @@ from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.sources.served import (MAX_GPU_FACTOR, MAX_STORED_TPOT_MS, MAX_STORED_TTFT_MS, NODE_GPUS, SEARCH,
                                             SERVED_OUTPUT_TOKENS, SERVED_PROMPT_TOKENS, STORED_FIELDS, THIN_TOLERANCE, best_point,
                                             parse_shape_key, placement_label, point_from_row, served_shapes, simulate_served)
-from helm_efficiency.tables.served import SCHEMA_VERSION, entry_member
+from helm_efficiency.tables.served import HEADER_MEMBER, SCHEMA_VERSION, entry_member
 from helm_efficiency.tables.sla import DEFAULT_SLA
 from helm_efficiency.util.atomic import write_bytes_atomic
-from helm_efficiency.util.data_paths import SERVED_DIR, SERVED_TABLE_HEADER, served_table_path
+from helm_efficiency.util.data_paths import SERVED_DIR, served_table_path
 from helm_efficiency.util.executors import map_ordered
 
 CREDIT = "NVIDIA AIConfigurator (aiconfigurator-core, Apache-2.0) measured-kernel simulation, aggregated (in-flight batching) search"
@@ -125,7 +125,7 @@ def build_stack(stack_name: str, results: Sequence[Simulated], out_dir: str = SE
 
 
 def encode_table(table: Dict[str, Any]) -> bytes:
-    """The table's bytes: a zip archive (data_paths.SERVED_TABLE_SUFFIX) of SERVED_TABLE_HEADER,
+    """The table's bytes: a zip archive (data_paths.SERVED_TABLE_SUFFIX) of HEADER_MEMBER,
     the table with `entries` as the list of model names, and `entry_member(model)` per model,
     each `dumps_table` JSON, deflated, with fixed times and permissions in a fixed order (so a
     rebuild is byte-identical)."""
@@ -136,7 +136,7 @@ def encode_table(table: Dict[str, Any]) -> bytes:
             info.compress_type, info.external_attr, info.create_system = zipfile.ZIP_DEFLATED, 0o644 << 16, 3  # 3: Unix, on any OS
             archive.writestr(info, dumps_table(obj).encode("utf-8"), compresslevel=9)
 
-        add(SERVED_TABLE_HEADER, dict(table, entries=list(table["entries"])))
+        add(HEADER_MEMBER, dict(table, entries=list(table["entries"])))
         for model, entry in table["entries"].items():
             add(entry_member(model), entry)
     return buffer.getvalue()

@@ -137,6 +137,9 @@ def table_from_json(raw: object, source: str) -> ServedTable:
     return ServedTable(name=str(raw["name"]), raw=raw)
 
 
+HEADER_MEMBER = "table.json"  # the zip member holding the table but its entries (a list of the models there)
+
+
 def entry_member(model: str) -> str:
     """The zip member of a served table that holds one model's entry."""
     return f"entries/{model}.json"
@@ -188,7 +191,7 @@ def _read_table_file(path: str, source: Optional[str] = None) -> Any:
     if not data.startswith(ZIP_MAGIC):
         return orjson.loads(gzip.decompress(data) if data.startswith(GZIP_MAGIC) else data)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        raw = orjson.loads(archive.read(data_paths.SERVED_TABLE_HEADER))
+        raw = orjson.loads(archive.read(HEADER_MEMBER))
         members = set(archive.namelist())
     if isinstance(raw, dict) and isinstance(raw.get("entries"), list):
         missing = [m for m in raw["entries"] if entry_member(m) not in members]

@@ -20,8 +20,7 @@ ANCHOR_CORRECTION_PATH = os.path.join(DATA_DIR, "anchor_correction.json")
 SERVED_DIR = os.path.join(DATA_DIR, "served")
 # A zip of JSON members: the table without its entries, and one member per model, so a reader
 # decompresses only the models it prices (byte-identical rebuilds: fixed member times and order).
-SERVED_TABLE_SUFFIX = ".zip"
-SERVED_TABLE_HEADER = "table.json"  # the member holding everything but the entries (those: entries/<model>.json)
+SERVED_TABLE_SUFFIX = ".zip"  # members: tables/served.HEADER_MEMBER and entry_member(model)
 SERVED_CORRECTION_PATH = os.path.join(SERVED_DIR, "served_correction.json")
 
 # Published measurements: batch-1 rows (measured/) and served rows (measured_served/), with the
