@@ -61,7 +61,7 @@ REQUIRE_COMM = True
 VERSION_TERM = False
 MIN_SOURCES = 2  # a framework's phase with fewer sources borrows the phase's pooled correction
 MIN_INTERVAL_SOURCES = 4  # fewer sources: the interval's variance components come from the phase pooled over frameworks
-# Rows on an interconnect that fewer sources measured are reported (bench), not fitted: one source
+# TP > 1 rows on an interconnect that fewer sources measured at TP > 1 are reported (bench), not fitted: one source
 # cannot tell that interconnect's communication apart from its own offset, and such a row's
 # communication term (layers × log2(TP) steps) carries high leverage over the shared term.
 MIN_LINK_SOURCES = 2
@@ -373,7 +373,8 @@ def fit_rows(simulated: pd.DataFrame, fp8: bool = False, unfitted: bool = False)
     batch-1 tok/s) of a long generation (o ≥ 64) whose source gave no per-token number for the
     same shape becomes a decode row: (e2e − simulated first token) / (o − 1), when the first
     token is under a fifth of it. Rows on an interconnect measured by fewer than MIN_LINK_SOURCES
-    sources are left out (`unfitted`: those rows instead)."""
+    sources at TP > 1 are left out (`unfitted`: those rows instead); a TP 1 row runs no
+    all-reduce, so its GPU's interconnect does not matter and it is always fitted."""
     own = simulated["sim_dtype"] if "sim_dtype" in simulated else pd.Series("bf16", index=simulated.index)
     sixteen = simulated["precision16"].astype(bool) & (own == "bf16")
     eight = simulated.get("precision_fp8", pd.Series(False, index=simulated.index)).fillna(False).astype(bool) & (own == "fp8")
@@ -390,7 +391,9 @@ def fit_rows(simulated: pd.DataFrame, fp8: bool = False, unfitted: bool = False)
     if "legacy" not in out:
         out["legacy"] = False
     out = _with_links(out[out["value"] > 0].reset_index(drop=True))
-    enough = out.groupby("link")["source_id"].transform("nunique") >= MIN_LINK_SOURCES
+    sharded = out["tp"] > 1
+    link_sources = out[sharded].groupby("link")["source_id"].nunique()
+    enough = ~sharded | (out["link"].map(link_sources).fillna(0) >= MIN_LINK_SOURCES)
     return out[~enough if unfitted else enough].reset_index(drop=True)
 
 
