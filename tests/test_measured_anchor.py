@@ -191,6 +191,22 @@ def test_an_interconnect_outside_the_fitted_ones_scales_the_nearest_by_bandwidth
     assert fit_phase(_link_rows((("h100", 1e-5),), 0.01, 3).assign(tp=1), "step+comm").fitted_links == ()  # no all-reduce fitted
 
 
+def test_tp1_rows_are_fitted_on_every_gpu_and_tp_above_1_needs_two_sources_on_the_interconnect():
+    """B200 has TP 1 rows (vLLM's 2026 line) and one source at TP > 1 (SGLang, TP 8): the TP 1
+    rows run no all-reduce and are fitted; the TP 8 row is reported, not fitted."""
+    from helm_efficiency.sources.anchor import load_simulated_anchors
+    from helm_efficiency.sources.correction import MIN_LINK_SOURCES, fit_rows
+
+    simulated = load_simulated_anchors()
+    fitted, unfitted = fit_rows(simulated), fit_rows(simulated, unfitted=True)
+    b200 = fitted[fitted["gpu"] == "b200"]
+    assert len(b200) and (b200["tp"] == 1).all()
+    assert len(unfitted) and (unfitted["tp"] > 1).all()
+    assert unfitted.groupby("link")["source_id"].nunique().lt(MIN_LINK_SOURCES).all()
+    sharded = fitted[fitted["tp"] > 1]
+    assert sharded.groupby("link")["source_id"].nunique().ge(MIN_LINK_SOURCES).all()
+
+
 def test_the_shipped_correction_keeps_its_fitted_interconnects_and_halves_h100s_term_on_b200():
     from helm_efficiency.sources.anchor import correction_to_json, phases_from_json
 
