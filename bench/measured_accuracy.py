@@ -97,7 +97,7 @@ def main() -> None:
         # Held out by construction: the correction is fitted on the other interconnects' rows.
         predicted = predict(C.fit_correction(rows), unfitted)
         predicted["stack"] = predicted["gpu"] + "-" + predicted["backend"]
-        print(f"\n== not fitted (an interconnect measured by fewer than {C.MIN_LINK_SOURCES} sources), predicted by the correction of the others")
+        print(f"\n== not fitted (TP > 1 on an interconnect measured at TP > 1 by fewer than {C.MIN_LINK_SOURCES} sources), predicted by the correction of the others")
         print(summarize(predicted, ["stack", "source_id"]).to_string(formatters=FORMAT))
     # The version term's share: the same nested procedure with it offered to the form choice.
     shipped = C.VERSION_TERM
