@@ -41,6 +41,7 @@ def test_the_shipped_measured_files_load_and_meet_the_issue_counts():
     ({"value": "-3"}, "row 2: value"),
     ({"unit": "s"}, "row 2: unit"),
     ({"source_ref": ""}, "row 2: source_ref"),
+    ({"gpu": "B200 (as in the post's H100 runs)"}, "row 2: gpu"),  # two GPUs named: would read as H100
 ])
 def test_the_loader_names_file_row_and_column(tmp_path, change, field):
     path = write_rows(tmp_path, [GOOD | change])

@@ -24,7 +24,8 @@ def test_the_shipped_served_data_load_and_meet_the_issue_counts():
 
 
 @pytest.mark.parametrize("column, value, field", [("tp", "two", "row 2: tp"), ("concurrency", "-4", "row 2: concurrency"),
-                                                  ("kind", "guess", "row 2: kind"), ("source_ref", "", "row 2: source_ref")])
+                                                  ("kind", "guess", "row 2: kind"), ("source_ref", "", "row 2: source_ref"),
+                                                  ("gpu", "B200, like the H100 row", "row 2: gpu")])
 def test_the_loader_names_file_row_and_column(tmp_path, column, value, field):
     original = os.path.join(SERVED_DIR, "nim_dli_genaiperf_sweep.csv")
     table = pd.read_csv(original, dtype=str, keep_default_na=False).head(3)

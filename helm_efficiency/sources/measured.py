@@ -96,6 +96,7 @@ def read_file(path: str) -> pd.DataFrame:
         known = METRICS.get(row["metric"])
         if known is not None and row["unit"] not in known[0]:
             raise EfficiencyInputError(path, f"{where}: unit", f"{row['unit']!r} for {row['metric']}; expected {', '.join(known[0])}")
+    check_one_gpu(path, table)
     return with_file_and_row(table, path)
 
 
@@ -123,6 +124,15 @@ def load_measured(folder: str = MEASURED_DIR) -> pd.DataFrame:
 def _match(patterns: Iterable[Tuple[str, str]], text: str) -> Optional[str]:
     text = text if isinstance(text, str) else ""
     return next((key for key, pattern in patterns if re.search(pattern, text)), None)
+
+
+def check_one_gpu(path: str, table: pd.DataFrame) -> None:
+    """A `gpu` cell that names two GPUs we know ("B200, as in the H100 runs") would be read as the
+    first one listed in GPUS, silently: it is an error naming the file, row and column."""
+    for i, text in enumerate(table["gpu"]):
+        named = [key for key, pattern in GPUS if re.search(pattern, str(text))]
+        if len(named) > 1:
+            raise EfficiencyInputError(path, f"row {i + 2}: gpu", f"{text!r} names {' and '.join(named)}; name one GPU (put the rest in the caveat)")
 
 
 def _number(series: pd.Series) -> pd.Series:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.sources.measured import (BACKENDS, EIGHT_BIT_FLOAT, GPUS, SIXTEEN_BIT, _match, legacy_version, read_folder,
+from helm_efficiency.sources.measured import (BACKENDS, EIGHT_BIT_FLOAT, GPUS, SIXTEEN_BIT, _match, check_one_gpu, legacy_version, read_folder,
                                               with_file_and_row)
 from helm_efficiency.util import data_paths
 
@@ -57,6 +57,7 @@ def read_served_file(path: str) -> pd.DataFrame:
     if bad_kind.any():
         i = int(np.flatnonzero(bad_kind.to_numpy())[0])
         raise EfficiencyInputError(path, f"row {i + 2}: kind", f"{table['kind'].iloc[i]!r}; expected one of {', '.join(KINDS)}")
+    check_one_gpu(path, table)
     return with_file_and_row(table, path)
 
 
