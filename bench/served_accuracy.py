@@ -11,7 +11,8 @@ judged leave-one-source-out with nested refits: for each source, form choice and
 components come from the other sources only. error = predicted / measured − 1.
 
 Prints raw vs corrected median |error|, signed median and 90% coverage per stack, running-batch
-band (≤ 16, 17–64, > 64), output-length band (< 1k, 1k–4k, > 4k), TP 1 vs TP > 1 and precision;
+band (≤ 16, 17–64, > 64), output-length band (< 1k, 1k–4k, > 4k), prompt tokens per output token
+(≤ 0.5, 0.5–5, > 5: HELM's requests are mostly prompt-heavy), TP 1 vs TP > 1 and precision;
 energy per output token where power was measured; FP8 rows as bounds; the shipped tables priced
 at each measured row's own latency, and like for like at its own running batch (`Sla.max_batch`) (and at each throughput-only row's time per output token);
 and the shipped tables at the default latency target against each measured sweep's cheapest
@@ -354,11 +355,14 @@ def main() -> None:
     fitted["batch_band"] = pd.cut(fitted["batch"], [0, 16, 64, np.inf], labels=["<=16", "17-64", ">64"])
     fitted["output_band"] = pd.cut(fitted["o"], [0, 999, 4000, np.inf], labels=["<1k", "1k-4k", ">4k"])
     fitted["tp_band"] = np.where(fitted["tp"] > 1, "TP>1", "TP1")
+    # Prompt tokens per output token: HELM's requests are mostly prompt-heavy (long prompts, short answers).
+    fitted["prompt_band"] = pd.cut(fitted["p"] / fitted["o"], [0, 0.5, 5, np.inf], labels=["p/o<=0.5", "0.5-5", ">5"])
     fitted["precision"] = np.where(fitted["dtype16"].astype(bool), "16-bit", "FP8")
     print(f"{len(fitted)} served rows from {fitted['source_id'].nunique()} sources, each predicted by a correction fitted without its "
           "source (GPU-seconds per output token)\n")
     for title, by in (("by precision", ["precision"]), ("by stack (16-bit)", ["stack"]), ("by running batch (16-bit)", ["batch_band"]),
-                      ("by output length (16-bit)", ["output_band"]), ("by TP (16-bit)", ["tp_band"]), ("by stack, all precisions", ["stack", "precision"]),
+                      ("by output length (16-bit)", ["output_band"]), ("by TP (16-bit)", ["tp_band"]),
+                      ("by prompt tokens per output token (16-bit)", ["prompt_band"]), ("by stack, all precisions", ["stack", "precision"]),
                       ("by source", ["source_id"])):
         subset = fitted if "precision" in by or by == ["source_id"] else fitted[fitted["precision"] == "16-bit"]
         print(f"== {title}")
