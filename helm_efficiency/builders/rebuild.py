@@ -7,7 +7,7 @@
 Run from the repository's root (the Megatron step reads tests/data/reference_profiles) with the
 `build` extra installed (the simulator). Each step is its own module's command, run as a
 subprocess (with `util/reproducible.py`'s floating-point settings, so that the bytes do not
-depend on the CPU's vector extensions), so this file holds only the order. The batch-1 simulated step takes hours on 2 cores, the served step 24 minutes with -j 2; each
+depend on the CPU's vector extensions), so this file holds only the order. The batch-1 simulated step takes hours on 2 cores, the served step 57 minutes with -j 2; each
 caches by shape, so a rerun simulates only what changed. Not rebuilt: `cpu.json`, which is timed
 on a machine (`python -m helm_efficiency.builders.cpu`), so its bytes are that machine's.
 """

@@ -19,7 +19,7 @@ import glob
 import os
 import re
 from functools import lru_cache
-from typing import Callable, Iterable, Optional, Sequence, Tuple
+from typing import Callable, Iterable, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -121,16 +121,21 @@ def load_measured(folder: str = MEASURED_DIR) -> pd.DataFrame:
     return read_folder(folder, read_file, "measured")
 
 
-def _match(patterns: Iterable[Tuple[str, str]], text: str) -> Optional[str]:
+def _matches(patterns: Iterable[Tuple[str, str]], text: str) -> Iterator[str]:
+    """The keys of `patterns` whose pattern occurs in `text`, in the patterns' order."""
     text = text if isinstance(text, str) else ""
-    return next((key for key, pattern in patterns if re.search(pattern, text)), None)
+    return (key for key, pattern in patterns if re.search(pattern, text))
+
+
+def _match(patterns: Iterable[Tuple[str, str]], text: str) -> Optional[str]:
+    return next(_matches(patterns, text), None)
 
 
 def check_one_gpu(path: str, table: pd.DataFrame) -> None:
     """A `gpu` cell that names two GPUs we know ("B200, as in the H100 runs") would be read as the
-    first one listed in GPUS, silently: it is an error naming the file, row and column."""
+    first one listed in GPUS (`_match`), silently: it is an error naming the file, row and column."""
     for i, text in enumerate(table["gpu"]):
-        named = [key for key, pattern in GPUS if re.search(pattern, str(text))]
+        named = list(_matches(GPUS, text))
         if len(named) > 1:
             raise EfficiencyInputError(path, f"row {i + 2}: gpu", f"{text!r} names {' and '.join(named)}; name one GPU (put the rest in the caveat)")
 

@@ -184,15 +184,19 @@ ZIP_MAGIC, GZIP_MAGIC = b"PK\x03\x04", b"\x1f\x8b"
 def _read_table_file(path: str, source: Optional[str] = None) -> Any:
     """A served table from `path`, by its first bytes: a zip archive (as built: the header member,
     with the entries read when first used; every listed model's member must be there), or one
-    JSON document, gzip-compressed or not. `source` names the file in errors (default: `path`)."""
+    JSON document, gzip-compressed or not. `source` names the file in errors (default: `path`);
+    an unreadable file is an EfficiencyInputError, shipped or not."""
     source = source or path
-    with open(path, "rb") as f:
-        data = f.read()
-    if not data.startswith(ZIP_MAGIC):
-        return orjson.loads(gzip.decompress(data) if data.startswith(GZIP_MAGIC) else data)
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        raw = orjson.loads(archive.read(HEADER_MEMBER))
-        members = set(archive.namelist())
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        if not data.startswith(ZIP_MAGIC):
+            return orjson.loads(gzip.decompress(data) if data.startswith(GZIP_MAGIC) else data)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            raw = orjson.loads(archive.read(HEADER_MEMBER))
+            members = set(archive.namelist())
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        raise EfficiencyInputError(source, "served table", f"not a readable served table (zip or JSON): {e}")
     if isinstance(raw, dict) and isinstance(raw.get("entries"), list):
         missing = [m for m in raw["entries"] if entry_member(m) not in members]
         if missing:
@@ -225,13 +229,7 @@ def load_served_table(stack: str) -> ServedTable:
     """The shipped served table of a stack (`h100-trtllm`, ...; read once per process) or a
     served table's path (.zip as built, .json or .json.gz; read each time)."""
     if os.path.isfile(stack):
-        try:
-            raw = _read_table_file(stack)
-        except EfficiencyInputError:
-            raise
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as e:
-            raise EfficiencyInputError(stack, "served table", f"not a readable served table (zip or JSON): {e}")
-        return table_from_json(raw, stack)
+        return table_from_json(_read_table_file(stack), stack)
     from helm_efficiency.stacks import SIMULATED_TABLES
 
     if stack not in SIMULATED_TABLES:
