@@ -41,10 +41,30 @@ def held_out_gpu(rows: pd.DataFrame, version_term: bool = S.VERSION_TERM) -> pd.
         train, held = rows[rows["source_id"] != source], rows[rows["source_id"] == source].copy()
         fitted = S.fit_served_correction(train, version_term=version_term)
         held["corrected"] = S.corrected_gpu(fitted, held)
+        held["split"] = split_composition(fitted, held)
         lo, hi = fitted["gpu"]["interval_log"]
         held["lo"], held["hi"] = held["corrected"] * np.exp(lo), held["corrected"] * np.exp(hi)
         out.append(held)
     return pd.concat(out)
+
+
+def split_composition(fits, rows: pd.DataFrame) -> np.ndarray:
+    """The composition not shipped, for comparison: the simulated GPU time's prefill share scaled
+    by the TTFT ratio and the rest by the TPOT ratio (the tables did this before 2026-12-07)."""
+    f, t = S.latency_ratios(fits, rows)
+    share = rows["sim_prefill_share"].to_numpy(float)
+    return rows["sim_gpu_s_per_token"].to_numpy(float) * (share * f + (1.0 - share) * t)
+
+
+def composition_line(fitted: pd.DataFrame) -> str:
+    """Held-out error of the shipped composition against the prefill-share split, by precision and release."""
+    parts = []
+    for name, rows in (("16-bit", fitted[fitted["dtype16"].astype(bool)]), ("FP8", fitted[~fitted["dtype16"].astype(bool)]),
+                       ("current-release 16-bit", fitted[fitted["dtype16"].astype(bool) & ~fitted["legacy"].astype(bool)])):
+        errors = [rows[c] / rows["gpu_s_per_token"] - 1 for c in ("corrected", "split")]
+        parts.append(f"{name} ({len(rows)} rows) " + " vs ".join(f"{np.median(np.abs(e)):.1%} ({np.median(e):+.1%})" for e in errors))
+    return ("GPU time composed by the closed-loop latency (shipped) vs split by the simulator's prefill share "
+            "(prefill x TTFT ratio, decode x TPOT ratio), held out, median |error| (signed): " + "; ".join(parts))
 
 
 def summarize(rows: pd.DataFrame, by) -> pd.DataFrame:
@@ -386,6 +406,7 @@ def main() -> None:
     print(f"\nversion term (older releases through `legacy`): 16-bit held-out median |error| {err_with:.1%} with it, "
           f"{err_without:.1%} without (share of the held-out error it explains: {1 - err_with / err_without:+.1%}; "
           f"shipped: {'on' if S.VERSION_TERM else 'off'})")
+    print(composition_line(fitted))
     shipped = S.load_served_correction()
     if shipped is not None:
         lo, hi = shipped["quantities"]["gpu"]["interval_log"]

@@ -54,7 +54,8 @@ def side_points(sim, p: int, o: int):
         ms = float(s.get_result_dict()["ttft"])
         if not s.check_oom() and ms > 0:
             prefill.append({"tp": sim.tp, "pp": sim.pp, "ep": sim.expert_parallel, "batch_size": b, "ctx_tokens": b * p, "ttft_ms": ms,
-                            "tpot_ms": 1.0, "prefill_tok_s_per_gpu": b * p / (ms / 1e3) / (sim.tp * sim.pp), "decode_tok_s_per_gpu": 1.0})
+                            "tpot_ms": 1.0, "prefill_tok_s_per_gpu": b * p / (ms / 1e3) / (sim.tp * sim.pp), "decode_tok_s_per_gpu": 1.0,
+                            "num_output_tokens": 1})  # the correction's latency factor: TTFT alone
     for b in DECODE_BATCHES:
         s = sim.backend.run_static(sim.model, sim.database, RuntimeConfig(isl=p, osl=o, batch_size=b, ttft=math.inf, tpot=math.inf), mode="static_gen")
         if s.check_oom():
@@ -62,7 +63,8 @@ def side_points(sim, p: int, o: int):
         ms = float(s.get_result_dict()["tpot"])
         if ms > 0:
             decode.append({"tp": sim.tp, "pp": sim.pp, "ep": sim.expert_parallel, "batch_size": b, "ctx_tokens": b, "ttft_ms": 1.0,
-                           "tpot_ms": ms, "prefill_tok_s_per_gpu": 1.0, "decode_tok_s_per_gpu": b / (ms / 1e3) / (sim.tp * sim.pp)})
+                           "tpot_ms": ms, "prefill_tok_s_per_gpu": 1.0, "decode_tok_s_per_gpu": b / (ms / 1e3) / (sim.tp * sim.pp),
+                           "num_output_tokens": o})  # about the TPOT ratio alone (its 1 ms TTFT is a placeholder)
     return prefill, decode
 
 

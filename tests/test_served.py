@@ -223,10 +223,8 @@ def test_outside_the_grid_is_flagged_extrapolated():
 @pytest.mark.parametrize("stack", SIMULATED_TABLES)
 def test_long_outputs_cost_more_per_output_token(stack, monkeypatch):
     """With a 512-token prompt, 8,000 output tokens cost more GPU-s per output token than 256
-    (8B-class models with a full KV cache, 8 KV heads: every stack, as shipped): each request in
-    flight holds its whole KV cache, so fewer fit, and attention reads more; and more than 2,048
-    for every 8B-class model. (Qwen2.5-7B, 4 KV heads, on `a100-trtllm` pays more per output token
-    at o = 256, two prompt tokens per output token, than its smaller KV cache adds at 8,000.) And
+    and than 2,048 for the 8B-class models (every stack, as shipped): each request in flight holds
+    its whole KV cache, so fewer fit, and attention reads more. And
     in the stored (simulated) points of every served model with a 128-token prompt, where the
     prompt's share of a 256-token request is small (larger models at p = 512, o = 256 pay for two
     prompt tokens per output token, which can outweigh the KV cache at o = 8,000; so can the
@@ -238,8 +236,7 @@ def test_long_outputs_cost_more_per_output_token(stack, monkeypatch):
     assert len(models) >= 2
     rising = served_estimates(models * 2, [512] * 2 * len(models), [2048] * len(models) + [8000] * len(models), stack=stack)["served_gpu_s"]
     assert (rising.to_numpy()[len(models):] / 8000 > rising.to_numpy()[: len(models)] / 2048).all(), rising.tolist()
-    full_kv = [m for m in models if m != "qwen/qwen2.5-7b"]
-    for p, names in ((512, full_kv), (128, sorted(table.entries))):
+    for p, names in ((512, models), (128, sorted(table.entries))):
         if p == 128:
             monkeypatch.setattr(served_correction, "load_served_correction", lambda: None)
         out = served_estimates(names * 2, [p] * 2 * len(names), [256] * len(names) + [8000] * len(names), stack=stack)

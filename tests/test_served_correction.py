@@ -55,16 +55,28 @@ def test_corrected_latency_grows_with_the_batch_and_with_the_kernels():
         assert (S.ratio(fitted, "ttft", backend, batch, 0.1) > 0).all()
 
 
-def test_corrected_points_keep_the_gpu_time_identity():
-    points = [{"tp": 1, "ep": 1, "batch_size": b, "ctx_tokens": 512, "ttft_ms": 200.0, "tpot_ms": 20.0,
-               "prefill_tok_s_per_gpu": 10000.0, "decode_tok_s_per_gpu": 100.0 * b} for b in (8, 64)]
+def test_corrected_points_keep_the_gpu_time_identity_the_bench_judges():
+    """A stored point's GPU time grows by the closed-loop latency factor, the one `corrected_gpu`
+    applies to the measured rows the correction is judged on: the tables ship what the bench scores."""
+    from helm_efficiency.sources.served import point_from_row, STORED_FIELDS
+
+    points = [{"tp": 1, "pp": 1, "ep": 1, "batch_size": b, "ctx_tokens": 512, "ttft_ms": 200.0, "tpot_ms": 20.0,
+               "prefill_tok_s_per_gpu": 10000.0, "decode_tok_s_per_gpu": 100.0 * b, "num_output_tokens": o} for b in (8, 64) for o in (16, 1024)]
     out = S.correct_points("h100-vllm", "m", points)
     assert points[0]["tpot_ms"] == 20.0  # the input is not changed
     fitted = S.load_served_correction()["quantities"]
     for q, c in zip(points, out):
         r = S.ratio(fitted, "tpot", "vllm", [q["batch_size"]], q["tpot_ms"] / 1e3)[0]
-        assert c["tpot_ms"] == pytest.approx(q["tpot_ms"] * r)
-        assert c["decode_tok_s_per_gpu"] == pytest.approx(q["decode_tok_s_per_gpu"] / r)
+        f = S.ratio(fitted, "ttft", "vllm", [q["batch_size"]], q["ttft_ms"] / 1e3)[0]
+        assert c["tpot_ms"] == pytest.approx(q["tpot_ms"] * r) and c["ttft_ms"] == pytest.approx(q["ttft_ms"] * f)
+        gpu_s = [point_from_row([x[k] for k in STORED_FIELDS], 512, q["num_output_tokens"])["gpu_s_per_request"] for x in (q, c)]
+        row = pd.DataFrame({"sim_gpu_s_per_token": [gpu_s[0] / q["num_output_tokens"]], "sim_ttft_s": [0.2], "sim_tpot_s": [0.02],
+                            "o": [q["num_output_tokens"]], "tp": [1], "num_layers": [0], "legacy": [False], "backend": ["vllm"],
+                            "batch": [q["batch_size"]]})
+        assert gpu_s[1] / q["num_output_tokens"] == pytest.approx(S.corrected_gpu(fitted, row)[0])
+        assert min(f, r) <= gpu_s[1] / gpu_s[0] <= max(f, r)
+    assert out[0]["decode_tok_s_per_gpu"] / points[0]["decode_tok_s_per_gpu"] != pytest.approx(
+        out[1]["decode_tok_s_per_gpu"] / points[1]["decode_tok_s_per_gpu"])  # short outputs weigh the TTFT more
 
 
 def test_request_rate_rows_enter_by_littles_law_only_where_the_server_kept_up():
@@ -88,7 +100,7 @@ def test_the_all_reduce_term_makes_tensor_parallel_steps_slower():
     assert (four > one).all()
     assert np.allclose(S.ratio(fitted, "tpot", "vllm", batch, 0.01, tp=4, layers=0), one)  # no layers known: no term
     points = [{"tp": tp, "ep": 1, "batch_size": 8, "ctx_tokens": 512, "ttft_ms": 200.0, "tpot_ms": 20.0,
-               "prefill_tok_s_per_gpu": 10000.0, "decode_tok_s_per_gpu": 800.0} for tp in (1, 8)]
+               "prefill_tok_s_per_gpu": 10000.0, "decode_tok_s_per_gpu": 800.0, "num_output_tokens": 256} for tp in (1, 8)]
     tp1, tp8 = S.correct_points("h100-vllm", "m", points, layers=80)
     assert tp8["tpot_ms"] > tp1["tpot_ms"] and tp8["decode_tok_s_per_gpu"] < tp1["decode_tok_s_per_gpu"]
 
@@ -103,7 +115,7 @@ def test_older_releases_are_judged_with_their_version_and_tables_priced_as_curre
     current = S.predict_ratio(tpot, "trtllm", batch, 0.01)
     assert (old > current).all()  # older releases measured slower than the simulator's current one
     points = [{"tp": 1, "ep": 1, "batch_size": 8, "ctx_tokens": 512, "ttft_ms": 200.0, "tpot_ms": 20.0,
-               "prefill_tok_s_per_gpu": 10000.0, "decode_tok_s_per_gpu": 800.0}]
+               "prefill_tok_s_per_gpu": 10000.0, "decode_tok_s_per_gpu": 800.0, "num_output_tokens": 256}]
     at_point = S.predict_ratio(tpot, "trtllm", [8], 0.02)[0]
     assert S.correct_points("h100-trtllm", "m", points)[0]["tpot_ms"] == pytest.approx(20.0 * at_point)  # tables: current
 

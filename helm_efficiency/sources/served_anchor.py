@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 SERVED_CACHE = data_paths.SERVED_CACHE
 SIM_KEY = ["hf_id", "gpu", "backend", "tp", "sim_dtype", "p", "o", "concurrency"]
-SIM_COLUMNS = ["num_layers", "sim_ttft_s", "sim_tpot_s", "sim_gpu_s_per_token", "sim_batch", "sim_reason"]
+# sim_prefill_share: the share of the simulated GPU time spent on prefill (the served tables'
+# correction scales that share by the TTFT ratio and the rest by the TPOT ratio)
+SIM_COLUMNS = ["num_layers", "sim_ttft_s", "sim_tpot_s", "sim_gpu_s_per_token", "sim_prefill_share", "sim_batch", "sim_reason"]
 FP8 = {"gemm_quant_mode": "fp8", "moe_quant_mode": "fp8", "kvcache_quant_mode": "fp8"}
 
 
@@ -77,6 +79,7 @@ def _simulate_group(job: ServedJob) -> List[Dict[str, Any]]:
                 continue
             out.append(dict(base, p=p, o=o, concurrency=c, num_layers=int(arch["num_layers"]), sim_ttft_s=point["ttft_ms"] / 1e3,
                             sim_tpot_s=point["tpot_ms"] / 1e3, sim_gpu_s_per_token=point["gpu_s_per_request"] / o,
+                            sim_prefill_share=round(p) / (point["gpu_s_per_request"] * point["prefill_tok_s_per_gpu"]),
                             sim_batch=point["batch_size"], sim_reason=""))
     finally:
         sim.close()
@@ -127,6 +130,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         if args.models:
             rows = rows[rows["hf_id"].isin(args.models)]
         cache = pd.read_csv(SERVED_CACHE) if os.path.exists(SERVED_CACHE) else None
+        if cache is not None and not set(SIM_COLUMNS) <= set(cache.columns):
+            cache = None  # written before a column was added: every row runs again
         simulated = simulate_served(rows, jobs=args.jobs, cache=cache)
         merged = simulated if cache is None else pd.concat([cache, simulated], ignore_index=True).drop_duplicates(["where", "sim_dtype"], keep="last")
         os.makedirs(os.path.dirname(SERVED_CACHE), exist_ok=True)

@@ -17,9 +17,10 @@ leave-one-source-out median |error| of the 16-bit rows. The 90% interval for a
 new source comes from the held-out log-ratios' variance components (MixedLM, a random intercept
 per source: sources/correction.variance_components), two-sided around the corrected value.
 
-`correct_points(stack, model, points, layers=...)` applies it to a served table's stored points: tokens/s per
-GPU divided by the `gpu` ratio at the point's batch, TPOT and TTFT multiplied by theirs, so the
-latency target is checked against what the stack measures, not what its kernels allow.
+`correct_points(stack, model, points, layers=...)` applies it to a served table's stored points:
+TTFT and TPOT multiplied by their ratios at the point's batch, so the latency target is checked
+against what the stack measures, not what its kernels allow, and tokens/s per GPU divided by the
+growth of the closed-loop latency (`latency_factor`), as `corrected_gpu` prices the measured rows.
 
 Power under load (`served_power_w`): per-GPU board power as a function of the running batch,
 interpolated in log2(batch) over the measured rows' medians per batch size (silybench's vLLM H100
@@ -149,15 +150,31 @@ def predict_ratio(fit: Dict[str, Any], backend: ArrayLike, batch: ArrayLike, sim
     return cast(np.ndarray, np.exp(_design(frame, fit["form"]) @ np.asarray(fit["params"], float)))
 
 
-def corrected_gpu(fits: Dict[str, Any], rows: pd.DataFrame) -> np.ndarray:
-    """GPU-s per output token with TTFT and TPOT corrected: a closed-loop replica's throughput is
-    concurrency · o / (TTFT + (o − 1) · TPOT), so GPU time scales with that latency."""
-    ttft_s, tpot_s = rows["sim_ttft_s"].to_numpy(float), rows["sim_tpot_s"].to_numpy(float)
-    o = rows["o"].to_numpy(float)
+def latency_factor(ttft_s: ArrayLike, tpot_s: ArrayLike, o: ArrayLike, ttft_ratio: ArrayLike, tpot_ratio: ArrayLike) -> np.ndarray:
+    """How much a point's GPU time grows when its TTFT and TPOT are corrected: a closed-loop
+    replica serves concurrency · o / (TTFT + (o − 1) · TPOT) tokens/s, so GPU time scales with that
+    latency. The same factor applies to a point's prefill and decode GPU time. (Scaling the
+    simulator's prefill share by the TTFT ratio and the rest by the TPOT ratio instead, as the
+    tables did before, held out at the same 8.0% on 16-bit rows but +11% on current vLLM
+    releases and +16% on FP8 rows: `python bench/served_accuracy.py`, its composition line.)"""
+    ttft, tpot, o = (np.asarray(v, float) for v in (ttft_s, tpot_s, o))
+    steps = np.maximum(o - 1.0, 0.0) * tpot
+    return cast(np.ndarray, (ttft * np.asarray(ttft_ratio, float) + steps * np.asarray(tpot_ratio, float)) / (ttft + steps))
+
+
+def latency_ratios(fits: Dict[str, Any], rows: pd.DataFrame) -> Tuple[np.ndarray, np.ndarray]:
+    """(TTFT ratio, TPOT ratio) of the fitted correction at each simulated row, with its own version flag."""
     shape = {"tp": rows["tp"].to_numpy(float), "layers": rows["num_layers"].to_numpy(float), "legacy": rows["legacy"].to_numpy(object)}
-    ttft_c = ttft_s * predict_ratio(fits["ttft"], rows["backend"].to_numpy(), rows["batch"], ttft_s, **shape)
-    tpot_c = tpot_s * predict_ratio(fits["tpot"], rows["backend"].to_numpy(), rows["batch"], tpot_s, **shape)
-    return cast(np.ndarray, rows["sim_gpu_s_per_token"].to_numpy(float) * (ttft_c + (o - 1) * tpot_c) / (ttft_s + (o - 1) * tpot_s))
+    return (predict_ratio(fits["ttft"], rows["backend"].to_numpy(), rows["batch"], rows["sim_ttft_s"].to_numpy(float), **shape),
+            predict_ratio(fits["tpot"], rows["backend"].to_numpy(), rows["batch"], rows["sim_tpot_s"].to_numpy(float), **shape))
+
+
+def corrected_gpu(fits: Dict[str, Any], rows: pd.DataFrame) -> np.ndarray:
+    """GPU-s per output token with TTFT and TPOT corrected (`latency_factor`), as the served tables
+    correct their points (`correct_points`)."""
+    f, t = latency_ratios(fits, rows)
+    factor = latency_factor(rows["sim_ttft_s"], rows["sim_tpot_s"], rows["o"], f, t)
+    return cast(np.ndarray, rows["sim_gpu_s_per_token"].to_numpy(float) * factor)
 
 
 def fit_rows(simulated: pd.DataFrame) -> pd.DataFrame:
@@ -268,8 +285,10 @@ def backend_of(stack: str) -> str:
 def correct_points(stack: str, model: str, points: List[Dict[str, Any]], *, layers: int = 0) -> List[Dict[str, Any]]:
     """The stored `points` of `model` on `stack`, corrected (new dicts; the input is not changed):
     TTFT and TPOT by their fitted ratios at the point's batch (and, where the form has one, the
-    all-reduce term of the model's `layers` at the point's TP), prefill and decode tokens/s per GPU
-    divided by the same ratios, so GPU time and the latency target both see the correction."""
+    all-reduce term of the model's `layers` at the point's TP), and prefill and decode tokens/s per
+    GPU divided by `latency_factor` at the point's shape (num_output_tokens), so GPU time and the
+    latency target both see the correction, as `corrected_gpu` prices the measured rows the
+    correction is judged on."""
     fitted = load_served_correction()
     out = [dict(q) for q in points]
     if fitted is None or not out:
@@ -279,9 +298,10 @@ def correct_points(stack: str, model: str, points: List[Dict[str, Any]], *, laye
     shape: Dict[str, ArrayLike] = {"tp": np.array([q["tp"] for q in out], float), "layers": float(layers)}
     r_ttft = ratio(fitted["quantities"], "ttft", backend, batch, np.array([q["ttft_ms"] for q in out]) / 1e3, **shape)
     r_tpot = ratio(fitted["quantities"], "tpot", backend, batch, np.array([q["tpot_ms"] for q in out]) / 1e3, **shape)
-    for q, f, t in zip(out, r_ttft, r_tpot):
-        q["prefill_tok_s_per_gpu"] /= f
-        q["decode_tok_s_per_gpu"] /= t
+    factor = latency_factor([q["ttft_ms"] for q in out], [q["tpot_ms"] for q in out], [q["num_output_tokens"] for q in out], r_ttft, r_tpot)
+    for q, f, t, k in zip(out, r_ttft, r_tpot, factor):
+        q["prefill_tok_s_per_gpu"] /= k
+        q["decode_tok_s_per_gpu"] /= k
         q["tpot_ms"] *= t
         q["ttft_ms"] *= f
         q.pop("gpu_s_per_request", None)
