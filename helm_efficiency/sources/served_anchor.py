@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 SERVED_CACHE = data_paths.SERVED_CACHE
 SIM_KEY = ["hf_id", "gpu", "backend", "tp", "sim_dtype", "p", "o", "concurrency"]
-# sim_prefill_share: the share of the simulated GPU time spent on prefill (the served tables'
-# correction scales that share by the TTFT ratio and the rest by the TPOT ratio)
+# sim_prefill_share: the share of the simulated GPU time spent on prefill (bench/served_accuracy.py
+# compares the correction's closed-loop composition with one that scales this share by the TTFT ratio)
 SIM_COLUMNS = ["num_layers", "sim_ttft_s", "sim_tpot_s", "sim_gpu_s_per_token", "sim_prefill_share", "sim_batch", "sim_reason"]
 FP8 = {"gemm_quant_mode": "fp8", "moe_quant_mode": "fp8", "kvcache_quant_mode": "fp8"}
 

@@ -150,14 +150,15 @@ def predict_ratio(fit: Dict[str, Any], backend: ArrayLike, batch: ArrayLike, sim
     return cast(np.ndarray, np.exp(_design(frame, fit["form"]) @ np.asarray(fit["params"], float)))
 
 
-def latency_factor(ttft_s: ArrayLike, tpot_s: ArrayLike, o: ArrayLike, ttft_ratio: ArrayLike, tpot_ratio: ArrayLike) -> np.ndarray:
-    """How much a point's GPU time grows when its TTFT and TPOT are corrected: a closed-loop
-    replica serves concurrency · o / (TTFT + (o − 1) · TPOT) tokens/s, so GPU time scales with that
-    latency. The same factor applies to a point's prefill and decode GPU time. (Scaling the
-    simulator's prefill share by the TTFT ratio and the rest by the TPOT ratio instead, as the
-    tables did before, held out at the same 8.0% on 16-bit rows but +11% on current vLLM
-    releases and +16% on FP8 rows: `python bench/served_accuracy.py`, its composition line.)"""
-    ttft, tpot, o = (np.asarray(v, float) for v in (ttft_s, tpot_s, o))
+def latency_factor(ttft: ArrayLike, tpot: ArrayLike, o: ArrayLike, ttft_ratio: ArrayLike, tpot_ratio: ArrayLike) -> np.ndarray:
+    """How much a point's GPU time grows when its simulated TTFT and TPOT (one unit for both) are
+    corrected: a closed-loop replica serves concurrency · o / (TTFT + (o − 1) · TPOT) tokens/s, so
+    GPU time scales with that latency. The same factor applies to a point's prefill and decode GPU
+    time. (Scaling the simulator's prefill share by the TTFT ratio and the rest by the TPOT ratio
+    instead, as the tables did before, held out at 8.0% on 16-bit rows either way, but at 13.4%
+    against 7.3% on current-release 16-bit rows and 20.2% against 14.6% on FP8 rows:
+    `python bench/served_accuracy.py`, its composition line.)"""
+    ttft, tpot, o = (np.asarray(v, float) for v in (ttft, tpot, o))
     steps = np.maximum(o - 1.0, 0.0) * tpot
     return cast(np.ndarray, (ttft * np.asarray(ttft_ratio, float) + steps * np.asarray(tpot_ratio, float)) / (ttft + steps))
 
