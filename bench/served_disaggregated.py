@@ -18,7 +18,9 @@ ratio (no rounding to whole workers), KV-cache transfer free, no queue before a 
 One has an unknown sign: the correction's TTFT and TPOT ratios were fitted on aggregated rows,
 where prefill interferes with decode. The prefill and decode points are built as the tables'
 stored points (`STORED_FIELDS`), with the other side's latency and rate set to a placeholder
-(1.0) that `correct_points` corrects and nothing reads.
+(1.0) that nothing prices. `correct_points` scales a prefill point's GPU time by the TTFT ratio
+alone (one output token) and a decode point's by about the TPOT ratio alone (its placeholder
+1 ms TTFT weighs under 0.2% against o − 1 steps).
 The aggregated price is the shipped table's at the same stored shape (`served_estimates`).
 
 Prints, per stack and target, the median and range of disaggregated / aggregated GPU-s per

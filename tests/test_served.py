@@ -227,8 +227,8 @@ def test_long_outputs_cost_more_per_output_token(stack, monkeypatch):
     its whole KV cache, so fewer fit, and attention reads more. And
     in the stored (simulated) points of every served model with a 128-token prompt, where the
     prompt's share of a 256-token request is small (larger models at p = 512, o = 256 pay for two
-    prompt tokens per output token, which can outweigh the KV cache at o = 8,000; so can the
-    served correction's batch term for models whose KV cache is small)."""
+    prompt tokens per output token, which can outweigh the KV cache at o = 8,000; with the served
+    correction a few large models do so even at p = 128, e.g. Command R+ on `a100-trtllm`)."""
     from helm_efficiency.sources import served_correction
 
     table = load_served_table(stack)

@@ -79,6 +79,33 @@ def test_corrected_points_keep_the_gpu_time_identity_the_bench_judges():
         out[1]["decode_tok_s_per_gpu"] / points[1]["decode_tok_s_per_gpu"])  # short outputs weigh the TTFT more
 
 
+def test_the_latency_factor_weighs_ttft_and_tpot_by_their_share_of_the_request():
+    f, t = np.array([3.0, 3.0, 3.0]), np.array([1.5, 1.5, 1.5])
+    k = S.latency_factor([0.2, 0.2, 0.2], [0.02, 0.02, 0.02], [1, 11, 100001], f, t)
+    assert k[0] == pytest.approx(3.0)  # one output token: the first token alone
+    assert k[1] == pytest.approx((0.2 * 3.0 + 10 * 0.02 * 1.5) / (0.2 + 10 * 0.02))
+    assert k[2] == pytest.approx(1.5, rel=1e-3)  # a long generation: its decode steps
+
+
+def test_a_table_point_is_priced_as_the_bench_prices_a_measured_row():
+    """Through the real path: a stored point of a shipped table, read by `ServedTable.points`,
+    costs its simulated GPU time × the latency factor, which is `corrected_gpu` on the same
+    simulated values."""
+    from helm_efficiency.sources.served import point_from_row, shape_key
+    from helm_efficiency.tables.served import load_served_table, num_layers
+
+    stack, model, p, o = "h100-vllm", "meta/llama-3.1-8b", 512, 256
+    table = load_served_table(stack)
+    raw = [point_from_row(row, p, o) for row in table.entries[model]["points"][shape_key(p, o)]]
+    read = table.points(model, p, o)
+    assert len(raw) == len(read) > 1
+    rows = pd.DataFrame({"sim_gpu_s_per_token": [q["gpu_s_per_request"] / o for q in raw], "sim_ttft_s": [q["ttft_ms"] / 1e3 for q in raw],
+                         "sim_tpot_s": [q["tpot_ms"] / 1e3 for q in raw], "o": o, "tp": [q["tp"] for q in raw],
+                         "num_layers": num_layers(model), "legacy": False, "backend": "vllm", "batch": [q["batch_size"] for q in raw]})
+    expected = S.corrected_gpu(S.load_served_correction()["quantities"], rows)
+    assert np.allclose([q["gpu_s_per_request"] / o for q in read], expected, rtol=1e-9)
+
+
 def test_request_rate_rows_enter_by_littles_law_only_where_the_server_kept_up():
     data = load_served_measured()
     rate = data[(data["kind"] == "rate_sweep") & (data["source_id"] == "trtllm_perf_overview_v0_14_online")]

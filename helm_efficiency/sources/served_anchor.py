@@ -131,6 +131,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             rows = rows[rows["hf_id"].isin(args.models)]
         cache = pd.read_csv(SERVED_CACHE) if os.path.exists(SERVED_CACHE) else None
         if cache is not None and not set(SIM_COLUMNS) <= set(cache.columns):
+            missing = sorted(set(SIM_COLUMNS) - set(cache.columns))
+            if args.models:  # a partial run would write only these models' rows
+                raise EfficiencyInputError(SERVED_CACHE, missing[0], "missing: the cache predates this column; run --simulate without --models")
             cache = None  # written before a column was added: every row runs again
         simulated = simulate_served(rows, jobs=args.jobs, cache=cache)
         merged = simulated if cache is None else pd.concat([cache, simulated], ignore_index=True).drop_duplicates(["where", "sim_dtype"], keep="last")

@@ -154,10 +154,9 @@ def latency_factor(ttft: ArrayLike, tpot: ArrayLike, o: ArrayLike, ttft_ratio: A
     """How much a point's GPU time grows when its simulated TTFT and TPOT (one unit for both) are
     corrected: a closed-loop replica serves concurrency · o / (TTFT + (o − 1) · TPOT) tokens/s, so
     GPU time scales with that latency. The same factor applies to a point's prefill and decode GPU
-    time. (Scaling the simulator's prefill share by the TTFT ratio and the rest by the TPOT ratio
-    instead, as the tables did before, held out at 8.0% on 16-bit rows either way, but at 13.4%
-    against 7.3% on current-release 16-bit rows and 20.2% against 14.6% on FP8 rows:
-    `python bench/served_accuracy.py`, its composition line.)"""
+    time, so the corrected point still obeys Little's law: GPUs × (TTFT + (o − 1) · TPOT) / batch.
+    (`python bench/served_accuracy.py` prints, held out, the alternative that scales the
+    simulator's prefill share by the TTFT ratio and the rest by the TPOT ratio.)"""
     ttft, tpot, o = (np.asarray(v, float) for v in (ttft, tpot, o))
     steps = np.maximum(o - 1.0, 0.0) * tpot
     return cast(np.ndarray, (ttft * np.asarray(ttft_ratio, float) + steps * np.asarray(tpot_ratio, float)) / (ttft + steps))
