@@ -153,8 +153,24 @@ def test_the_interval_is_two_sided_and_power_follows_the_load():
     mid, low, high, how = S.served_power_w("h100", [1, 8, 64, 512])
     assert (np.diff(mid) >= 0).all() and (low <= mid).all() and (mid <= high).all() and (high <= 700).all()
     assert "measured" in how
-    b200 = S.served_power_w("a100", [64])
-    assert "assumption" in b200[3]
+    a100 = S.served_power_w("a100", [64])
+    assert "assumption" in a100[3]
+
+
+def test_each_gpu_draws_its_own_measured_power_or_the_nearest_boards():
+    """B200 has measured rows of its own (power only: they never enter the GPU-time fit); H200 and
+    A100 have none and scale the curve of the GPU whose board limit is nearest (H100's, 700 W),
+    not B200's 1,000 W one."""
+    fitted = S.fit_power(S.power_rows(load_served_measured()))
+    assert {"h100", "b200"} <= set(fitted)
+    power_only = load_served_measured().query("source_id == 'semantic_router_b200_power'")
+    assert len(power_only) and not served_rows()["source_id"].eq("semantic_router_b200_power").any()
+    mid, _, _, how = S.served_power_w("b200", [1, 64, 1725])
+    assert "on b200" in how and "assumption" not in how
+    assert mid[0] == pytest.approx(512.91) and mid[2] == pytest.approx(794.99) and (np.diff(mid) >= 0).all()
+    for gpu, limit in (("h200", 700.0), ("a100", 400.0)):
+        scaled, _, _, how = S.served_power_w(gpu, [64])
+        assert "on h100" in how and scaled[0] == pytest.approx(S.served_power_w("h100", [64])[0][0] * limit / 700.0)
 
 
 @pytest.mark.slow

@@ -72,17 +72,23 @@ def legacy_version(backend: Optional[str], version_text: str) -> Optional[bool]:
     return (int(found.group(1)), int(found.group(2))) < CURRENT_ERA[backend]
 
 
-def read_file(path: str) -> pd.DataFrame:
-    """One measured CSV, validated; errors name the file, row (1-based, header = row 1) and column."""
+def read_csv_with(path: str, required: Sequence[str]) -> pd.DataFrame:
+    """A data CSV as strings, with the `required` columns and at least one row; errors name the file."""
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
         raise EfficiencyInputError(path, "<file>", f"not a readable CSV ({e})")
-    missing = [c for c in COLUMNS if c not in table.columns]
+    missing = [c for c in required if c not in table.columns]
     if missing:
         raise EfficiencyInputError(path, "<header>", f"missing columns: {', '.join(missing)}")
     if table.empty:
         raise EfficiencyInputError(path, "<file>", "no rows")
+    return table
+
+
+def read_file(path: str) -> pd.DataFrame:
+    """One measured CSV, validated; errors name the file, row (1-based, header = row 1) and column."""
+    table = read_csv_with(path, COLUMNS)
     for i, row in table.iterrows():
         where = f"row {i + 2}"
         if not row["source_id"] or not row["source_ref"]:

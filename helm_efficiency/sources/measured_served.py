@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
-from helm_efficiency.sources.measured import (BACKENDS, EIGHT_BIT_FLOAT, GPUS, SIXTEEN_BIT, _match, check_one_gpu, legacy_version, read_folder,
-                                              with_file_and_row)
+from helm_efficiency.sources.measured import (BACKENDS, EIGHT_BIT_FLOAT, GPUS, SIXTEEN_BIT, _match, check_one_gpu, legacy_version, read_csv_with,
+                                              read_folder, with_file_and_row)
 from helm_efficiency.util import data_paths
 
 SERVED_DIR = data_paths.MEASURED_SERVED_DIR
@@ -33,15 +33,7 @@ RATE_KEPT_UP = 0.9  # a request-rate row enters the fit where the server complet
 
 def read_served_file(path: str) -> pd.DataFrame:
     """One served CSV, validated; errors name the file, row (header = row 1) and column."""
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
-        raise EfficiencyInputError(path, "<file>", f"not a readable CSV ({e})")
-    missing = [c for c in REQUIRED if c not in table.columns]
-    if missing:
-        raise EfficiencyInputError(path, "<header>", f"missing columns: {', '.join(missing)}")
-    if table.empty:
-        raise EfficiencyInputError(path, "<file>", "no rows")
+    table = read_csv_with(path, REQUIRED)
     for column in NUMERIC:
         if column not in table:
             continue

@@ -23,10 +23,12 @@ against what the stack measures, not what its kernels allow, and tokens/s per GP
 growth of the closed-loop latency (`latency_factor`), as `corrected_gpu` prices the measured rows.
 
 Power under load (`served_power_w`): per-GPU board power as a function of the running batch,
-interpolated in log2(batch) over the measured rows' medians per batch size (silybench's vLLM H100
-sweeps, ML.ENERGY v3's batch-8 rows and batch-1 power rows), with the 5th–95th percentile of
+interpolated in log2(batch) over the measured rows' medians per batch size (H100: silybench's vLLM
+sweeps, ML.ENERGY v3's batch-8 rows and batch-1 power rows; B200: an 8-GPU vLLM node's batch-1
+run and its sweep at 28 to 1,725 streams), with the 5th–95th percentile of
 their relative spread widened for a new source. A GPU without its own curve scales another's
-by the board limits (hardware.json), a stated assumption with a wider band.
+by the board limits (hardware.json): the curve of the GPU whose limit is nearest, a stated
+assumption with a wider band.
 
     python -m helm_efficiency.sources.served_correction --fit   # writes tables/data/served/served_correction.json
 """
@@ -376,7 +378,8 @@ def served_power_w(hardware: str, batch: ArrayLike) -> Tuple[np.ndarray, np.ndar
         if not curves:
             limit = np.full(len(batch), float(spec.power_w))
             return limit, limit, limit, f"the {spec.power_w:g} W board limit (no power-under-load fit)"
-        key = sorted(curves)[0]
+        # the measured curve of the GPU whose board limit is nearest (H200 and A100: H100's)
+        key = min(curves, key=lambda k: (abs(math.log(float(spec.power_w) / float(hardware_spec(k).power_w))), k))
         scale = float(spec.power_w) / float(hardware_spec(key).power_w)
         extra = POWER_TRANSFER_SPREAD
     curve = curves[key]
