@@ -13,7 +13,8 @@ components come from the other sources only. error = predicted / measured − 1.
 Prints raw vs corrected median |error|, signed median and 90% coverage per stack, running-batch
 band (≤ 16, 17–64, > 64), output-length band (< 1k, 1k–4k, > 4k), prompt tokens per output token
 (≤ 0.5, 0.5–5, > 5: HELM's requests are mostly prompt-heavy), TP 1 vs TP > 1 and precision;
-energy per output token where power was measured; FP8 rows as bounds; the shipped tables priced
+energy per output token where power was measured; FP8 rows as bounds; decode-window rows (pure
+decode at a known number of streams) against the simulator's decode step; the shipped tables priced
 at each measured row's own latency, and like for like at its own running batch (`Sla.max_batch`) (and at each throughput-only row's time per output token);
 and the shipped tables at the default latency target against each measured sweep's cheapest
 point that meets it.
@@ -278,6 +279,50 @@ def table_view_from_throughput(rows: pd.DataFrame) -> None:
     print(bands.to_string(formatters={"median": "{:+.1%}".format, "median_abs": "{:.1%}".format, "coverage": "{:.0%}".format}))
 
 
+def decode_window_view() -> None:
+    """Decode-window rows (all streams decoding at once, no prefill; never fitted): the measured
+    time per output token, streams / decode tokens/s, against the simulator's pure-decode step
+    (static generation at the same streams, prompt and output) raw and through the served
+    correction's TPOT ratio at that batch (the current release: what the tables stand for)."""
+    import math
+
+    from aiconfigurator_core.sdk.config import RuntimeConfig
+
+    from helm_efficiency.analytic.registry import load_registry
+    from helm_efficiency.sources.aiconfigurator import STACKS
+    from helm_efficiency.sources.measured import GPUS, BACKENDS, _match
+    from helm_efficiency.sources.measured_served import load_served_measured
+    from helm_efficiency.sources.served import ServedSimulator
+
+    data = load_served_measured()
+    rows = data[(data["kind"] == "decode_window") & (data["prompt_tokens"] != "") & (data["output_tokens"] != "")]
+    fitted = S.load_served_correction()["quantities"]
+    out = []
+    for r in rows.itertuples():
+        stack, key = f"{_match(GPUS, r.gpu)}-{_match(BACKENDS, r.stack)}", _registry_key(r.hf_id)
+        if stack not in STACKS or key is None:
+            continue
+        entry = load_registry()[key]
+        p, o, n, tp = int(float(r.prompt_tokens)), int(float(r.output_tokens)), int(float(r.concurrency)), int(float(r.tp))
+        sim = ServedSimulator(entry["config"], entry.get("hf_id"), STACKS[stack], tp, f"registry {key}")
+        try:
+            step = sim.backend.run_static(sim.model, sim.database, RuntimeConfig(isl=p, osl=o, batch_size=n, ttft=math.inf, tpot=math.inf), mode="static_gen")
+            sim_ms = float(step.get_result_dict()["tpot"])
+        finally:
+            sim.close()
+        ratio = S.ratio(fitted, "tpot", STACKS[stack].backend, [n], sim_ms / 1e3, tp=tp, layers=entry["config"]["num_hidden_layers"])[0]
+        measured_ms = n / float(r.output_tok_s) * 1e3
+        out.append({"source": r.source_id, "stack": stack, "model": key, "streams": n, "p": p, "o": o, "measured_ms": measured_ms,
+                    "raw": sim_ms / measured_ms - 1, "corrected": sim_ms * ratio / measured_ms - 1})
+    if not out:
+        print("decode windows: none on a simulated stack")
+        return
+    frame = pd.DataFrame(out)
+    print(f"decode windows (streams decoding together, no prefill; not fitted): {len(frame)} rows, time per output token, "
+          f"raw simulator signed median {frame['raw'].median():+.1%}, through the served correction's TPOT ratio {frame['corrected'].median():+.1%}")
+    print(frame.to_string(index=False, formatters={"measured_ms": "{:.2f}".format, "raw": "{:+.1%}".format, "corrected": "{:+.1%}".format}))
+
+
 FP8_GPUS = ("h100", "h200", "b200")  # GPUs with FP8 tensor cores (on A100, "FP8" is weight-only)
 
 
@@ -415,6 +460,8 @@ def main() -> None:
     energy(fitted)
     print()
     fp8_bound(load_served_simulated())
+    print()
+    decode_window_view()
     print()
     table_view(fitted)
     print()

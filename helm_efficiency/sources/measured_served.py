@@ -9,6 +9,9 @@ served correction is fitted and judged on, per row:
     ttft_s, tpot_s (means as published), gpu_s_per_token (GPU-seconds per output token:
     GPUs / output tokens per second; closed-loop rows without a throughput use
     concurrency · o / (TTFT + (o − 1) · TPOT) per replica), power_w (per GPU, where given)
+
+`decode_window` rows (streams decoding together, prefill excluded) are not served rows: they
+check the decode step time in `bench/served_accuracy.py` and add their power to the power curves.
 """
 
 from functools import lru_cache
@@ -27,7 +30,9 @@ REQUIRED = ("source_id", "source_ref", "gpu", "num_gpus", "tp", "stack", "stack_
             "prompt_tokens", "output_tokens", "concurrency", "request_s", "output_tok_s", "ttft_ms", "tpot_ms", "kind", "caveat")
 NUMERIC = ("num_gpus", "tp", "prompt_tokens", "output_tokens", "concurrency", "request_s", "output_tok_s", "ttft_ms", "tpot_ms",
            "pp", "running_batch", "request_rate", "gpu_power_w")
-KINDS = ("concurrency_sweep", "rate_sweep", "max_throughput")
+# decode_window: a fixed number of streams all decoding at once (no prefill in the window): a
+# decode step time at a known running batch, never a whole request's cost, so never fitted
+KINDS = ("concurrency_sweep", "rate_sweep", "max_throughput", "decode_window")
 RATE_KEPT_UP = 0.9  # a request-rate row enters the fit where the server completed this share of the offered rate
 
 
