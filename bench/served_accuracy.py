@@ -295,31 +295,37 @@ def decode_window_view() -> None:
     from helm_efficiency.sources.served import ServedSimulator
 
     data = load_served_measured()
-    rows = data[(data["kind"] == "decode_window") & (data["prompt_tokens"] != "") & (data["output_tokens"] != "")]
+    windows = data[data["kind"] == "decode_window"]
+    rows = windows[(windows["prompt_tokens"] != "") & (windows["output_tokens"] != "")]
     fitted = S.load_served_correction()["quantities"]
-    out = []
+    out, skipped = [], len(windows) - len(rows)
     for r in rows.itertuples():
         stack, key = f"{_match(GPUS, r.gpu)}-{_match(BACKENDS, r.stack)}", _registry_key(r.hf_id)
         if stack not in STACKS or key is None:
+            skipped += 1
             continue
         entry = load_registry()[key]
         p, o, n, tp = int(float(r.prompt_tokens)), int(float(r.output_tokens)), int(float(r.concurrency)), int(float(r.tp))
-        sim = ServedSimulator(entry["config"], entry.get("hf_id"), STACKS[stack], tp, f"registry {key}")
+        sim = ServedSimulator(entry["config"], entry.get("hf_id"), STACKS[stack], tp, f"registry {key}", moe=_is_moe(r.hf_id))
         try:
             step = sim.backend.run_static(sim.model, sim.database, RuntimeConfig(isl=p, osl=o, batch_size=n, ttft=math.inf, tpot=math.inf), mode="static_gen")
-            sim_ms = float(step.get_result_dict()["tpot"])
+            sim_ms = math.nan if step.check_oom() else float(step.get_result_dict()["tpot"])
         finally:
             sim.close()
+        if not sim_ms > 0:
+            skipped += 1
+            continue
         ratio = S.ratio(fitted, "tpot", STACKS[stack].backend, [n], sim_ms / 1e3, tp=tp, layers=entry["config"]["num_hidden_layers"])[0]
         measured_ms = n / float(r.output_tok_s) * 1e3
-        out.append({"source": r.source_id, "stack": stack, "model": key, "streams": n, "p": p, "o": o, "measured_ms": measured_ms,
+        out.append({"source": r.source_id, "stack": stack, "model": key, "streams": n, "p": p, "o": o, "trust": r.trust, "measured_ms": measured_ms,
                     "raw": sim_ms / measured_ms - 1, "corrected": sim_ms * ratio / measured_ms - 1})
     if not out:
         print("decode windows: none on a simulated stack")
         return
     frame = pd.DataFrame(out)
-    print(f"decode windows (streams decoding together, no prefill; not fitted): {len(frame)} rows, time per output token, "
-          f"raw simulator signed median {frame['raw'].median():+.1%}, through the served correction's TPOT ratio {frame['corrected'].median():+.1%}")
+    print(f"decode windows (streams decoding together, no prefill; not fitted): {len(frame)} rows ({skipped} skipped: no lengths, model, "
+          f"stack or fit in memory), time per output token, raw simulator signed median {frame['raw'].median():+.1%}, through the served "
+          "correction's TPOT ratio " f"{frame['corrected'].median():+.1%} (prompt lengths assumed, see each row's caveat; trust is low where the output length was assumed too)")
     print(frame.to_string(index=False, formatters={"measured_ms": "{:.2f}".format, "raw": "{:+.1%}".format, "corrected": "{:+.1%}".format}))
 
 

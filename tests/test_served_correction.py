@@ -165,6 +165,8 @@ def test_each_gpu_draws_its_own_measured_power_or_the_nearest_boards():
     assert {"h100", "b200"} <= set(fitted)
     power_only = load_served_measured().query("source_id == 'semantic_router_b200_power'")
     assert len(power_only) and not served_rows()["source_id"].eq("semantic_router_b200_power").any()
+    with pytest.raises(ValueError, match="decode_window"):
+        served_rows(kinds=("concurrency_sweep", "decode_window"))
     mid, _, _, how = S.served_power_w("b200", [1, 64, 1725])
     assert "on b200" in how and "assumption" not in how
     assert mid[0] == pytest.approx(512.91) and mid[2] == pytest.approx(794.99) and (np.diff(mid) >= 0).all()

@@ -10,8 +10,9 @@ served correction is fitted and judged on, per row:
     GPUs / output tokens per second; closed-loop rows without a throughput use
     concurrency · o / (TTFT + (o − 1) · TPOT) per replica), power_w (per GPU, where given)
 
-`decode_window` rows (streams decoding together, prefill excluded) are not served rows: they
-check the decode step time in `bench/served_accuracy.py` and add their power to the power curves.
+`decode_window` rows (streams decoding together, prefill excluded) and `power_only` rows are not
+served rows: both add their power to the power curves, and decode windows check the decode step
+time in `bench/served_accuracy.py`.
 """
 
 from functools import lru_cache
@@ -31,8 +32,10 @@ REQUIRED = ("source_id", "source_ref", "gpu", "num_gpus", "tp", "stack", "stack_
 NUMERIC = ("num_gpus", "tp", "prompt_tokens", "output_tokens", "concurrency", "request_s", "output_tok_s", "ttft_ms", "tpot_ms",
            "pp", "running_batch", "request_rate", "gpu_power_w")
 # decode_window: a fixed number of streams all decoding at once (no prefill in the window): a
-# decode step time at a known running batch, never a whole request's cost, so never fitted
-KINDS = ("concurrency_sweep", "rate_sweep", "max_throughput", "decode_window")
+# decode step time at a known running batch, never a whole request's cost, so never fitted;
+# power_only: a GPU power under a known load and nothing else. Both feed the power curves only.
+KINDS = ("concurrency_sweep", "rate_sweep", "max_throughput", "decode_window", "power_only")
+NOT_SERVED = ("decode_window", "power_only")
 RATE_KEPT_UP = 0.9  # a request-rate row enters the fit where the server completed this share of the offered rate
 
 
@@ -72,6 +75,8 @@ def served_rows(measured: Optional[pd.DataFrame] = None, kinds: Sequence[str] = 
     law gives (request rate × mean latency per replica) where the server kept up with the offered
     rate; `kind` says which rows those are. `kinds` may add `max_throughput` (all requests queued:
     a published throughput and no known running batch, so concurrency stays NaN)."""
+    if set(kinds) & set(NOT_SERVED):
+        raise ValueError(f"served_rows: {', '.join(sorted(set(kinds) & set(NOT_SERVED)))} rows are not served operating points")
     data = (load_served_measured() if measured is None else measured)
     data = data[data["kind"].isin(kinds)]
 

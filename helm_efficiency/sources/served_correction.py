@@ -345,15 +345,19 @@ def power_rows(measured: pd.DataFrame, batch1: Optional[pd.DataFrame] = None) ->
 
 def fit_power(rows: pd.DataFrame) -> Dict[str, Dict[str, Any]]:
     """{gpu: {batch: [...], watts: [...], spread: (lo, hi) relative, sources}}: per GPU with at least
-    MIN_POWER_BATCHES measured batch sizes, the median watts per batch size (made non-decreasing:
-    more requests in flight never draw less), and the 5th–95th percentile of the rows' relative
-    spread around it, widened by POWER_SOURCE_SPREAD for a new source."""
+    MIN_POWER_BATCHES measured batch sizes, the median watts per batch size made non-decreasing in
+    batch by isotonic regression weighted by each batch size's rows (scipy: adjacent medians that
+    fall are pooled, so one high row does not lift every larger batch), and the 5th–95th
+    percentile of the rows' relative spread around it, widened by POWER_SOURCE_SPREAD for a new source."""
+    from scipy.optimize import isotonic_regression
+
     out = {}
     for gpu, group in rows.groupby("gpu_key"):
         medians = group.groupby("batch")["watts"].median()
         if len(medians) < MIN_POWER_BATCHES:
             continue
-        curve = np.maximum.accumulate(medians.to_numpy(float))
+        counts = group.groupby("batch")["watts"].size().to_numpy(float)
+        curve = isotonic_regression(medians.to_numpy(float), weights=counts).x
         relative = group["watts"] / group["batch"].map(dict(zip(medians.index, curve))) - 1
         spread = (float(np.quantile(relative, 0.05)) - POWER_SOURCE_SPREAD, float(np.quantile(relative, 0.95)) + POWER_SOURCE_SPREAD)
         out[gpu] = {"batch": [float(b) for b in medians.index], "watts": [round(float(w), 3) for w in curve],
