@@ -284,10 +284,6 @@ def decode_window_view() -> None:
     time per output token, streams / decode tokens/s, against the simulator's pure-decode step
     (static generation at the same streams, prompt and output) raw and through the served
     correction's TPOT ratio at that batch (the current release: what the tables stand for)."""
-    import math
-
-    from aiconfigurator_core.sdk.config import RuntimeConfig
-
     from helm_efficiency.analytic.registry import load_registry
     from helm_efficiency.sources.aiconfigurator import STACKS
     from helm_efficiency.sources.measured import GPUS, BACKENDS, _match
@@ -308,11 +304,10 @@ def decode_window_view() -> None:
         p, o, n, tp = int(float(r.prompt_tokens)), int(float(r.output_tokens)), int(float(r.concurrency)), int(float(r.tp))
         sim = ServedSimulator(entry["config"], entry.get("hf_id"), STACKS[stack], tp, f"registry {key}", moe=_is_moe(r.hf_id))
         try:
-            step = sim.backend.run_static(sim.model, sim.database, RuntimeConfig(isl=p, osl=o, batch_size=n, ttft=math.inf, tpot=math.inf), mode="static_gen")
-            sim_ms = math.nan if step.check_oom() else float(step.get_result_dict()["tpot"])
+            sim_ms = sim.decode_step_ms(p, o, n)
         finally:
             sim.close()
-        if not sim_ms > 0:
+        if sim_ms is None or not sim_ms > 0:
             skipped += 1
             continue
         ratio = S.ratio(fitted, "tpot", STACKS[stack].backend, [n], sim_ms / 1e3, tp=tp, layers=entry["config"]["num_hidden_layers"])[0]

@@ -59,10 +59,9 @@ def side_points(sim, p: int, o: int):
                             "tpot_ms": 1.0, "prefill_tok_s_per_gpu": b * p / (ms / 1e3) / (sim.tp * sim.pp), "decode_tok_s_per_gpu": 1.0,
                             "num_output_tokens": 1})  # the correction's latency factor: TTFT alone
     for b in DECODE_BATCHES:
-        s = sim.backend.run_static(sim.model, sim.database, RuntimeConfig(isl=p, osl=o, batch_size=b, ttft=math.inf, tpot=math.inf), mode="static_gen")
-        if s.check_oom():
+        ms = sim.decode_step_ms(p, o, b)
+        if ms is None:
             break
-        ms = float(s.get_result_dict()["tpot"])
         if ms > 0:
             decode.append({"tp": sim.tp, "pp": sim.pp, "ep": sim.expert_parallel, "batch_size": b, "ctx_tokens": b, "ttft_ms": 1.0,
                            "tpot_ms": ms, "prefill_tok_s_per_gpu": 1.0, "decode_tok_s_per_gpu": b / (ms / 1e3) / (sim.tp * sim.pp),

@@ -55,6 +55,13 @@ def test_corrected_latency_grows_with_the_batch_and_with_the_kernels():
         assert (S.ratio(fitted, "ttft", backend, batch, 0.1) > 0).all()
 
 
+def _as_simulated_rows(points, o: int, layers: int, backend: str) -> pd.DataFrame:
+    """Uncorrected point dicts (with gpu_s_per_request) as the simulated rows `corrected_gpu` prices."""
+    return pd.DataFrame({"sim_gpu_s_per_token": [q["gpu_s_per_request"] / o for q in points], "sim_ttft_s": [q["ttft_ms"] / 1e3 for q in points],
+                         "sim_tpot_s": [q["tpot_ms"] / 1e3 for q in points], "o": o, "tp": [q["tp"] for q in points], "num_layers": layers,
+                         "legacy": False, "backend": backend, "batch": [q["batch_size"] for q in points]})
+
+
 def test_corrected_points_keep_the_gpu_time_identity_the_bench_judges():
     """A stored point's GPU time grows by the closed-loop latency factor, the one `corrected_gpu`
     applies to the measured rows the correction is judged on: the tables ship what the bench scores."""
@@ -69,10 +76,9 @@ def test_corrected_points_keep_the_gpu_time_identity_the_bench_judges():
         r = S.ratio(fitted, "tpot", "vllm", [q["batch_size"]], q["tpot_ms"] / 1e3)[0]
         f = S.ratio(fitted, "ttft", "vllm", [q["batch_size"]], q["ttft_ms"] / 1e3)[0]
         assert c["tpot_ms"] == pytest.approx(q["tpot_ms"] * r) and c["ttft_ms"] == pytest.approx(q["ttft_ms"] * f)
-        gpu_s = [point_from_row([x[k] for k in STORED_FIELDS], 512, q["num_output_tokens"])["gpu_s_per_request"] for x in (q, c)]
-        row = pd.DataFrame({"sim_gpu_s_per_token": [gpu_s[0] / q["num_output_tokens"]], "sim_ttft_s": [0.2], "sim_tpot_s": [0.02],
-                            "o": [q["num_output_tokens"]], "tp": [1], "num_layers": [0], "legacy": [False], "backend": ["vllm"],
-                            "batch": [q["batch_size"]]})
+        raw, corrected = (point_from_row([x[k] for k in STORED_FIELDS], 512, q["num_output_tokens"]) for x in (q, c))
+        gpu_s = [raw["gpu_s_per_request"], corrected["gpu_s_per_request"]]
+        row = _as_simulated_rows([raw], q["num_output_tokens"], 0, "vllm")
         assert gpu_s[1] / q["num_output_tokens"] == pytest.approx(S.corrected_gpu(fitted, row)[0])
         assert min(f, r) <= gpu_s[1] / gpu_s[0] <= max(f, r)
     assert out[0]["decode_tok_s_per_gpu"] / points[0]["decode_tok_s_per_gpu"] != pytest.approx(
@@ -99,10 +105,7 @@ def test_a_table_point_is_priced_as_the_bench_prices_a_measured_row():
     raw = [point_from_row(row, p, o) for row in table.entries[model]["points"][shape_key(p, o)]]
     read = table.points(model, p, o)
     assert len(raw) == len(read) > 1
-    rows = pd.DataFrame({"sim_gpu_s_per_token": [q["gpu_s_per_request"] / o for q in raw], "sim_ttft_s": [q["ttft_ms"] / 1e3 for q in raw],
-                         "sim_tpot_s": [q["tpot_ms"] / 1e3 for q in raw], "o": o, "tp": [q["tp"] for q in raw],
-                         "num_layers": num_layers(model), "legacy": False, "backend": "vllm", "batch": [q["batch_size"] for q in raw]})
-    expected = S.corrected_gpu(S.load_served_correction()["quantities"], rows)
+    expected = S.corrected_gpu(S.load_served_correction()["quantities"], _as_simulated_rows(raw, o, num_layers(model), "vllm"))
     assert np.allclose([q["gpu_s_per_request"] / o for q in read], expected, rtol=1e-9)
 
 

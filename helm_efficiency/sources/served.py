@@ -188,6 +188,16 @@ class ServedSimulator:
             return None
         return self._point(summary, runtime, isl, osl)
 
+    def decode_step_ms(self, isl: int, osl: int, batch_size: int) -> Optional[float]:
+        """The simulator's pure decode step (static generation, no prefill mixed in) at
+        `batch_size` requests of `isl` prompt and `osl` output tokens, in ms; None when it does not
+        fit in memory."""
+        from aiconfigurator_core.sdk.config import RuntimeConfig
+
+        runtime = RuntimeConfig(isl=isl, osl=osl, batch_size=batch_size, ttft=math.inf, tpot=math.inf)
+        summary = self.backend.run_static(self.model, self.database, runtime, mode="static_gen")
+        return None if summary.check_oom() else float(summary.get_result_dict()["tpot"])
+
     def _point(self, summary, runtime, isl: int, osl: int) -> Optional[dict]:
         result = summary.get_result_dict()
         scheduling = summary.get_per_ops_data()["scheduling"]

@@ -298,9 +298,10 @@ def correct_points(stack: str, model: str, points: List[Dict[str, Any]], *, laye
     backend = backend_of(stack)
     batch = np.array([q["batch_size"] for q in out], float)
     shape: Dict[str, ArrayLike] = {"tp": np.array([q["tp"] for q in out], float), "layers": float(layers)}
-    r_ttft = ratio(fitted["quantities"], "ttft", backend, batch, np.array([q["ttft_ms"] for q in out]) / 1e3, **shape)
-    r_tpot = ratio(fitted["quantities"], "tpot", backend, batch, np.array([q["tpot_ms"] for q in out]) / 1e3, **shape)
-    factor = latency_factor([q["ttft_ms"] for q in out], [q["tpot_ms"] for q in out], [q["num_output_tokens"] for q in out], r_ttft, r_tpot)
+    ttft_ms, tpot_ms = (np.array([q[k] for q in out], float) for k in ("ttft_ms", "tpot_ms"))
+    r_ttft = ratio(fitted["quantities"], "ttft", backend, batch, ttft_ms / 1e3, **shape)
+    r_tpot = ratio(fitted["quantities"], "tpot", backend, batch, tpot_ms / 1e3, **shape)
+    factor = latency_factor(ttft_ms, tpot_ms, [q["num_output_tokens"] for q in out], r_ttft, r_tpot)
     for q, f, t, k in zip(out, r_ttft, r_tpot, factor):
         q["prefill_tok_s_per_gpu"] /= k
         q["decode_tok_s_per_gpu"] /= k
@@ -353,11 +354,11 @@ def fit_power(rows: pd.DataFrame) -> Dict[str, Dict[str, Any]]:
 
     out = {}
     for gpu, group in rows.groupby("gpu_key"):
-        medians = group.groupby("batch")["watts"].median()
-        if len(medians) < MIN_POWER_BATCHES:
+        per_batch = group.groupby("batch")["watts"].agg(["median", "size"])
+        if len(per_batch) < MIN_POWER_BATCHES:
             continue
-        counts = group.groupby("batch")["watts"].size().to_numpy(float)
-        curve = isotonic_regression(medians.to_numpy(float), weights=counts).x
+        medians = per_batch["median"]
+        curve = isotonic_regression(medians.to_numpy(float), weights=per_batch["size"].to_numpy(float)).x
         relative = group["watts"] / group["batch"].map(dict(zip(medians.index, curve))) - 1
         spread = (float(np.quantile(relative, 0.05)) - POWER_SOURCE_SPREAD, float(np.quantile(relative, 0.95)) + POWER_SOURCE_SPREAD)
         out[gpu] = {"batch": [float(b) for b in medians.index], "watts": [round(float(w), 3) for w in curve],
