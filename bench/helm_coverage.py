@@ -8,7 +8,10 @@ at p = 512, o = 32 through the same resolution chain the metric, `estimate` and 
 Prints the count and share per method, for all models and for those released since 2024, and
 the leave-one-model-out error of the size_only fallback on this stack (the spread its 90%
 interval is built from). The error of `calibrated` and `transfer` on the stack is measured by
-bench/simulated_calibration.py.
+bench/simulated_calibration.py. Then the served numbers of the same requests on the first table's
+served stack, as the metric prices them (pricing/efficiency.served_columns): how many are priced,
+by the stack's simulated models or by transfer from them (tables/served_transfer.py; its error is
+in tables/data/served/served_transfer.json), against how many the simulated models alone price.
 """
 
 import argparse
@@ -48,7 +51,25 @@ def main() -> None:
     errors = np.abs(np.exp(size_only.loo_log_errors_) - 1) * 100
     print(f"size_only on {tables[0].name}, leaving each of {len(size_only.models_)} dense models out: median {np.median(errors):.1f}%, "
           f"p90 {np.percentile(errors, 90):.1f}%; its 90% interval is x/÷ {np.exp(size_only.half_width_):.2f}")
+    served_view(out, tables[0].name)
     print(f"({time.time() - started:.0f} s)")
+
+
+def served_view(priced: pd.DataFrame, stack: str) -> None:
+    """Served coverage of the requests priced at batch 1, on `stack`'s served table, by method."""
+    from helm_efficiency.pricing.efficiency import served_columns
+    from helm_efficiency.tables.served import has_served_table
+
+    if not has_served_table(stack):
+        print(f"served: {stack} has no served table")
+        return
+    served = served_columns(priced, stack)
+    method = served["served_method"].where(served["served_gpu_s"].notna(), "not priced").str.replace(r"^transfer from .*", "transfer", regex=True)
+    counts = method.value_counts()
+    simulated = int(counts.get("simulated", 0))
+    print(f"served on {stack} (p = 512, o = 32, default target): {int(served['served_gpu_s'].notna().sum())} of {len(served)} priced "
+          f"({served['served_gpu_s'].notna().mean():.1%}); " + ", ".join(f"{m} {n}" for m, n in counts.items())
+          + f"; by the simulated models alone: {simulated} ({simulated / len(served):.1%})")
 
 
 if __name__ == "__main__":

@@ -85,10 +85,13 @@ def test_estimates_columns_names_and_reasons():
     assert list(out.columns) == list(ESTIMATE_COLUMNS)
     assert out["served_gpu_s"].iloc[0] > 0 and out["served_gpu_s"].iloc[0] == out["served_gpu_s"].iloc[1]  # HF id resolves
     assert out["served_reason"].iloc[0] == ""
-    for i in (2, 3, 4):
+    for i in (2, 3):
         assert math.isnan(out["served_gpu_s"].iloc[i]) and out["served_reason"].iloc[i]
     assert "registry" in out["served_reason"].iloc[2]
-    assert "phi-2" in out["served_reason"].iloc[4]  # the simulator's refusal, carried from the table
+    assert list(out["served_method"].iloc[[0, 1, 2, 3]]) == ["simulated", "simulated", "", ""]
+    # the simulator refuses Phi-2 (its table says why); it is priced from simulated neighbours
+    assert "microsoft/phi-2" in _table().not_served and out["served_gpu_s"].iloc[4] > 0
+    assert out["served_method"].iloc[4].startswith("transfer from ") and out["served_reason"].iloc[4] == ""
 
 
 def _candidates(table, model, p, o, ttft_s=2.0, tpot_ms=50.0):

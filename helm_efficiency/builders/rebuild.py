@@ -40,6 +40,7 @@ def steps(jobs: int) -> List[Tuple[str, List[str], str]]:
         ("served-rows", ["helm_efficiency.sources.served_anchor", "--simulate", *j], "sources/measured_served/simulated/"),
         ("served-fit", ["helm_efficiency.sources.served_correction", "--fit"], "tables/data/served/served_correction.json"),
         ("served", ["helm_efficiency.builders.served", *j, "--no-progress"], "tables/data/served/<stack>.zip"),
+        ("served-transfer", ["helm_efficiency.builders.served_transfer"], "tables/data/served/served_transfer.json"),
         ("fits", ["helm_efficiency.builders.fits"], "tables/data/fits/<table>.json.gz (every shipped table's stored fits)"),
     ]
 

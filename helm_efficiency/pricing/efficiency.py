@@ -43,6 +43,7 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], *, sla: Optiona
         columns["served_extrapolated"] = np.zeros(len(out), bool)
         columns["served_placement"] = np.full(len(out), "", dtype=object)
         columns["served_model"] = np.full(len(out), "", dtype=object)
+        columns["served_method"] = np.full(len(out), "", dtype=object)
         columns["served_reason"] = np.full(len(out), f"no served table for {stack}" if stack else "no reference stack", dtype=object)
         return with_columns(requests, columns)
 
@@ -73,7 +74,7 @@ def _without_media(requests: pd.DataFrame, columns: Dict[str, np.ndarray]) -> Di
         for name in columns:
             if name == "served_extrapolated":
                 columns[name] = np.where(media, False, columns[name])
-            elif name in ("served_placement", "served_model"):
+            elif name in ("served_placement", "served_model", "served_method"):
                 values = np.array(columns[name], dtype=object)
                 values[media] = ""
                 columns[name] = values

@@ -32,7 +32,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, cast
+from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -242,8 +242,10 @@ def load_served_table(stack: str) -> ServedTable:
 
 ESTIMATE_COLUMNS = ("served_gpu_s", "served_gpu_s_lo", "served_gpu_s_hi", "served_cost_usd", "served_cost_usd_lo",
                     "served_cost_usd_hi", "served_energy_j", "served_energy_j_lo", "served_energy_j_hi", "served_num_gpus",
-                    "served_placement", "served_model", "served_extrapolated", "served_reason")
-_TEXT_COLUMNS = ("served_placement", "served_model", "served_reason")
+                    "served_placement", "served_model", "served_method", "served_extrapolated", "served_reason")
+_TEXT_COLUMNS = ("served_placement", "served_model", "served_method", "served_reason")
+METHOD_SIMULATED = "simulated"
+METHOD_TRANSFER = "transfer from "  # + the neighbours priced from (tables/served_transfer.py)
 
 
 def _bracket(grid: Sequence[int], x: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -411,11 +413,83 @@ def _band_at_target(table: ServedTable, model: str, sla: Sla, p: np.ndarray, o: 
     return np.minimum(lo, gpu_s), np.maximum(hi, gpu_s)
 
 
+class Priced(NamedTuple):
+    """One model's requests priced on a served table (arrays, one entry per request; NaN GPU-s
+    and a reason where unpriced). `method`: METHOD_SIMULATED, or METHOD_TRANSFER + neighbours."""
+
+    gpu_s: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    gpus: np.ndarray
+    placement: np.ndarray
+    extrapolated: np.ndarray
+    reasons: np.ndarray
+    batch: np.ndarray
+    method: str
+
+
+def price_simulated(table: ServedTable, key: str, sla: Sla, p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float) -> Priced:
+    """The requests (p, o) of a model the table simulates, at its stored points under `sla`, with the 90% band."""
+    corrected: Dict[Tuple[int, int], List[Dict[str, Any]]] = {}  # each shape's corrected points, shared by the three targets
+    gpu_s, gpus, placement, extrapolated, reasons, batch = _priced_by_shape(_ModelPoints(table, key, sla, corrected), p, o)
+    gpu_s = np.asarray(gpu_s, float)
+    lo, hi = np.full(len(p), np.nan), np.full(len(p), np.nan)
+    ok = np.isfinite(gpu_s)
+    lo[ok], hi[ok] = _band_at_target(table, key, sla, p[ok], o[ok], gpu_s[ok], lo_f, hi_f, corrected)
+    return Priced(gpu_s, lo, hi, np.asarray(gpus, int), np.asarray(placement, dtype=object), np.asarray(extrapolated, bool),
+                  np.asarray(reasons, dtype=object), np.asarray(batch, float), METHOD_SIMULATED)
+
+
+def simulated_architectures(table: ServedTable) -> Dict[str, Dict[str, int]]:
+    """{registry key: architecture} of the models the table simulates (those the registry describes)."""
+    from helm_efficiency.analytic.registry import registry_architecture
+
+    return {key: arch for key in table.entries for arch in [registry_architecture(key)] if arch}
+
+
+def price_transferred(table: ServedTable, arch: Dict[str, int], hardware: Any, sla: Sla, p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float,
+                      spread: Tuple[float, float], exclude: Sequence[str] = ()) -> Priced:
+    """The requests of a model the table does not simulate (architecture `arch`), from its nearest
+    simulated neighbours (tables/served_transfer.py): each neighbour's priced request scaled by the
+    two models' served roofline at the neighbour's running batch, combined geometrically over the
+    neighbours that priced it; the band widened by the stack's leave-one-model-out `spread`.
+    Placement, GPUs and running batch are the nearest neighbour's. `exclude`: models not to use
+    (the held-out model when the spread is measured)."""
+    from helm_efficiency.tables import served_transfer as T
+
+    candidates = simulated_architectures(table)
+    refs = T.neighbours(arch, candidates, exclude)
+    n = len(p)
+    logs, lo_logs, hi_logs, count = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    nearest: Optional[Priced] = None
+    for ref in refs:
+        priced = price_simulated(table, ref, sla, p, o, lo_f, hi_f)
+        nearest = nearest or priced
+        ok = np.isfinite(priced.gpu_s)
+        ratio = np.array([T.roofline_gpu_s(arch, hardware, a, b, c) / T.roofline_gpu_s(candidates[ref], hardware, a, b, c) if use else np.nan
+                          for a, b, c, use in zip(p, o, priced.batch, ok)])
+        logs[ok] += np.log(priced.gpu_s[ok] * ratio[ok])
+        lo_logs[ok] += np.log(priced.lo[ok] * ratio[ok])
+        hi_logs[ok] += np.log(priced.hi[ok] * ratio[ok])
+        count[ok] += 1
+    if nearest is None:
+        return Priced(np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, int), np.full(n, "", dtype=object),
+                      np.zeros(n, bool), np.full(n, f"{table.name} simulates no model to transfer from", dtype=object), np.full(n, np.nan), "")
+    priced_any = count > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gpu_s, lo, hi = (np.where(priced_any, np.exp(v / np.maximum(count, 1)), np.nan) for v in (logs, lo_logs, hi_logs))
+    lo[priced_any], hi[priced_any] = T.widen(gpu_s[priced_any], lo[priced_any], hi[priced_any], *spread)
+    reasons = np.where(priced_any, "", nearest.reasons).astype(object)
+    return Priced(gpu_s, lo, hi, np.where(priced_any, nearest.gpus, 0), np.where(priced_any, nearest.placement, "").astype(object),
+                  nearest.extrapolated & priced_any, reasons, nearest.batch, METHOD_TRANSFER + ", ".join(refs))
+
+
 def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: ArrayLike, *, stack: str, sla: Sla = DEFAULT_SLA,
                      catalog: Catalog = HELM_ONLY) -> pd.DataFrame:
     """Served GPU-seconds, cost and energy per request (one row per input), with 90% intervals,
-    the placement that serves it (`served_placement`, e.g. 'tp8pp2 (2 nodes)') and the registry
-    model priced (`served_model`).
+    the placement that serves it (`served_placement`, e.g. 'tp8pp2 (2 nodes)'), the registry
+    model priced (`served_model`) and how (`served_method`: `simulated`, or `transfer from` the
+    simulated models a refused model is priced from, tables/served_transfer.py).
 
     `model_names` are HELM names, deployments, Hugging Face ids or registry keys, resolved as the
     batch-1 estimates resolve them (`analytic.identity.registry_key`, in `catalog`); `p`, `o` the prompt and output
@@ -424,6 +498,8 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
     table (or a served table's path as `stack`), hardware.json, the registry and `catalog` only.
     """
     from helm_efficiency.analytic.hardware import hardware_spec
+    from helm_efficiency.analytic.registry import registry_architecture
+    from helm_efficiency.tables import served_transfer
 
     names = list(model_names)
     p = np.asarray(p, float).reshape(-1)
@@ -460,7 +536,10 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
             reasons[rows] = f"{name!r} is not in the architecture registry" if name else "no model name"
             continue
         text["served_model"][rows] = key
-        if key not in table.entries:
+        arch = registry_architecture(key)
+        # a model the simulator refused is transferred where this stack's transfer error was measured (shipped tables)
+        if key not in table.entries and (os.path.isfile(stack) or arch is None or spec is None
+                                         or served_transfer.spread(table.name, served_transfer.is_moe(arch)) is None):
             why = table.not_served.get(key, "not built into this served table")
             reasons[rows] = f"{key} on {table.name}: {why}"
             continue
@@ -472,19 +551,24 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
         models.setdefault(key, []).append(rows)
     for key, parts in models.items():
         index = np.sort(np.concatenate(parts))  # rows in table order, whichever names they came by
-        corrected: Dict[Tuple[int, int], List[Dict[str, Any]]] = {}  # each shape's corrected points, shared by the three targets
-        gpu_s, gpus, placement, extrapolated[index], unpriced, batch = _priced_by_shape(_ModelPoints(table, key, sla, corrected), p[index], o[index])
-        reasons[index] = unpriced
-        text["served_placement"][index] = placement
-        ok = np.isfinite(gpu_s)
+        if key in table.entries:
+            priced = price_simulated(table, key, sla, p[index], o[index], lo_f, hi_f)
+        else:
+            arch = cast(Dict[str, int], registry_architecture(key))
+            spread = cast(Tuple[float, float], served_transfer.spread(table.name, served_transfer.is_moe(arch)))
+            priced = price_transferred(table, arch, spec, sla, p[index], o[index], lo_f, hi_f, spread)
+        extrapolated[index] = priced.extrapolated
+        reasons[index] = priced.reasons
+        text["served_placement"][index] = priced.placement
+        ok = np.isfinite(priced.gpu_s)
         rows = index[ok]
-        gpu_s = gpu_s[ok]
-        lo, hi = _band_at_target(table, key, sla, p[rows], o[rows], gpu_s, lo_f, hi_f, corrected)
-        power, power_lo, power_hi, _ = served_power_w(hardware, batch[ok])  # at each chosen point's running batch
+        text["served_method"][rows] = priced.method
+        gpu_s, lo, hi = priced.gpu_s[ok], priced.lo[ok], priced.hi[ok]
+        power, power_lo, power_hi, _ = served_power_w(hardware, priced.batch[ok])  # at each chosen point's running batch
         out["served_gpu_s"][rows] = gpu_s
         out["served_gpu_s_lo"][rows] = lo
         out["served_gpu_s_hi"][rows] = hi
-        out["served_num_gpus"][rows] = gpus[ok]
+        out["served_num_gpus"][rows] = priced.gpus[ok]
         for suffix, value in (("", gpu_s), ("_lo", lo), ("_hi", hi)):
             out[f"served_cost_usd{suffix}"][rows] = value / 3600.0 * usd
         out["served_energy_j"][rows] = gpu_s * power

@@ -22,6 +22,8 @@ SERVED_DIR = os.path.join(DATA_DIR, "served")
 # decompresses only the models it prices (byte-identical rebuilds: fixed member times and order).
 SERVED_TABLE_SUFFIX = ".zip"  # members: tables/served.HEADER_MEMBER and entry_member(model)
 SERVED_CORRECTION_PATH = os.path.join(SERVED_DIR, "served_correction.json")
+# How far a served transfer (a model the simulator refuses, priced from its neighbours) lands, per stack.
+SERVED_TRANSFER_PATH = os.path.join(SERVED_DIR, "served_transfer.json")
 
 # Published measurements: batch-1 rows (measured/) and served rows (measured_served/), with the
 # simulator's answer for each row cached beside them (the `--simulate` steps).

@@ -1,0 +1,60 @@
+"""Served transfer: a model its stack's simulator refuses is priced from the nearest simulated
+models, with a band widened by the stack's leave-one-model-out spread (tables/served_transfer.py)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helm_efficiency.analytic.hardware import hardware_spec
+from helm_efficiency.analytic.registry import load_registry, registry_architecture
+from helm_efficiency.builders.served_transfer import stack_spread
+from helm_efficiency.sources.served_correction import interval_factors
+from helm_efficiency.tables import served_transfer as T
+from helm_efficiency.tables.served import DEFAULT_SLA, load_served_table, price_simulated, price_transferred, served_estimates
+
+
+@pytest.mark.slow
+def test_every_registry_model_prices_served_on_the_b200_stacks():
+    keys = sorted(load_registry())
+    for stack in ("b200-trtllm", "b200-vllm"):
+        out = served_estimates(keys, [512] * len(keys), [256] * len(keys), stack=stack)
+        missing = out[~(out["served_gpu_s"] > 0)]
+        assert missing.empty, (stack, list(zip(missing["served_model"], missing["served_reason"])))
+        assert (out["served_gpu_s_lo"] < out["served_gpu_s"]).all() and (out["served_gpu_s"] < out["served_gpu_s_hi"]).all()
+        refused = ~out["served_model"].isin(list(load_served_table(stack).entries))  # the simulator's refusals, and test/tiny-llama
+        assert refused.sum() >= 10 and out.loc[refused, "served_method"].str.startswith("transfer from ").all()
+        assert (out.loc[~refused, "served_method"] == "simulated").all()
+
+
+def test_a_held_out_model_lands_within_its_stacks_spread_and_its_band_holds_it():
+    stack, key = "h100-trtllm", "meta/llama-3.1-8b"
+    table = load_served_table(stack)
+    lo_f, hi_f, _ = interval_factors(stack)
+    p, o = np.array([512.0, 2048.0]), np.array([256.0, 16.0])
+    own = price_simulated(table, key, DEFAULT_SLA, p, o, lo_f, hi_f)
+    spread = T.spread(stack, moe=False)
+    moved = price_transferred(table, registry_architecture(key), hardware_spec("h100"), DEFAULT_SLA, p, o, lo_f, hi_f, spread, exclude=[key])
+    assert key not in moved.method and moved.method.startswith("transfer from ")
+    error = np.log(moved.gpu_s / own.gpu_s)
+    assert ((error > spread[0]) & (error < spread[1])).all(), error
+    assert ((moved.lo < own.gpu_s) & (own.gpu_s < moved.hi)).all()
+    # the transfer's own error widens the band beyond the simulated one's
+    assert (moved.hi / moved.gpu_s > own.hi / own.gpu_s).all() and (moved.lo / moved.gpu_s < own.lo / own.gpu_s).all()
+
+
+def test_step_weights_of_a_mixture_of_experts_grow_with_the_batch_up_to_all_experts():
+    moe, dense = registry_architecture("mistralai/mixtral-8x7b-32kseqlen"), registry_architecture("meta/llama-3.1-8b")
+    steps = [T.step_weight_bytes(moe, b) for b in (1, 2, 8, 64, 4096)]
+    assert steps[0] == T.F.weight_bytes(moe) and all(a < b for a, b in zip(steps, steps[1:-1]))
+    every_expert = T.F.weight_bytes(moe) + (T.F.parameter_count(moe, active_only=False) - T.F.parameter_count(moe)) * 2.0
+    assert np.isclose(steps[-1], every_expert, rtol=1e-6)
+    assert T.step_weight_bytes(dense, 1) == T.step_weight_bytes(dense, 256) == T.F.weight_bytes(dense)
+    assert T.neighbours(moe, {"a": dense, "b": moe, "c": moe}, exclude=["c"]) == ["b"]  # of its kind first
+
+
+@pytest.mark.slow
+def test_the_shipped_spread_rebuilds_the_same():
+    with open(T.SPREAD_PATH) as f:
+        shipped = json.load(f)["stacks"]["a100-vllm"]
+    assert stack_spread("a100-vllm") == shipped
