@@ -10,8 +10,9 @@ the leave-one-model-out error of the size_only fallback on this stack (the sprea
 interval is built from). The error of `calibrated` and `transfer` on the stack is measured by
 bench/simulated_calibration.py. Then the served numbers of the same requests on the first table's
 served stack, as the metric prices them (pricing/efficiency.served_columns): how many are priced,
-by the stack's simulated models or by transfer from them (tables/served_transfer.py; its error is
-in tables/data/served/served_transfer.json), against how many the simulated models alone price.
+by the stack's simulated models, or from them by transfer (a refused architecture) or by size (a
+model known only by its parameter count; tables/served_transfer.py, whose errors are in
+tables/data/served/served_transfer.json), against how many the simulated models alone price.
 """
 
 import argparse
@@ -64,7 +65,7 @@ def served_view(priced: pd.DataFrame, stack: str) -> None:
         print(f"served: {stack} has no served table")
         return
     served = served_columns(priced, stack)
-    method = served["served_method"].where(served["served_gpu_s"].notna(), "not priced").str.replace(r"^transfer from .*", "transfer", regex=True)
+    method = served["served_method"].where(served["served_gpu_s"].notna(), "not priced").str.replace(r"^(transfer|size_only) from .*", r"\1", regex=True)
     counts = method.value_counts()
     simulated = int(counts.get("simulated", 0))
     print(f"served on {stack} (p = 512, o = 32, default target): {int(served['served_gpu_s'].notna().sum())} of {len(served)} priced "

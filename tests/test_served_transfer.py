@@ -33,7 +33,7 @@ def test_a_held_out_model_lands_within_its_stacks_spread_and_its_band_holds_it()
     lo_f, hi_f, _ = interval_factors(stack)
     p, o = np.array([512.0, 2048.0]), np.array([256.0, 16.0])
     own = price_simulated(table, key, DEFAULT_SLA, p, o, lo_f, hi_f)
-    spread = T.spread(stack, moe=False)
+    spread = T.spread(stack, "dense")
     moved = price_transferred(table, registry_architecture(key), hardware_spec("h100"), DEFAULT_SLA, p, o, lo_f, hi_f, spread, exclude=[key])
     assert key not in moved.method and moved.method.startswith("transfer from ")
     error = np.log(moved.gpu_s / own.gpu_s)
@@ -41,6 +41,21 @@ def test_a_held_out_model_lands_within_its_stacks_spread_and_its_band_holds_it()
     assert ((moved.lo < own.gpu_s) & (own.gpu_s < moved.hi)).all()
     # the transfer's own error widens the band beyond the simulated one's
     assert (moved.hi / moved.gpu_s > own.hi / own.gpu_s).all() and (moved.lo / moved.gpu_s < own.lo / own.gpu_s).all()
+
+
+def test_a_model_known_only_by_its_size_is_served_from_dense_models_of_that_size():
+    from helm_efficiency.helm_io.catalog import HELM_ONLY
+    from helm_efficiency.analytic.identity import identify
+
+    name = "mistralai/ministral-8b-2512"  # in HELM's metadata with a size, not in the registry
+    assert identify(HELM_ONLY, [name]).registry_key is None and identify(HELM_ONLY, [name]).num_parameters
+    out = served_estimates([name, "not/a-model"], [512, 512], [256, 256], stack="h100-trtllm")
+    row = out.iloc[0]
+    assert row["served_method"].startswith("size_only from ") and row["served_model"] == ""
+    assert row["served_gpu_s_lo"] < row["served_gpu_s"] < row["served_gpu_s_hi"]
+    assert np.isnan(out["served_gpu_s"].iloc[1]) and "no parameter count" in out["served_reason"].iloc[1]
+    lo, hi = T.spread("h100-trtllm", "size")
+    assert row["served_gpu_s_hi"] / row["served_gpu_s"] >= np.exp(hi) and row["served_gpu_s_lo"] / row["served_gpu_s"] <= np.exp(lo)
 
 
 def test_step_weights_of_a_mixture_of_experts_grow_with_the_batch_up_to_all_experts():

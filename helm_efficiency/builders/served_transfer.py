@@ -4,10 +4,11 @@ shipped served table, written to tables/data/served/served_transfer.json.
     python -m helm_efficiency.builders.served_transfer
 
 For each stack and each model its table simulates, the model is priced as if the simulator had
-refused it (tables/served.price_transferred, its own entry excluded from the neighbours) at a
-grid of request shapes under the default latency target, and compared with its own simulated
-price. Per stack, dense and mixture-of-experts models apart: the median |error| and the 5th and
-95th percentiles of log(transfer / simulated), the spread that widens a transferred band.
+refused it (tables/served.price_transferred, its own entry excluded from the neighbours) and,
+if dense, as if only its size were known (price_by_size), at a grid of request shapes under the
+default latency target, and compared with its own simulated price. Per stack and kind
+(served_transfer.KINDS: dense, mixture of experts, size alone): the median |error| and the 5th
+and 95th percentiles of log(priced / simulated), the spread that widens such a band.
 """
 
 import argparse
@@ -24,20 +25,20 @@ OUTPUTS = (16, 256, 2048)
 
 
 def stack_spread(stack: str) -> Dict[str, Any]:
-    """{dense, moe: {lo_log, hi_log, median_abs_error, models, points}} of one stack's transfers."""
+    """{kind: {lo_log, hi_log, median_abs_error, models, points}} of one stack's transfers (served_transfer.KINDS)."""
     from helm_efficiency.analytic.hardware import hardware_spec
     from helm_efficiency.analytic.identity import context_window
     from helm_efficiency.helm_io.catalog import HELM_ONLY
     from helm_efficiency.sources.served_correction import interval_factors
-    from helm_efficiency.tables.served import load_served_table, price_simulated, price_transferred, simulated_architectures
+    from helm_efficiency.tables.served import load_served_table, price_by_size, price_simulated, price_transferred, simulated_architectures
     from helm_efficiency.tables.sla import DEFAULT_SLA
-    from helm_efficiency.tables.served_transfer import is_moe
+    from helm_efficiency.tables.served_transfer import KINDS, kind_of, stored_parameters
 
     table = load_served_table(stack)
     hardware = hardware_spec(table.raw.get("provenance", {}).get("hardware") or stack.split("-")[0])
     lo_f, hi_f, _ = interval_factors(table.name)
-    errors: Dict[str, List[float]] = {"dense": [], "moe": []}
-    models: Dict[str, int] = {"dense": 0, "moe": 0}
+    errors: Dict[str, List[float]] = {kind: [] for kind in KINDS}
+    models: Dict[str, int] = {kind: 0 for kind in KINDS}
     for key, arch in sorted(simulated_architectures(table).items()):
         window = context_window([key], HELM_ONLY)
         shapes = [(p, o) for p in PROMPTS for o in OUTPUTS if window is None or p + o <= window[0]]
@@ -45,11 +46,13 @@ def stack_spread(stack: str) -> Dict[str, Any]:
             continue
         p, o = (np.array(v, float) for v in zip(*shapes))
         own = price_simulated(table, key, DEFAULT_SLA, p, o, lo_f, hi_f).gpu_s
-        moved = price_transferred(table, arch, hardware, DEFAULT_SLA, p, o, lo_f, hi_f, (0.0, 0.0), exclude=[key]).gpu_s
-        both = np.isfinite(own) & np.isfinite(moved)
-        kind = "moe" if is_moe(arch) else "dense"
-        errors[kind] += np.log(moved[both] / own[both]).tolist()
-        models[kind] += int(both.any())
+        priced = {kind_of(arch): price_transferred(table, arch, hardware, DEFAULT_SLA, p, o, lo_f, hi_f, (0.0, 0.0), exclude=[key])}
+        if kind_of(arch) == "dense":
+            priced["size"] = price_by_size(table, stored_parameters(arch), DEFAULT_SLA, p, o, lo_f, hi_f, (0.0, 0.0), exclude=[key])
+        for kind, moved in priced.items():
+            both = np.isfinite(own) & np.isfinite(moved.gpu_s)
+            errors[kind] += np.log(moved.gpu_s[both] / own[both]).tolist()
+            models[kind] += int(both.any())
     out: Dict[str, Any] = {}
     for kind, values in errors.items():
         if len(values) >= 10:

@@ -246,6 +246,7 @@ ESTIMATE_COLUMNS = ("served_gpu_s", "served_gpu_s_lo", "served_gpu_s_hi", "serve
 _TEXT_COLUMNS = ("served_placement", "served_model", "served_method", "served_reason")
 METHOD_SIMULATED = "simulated"
 METHOD_TRANSFER = "transfer from "  # + the neighbours priced from (tables/served_transfer.py)
+METHOD_SIZE = "size_only from "  # a model known only by its size: + the neighbours priced from
 
 
 def _bracket(grid: Sequence[int], x: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -447,18 +448,13 @@ def simulated_architectures(table: ServedTable) -> Dict[str, Dict[str, int]]:
     return {key: arch for key in table.entries for arch in [registry_architecture(key)] if arch}
 
 
-def price_transferred(table: ServedTable, arch: Dict[str, int], hardware: Any, sla: Sla, p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float,
-                      spread: Tuple[float, float], exclude: Sequence[str] = ()) -> Priced:
-    """The requests of a model the table does not simulate (architecture `arch`), from its nearest
-    simulated neighbours (tables/served_transfer.py): each neighbour's priced request scaled by the
-    two models' served roofline at the neighbour's running batch, combined geometrically over the
-    neighbours that priced it; the band widened by the stack's leave-one-model-out `spread`.
-    Placement, GPUs and running batch are the nearest neighbour's. `exclude`: models not to use
-    (the held-out model when the spread is measured)."""
+def _price_from_neighbours(table: ServedTable, refs: Sequence[str], ratio: Callable[[str, float, float, float], float], sla: Sla,
+                           p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float, spread: Tuple[float, float], method: str) -> Priced:
+    """Each neighbour's priced request times `ratio(neighbour, p, o, its running batch)`, combined
+    geometrically over the neighbours that priced it; the band widened by `spread`
+    (served_transfer.widen). Placement, GPUs and running batch are the nearest neighbour's."""
     from helm_efficiency.tables import served_transfer as T
 
-    candidates = simulated_architectures(table)
-    refs = T.neighbours(arch, candidates, exclude)
     n = len(p)
     logs, lo_logs, hi_logs, count = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     nearest: Optional[Priced] = None
@@ -466,22 +462,51 @@ def price_transferred(table: ServedTable, arch: Dict[str, int], hardware: Any, s
         priced = price_simulated(table, ref, sla, p, o, lo_f, hi_f)
         nearest = nearest or priced
         ok = np.isfinite(priced.gpu_s)
-        ratio = np.array([T.roofline_gpu_s(arch, hardware, a, b, c) / T.roofline_gpu_s(candidates[ref], hardware, a, b, c) if use else np.nan
-                          for a, b, c, use in zip(p, o, priced.batch, ok)])
-        logs[ok] += np.log(priced.gpu_s[ok] * ratio[ok])
-        lo_logs[ok] += np.log(priced.lo[ok] * ratio[ok])
-        hi_logs[ok] += np.log(priced.hi[ok] * ratio[ok])
+        scale = np.array([ratio(ref, a, b, c) if use else np.nan for a, b, c, use in zip(p, o, priced.batch, ok)])
+        logs[ok] += np.log(priced.gpu_s[ok] * scale[ok])
+        lo_logs[ok] += np.log(priced.lo[ok] * scale[ok])
+        hi_logs[ok] += np.log(priced.hi[ok] * scale[ok])
         count[ok] += 1
     if nearest is None:
         return Priced(np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, int), np.full(n, "", dtype=object),
-                      np.zeros(n, bool), np.full(n, f"{table.name} simulates no model to transfer from", dtype=object), np.full(n, np.nan), "")
+                      np.zeros(n, bool), np.full(n, f"{table.name} simulates no model to price from", dtype=object), np.full(n, np.nan), "")
     priced_any = count > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         gpu_s, lo, hi = (np.where(priced_any, np.exp(v / np.maximum(count, 1)), np.nan) for v in (logs, lo_logs, hi_logs))
     lo[priced_any], hi[priced_any] = T.widen(gpu_s[priced_any], lo[priced_any], hi[priced_any], *spread)
     reasons = np.where(priced_any, "", nearest.reasons).astype(object)
     return Priced(gpu_s, lo, hi, np.where(priced_any, nearest.gpus, 0), np.where(priced_any, nearest.placement, "").astype(object),
-                  nearest.extrapolated & priced_any, reasons, nearest.batch, METHOD_TRANSFER + ", ".join(refs))
+                  nearest.extrapolated & priced_any, reasons, nearest.batch, method + ", ".join(refs))
+
+
+def price_transferred(table: ServedTable, arch: Dict[str, int], hardware: Any, sla: Sla, p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float,
+                      spread: Tuple[float, float], exclude: Sequence[str] = ()) -> Priced:
+    """The requests of a model the table does not simulate (architecture `arch`), from its nearest
+    simulated neighbours (tables/served_transfer.py), each scaled by the two models' served
+    roofline at the neighbour's running batch. `exclude`: models not to use (the held-out model
+    when the spread is measured)."""
+    from helm_efficiency.tables import served_transfer as T
+
+    candidates = simulated_architectures(table)
+
+    def ratio(ref: str, a: float, b: float, batch: float) -> float:
+        return T.roofline_gpu_s(arch, hardware, a, b, batch) / T.roofline_gpu_s(candidates[ref], hardware, a, b, batch)
+
+    return _price_from_neighbours(table, T.neighbours(arch, candidates, exclude), ratio, sla, p, o, lo_f, hi_f, spread, METHOD_TRANSFER)
+
+
+def price_by_size(table: ServedTable, size: float, sla: Sla, p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float,
+                  spread: Tuple[float, float], exclude: Sequence[str] = ()) -> Priced:
+    """The requests of a model known only by its parameter count `size` (as `size_only` prices
+    it at batch 1): the nearest simulated dense models by size, each scaled by the size ratio."""
+    from helm_efficiency.tables import served_transfer as T
+
+    candidates = simulated_architectures(table)
+
+    def ratio(ref: str, a: float, b: float, batch: float) -> float:
+        return size / T.stored_parameters(candidates[ref])
+
+    return _price_from_neighbours(table, T.size_neighbours(size, candidates, exclude), ratio, sla, p, o, lo_f, hi_f, spread, METHOD_SIZE)
 
 
 def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: ArrayLike, *, stack: str, sla: Sla = DEFAULT_SLA,
@@ -498,6 +523,7 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
     table (or a served table's path as `stack`), hardware.json, the registry and `catalog` only.
     """
     from helm_efficiency.analytic.hardware import hardware_spec
+    from helm_efficiency.analytic.identity import identify
     from helm_efficiency.analytic.registry import registry_architecture
     from helm_efficiency.tables import served_transfer
 
@@ -526,37 +552,54 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
     rows_valid = np.flatnonzero(valid)
     order = rows_valid[np.argsort(code[rows_valid], kind="stable")]
     bounds = np.searchsorted(code[order], np.arange(len(seen) + 1))
-    models: Dict[str, List[np.ndarray]] = {}
+    # how each distinct model is priced: its stored points, transfer from its architecture, or its size alone
+    plans: Dict[str, Tuple[str, Any, Optional[Tuple[float, float]]]] = {}  # (simulated | transfer | size, model, spread)
+    plan_rows: Dict[str, List[np.ndarray]] = {}
+    shipped = not os.path.isfile(stack)  # the spreads were measured on the shipped tables
     for u, name in enumerate(seen):
         rows = order[bounds[u]:bounds[u + 1]]
         if not len(rows):
             continue
         key = registry_key(name, catalog)
-        if key is None:
-            reasons[rows] = f"{name!r} is not in the architecture registry" if name else "no model name"
+        if key is not None:
+            text["served_model"][rows] = key
+            arch = registry_architecture(key)
+            spread = served_transfer.spread(table.name, served_transfer.kind_of(arch)) if arch is not None and shipped else None
+            if key in table.entries:
+                plan: Tuple[str, Any, Optional[Tuple[float, float]]] = ("simulated", key, None)
+            elif arch is not None and spec is not None and spread is not None:
+                plan = ("transfer", arch, spread)
+            else:
+                reasons[rows] = f"{key} on {table.name}: {table.not_served.get(key, 'not built into this served table')}"
+                continue
+        elif not name:
+            reasons[rows] = "no model name"
             continue
-        text["served_model"][rows] = key
-        arch = registry_architecture(key)
-        # a model the simulator refused is transferred where this stack's transfer error was measured (shipped tables)
-        if key not in table.entries and (os.path.isfile(stack) or arch is None or spec is None
-                                         or served_transfer.spread(table.name, served_transfer.is_moe(arch)) is None):
-            why = table.not_served.get(key, "not built into this served table")
-            reasons[rows] = f"{key} on {table.name}: {why}"
-            continue
-        window = context_window([name, key], catalog)
+        else:
+            size = identify(catalog, [name]).num_parameters
+            spread = served_transfer.spread(table.name, "size") if shipped else None
+            if size is None or spread is None:
+                reasons[rows] = f"{name!r} is not in the architecture registry" + (
+                    " and has no parameter count" if size is None else f"; sizes are not priced on {table.name}")
+                continue
+            plan = ("size", size, spread)
+        window = context_window([name] + ([key] if key else []), catalog)
         if window is not None:
             beyond = p[rows] + o[rows] > window[0]
             reasons[rows[beyond]] = f"prompt + output tokens exceed the model's context window ({window[0]} tokens, {window[1]})"
             rows = rows[~beyond]
-        models.setdefault(key, []).append(rows)
-    for key, parts in models.items():
+        label = key or f"{plan[1]:g} parameters"  # models known by one size are priced alike
+        plans.setdefault(label, plan)
+        plan_rows.setdefault(label, []).append(rows)
+    for label, parts in plan_rows.items():
         index = np.sort(np.concatenate(parts))  # rows in table order, whichever names they came by
-        if key in table.entries:
-            priced = price_simulated(table, key, sla, p[index], o[index], lo_f, hi_f)
+        kind, what, spread = plans[label]
+        if kind == "simulated":
+            priced = price_simulated(table, what, sla, p[index], o[index], lo_f, hi_f)
+        elif kind == "transfer":
+            priced = price_transferred(table, what, spec, sla, p[index], o[index], lo_f, hi_f, cast(Tuple[float, float], spread))
         else:
-            arch = cast(Dict[str, int], registry_architecture(key))
-            spread = cast(Tuple[float, float], served_transfer.spread(table.name, served_transfer.is_moe(arch)))
-            priced = price_transferred(table, arch, spec, sla, p[index], o[index], lo_f, hi_f, spread)
+            priced = price_by_size(table, what, sla, p[index], o[index], lo_f, hi_f, cast(Tuple[float, float], spread))
         extrapolated[index] = priced.extrapolated
         reasons[index] = priced.reasons
         text["served_placement"][index] = priced.placement

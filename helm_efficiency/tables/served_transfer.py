@@ -10,10 +10,14 @@ the request, at its own operating point under the latency target, is scaled by t
 two models' served roofline at that point's running batch B (`roofline_gpu_s`), and the
 neighbours' answers are combined geometrically.
 
-How far that lands from a simulated table is measured leave-one-model-out on each stack's
+A model known only by its parameter count (no architecture anywhere; `size_only` at batch 1) is
+priced the same way from the NEIGHBOURS dense simulated models nearest in size, each scaled by the
+ratio of the two sizes.
+
+How far each lands from a simulated table is measured leave-one-model-out on each stack's
 simulated models (builders/served_transfer.py writes served_transfer.json: the median |error|
-and the 5th and 95th percentiles of log(transfer / simulated), dense and MoE apart). The 90%
-band of a transferred request is the neighbours' band widened by that spread (`widen`).
+and the 5th and 95th percentiles of log(priced / simulated), per KINDS). The 90% band of such a
+request is the neighbours' band widened by that spread (`widen`).
 """
 
 import json
@@ -30,10 +34,21 @@ from helm_efficiency.util import data_paths
 
 SPREAD_PATH = data_paths.SERVED_TRANSFER_PATH
 NEIGHBOURS = 2
+KINDS = ("dense", "moe", "size")  # transfer of a dense or a mixture-of-experts architecture; size alone
 
 
 def is_moe(arch: Mapping[str, int]) -> bool:
     return int(arch.get("num_experts") or 1) > 1
+
+
+def kind_of(arch: Mapping[str, int]) -> str:
+    """The KINDS entry whose spread a transfer of `arch` carries."""
+    return "moe" if is_moe(arch) else "dense"
+
+
+def stored_parameters(arch: Dict[str, int]) -> float:
+    """Every stored parameter (all experts), as HELM's num_parameters counts a model's size."""
+    return float(F.parameter_count(arch, active_only=False))
 
 
 def step_weight_bytes(arch: Dict[str, int], batch: float) -> float:
@@ -77,6 +92,12 @@ def neighbours(arch: Dict[str, int], candidates: Mapping[str, Dict[str, int]], e
     return sorted(same, key=lambda k: (float(np.linalg.norm(_position(same[k]) - here)), k))[:NEIGHBOURS]
 
 
+def size_neighbours(size: float, candidates: Mapping[str, Dict[str, int]], exclude: Sequence[str] = ()) -> List[str]:
+    """The NEIGHBOURS dense candidates nearest to `size` parameters in log size (ties by name)."""
+    dense = [k for k, a in candidates.items() if k not in exclude and not is_moe(a)]
+    return sorted(dense, key=lambda k: (abs(math.log(stored_parameters(candidates[k]) / size)), k))[:NEIGHBOURS]
+
+
 @lru_cache(maxsize=None)
 def _spreads() -> Dict[str, Any]:
     if not os.path.isfile(SPREAD_PATH):
@@ -85,11 +106,11 @@ def _spreads() -> Dict[str, Any]:
         return dict(json.load(f).get("stacks", {}))
 
 
-def spread(stack: str, moe: bool) -> Optional[Tuple[float, float]]:
-    """(5th, 95th percentile) of log(transfer / simulated) on `stack`, leave-one-model-out, for
-    a dense or a mixture-of-experts model; None where it was not measured (no transfer then)."""
-    kind = _spreads().get(stack, {}).get("moe" if moe else "dense")
-    return (float(kind["lo_log"]), float(kind["hi_log"])) if kind else None
+def spread(stack: str, kind: str) -> Optional[Tuple[float, float]]:
+    """(5th, 95th percentile) of log(priced / simulated) on `stack`, leave-one-model-out, for
+    one of KINDS; None where it was not measured (no such pricing then)."""
+    measured = _spreads().get(stack, {}).get(kind)
+    return (float(measured["lo_log"]), float(measured["hi_log"])) if measured else None
 
 
 def widen(gpu_s: np.ndarray, lo: np.ndarray, hi: np.ndarray, lo_log: float, hi_log: float) -> Tuple[np.ndarray, np.ndarray]:
