@@ -51,7 +51,7 @@ from helm_efficiency.helm_io.runs import (PER_INSTANCE_STATS, REQUESTS_TABLE, RU
 PREFIX = "efficiency_"
 # Requests-table columns a run's write task reads beside its aggregated stats: the run counts'
 # (listed beside the code that reads them) and run_metadata.build_metadata's.
-WRITE_COLUMNS = tuple(dict.fromkeys(RUN_COUNT_COLUMNS + ("reference_hardware", "approximate_tokens", "unestimated_reason")))
+WRITE_COLUMNS = tuple(dict.fromkeys(RUN_COUNT_COLUMNS + ("reference_hardware", "approximate_tokens", "unestimated_reason", "served_method", "served_reason")))
 JOURNAL = ".efficiency_rescore.journal"
 
 

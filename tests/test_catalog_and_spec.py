@@ -160,10 +160,14 @@ def test_rescore_prices_with_its_power_price_and_quantile(tmp_path, capsys):
 
     records = glob.glob(os.path.join(suite_dir, "*", "efficiency_metadata.json"))
     assert records
-    for meta_path in records:  # each run records what priced it
+    served_methods, unserved = 0, 0
+    for meta_path in records:  # each run records what priced it, and how its served numbers were had or why not
         with open(meta_path) as f:
-            pricing = json.load(f)["pricing"]
-        assert pricing == {"served_stack": "h100-trtllm", "power_w": 300.0, "usd_per_gpu_hour": 2.0, "quantile": None}
+            meta = json.load(f)
+        assert meta["pricing"] == {"served_stack": "h100-trtllm", "power_w": 300.0, "usd_per_gpu_hour": 2.0, "quantile": None}
+        served_methods += sum(meta["served_methods"].values())
+        unserved += sum(meta["unserved_reasons"].values())
+    assert served_methods == table["served_gpu_s"].notna().sum() and unserved == table["served_gpu_s"].isna().sum()
     summary = rescore_suite(suite_dir, spec=EfficiencySpec.build(quantile=0.3), dry_run=True, progress=False, local_path=local)
     fitted = [r for r in summary["denoise"].values() if r.get("quality") not in (None, "too few requests")]
     assert fitted and all(r["quantile"] == 0.3 for r in fitted)

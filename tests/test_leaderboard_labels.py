@@ -69,3 +69,6 @@ def test_a_real_suite_says_why_closed_models_are_not_estimated(tmp_path):
     assert "closed-weight" in table.loc["openai/gpt-4o-2024-05-13", "note"], table["note"].to_dict()
     md = (tmp_path / "out" / "leaderboard.md").read_text()
     assert "NaN" not in md and "0.500" not in md
+    served = write_leaderboard(suite, str(tmp_path / "served"), efficiency="served_cost").set_index("model")
+    note = served.loc["openai/gpt-4o-2024-05-13", "note"]  # the run's recorded reason, not a generic one
+    assert "not in the architecture registry" in note, served["note"].to_dict()

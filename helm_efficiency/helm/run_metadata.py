@@ -11,6 +11,9 @@ Fields:
   keeps it, so later rescores need not guess from files it has already rewritten);
 - local_path, served_sla, requests, approximate_token_requests;
 - unestimated_reasons: {why a request got no idealized runtime: requests}, e.g. "closed-weight (HELM access)";
+- served_methods: {how a request's served numbers were priced: requests} (tables/served.py's
+  `served_method`: "simulated", or "transfer from" / "size_only from" the simulated models used);
+- unserved_reasons: {why a request got no served numbers: requests};
 - machine_load (live runs): whether other processes kept the machine busy while the run was
   timed (machine_load.py).
 """
@@ -53,13 +56,20 @@ def build_metadata(rows: pd.DataFrame, tables: Sequence[str], helm_filled: Seque
         meta["helm_stats_from_helm"] = sorted(helm_from_helm)
     meta.update({"local_path": local_path, "served_sla": sla or str(DEFAULT_SLA), "requests": int(len(rows)),
                  "approximate_token_requests": int(rows.get("approximate_tokens", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())})
-    reasons = rows.get("unestimated_reason", pd.Series(dtype=object)).dropna().astype(str)
-    meta["unestimated_reasons"] = {reason: int(n) for reason, n in reasons[reasons != ""].value_counts().sort_index().items()}
+    meta["unestimated_reasons"] = _counts(rows, "unestimated_reason")
+    meta["served_methods"] = _counts(rows, "served_method")
+    meta["unserved_reasons"] = _counts(rows, "served_reason")
     if pricing is not None:
         meta["pricing"] = dict(pricing)
     if machine_load is not None:
         meta["machine_load"] = machine_load
     return meta
+
+
+def _counts(rows: pd.DataFrame, column: str) -> Dict[str, int]:
+    """{non-empty value of `column`: requests}, sorted by value ({} without the column)."""
+    values = rows.get(column, pd.Series(dtype=object)).dropna().astype(str)
+    return {value: int(n) for value, n in values[values != ""].value_counts().sort_index().items()}
 
 
 def helm_stats_with_values(names_and_counts: Iterable[Tuple[str, Optional[float]]]) -> List[str]:

@@ -44,7 +44,8 @@ def _reason(group: pd.DataFrame, column: str) -> str:
     if (column.startswith("served") or column.startswith("idealized")) and (group.get("num_media_requests", pd.Series(dtype=float)).fillna(0) > 0).any():
         return "media not priced (its requests carry images, audio or video; efficiency_requests.csv's unestimated_reason says why)"
     if column.startswith("served"):
-        return "no served numbers (no served table covers this model, or no point meets the latency target)"
+        reasons = group["unserved_reason"].dropna() if "unserved_reason" in group else pd.Series(dtype=object)
+        return str(reasons.mode().iloc[0]) if len(reasons) else "no served numbers (no served table covers this model, or no point meets the latency target)"
     if column.startswith("idealized"):
         reasons = group["unestimated_reason"].dropna() if "unestimated_reason" in group else pd.Series(dtype=object)
         if column == "idealized_runtime_s":
@@ -161,7 +162,8 @@ def model_table(runs: pd.DataFrame, efficiency: str = "idealized", common_scenar
 def _per_model_scenario(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (model, scenario): runs of one scenario (e.g. MMLU subjects) averaged."""
     numeric = ["accuracy"] + list(EFFICIENCY_STATS) + [c for c in ("num_media_requests",) if c in runs]
-    text = [c for c in ("metric", "lower_is_better", "direction_source", "stack", "method", "has_efficiency_stats", "unestimated_reason") if c in runs]
+    text = [c for c in ("metric", "lower_is_better", "direction_source", "stack", "method", "has_efficiency_stats", "unestimated_reason",
+                                "unserved_reason") if c in runs]
     grouped = runs.groupby(["model", "scenario"], sort=True, dropna=False)
     out = grouped[numeric].mean()
     for column in text:

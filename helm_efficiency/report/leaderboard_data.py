@@ -147,8 +147,9 @@ def suite_run_table(suite_dir: str, metric: str = AUTO_METRIC, schema_files: Seq
         # even where the run entry named other tables; older runs fall back to the requests table or the spec.
         row["stack"] = _metadata_stack(meta) if "reference_stacks" in meta else (rescored.get(run) or stack_of(spec))
         row["served_sla"] = meta.get("served_sla")
-        reasons = meta.get("unestimated_reasons") or {}
-        row["unestimated_reason"] = max(sorted(reasons), key=reasons.__getitem__) if isinstance(reasons, dict) and reasons else None
+        for field, column in (("unestimated_reasons", "unestimated_reason"), ("unserved_reasons", "unserved_reason")):
+            reasons = meta.get(field) or {}  # the run's most frequent reason
+            row[column] = max(sorted(reasons), key=reasons.__getitem__) if isinstance(reasons, dict) and reasons else None
         counts = {m: means.get(f"efficiency_num_{m}_requests") or 0 for m in METHODS}
         row["method"] = max(counts, key=counts.__getitem__) if any(counts.values()) else None
         rows.append(row)
