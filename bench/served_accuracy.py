@@ -191,6 +191,8 @@ def table_view(rows: pd.DataFrame) -> None:
         for r in g.itertuples():
             sla = Sla(tpot_ms=r.tpot_s * 1e3, ttft_s=max(r.ttft_s, 0.05))
             est = served_estimates([key], [r.p], [r.o], stack=stack, sla=sla).iloc[0]
+            if est["served_method"] != "simulated":  # the table view judges the simulated tables, not a transfer
+                continue
             # like for like: at most the row's own running batch, TPOT <= measured, TTFT not limited (a sweep's TTFT holds queueing)
             capped = served_estimates([key], [r.p], [r.o], stack=stack,
                                       sla=Sla(tpot_ms=r.tpot_s * 1e3, ttft_s=600.0, max_batch=max(1, round(r.batch)))).iloc[0]
@@ -262,6 +264,8 @@ def table_view_from_throughput(rows: pd.DataFrame) -> None:
             continue
         per_token_ms = r.batch * r.gpu_s_per_token / r.num_gpus * 1e3
         est = served_estimates([key], [r.p], [r.o], stack=stack, sla=Sla(tpot_ms=per_token_ms, ttft_s=600.0)).iloc[0]
+        if est["served_method"] != "simulated":
+            continue
         if np.isfinite(est["served_gpu_s"]):
             measured = r.gpu_s_per_token * r.o
             out.append({"stack": stack, "batch": r.batch, "err": est["served_gpu_s"] / measured - 1,

@@ -8,10 +8,11 @@ import pytest
 
 from helm_efficiency.analytic.hardware import hardware_spec
 from helm_efficiency.analytic.registry import load_registry, registry_architecture
-from helm_efficiency.builders.served_transfer import stack_spread
+from helm_efficiency.builders.served_transfer import stack_errors, stack_spread
 from helm_efficiency.sources.served_correction import interval_factors
 from helm_efficiency.tables import served_transfer as T
-from helm_efficiency.tables.served import DEFAULT_SLA, load_served_table, price_simulated, price_transferred, served_estimates
+from helm_efficiency.tables.served import (DEFAULT_SLA, load_served_table, price_simulated, price_transferred, served_estimates,
+                                           simulated_architectures)
 
 
 @pytest.mark.slow
@@ -27,20 +28,40 @@ def test_every_registry_model_prices_served_on_the_b200_stacks():
         assert (out.loc[~refused, "served_method"] == "simulated").all()
 
 
-def test_a_held_out_model_lands_within_its_stacks_spread_and_its_band_holds_it():
+def test_a_held_out_architecture_lands_within_its_stacks_spread_and_its_band_holds_it():
     stack, key = "h100-trtllm", "meta/llama-3.1-8b"
     table = load_served_table(stack)
     lo_f, hi_f, _ = interval_factors(stack)
     p, o = np.array([512.0, 2048.0]), np.array([256.0, 16.0])
     own = price_simulated(table, key, DEFAULT_SLA, p, o, lo_f, hi_f)
     spread = T.spread(stack, "dense")
-    moved = price_transferred(table, registry_architecture(key), hardware_spec("h100"), DEFAULT_SLA, p, o, lo_f, hi_f, spread, exclude=[key])
-    assert key not in moved.method and moved.method.startswith("transfer from ")
+    arch = registry_architecture(key)
+    out = T.twins(arch, simulated_architectures(table))
+    assert key in out and "meta/llama-3-8b" in out  # the same architecture under another name is held out with it
+    moved = price_transferred(table, key, arch, hardware_spec("h100"), DEFAULT_SLA, p, o, lo_f, hi_f, spread, exclude=out)
+    assert all(m.startswith("transfer from ") and "llama-3" not in m for m in moved.method)
     error = np.log(moved.gpu_s / own.gpu_s)
     assert ((error > spread[0]) & (error < spread[1])).all(), error
     assert ((moved.lo < own.gpu_s) & (own.gpu_s < moved.hi)).all()
     # the transfer's own error widens the band beyond the simulated one's
     assert (moved.hi / moved.gpu_s > own.hi / own.gpu_s).all() and (moved.lo / moved.gpu_s < own.lo / own.gpu_s).all()
+
+
+def test_the_band_of_a_transfer_that_overprices_reaches_further_down():
+    """e = log(priced / simulated) in [lo_log, hi_log]: the simulated value lies in [P·e^-hi_log, P·e^-lo_log]."""
+    lo, hi = T.widen(np.array([1.0]), np.array([1.0]), np.array([1.0]), -0.1, 0.7)  # a point band, a transfer that overprices
+    assert np.isclose(lo[0], np.exp(-0.7)) and np.isclose(hi[0], np.exp(0.1))
+
+
+def test_a_transfer_runs_only_where_the_model_fits_and_an_empty_request_costs_nothing():
+    out = served_estimates(["openai/gpt-oss-120b", "microsoft/phi-2", "microsoft/phi-2"], [512, 512, 0], [256, 256, 0], stack="h100-trtllm")
+    weights = T.stored_bytes(registry_architecture("openai/gpt-oss-120b"))
+    assert out["served_num_gpus"].iloc[0] * hardware_spec("h100").memory_bytes * 0.8 >= weights  # its weights fit where it is priced
+    assert (out["served_energy_j"].iloc[:2] > 0).all() and out["served_gpu_s"].iloc[2] == 0 and out["served_reason"].iloc[2] == ""
+    # the KV cache of a multi-head model caps its batch below a grouped-query neighbour's
+    phi2, llama = registry_architecture("microsoft/phi-2"), registry_architecture("meta/llama-3.2-3b-instruct-turbo")
+    ratio, running = T.rescale(phi2, llama, hardware_spec("h100"), 2048, 2048, 1, 256)
+    assert running < 256 and ratio > 1
 
 
 def test_a_model_known_only_by_its_size_is_served_from_dense_models_of_that_size():
@@ -55,7 +76,7 @@ def test_a_model_known_only_by_its_size_is_served_from_dense_models_of_that_size
     assert row["served_gpu_s_lo"] < row["served_gpu_s"] < row["served_gpu_s_hi"]
     assert np.isnan(out["served_gpu_s"].iloc[1]) and "no parameter count" in out["served_reason"].iloc[1]
     lo, hi = T.spread("h100-trtllm", "size")
-    assert row["served_gpu_s_hi"] / row["served_gpu_s"] >= np.exp(hi) and row["served_gpu_s_lo"] / row["served_gpu_s"] <= np.exp(lo)
+    assert row["served_gpu_s_hi"] / row["served_gpu_s"] >= np.exp(-lo) and row["served_gpu_s_lo"] / row["served_gpu_s"] <= np.exp(-hi)
 
 
 def test_step_weights_of_a_mixture_of_experts_grow_with_the_batch_up_to_all_experts():
@@ -72,4 +93,5 @@ def test_step_weights_of_a_mixture_of_experts_grow_with_the_batch_up_to_all_expe
 def test_the_shipped_spread_rebuilds_the_same():
     with open(T.SPREAD_PATH) as f:
         shipped = json.load(f)["stacks"]["a100-vllm"]
-    assert stack_spread("a100-vllm") == shipped
+    errors = stack_errors("a100-vllm")
+    assert stack_spread(errors) == shipped

@@ -416,7 +416,8 @@ def _band_at_target(table: ServedTable, model: str, sla: Sla, p: np.ndarray, o: 
 
 class Priced(NamedTuple):
     """One model's requests priced on a served table (arrays, one entry per request; NaN GPU-s
-    and a reason where unpriced). `method`: METHOD_SIMULATED, or METHOD_TRANSFER + neighbours."""
+    and a reason where unpriced). `method`: per request, METHOD_SIMULATED, or METHOD_TRANSFER or
+    METHOD_SIZE + the simulated models it was priced from ("" where unpriced)."""
 
     gpu_s: np.ndarray
     lo: np.ndarray
@@ -426,11 +427,23 @@ class Priced(NamedTuple):
     extrapolated: np.ndarray
     reasons: np.ndarray
     batch: np.ndarray
-    method: str
+    method: np.ndarray
 
 
-def price_simulated(table: ServedTable, key: str, sla: Sla, p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float) -> Priced:
-    """The requests (p, o) of a model the table simulates, at its stored points under `sla`, with the 90% band."""
+def _with_placements(table: ServedTable, key: str, min_gpus: int) -> ServedTable:
+    """`table` with `key`'s stored points on fewer than `min_gpus` GPUs (TP × PP) left out."""
+    if min_gpus <= 1:
+        return table
+    entry = dict(table.entries[key])
+    entry["points"] = {shape: [row for row in rows if int(row[0]) * int(row[1]) >= min_gpus] for shape, rows in entry["points"].items()}
+    return ServedTable(table.name, dict(table.raw, entries={key: entry}))
+
+
+def price_simulated(table: ServedTable, key: str, sla: Sla, p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float,
+                    min_gpus: int = 1) -> Priced:
+    """The requests (p, o) of a model the table simulates, at its stored points under `sla` (on at
+    least `min_gpus` GPUs), with the 90% band."""
+    table = _with_placements(table, key, min_gpus)
     corrected: Dict[Tuple[int, int], List[Dict[str, Any]]] = {}  # each shape's corrected points, shared by the three targets
     gpu_s, gpus, placement, extrapolated, reasons, batch = _priced_by_shape(_ModelPoints(table, key, sla, corrected), p, o)
     gpu_s = np.asarray(gpu_s, float)
@@ -438,7 +451,7 @@ def price_simulated(table: ServedTable, key: str, sla: Sla, p: np.ndarray, o: np
     ok = np.isfinite(gpu_s)
     lo[ok], hi[ok] = _band_at_target(table, key, sla, p[ok], o[ok], gpu_s[ok], lo_f, hi_f, corrected)
     return Priced(gpu_s, lo, hi, np.asarray(gpus, int), np.asarray(placement, dtype=object), np.asarray(extrapolated, bool),
-                  np.asarray(reasons, dtype=object), np.asarray(batch, float), METHOD_SIMULATED)
+                  np.asarray(reasons, dtype=object), np.asarray(batch, float), np.where(ok, METHOD_SIMULATED, "").astype(object))
 
 
 def simulated_architectures(table: ServedTable) -> Dict[str, Dict[str, int]]:
@@ -448,73 +461,149 @@ def simulated_architectures(table: ServedTable) -> Dict[str, Dict[str, int]]:
     return {key: arch for key in table.entries for arch in [registry_architecture(key)] if arch}
 
 
-def _price_from_neighbours(table: ServedTable, refs: Sequence[str], ratio: Callable[[str, float, float, float], float], sla: Sla,
-                           p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float, spread: Tuple[float, float], method: str) -> Priced:
-    """Each neighbour's priced request times `ratio(neighbour, p, o, its running batch)`, combined
-    geometrically over the neighbours that priced it; the band widened by `spread`
-    (served_transfer.widen). Placement, GPUs and running batch are the nearest neighbour's."""
+# A neighbour's priced request rescaled to the model priced: (p, o, the neighbour's GPUs and
+# running batch) -> (GPU-s ratio, the model's running batch there), or None where it cannot run there.
+Rescale = Callable[[float, float, int, float], Optional[Tuple[float, float]]]
+
+
+def _price_from_neighbours(table: ServedTable, refs: Sequence[str], rescale: Callable[[str], Rescale], min_gpus: int, sla: Sla,
+                           p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float, spread: Tuple[float, float], method: str,
+                           model: str) -> Priced:
+    """Each neighbour's priced request (on at least `min_gpus` GPUs) times its `rescale(neighbour)`
+    ratio, combined geometrically over the neighbours that priced it and could run it; the band
+    widened by `spread` (served_transfer.widen). GPUs, placement and running batch are those of
+    the first neighbour that priced each request."""
     from helm_efficiency.tables import served_transfer as T
 
     n = len(p)
-    logs, lo_logs, hi_logs, count = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
-    nearest: Optional[Priced] = None
+    logs, lo_logs, hi_logs, count = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, int)
+    gpus, placement, batch = np.zeros(n, int), np.full(n, "", dtype=object), np.full(n, np.nan)
+    extrapolated, empty = np.zeros(n, bool), np.zeros(n, bool)
+    used: List[List[str]] = [[] for _ in range(n)]
+    why = [""] * n
     for ref in refs:
-        priced = price_simulated(table, ref, sla, p, o, lo_f, hi_f)
-        nearest = nearest or priced
-        ok = np.isfinite(priced.gpu_s)
-        scale = np.array([ratio(ref, a, b, c) if use else np.nan for a, b, c, use in zip(p, o, priced.batch, ok)])
-        logs[ok] += np.log(priced.gpu_s[ok] * scale[ok])
-        lo_logs[ok] += np.log(priced.lo[ok] * scale[ok])
-        hi_logs[ok] += np.log(priced.hi[ok] * scale[ok])
-        count[ok] += 1
-    if nearest is None:
-        return Priced(np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, int), np.full(n, "", dtype=object),
-                      np.zeros(n, bool), np.full(n, f"{table.name} simulates no model to price from", dtype=object), np.full(n, np.nan), "")
-    priced_any = count > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        gpu_s, lo, hi = (np.where(priced_any, np.exp(v / np.maximum(count, 1)), np.nan) for v in (logs, lo_logs, hi_logs))
-    lo[priced_any], hi[priced_any] = T.widen(gpu_s[priced_any], lo[priced_any], hi[priced_any], *spread)
-    reasons = np.where(priced_any, "", nearest.reasons).astype(object)
-    return Priced(gpu_s, lo, hi, np.where(priced_any, nearest.gpus, 0), np.where(priced_any, nearest.placement, "").astype(object),
-                  nearest.extrapolated & priced_any, reasons, nearest.batch, method + ", ".join(refs))
+        priced = price_simulated(table, ref, sla, p, o, lo_f, hi_f, min_gpus)
+        scale = rescale(ref)
+        for i in range(n):
+            if not np.isfinite(priced.gpu_s[i]):
+                why[i] = why[i] or str(priced.reasons[i])
+                continue
+            moved = scale(float(p[i]), float(o[i]), int(priced.gpus[i]), float(priced.batch[i]))
+            if moved is None or not np.isfinite(moved[0]):
+                why[i] = why[i] or f"{model} does not fit {ref}'s placement ({priced.placement[i]}) with this request's KV cache"
+                continue
+            ratio, running = moved
+            if priced.gpu_s[i] > 0:  # an empty request (p = o = 0) costs nothing, as on a simulated model
+                logs[i] += math.log(priced.gpu_s[i] * ratio)
+                lo_logs[i] += math.log(priced.lo[i] * ratio)
+                hi_logs[i] += math.log(priced.hi[i] * ratio)
+            else:
+                empty[i] = True
+            if not count[i]:
+                gpus[i], placement[i], batch[i], extrapolated[i] = priced.gpus[i], priced.placement[i], running, priced.extrapolated[i]
+            count[i] += 1
+            used[i].append(ref)
+    ok = count > 0
+    cost = ok & ~empty
+    gpu_s, lo, hi = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    gpu_s[cost], lo[cost], hi[cost] = (np.exp(v[cost] / count[cost]) for v in (logs, lo_logs, hi_logs))
+    lo[cost], hi[cost] = T.widen(gpu_s[cost], lo[cost], hi[cost], *spread)
+    gpu_s[ok & empty] = lo[ok & empty] = hi[ok & empty] = 0.0
+    names = ", ".join(refs) or "none"
+    reasons = np.array(["" if ok[i] else f"{model} on {table.name}: priced from {names}, none of which served it: {why[i] or 'no neighbour'}"
+                        for i in range(n)], dtype=object)
+    methods = np.array([method + ", ".join(u) if u else "" for u in used], dtype=object)
+    return Priced(gpu_s, lo, hi, gpus, placement, extrapolated, reasons, batch, methods)
 
 
-def price_transferred(table: ServedTable, arch: Dict[str, int], hardware: Any, sla: Sla, p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float,
-                      spread: Tuple[float, float], exclude: Sequence[str] = ()) -> Priced:
-    """The requests of a model the table does not simulate (architecture `arch`), from its nearest
-    simulated neighbours (tables/served_transfer.py), each scaled by the two models' served
-    roofline at the neighbour's running batch. `exclude`: models not to use (the held-out model
-    when the spread is measured)."""
+def price_transferred(table: ServedTable, key: str, arch: Dict[str, int], hardware: Any, sla: Sla, p: np.ndarray, o: np.ndarray,
+                      lo_f: float, hi_f: float, spread: Tuple[float, float], exclude: Sequence[str] = ()) -> Priced:
+    """The requests of registry model `key` (architecture `arch`), which the table does not
+    simulate, from its nearest simulated neighbours (tables/served_transfer.py): each neighbour's
+    price on placements that hold the model's weights, scaled by the two models' served roofline,
+    the model's running batch cut to what its KV cache leaves room for. `exclude`: models not to
+    use (the held-out architecture when the spread is measured)."""
     from helm_efficiency.tables import served_transfer as T
 
     candidates = simulated_architectures(table)
 
-    def ratio(ref: str, a: float, b: float, batch: float) -> float:
-        return T.roofline_gpu_s(arch, hardware, a, b, batch) / T.roofline_gpu_s(candidates[ref], hardware, a, b, batch)
+    def rescale(ref: str) -> Rescale:
+        return lambda a, b, gpus, batch: T.rescale(arch, candidates[ref], hardware, a, b, gpus, batch)
 
-    return _price_from_neighbours(table, T.neighbours(arch, candidates, exclude), ratio, sla, p, o, lo_f, hi_f, spread, METHOD_TRANSFER)
+    return _price_from_neighbours(table, T.neighbours(arch, candidates, exclude), rescale, T.gpus_to_hold(T.stored_bytes(arch), hardware),
+                                  sla, p, o, lo_f, hi_f, spread, METHOD_TRANSFER, key)
 
 
-def price_by_size(table: ServedTable, size: float, sla: Sla, p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float,
-                  spread: Tuple[float, float], exclude: Sequence[str] = ()) -> Priced:
-    """The requests of a model known only by its parameter count `size` (as `size_only` prices
-    it at batch 1): the nearest simulated dense models by size, each scaled by the size ratio."""
+def price_by_size(table: ServedTable, size: float, hardware: Any, sla: Sla, p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float,
+                  spread: Tuple[float, float], exclude: Sequence[str] = (), name: str = "the model") -> Priced:
+    """The requests of a model known only by its parameter count `size` (as `size_only` prices it
+    at batch 1): the nearest simulated dense models by size, on placements that hold 16-bit
+    weights of that size, each scaled by the size ratio at its own running batch."""
     from helm_efficiency.tables import served_transfer as T
 
     candidates = simulated_architectures(table)
 
-    def ratio(ref: str, a: float, b: float, batch: float) -> float:
-        return size / T.stored_parameters(candidates[ref])
+    def rescale(ref: str) -> Rescale:
+        return lambda a, b, gpus, batch: (size / T.stored_parameters(candidates[ref]), batch)
 
-    return _price_from_neighbours(table, T.size_neighbours(size, candidates, exclude), ratio, sla, p, o, lo_f, hi_f, spread, METHOD_SIZE)
+    return _price_from_neighbours(table, T.size_neighbours(size, candidates, exclude), rescale, T.gpus_to_hold(2.0 * size, hardware),
+                                  sla, p, o, lo_f, hi_f, spread, METHOD_SIZE, name)
+
+
+def served_hardware(table: ServedTable) -> str:
+    """The GPU a served table was simulated on (its provenance, else its stack's name)."""
+    return str(table.raw.get("provenance", {}).get("hardware") or table.name.split("-")[0])
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one model is priced: `simulated` (what: registry key), `transfer` (what: architecture)
+    or `size` (what: parameter count), with the transfer's spread."""
+
+    kind: str
+    what: Any
+    spread: Tuple[float, float] = (0.0, 0.0)
+    name: str = ""
+
+
+def _plan(table: ServedTable, stack: str, spec: Any, key: Optional[str], name: Optional[str], catalog: Catalog) -> Tuple[Optional[_Plan], str]:
+    """(how to price the model, or None with why not)."""
+    from helm_efficiency.analytic.identity import identify
+    from helm_efficiency.analytic.registry import registry_architecture
+    from helm_efficiency.tables import served_transfer
+
+    if key is not None and key in table.entries:
+        return _Plan("simulated", key), ""
+    shipped = not os.path.isfile(stack)  # the spreads were measured on the shipped tables
+    by_path = "" if shipped else "; a served table given by path prices only the models it simulates (transfer spreads are measured on the shipped tables)"
+    if key is not None:
+        refusal = f"{key} on {table.name}: {table.not_served.get(key, 'not built into this served table')}"
+        arch = registry_architecture(key)
+        if arch is None or spec is None or not shipped:
+            return None, refusal + by_path
+        kind = served_transfer.kind_of(arch)
+        spread = served_transfer.spread(table.name, kind)
+        if spread is None:
+            return None, f"{refusal}; no measured {kind} transfer spread on {table.name}"
+        return _Plan("transfer", arch, spread), ""
+    if not name:
+        return None, "no model name"
+    size = identify(catalog, [name]).num_parameters
+    if size is None:
+        return None, f"{name!r} is not in the architecture registry and has no parameter count"
+    spread = served_transfer.spread(table.name, "size") if shipped and spec is not None else None
+    if spread is None:
+        return None, f"{name!r} is not in the architecture registry" + (by_path or f"; no measured size spread on {table.name}")
+    return _Plan("size", float(size), spread, name), ""
 
 
 def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: ArrayLike, *, stack: str, sla: Sla = DEFAULT_SLA,
                      catalog: Catalog = HELM_ONLY) -> pd.DataFrame:
     """Served GPU-seconds, cost and energy per request (one row per input), with 90% intervals,
     the placement that serves it (`served_placement`, e.g. 'tp8pp2 (2 nodes)'), the registry
-    model priced (`served_model`) and how (`served_method`: `simulated`, or `transfer from` the
-    simulated models a refused model is priced from, tables/served_transfer.py).
+    model priced (`served_model`) and how (`served_method`: `simulated`, or `transfer from` /
+    `size_only from` the simulated models a refused model, or one known only by its size, is
+    priced from: tables/served_transfer.py).
 
     `model_names` are HELM names, deployments, Hugging Face ids or registry keys, resolved as the
     batch-1 estimates resolve them (`analytic.identity.registry_key`, in `catalog`); `p`, `o` the prompt and output
@@ -535,7 +624,7 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
     if not isinstance(sla, Sla):
         raise EfficiencyInputError("served_estimates", "sla", f"expected an Sla, got {type(sla).__name__}")
     table = load_served_table(stack)
-    hardware = table.raw.get("provenance", {}).get("hardware") or stack.split("-")[0]
+    hardware = served_hardware(table)
     spec = hardware_spec(hardware)
     usd = spec.usd_per_gpu_hour if spec is not None and spec.usd_per_gpu_hour is not None else math.nan
     lo_f, hi_f, _ = interval_factors(table.name)
@@ -553,9 +642,8 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
     order = rows_valid[np.argsort(code[rows_valid], kind="stable")]
     bounds = np.searchsorted(code[order], np.arange(len(seen) + 1))
     # how each distinct model is priced: its stored points, transfer from its architecture, or its size alone
-    plans: Dict[str, Tuple[str, Any, Optional[Tuple[float, float]]]] = {}  # (simulated | transfer | size, model, spread)
-    plan_rows: Dict[str, List[np.ndarray]] = {}
-    shipped = not os.path.isfile(stack)  # the spreads were measured on the shipped tables
+    plans: Dict[Any, _Plan] = {}
+    plan_rows: Dict[Any, List[np.ndarray]] = {}
     for u, name in enumerate(seen):
         rows = order[bounds[u]:bounds[u + 1]]
         if not len(rows):
@@ -563,49 +651,33 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
         key = registry_key(name, catalog)
         if key is not None:
             text["served_model"][rows] = key
-            arch = registry_architecture(key)
-            spread = served_transfer.spread(table.name, served_transfer.kind_of(arch)) if arch is not None and shipped else None
-            if key in table.entries:
-                plan: Tuple[str, Any, Optional[Tuple[float, float]]] = ("simulated", key, None)
-            elif arch is not None and spec is not None and spread is not None:
-                plan = ("transfer", arch, spread)
-            else:
-                reasons[rows] = f"{key} on {table.name}: {table.not_served.get(key, 'not built into this served table')}"
-                continue
-        elif not name:
-            reasons[rows] = "no model name"
+        plan, why = _plan(table, stack, spec, key, name, catalog)
+        if plan is None:
+            reasons[rows] = why
             continue
-        else:
-            size = identify(catalog, [name]).num_parameters
-            spread = served_transfer.spread(table.name, "size") if shipped else None
-            if size is None or spread is None:
-                reasons[rows] = f"{name!r} is not in the architecture registry" + (
-                    " and has no parameter count" if size is None else f"; sizes are not priced on {table.name}")
-                continue
-            plan = ("size", size, spread)
         window = context_window([name] + ([key] if key else []), catalog)
         if window is not None:
             beyond = p[rows] + o[rows] > window[0]
             reasons[rows[beyond]] = f"prompt + output tokens exceed the model's context window ({window[0]} tokens, {window[1]})"
             rows = rows[~beyond]
-        label = key or f"{plan[1]:g} parameters"  # models known by one size are priced alike
+        label = key or float(plan.what)  # models known by one size are priced alike
         plans.setdefault(label, plan)
         plan_rows.setdefault(label, []).append(rows)
     for label, parts in plan_rows.items():
         index = np.sort(np.concatenate(parts))  # rows in table order, whichever names they came by
-        kind, what, spread = plans[label]
-        if kind == "simulated":
-            priced = price_simulated(table, what, sla, p[index], o[index], lo_f, hi_f)
-        elif kind == "transfer":
-            priced = price_transferred(table, what, spec, sla, p[index], o[index], lo_f, hi_f, cast(Tuple[float, float], spread))
+        plan = plans[label]
+        if plan.kind == "simulated":
+            priced = price_simulated(table, plan.what, sla, p[index], o[index], lo_f, hi_f)
+        elif plan.kind == "transfer":
+            priced = price_transferred(table, str(label), plan.what, spec, sla, p[index], o[index], lo_f, hi_f, plan.spread)
         else:
-            priced = price_by_size(table, what, sla, p[index], o[index], lo_f, hi_f, cast(Tuple[float, float], spread))
+            priced = price_by_size(table, plan.what, spec, sla, p[index], o[index], lo_f, hi_f, plan.spread, name=plan.name)
         extrapolated[index] = priced.extrapolated
         reasons[index] = priced.reasons
         text["served_placement"][index] = priced.placement
         ok = np.isfinite(priced.gpu_s)
         rows = index[ok]
-        text["served_method"][rows] = priced.method
+        text["served_method"][rows] = priced.method[ok]
         gpu_s, lo, hi = priced.gpu_s[ok], priced.lo[ok], priced.hi[ok]
         power, power_lo, power_hi, _ = served_power_w(hardware, priced.batch[ok])  # at each chosen point's running batch
         out["served_gpu_s"][rows] = gpu_s

@@ -6,9 +6,10 @@ which). Such a model still prices at batch 1 (by transfer, analytic/transfer.py)
 should price the same request. It is priced from the NEIGHBOURS simulated models of the same
 stack nearest to it, dense with dense and mixture-of-experts with mixture-of-experts, by distance
 over (ln matmul parameters, ln stored parameters, ln layers). Each neighbour's served GPU-s for
-the request, at its own operating point under the latency target, is scaled by the ratio of the
-two models' served roofline at that point's running batch B (`roofline_gpu_s`), and the
-neighbours' answers are combined geometrically.
+the request, at its own operating point under the latency target (on placements with enough
+GPUs for the model's 16-bit weights), is scaled by the ratio of the two models' served roofline
+(`rescale`): at the neighbour's running batch B, cut to what the model's KV cache leaves room for
+on those GPUs, and the neighbours' answers are combined geometrically.
 
 A model known only by its parameter count (no architecture anywhere; `size_only` at batch 1) is
 priced the same way from the NEIGHBOURS dense simulated models nearest in size, each scaled by the
@@ -35,6 +36,9 @@ from helm_efficiency.util import data_paths
 SPREAD_PATH = data_paths.SERVED_TRANSFER_PATH
 NEIGHBOURS = 2
 KINDS = ("dense", "moe", "size")  # transfer of a dense or a mixture-of-experts architecture; size alone
+MIN_MODELS = 6  # a stack's own spread of a kind needs this many held-out models; else all stacks' pooled
+MEMORY_USABLE = 0.9  # share of GPU memory for weights and KV cache (vLLM's default gpu_memory_utilization)
+TWIN_DISTANCE = 0.02  # architectures this close (in `_position`) are one architecture when the spread is measured
 
 
 def is_moe(arch: Mapping[str, int]) -> bool:
@@ -51,10 +55,25 @@ def stored_parameters(arch: Dict[str, int]) -> float:
     return float(F.parameter_count(arch, active_only=False))
 
 
+def stored_bytes(arch: Dict[str, int]) -> float:
+    """16-bit weights held in GPU memory (bytes)."""
+    return 2.0 * stored_parameters(arch)
+
+
+def gpus_to_hold(weight_bytes: float, hw: HardwareSpec) -> int:
+    """The fewest GPUs (a power of two) whose memory holds the weights: the served tables' own
+    placement rule (analytic/transfer.gpus_to_hold, 80% headroom)."""
+    from helm_efficiency.analytic.transfer import gpus_to_hold as batch1_rule
+
+    return batch1_rule(weight_bytes, hw)
+
+
 def step_weight_bytes(arch: Dict[str, int], batch: float) -> float:
     """Weight bytes (16-bit) one decode step of `batch` tokens reads: every weight of a dense
-    model; of a mixture of experts, the shared weights plus the experts the batch touches, about
-    E · (1 − (1 − k/E)^B) per layer for E experts with k active per token."""
+    model; of a mixture of experts, the active weights plus the further experts the batch
+    touches: in each MoE layer about E · (1 − (1 − k/E)^B) of its E experts (k active per token,
+    uniform independent routing, so an upper bound for skewed routers), each expert's bytes summed
+    over the layers."""
     active = F.weight_bytes(arch)
     if not is_moe(arch):
         return active
@@ -67,10 +86,11 @@ def step_weight_bytes(arch: Dict[str, int], batch: float) -> float:
 
 
 def roofline_gpu_s(arch: Dict[str, int], hw: HardwareSpec, p: float, o: float, batch: float) -> float:
-    """GPU-seconds of one request of p prompt and o output tokens at a running batch, at the
-    hardware's peaks: prefill compute-bound, and o decode steps at the mean context c = p + o/2,
-    each the longer of its FLOPs and its bytes (its share of the weights, B requests sharing
-    them, plus its own KV cache). No efficiency factor: only ratios between models are used."""
+    """GPU-seconds (one GPU at `peak_flops` FLOP/s and `memory_bandwidth` B/s; 16-bit weights and
+    KV cache) of one request of p prompt and o output tokens at a running batch: prefill
+    compute-bound, and o decode steps at the mean context c = p + o/2, each the longer of its
+    FLOPs and its bytes (its share of the weights, B requests sharing them, plus its own KV
+    cache; exact in c, since both are linear in it). No efficiency factor: used only as a ratio."""
     peak, bandwidth = hw.required("peak_flops"), hw.required("memory_bandwidth")
     batch = max(float(batch), 1.0)
     context = int(p + o / 2.0)
@@ -79,8 +99,37 @@ def roofline_gpu_s(arch: Dict[str, int], hw: HardwareSpec, p: float, o: float, b
     return prefill + o * step
 
 
+def kv_room(arch: Dict[str, int], hw: HardwareSpec, gpus: int, p: float, o: float) -> float:
+    """Requests of p + o tokens whose KV cache fits beside the weights on `gpus` GPUs (may be < 1)."""
+    free = gpus * float(hw.memory_bytes or 0.0) * MEMORY_USABLE - stored_bytes(arch)
+    return free / max(F.kv_cache_bytes(arch, int(p + o)), 1.0)
+
+
+def rescale(arch: Dict[str, int], ref: Dict[str, int], hw: HardwareSpec, p: float, o: float, gpus: int, batch: float
+            ) -> Optional[Tuple[float, float]]:
+    """(GPU-s of `arch` / GPU-s of `ref`, the running batch of `arch`) where `ref` serves the
+    request on `gpus` GPUs at running `batch`: the batch is cut by the two models' KV room there
+    (the simulator's own memory model for `ref`, scaled), and the ratio is their roofline at
+    their own batches. None where `arch`'s weights and one request's KV cache do not fit."""
+    room, ref_room = kv_room(arch, hw, gpus, p, o), kv_room(ref, hw, gpus, p, o)
+    running = batch * min(1.0, room / ref_room) if ref_room > 0 else min(batch, room)
+    if running < 1.0:
+        return None
+    ours, theirs = roofline_gpu_s(arch, hw, p, o, running), roofline_gpu_s(ref, hw, p, o, batch)
+    return (ours / theirs if theirs > 0 else 1.0), running  # an empty request costs nothing on either
+
+
 def _position(arch: Dict[str, int]) -> np.ndarray:
-    return np.array([math.log(F.matmul_params(arch)), math.log(F.parameter_count(arch, active_only=False)), math.log(arch["num_layers"])])
+    """Where an architecture sits among others: ln matmul (active) parameters, ln stored
+    parameters, ln layers and ln KV-cache bytes per token (so multi-head attention finds its like)."""
+    return np.array([math.log(F.matmul_params(arch)), math.log(F.parameter_count(arch, active_only=False)), math.log(arch["num_layers"]),
+                     math.log(max(F.kv_cache_bytes(arch, 1), 1.0))])
+
+
+def twins(arch: Dict[str, int], candidates: Mapping[str, Dict[str, int]]) -> List[str]:
+    """The candidates within TWIN_DISTANCE of `arch` (its own entry, and the same architecture under other names)."""
+    here = _position(arch)
+    return sorted(k for k, a in candidates.items() if float(np.linalg.norm(_position(a) - here)) <= TWIN_DISTANCE)
 
 
 def neighbours(arch: Dict[str, int], candidates: Mapping[str, Dict[str, int]], exclude: Sequence[str] = ()) -> List[str]:
@@ -103,19 +152,26 @@ def _spreads() -> Dict[str, Any]:
     if not os.path.isfile(SPREAD_PATH):
         return {}
     with open(SPREAD_PATH) as f:
-        return dict(json.load(f).get("stacks", {}))
+        return dict(json.load(f))
 
 
 def spread(stack: str, kind: str) -> Optional[Tuple[float, float]]:
-    """(5th, 95th percentile) of log(priced / simulated) on `stack`, leave-one-model-out, for
-    one of KINDS; None where it was not measured (no such pricing then)."""
-    measured = _spreads().get(stack, {}).get(kind)
-    return (float(measured["lo_log"]), float(measured["hi_log"])) if measured else None
+    """(5th, 95th percentile) of log(priced / simulated) on `stack`, leave one architecture out,
+    for one of KINDS: the stack's own where it held out MIN_MODELS models of that kind, else all
+    stacks' pooled; None where it was not measured (no such pricing then)."""
+    measured = _spreads().get("stacks", {}).get(stack, {}).get(kind)
+    if not measured:
+        return None
+    if measured["models"] < MIN_MODELS:
+        measured = _spreads().get("pooled", {}).get(kind, measured)
+    return float(measured["lo_log"]), float(measured["hi_log"])
 
 
 def widen(gpu_s: np.ndarray, lo: np.ndarray, hi: np.ndarray, lo_log: float, hi_log: float) -> Tuple[np.ndarray, np.ndarray]:
-    """The band of a transferred value: on each side the neighbours' log half-width and the
-    transfer's (independent errors) added in quadrature, around the transferred value."""
-    down = np.sqrt(np.log(gpu_s / lo) ** 2 + min(lo_log, 0.0) ** 2)
-    up = np.sqrt(np.log(hi / gpu_s) ** 2 + max(hi_log, 0.0) ** 2)
+    """The band of a transferred value P. `lo_log`, `hi_log`: the 5th and 95th percentiles of
+    e = log(P / simulated), so the simulated value P·exp(−e) lies in [P·exp(−hi_log),
+    P·exp(−lo_log)] 90% of the time. On each side that half-width and the neighbours' own
+    (independent errors) are added in quadrature, in log."""
+    down = np.sqrt(np.log(gpu_s / lo) ** 2 + max(hi_log, 0.0) ** 2)
+    up = np.sqrt(np.log(hi / gpu_s) ** 2 + max(-lo_log, 0.0) ** 2)
     return gpu_s * np.exp(-down), gpu_s * np.exp(up)
