@@ -352,22 +352,23 @@ def max_throughput_view() -> None:
             bound = (not r.dtype16) and r.gpu in FP8_GPUS  # an FP8 row bounds bf16 only where the GPU computes in FP8
             out.append({"source": r.source_id, "stack": stack, "precision": "16-bit" if r.dtype16 else "FP8", "bound": bound,
                         "release": "older" if r.legacy == True else "current", "err": est["served_gpu_s"] / measured - 1,  # noqa: E712
-                        "covered": est["served_gpu_s_lo"] <= measured <= est["served_gpu_s_hi"]})
+                        "covered": est["served_gpu_s_lo"] <= measured <= est["served_gpu_s_hi"],
+                        "method": str(est["served_method"]).split(" from ")[0]})  # simulated, or a transfer / size_only price
     if not out:
         print("max-throughput view: no row on a shipped stack")
         return
     frame = pd.DataFrame(out)
     print("shipped tables at their loosest stored target (no cap) vs published max-throughput runs (all requests queued; in no fit): "
           "error = table / measured - 1; an FP8 row on an FP8 GPU (H100, H200, B200) is a lower bound (`bound_held`: bf16 table >= FP8 measured)")
-    print(frame.groupby(["precision", "source", "stack", "release"]).agg(
+    by = ["precision", "method", "source", "stack", "release"]
+    print(frame.groupby(by).agg(
         rows=("err", "size"), median=("err", "median"), median_abs=("err", lambda e: np.median(np.abs(e))),
-        coverage=("covered", "mean")).join(frame[frame["bound"]].groupby(["precision", "source", "stack", "release"])["err"].agg(
+        coverage=("covered", "mean")).join(frame[frame["bound"]].groupby(by)["err"].agg(
             bound_held=lambda e: np.mean(e >= 0))).to_string(
         formatters={"median": "{:+.1%}".format, "median_abs": "{:.1%}".format, "coverage": "{:.0%}".format,
                     "bound_held": lambda v: "" if not np.isfinite(v) else f"{v:.0%}"}, na_rep=""))
-    sixteen = frame[frame["precision"] == "16-bit"]
-    if len(sixteen):
-        print(f"  16-bit: {len(sixteen)} rows, median |error| {np.median(np.abs(sixteen['err'])):.1%}, signed {np.median(sixteen['err']):+.1%}, "
+    for method, sixteen in frame[frame["precision"] == "16-bit"].groupby("method"):
+        print(f"  16-bit, {method}: {len(sixteen)} rows, median |error| {np.median(np.abs(sixteen['err'])):.1%}, signed {np.median(sixteen['err']):+.1%}, "
               f"coverage {sixteen['covered'].mean():.0%}")
 
 
@@ -388,7 +389,7 @@ def sweep_best_view(rows: pd.DataFrame) -> None:
             continue
         best = ok.iloc[int(np.argmin(ok["gpu_s_per_token"].to_numpy()))]
         est = served_estimates([key], [p], [o], stack=stack).iloc[0]
-        if not np.isfinite(est["served_gpu_s"]):
+        if not np.isfinite(est["served_gpu_s"]) or est["served_method"] != "simulated":
             continue
         measured_gpu_s = best["gpu_s_per_token"] * o
         out.append({"stack": stack, "source": source, "err": est["served_gpu_s"] / measured_gpu_s - 1,
