@@ -36,7 +36,12 @@ def summary(values: List[float], models: int) -> Dict[str, Any]:
 
 def stack_spread(errors: Dict[str, Dict[str, List[float]]]) -> Dict[str, Any]:
     """{kind: summary} of one stack's held-out errors (`stack_errors`), as stored."""
-    return {kind: summary([e for model in sorted(by_model) for e in by_model[model]], len(by_model)) for kind, by_model in errors.items() if by_model}
+    return {kind: summary(_flat(by_model), len(by_model)) for kind, by_model in errors.items() if by_model}
+
+
+def _flat(by_model: Dict[str, List[float]]) -> List[float]:
+    """Every held-out model's errors, in model order."""
+    return [e for model in sorted(by_model) for e in by_model[model]]
 
 
 def stack_errors(stack: str) -> Dict[str, Dict[str, List[float]]]:
@@ -88,7 +93,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         errors = stack_errors(stack)
         stacks[stack] = stack_spread(errors)
         for kind, by_model in errors.items():
-            pooled[kind] += [e for model in sorted(by_model) for e in by_model[model]]
+            pooled[kind] += _flat(by_model)
             pooled_models[kind] += len(by_model)
         print(f"{stack}: " + ", ".join(f"{k} {v['models']} models: median |error| {v['median_abs_error']:.1%}, 90% x{np.exp(v['lo_log']):.2f}..x"
                                        f"{np.exp(v['hi_log']):.2f}" + (" (pooled used)" if v["models"] < MIN_MODELS else "")

@@ -44,14 +44,18 @@ def _reason(group: pd.DataFrame, column: str) -> str:
     if (column.startswith("served") or column.startswith("idealized")) and (group.get("num_media_requests", pd.Series(dtype=float)).fillna(0) > 0).any():
         return "media not priced (its requests carry images, audio or video; efficiency_requests.csv's unestimated_reason says why)"
     if column.startswith("served"):
-        reasons = group["unserved_reason"].dropna() if "unserved_reason" in group else pd.Series(dtype=object)
-        return str(reasons.mode().iloc[0]) if len(reasons) else "no served numbers (no served table covers this model, or no point meets the latency target)"
+        return _recorded(group, "unserved_reason", "no served numbers (no served table covers this model, or no point meets the latency target)")
+    if column == "idealized_runtime_s":
+        return _recorded(group, "unestimated_reason", "no reference table covers this model")
     if column.startswith("idealized"):
-        reasons = group["unestimated_reason"].dropna() if "unestimated_reason" in group else pd.Series(dtype=object)
-        if column == "idealized_runtime_s":
-            return str(reasons.mode().iloc[0]) if len(reasons) else "no reference table covers this model"
         return "no GPU count or power/price assumption"
     return "no usable timings"
+
+
+def _recorded(group: pd.DataFrame, column: str, otherwise: str) -> str:
+    """The most frequent reason the group's runs recorded in `column`, else `otherwise`."""
+    reasons = group[column].dropna() if column in group else pd.Series(dtype=object)
+    return str(reasons.mode().iloc[0]) if len(reasons) else otherwise
 
 
 def _note(group: pd.DataFrame, column: str, efficiency: str) -> str:

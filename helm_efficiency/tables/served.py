@@ -523,6 +523,7 @@ def price_transferred(table: ServedTable, key: str, arch: Dict[str, int], hardwa
     price on placements that hold the model's weights, scaled by the two models' served roofline,
     the model's running batch cut to what its KV cache leaves room for. `exclude`: models not to
     use (the held-out architecture when the spread is measured)."""
+    from helm_efficiency.analytic.transfer import tensor_parallel_for
     from helm_efficiency.tables import served_transfer as T
 
     candidates = simulated_architectures(table)
@@ -530,7 +531,7 @@ def price_transferred(table: ServedTable, key: str, arch: Dict[str, int], hardwa
     def rescale(ref: str) -> Rescale:
         return lambda a, b, gpus, batch: T.rescale(arch, candidates[ref], hardware, a, b, gpus, batch)
 
-    return _price_from_neighbours(table, T.neighbours(arch, candidates, exclude), rescale, T.gpus_to_hold(T.stored_bytes(arch), hardware),
+    return _price_from_neighbours(table, T.neighbours(arch, candidates, exclude), rescale, tensor_parallel_for(arch, hardware),
                                   sla, p, o, lo_f, hi_f, spread, METHOD_TRANSFER, key)
 
 
@@ -539,6 +540,7 @@ def price_by_size(table: ServedTable, size: float, hardware: Any, sla: Sla, p: n
     """The requests of a model known only by its parameter count `size` (as `size_only` prices it
     at batch 1): the nearest simulated dense models by size, on placements that hold 16-bit
     weights of that size, each scaled by the size ratio at its own running batch."""
+    from helm_efficiency.analytic.transfer import gpus_to_hold
     from helm_efficiency.tables import served_transfer as T
 
     candidates = simulated_architectures(table)
@@ -546,7 +548,7 @@ def price_by_size(table: ServedTable, size: float, hardware: Any, sla: Sla, p: n
     def rescale(ref: str) -> Rescale:
         return lambda a, b, gpus, batch: (size / T.stored_parameters(candidates[ref]), batch)
 
-    return _price_from_neighbours(table, T.size_neighbours(size, candidates, exclude), rescale, T.gpus_to_hold(2.0 * size, hardware),
+    return _price_from_neighbours(table, T.size_neighbours(size, candidates, exclude), rescale, gpus_to_hold(2.0 * size, hardware),
                                   sla, p, o, lo_f, hi_f, spread, METHOD_SIZE, name)
 
 

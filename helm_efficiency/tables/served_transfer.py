@@ -60,14 +60,6 @@ def stored_bytes(arch: Dict[str, int]) -> float:
     return 2.0 * stored_parameters(arch)
 
 
-def gpus_to_hold(weight_bytes: float, hw: HardwareSpec) -> int:
-    """The fewest GPUs (a power of two) whose memory holds the weights: the served tables' own
-    placement rule (analytic/transfer.gpus_to_hold, 80% headroom)."""
-    from helm_efficiency.analytic.transfer import gpus_to_hold as batch1_rule
-
-    return batch1_rule(weight_bytes, hw)
-
-
 def step_weight_bytes(arch: Dict[str, int], batch: float) -> float:
     """Weight bytes (16-bit) one decode step of `batch` tokens reads: every weight of a dense
     model; of a mixture of experts, the active weights plus the further experts the batch
