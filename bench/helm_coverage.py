@@ -7,7 +7,8 @@ Every open-weight text model in crfm-helm's model_metadata.yaml (each name once)
 at p = 512, o = 32 through the same resolution chain the metric, `estimate` and `rescore` use.
 Prints the count and share per method, for all models and for those released since 2024, and
 the leave-one-model-out error of the size_only fallback on this stack (the spread its 90%
-interval is built from). The error of `calibrated` and `transfer` on the stack is measured by
+interval is built from), and its error on the stack's simulated mixtures of experts priced from
+their total and active sizes, against pricing them as dense models of their total size. The error of `calibrated` and `transfer` on the stack is measured by
 bench/simulated_calibration.py. Then the served numbers of the same requests on the first table's
 served stack, as the metric prices them (pricing/efficiency.served_columns): how many are priced,
 by the stack's simulated models, or from them by transfer (a refused architecture) or by size (a
@@ -18,11 +19,13 @@ tables/data/served/served_transfer.json), against how many the simulated models 
 import argparse
 import datetime
 import time
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.analytic.size_only import SizeOnlyModel
+from helm_efficiency.analytic import flops as F
+from helm_efficiency.analytic.size_only import CHECK_OUTPUT_TOKENS, SizeOnlyModel, _surface
 from helm_efficiency.pricing.estimate import estimate_idealized, load_tables
 from helm_efficiency.helm_io.catalog import Catalog
 from helm_efficiency.stacks import DEFAULT_TABLE
@@ -52,8 +55,30 @@ def main() -> None:
     errors = np.abs(np.exp(size_only.loo_log_errors_) - 1) * 100
     print(f"size_only on {tables[0].name}, leaving each of {len(size_only.models_)} dense models out: median {np.median(errors):.1f}%, "
           f"p90 {np.percentile(errors, 90):.1f}%; its 90% interval is x/÷ {np.exp(size_only.half_width_):.2f}")
+    moe_view(size_only, tables[0].entries)
     served_view(out, tables[0].name)
     print(f"({time.time() - started:.0f} s)")
+
+
+def moe_view(size_only: SizeOnlyModel, entries: Sequence[Any]) -> None:
+    """size_only's error on the stack's simulated mixtures of experts, priced from their total and
+    active sizes (what a mixture of experts known only by its sizes gets), against pricing them as
+    dense models of their total size (what it got before active sizes were read)."""
+    if not size_only.moe_models_:
+        print("size_only for mixtures of experts: the stack simulates none")
+        return
+    as_dense = []
+    for entry in (e for e in entries if e.model in size_only.moe_models_):
+        prefill, decode = _surface(entry, size_only.prompt_grid_)
+        total = F.parameter_count(entry.architecture, active_only=False)
+        for o in CHECK_OUTPUT_TOKENS:
+            guess = size_only.predict(total, size_only.prompt_grid_, np.full_like(size_only.prompt_grid_, o))["runtime_s"].to_numpy()
+            as_dense.extend(np.log(guess / (prefill + decode * (o - 1))))
+    moe, dense = (np.abs(np.exp(np.asarray(e)) - 1) * 100 for e in (size_only.moe_log_errors_, as_dense))
+    band = f"x/÷ {np.exp(size_only.moe_half_width_):.2f}" if size_only.prices_moe() else "none (too few models: not priced)"
+    print(f"size_only for mixtures of experts (total and active size), on {len(size_only.moe_models_)} simulated ones: median {np.median(moe):.1f}%, "
+          f"p90 {np.percentile(moe, 90):.1f}%, signed median {np.median(np.exp(size_only.moe_log_errors_) - 1):+.1%}; 90% interval {band}; "
+          f"as dense models of their total size: median {np.median(dense):.1f}%, p90 {np.percentile(dense, 90):.1f}%")
 
 
 def served_view(priced: pd.DataFrame, stack: str) -> None:

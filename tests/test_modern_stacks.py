@@ -112,6 +112,50 @@ def test_resolution_chain_transfer_size_only_and_reasons():
     assert reason.startswith(REASON_UNKNOWN_MODEL) and "num_parameters" in reason and "registry" in reason
 
 
+def test_a_mixture_of_experts_known_by_its_sizes_is_priced_by_what_a_token_runs_through():
+    from helm_efficiency.analytic.identity import identify
+
+    # active sizes: stated (active_parameters.json, also under another HELM name), read from a
+    # '<total>B-A<active>B' name, or given as a request column; none for a dense model
+    assert identify(HELM_ONLY, ["ibm/granite-4.0-h-small-with-guardian"]).num_active_parameters == 9e9
+    assert identify(HELM_ONLY, ["qwen/qwen3-next-80b-a3b-instruct"]).num_active_parameters == 3e9
+    assert identify(HELM_ONLY, ["mistralai/ministral-8b-2512"]).num_active_parameters is None
+    requests = pd.DataFrame({
+        "model": ["qwen/qwen3-30b-a3b", "org/moe-30b", "org/dense-30b", "qwen/qwen3-next-80b-a3b-instruct"],
+        "num_prompt_tokens": 512, "num_output_tokens": 32,
+        "num_parameters": [np.nan, 30.5e9, 30.5e9, np.nan], "num_active_parameters": [np.nan, 3.3e9, np.nan, np.nan],
+    })
+    rows = []
+    for name, group in requests.groupby("model", sort=False):  # one model per call, as a suite's runs are
+        rows.append(estimate_idealized(group.reset_index(drop=True), load_tables([DEFAULT_TABLE]), name_columns=("model",)))
+    out = pd.concat(rows).set_index("model")
+    moe, dense, simulated = out.loc["org/moe-30b"], out.loc["org/dense-30b"], out.loc["qwen/qwen3-30b-a3b"]
+    assert moe["method"] == dense["method"] == "size_only" and simulated["method"] == "calibrated"
+    # Qwen3-30B-A3B's own shape, known by its two sizes: near its simulated price, far below a dense 30B
+    assert moe["idealized_runtime_s"] == pytest.approx(simulated["idealized_runtime_s"], rel=0.5)
+    assert moe["idealized_runtime_s"] < 0.6 * dense["idealized_runtime_s"]
+    # its band is its own (measured on the stack's simulated mixtures of experts), wider than a dense model's
+    assert moe["idealized_runtime_hi_s"] / moe["idealized_runtime_s"] > dense["idealized_runtime_hi_s"] / dense["idealized_runtime_s"]
+    assert moe["idealized_runtime_lo_s"] < simulated["idealized_runtime_s"] < moe["idealized_runtime_hi_s"]
+    assert out.loc["qwen/qwen3-next-80b-a3b-instruct", "idealized_runtime_s"] < dense["idealized_runtime_s"]
+
+
+def test_size_only_prices_no_mixture_of_experts_on_a_stack_that_simulates_too_few():
+    from helm_efficiency.analytic.size_only import MIN_MOE_MODELS, SizeOnlyModel
+    from helm_efficiency.errors import EfficiencyInputError
+    from helm_efficiency.tables.corrected_entry import simulated_entries
+
+    entries = simulated_entries(load_tables([DEFAULT_TABLE])[0].entries)
+    moe = [e for e in entries if (e.architecture or {}).get("num_experts", 1) > 1]
+    fitted = SizeOnlyModel().fit([e for e in entries if e not in moe] + moe[:MIN_MOE_MODELS - 1])
+    assert not fitted.prices_moe()
+    with pytest.raises(EfficiencyInputError, match="mixtures of experts"):
+        fitted.predict(30e9, [512], [32], active_parameters=3e9)
+    assert np.isfinite(fitted.predict(30e9, [512], [32])["runtime_s"]).all()  # a dense model still prices
+    full = SizeOnlyModel().fit(entries)
+    assert full.prices_moe() and len(full.moe_models_) >= MIN_MOE_MODELS
+
+
 @pytest.mark.slow
 def test_coverage_of_helms_open_models_is_at_least_95_percent():
     models = HELM_ONLY.open_text_models()

@@ -9,7 +9,10 @@ helm_io/catalog.py): which model a deployment serves is the catalog's answer, ne
 global. `identify` builds the whole ModelIdentity of one group of requests at once.
 """
 
+import json
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import pandas as pd
@@ -19,6 +22,7 @@ from helm_efficiency.analytic.registry import registry_architecture, registry_en
 from helm_efficiency.analytic.transfer import complete_architecture
 from helm_efficiency.costmodel.measurements import architecture_of
 from helm_efficiency.helm_io.catalog import CLOSED_ACCESS, Catalog
+from helm_efficiency.util.data_paths import ACTIVE_PARAMETERS_JSON
 
 
 def known_names(names: Iterable[Optional[str]], catalog: Catalog) -> List[str]:
@@ -72,6 +76,34 @@ def helm_metadata(names: Sequence[Optional[str]], catalog: Catalog) -> Iterator[
             yield meta
 
 
+@lru_cache(maxsize=1)
+def _stated_active() -> Dict[str, float]:
+    """HELM model name or one of its `helm_names` (lower case) → active parameters, from active_parameters.json."""
+    with open(ACTIVE_PARAMETERS_JSON, encoding="utf-8") as f:
+        facts = {k: v for k, v in json.load(f).items() if not k.startswith("_")}
+    return {name.lower(): float(v["active"]) for k, v in facts.items() for name in [k] + list(v.get("helm_names", []))}
+
+
+# '<total>B-A<active>B' in a model's name, as Qwen names its mixtures of experts (Qwen3-Next-80B-A3B)
+_NAMED_ACTIVE = re.compile(r"\d+(?:\.\d+)?b-a(\d+(?:\.\d+)?)b(?![a-z0-9])", re.IGNORECASE)
+
+
+def active_parameters(names: Sequence[Optional[str]], catalog: Catalog) -> Optional[float]:
+    """Parameters a token runs through, for a mixture of experts known by its size alone: stated
+    for the HELM model (active_parameters.json), else read from a '<total>B-A<active>B' name;
+    None for a dense model or where nothing says."""
+    known = known_names(names, catalog)
+    stated = _stated_active()
+    for name in known:
+        if name.lower() in stated:
+            return stated[name.lower()]
+    for name in known:
+        found = _NAMED_ACTIVE.search(name)
+        if found:
+            return float(found.group(1)) * 1e9
+    return None
+
+
 Frozen = Tuple[Tuple[str, int], ...]
 
 
@@ -81,7 +113,8 @@ class ModelIdentity:
     deployment and the HELM model that deployment serves (per the catalog), the architecture-
     registry key that prices it, its architecture (request columns over the registry's), its
     parameter count (a request column, else HELM's metadata), its context window (tokens, where
-    it says so), and the HELM model name when HELM lists it as closed-weight. `names` are the
+    it says so), and the HELM model name when HELM lists it as closed-weight. `num_active_parameters`:
+    what one token runs through, for a mixture of experts known by its size alone (else None). `names` are the
     names the requests gave, in order (what the batch-1 chain resolves), `given` the
     architecture the request columns state. Frozen and hashable: a step reads it, never changes it."""
 
@@ -94,6 +127,7 @@ class ModelIdentity:
     closed: Optional[str]
     names: Tuple[str, ...] = ()
     given: Frozen = ()
+    num_active_parameters: Optional[float] = None
 
     @property
     def name(self) -> str:
@@ -110,8 +144,8 @@ def _frozen(d: Dict[str, int]) -> Frozen:
 def identify(catalog: Catalog, names: Sequence[Optional[str]], *, rows: Optional[pd.DataFrame] = None) -> ModelIdentity:
     """The ModelIdentity of requests known by `names` (a deployment, a HELM model, a Hugging
     Face id or a registry key, in the order the requests give them), read in `catalog`; `rows`
-    (a requests table, optional) may carry architecture columns and `num_parameters`, which win
-    over the registry's and HELM's metadata."""
+    (a requests table, optional) may carry architecture columns, `num_parameters` and
+    `num_active_parameters`, which win over the registry's and HELM's metadata."""
     known = tuple(str(n) for n in names if n)
     given = (architecture_of(rows) or {}) if rows is not None else {}
     arch = complete_architecture(rows) if rows is not None else None
@@ -129,7 +163,10 @@ def identify(catalog: Catalog, names: Sequence[Optional[str]], *, rows: Optional
         size = float(rows["num_parameters"].dropna().iloc[0])
     else:
         size = next((float(m["num_parameters"]) for m in helm_metadata(known, catalog) if m.get("num_parameters")), None)
+    active = active_parameters(known, catalog)
+    if rows is not None and "num_active_parameters" in rows.columns and rows["num_active_parameters"].notna().any():
+        active = float(rows["num_active_parameters"].dropna().iloc[0])
     closed = next((m["name"] for m in helm_metadata(known, catalog) if m.get("access") in CLOSED_ACCESS), None)
     key = next((k for k in (registry_name(n, catalog) for n in known_names(known, catalog)) if k), None)
     return ModelIdentity(deployment, helm_model, key, _frozen(arch) if arch is not None else None, size,
-                         context_window(known, catalog), closed, known, _frozen(given))
+                         context_window(known, catalog), closed, known, _frozen(given), active)

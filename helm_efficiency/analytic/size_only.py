@@ -9,9 +9,16 @@ with the weights a GPU must read and multiply.
 The 90% interval comes from leaving each model out: the refit without it predicts its
 calibrated surface, and the log errors give the spread (Student t quantile, n − 1 degrees of
 freedom). Learned attributes end in `_`.
+
+A mixture of experts known by its total size N and the parameters a token runs through A
+(analytic/identity.active_parameters) is priced as a dense model of size A, except that a
+prompt of more than one token reads every expert once: its prefill is at least the time a dense
+model of size N takes for one token. Its spread is measured on the stack's simulated mixtures of
+experts, which the dense fit never sees (MIN_MOE_MODELS of them at least); pricing them as dense
+models of their total size instead is 2–5× too dear (`python bench/helm_coverage.py`).
 """
 
-from typing import Any, List, Sequence, Tuple, cast
+from typing import Any, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -23,6 +30,11 @@ from helm_efficiency.errors import EfficiencyInputError, check_fitted
 PROMPT_GRID = (1, 256, 1024, 2048, 4096, 8192)  # tokens; where the surfaces are compared
 DECODE_OUTPUT_TOKENS = 128  # decode cost per token is read between o = 1 and this o
 CHECK_OUTPUT_TOKENS = (1, 32, 256, 1024)
+MIN_MOE_MODELS = 3  # simulated mixtures of experts a stack needs before it prices one by size
+
+
+def is_moe_entry(entry: Any) -> bool:
+    return int((getattr(entry, "architecture", None) or {}).get("num_experts") or 1) > 1
 
 
 def _surface(entry: Any, prompts: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -73,32 +85,73 @@ class SizeOnlyModel:
                 errors.extend(np.log(guess / truth))
         self.loo_log_errors_ = np.asarray(errors)
         self.log_sd_ = float(np.sqrt(np.mean(self.loo_log_errors_**2)))
-        from scipy.stats import t as student_t  # scipy on use: it costs a second of start-up
-
-        self.half_width_ = float(student_t.ppf(1 - self.alpha / 2, df=max(len(sizes) - 1, 1)) * self.log_sd_)
+        self.half_width_ = self._half_width(self.loo_log_errors_, len(sizes))
+        self._fit_moe([e for e in entries if is_moe_entry(e) and getattr(e, "method", "") == "calibrated"])
         return self
 
-    def _runtime(self, prefill_params: Sequence[np.ndarray], decode_params: Sequence[np.ndarray], size: float, p: np.ndarray, o: np.ndarray) -> np.ndarray:
+    def _half_width(self, log_errors: np.ndarray, models: int) -> float:
+        """Half-width (log) of the 90% interval: Student t (models − 1 degrees of freedom) × RMS log error."""
+        from scipy.stats import t as student_t  # scipy on use: it costs a second of start-up
+
+        return float(student_t.ppf(1 - self.alpha / 2, df=max(models - 1, 1)) * np.sqrt(np.mean(log_errors**2)))
+
+    def _fit_moe(self, moe_entries: Sequence[Any]) -> None:
+        """Each simulated mixture of experts priced from its total and active size against its own
+        surface: the spread of that pricing (moe_half_width_, None below MIN_MOE_MODELS models)."""
+        self.moe_models_ = [e.model for e in moe_entries]
+        errors = []
+        for e in moe_entries:
+            total, active = F.parameter_count(e.architecture, active_only=False), F.parameter_count(e.architecture, active_only=True)
+            prefill, decode = _surface(e, self.prompt_grid_)
+            for o in CHECK_OUTPUT_TOKENS:
+                guess = self._runtime(self.prefill_params_, self.decode_params_, total, self.prompt_grid_, np.full_like(self.prompt_grid_, o), active)
+                errors.extend(np.log(guess / (prefill + decode * (o - 1))))
+        self.moe_log_errors_ = np.asarray(errors)
+        enough = len(moe_entries) >= MIN_MOE_MODELS
+        self.moe_half_width_ = self._half_width(self.moe_log_errors_, len(moe_entries)) if enough else None
+
+    def _parts(self, prefill_params: Sequence[np.ndarray], decode_params: Sequence[np.ndarray], size: float, p: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """(prefill time, decode time per output token) in seconds of a dense model of `size`."""
         log_p = np.log(np.clip(p, self.prompt_grid_[0], self.prompt_grid_[-1]))
         grid = np.log(self.prompt_grid_)
         log_size = np.log(size)
         prefill = np.exp(np.interp(log_p, grid, [a + b * log_size for a, b in prefill_params]))
         decode = np.exp(np.interp(log_p, grid, [a + b * log_size for a, b in decode_params]))
         # Beyond the grid's longest prompt, prefill grows at least linearly in p.
-        prefill = prefill * np.maximum(p / self.prompt_grid_[-1], 1.0)
+        return prefill * np.maximum(p / self.prompt_grid_[-1], 1.0), decode
+
+    def _runtime(self, prefill_params: Sequence[np.ndarray], decode_params: Sequence[np.ndarray], size: float, p: np.ndarray, o: np.ndarray,
+                 active: Optional[float] = None) -> np.ndarray:
+        """Seconds of a dense model of `size`, or of a mixture of experts of `size` running `active` per token."""
+        moe = active is not None and active < size
+        prefill, decode = self._parts(prefill_params, decode_params, cast(float, active) if moe else size, p)
+        if moe:  # a prompt of more than one token reads every expert once
+            every_expert, _ = self._parts(prefill_params, decode_params, size, np.ones_like(p))
+            prefill = np.where(p > 1, np.maximum(prefill, every_expert), prefill)
         return cast(np.ndarray, prefill + decode * (np.maximum(o, 1.0) - 1))
 
-    def predict(self, num_parameters: float, num_prompt_tokens: ArrayLike, num_output_tokens: ArrayLike) -> pd.DataFrame:
-        """Runtime (s) with a 90% interval; `extrapolated` outside the fitted sizes or prompt grid."""
+    def prices_moe(self) -> bool:
+        """Whether the stack measured a spread for mixtures of experts priced by size."""
+        return getattr(self, "moe_half_width_", None) is not None
+
+    def predict(self, num_parameters: float, num_prompt_tokens: ArrayLike, num_output_tokens: ArrayLike,
+                active_parameters: Optional[float] = None) -> pd.DataFrame:
+        """Runtime (s) with a 90% interval; `extrapolated` outside the fitted sizes or prompt grid.
+        `active_parameters` (< num_parameters): a mixture of experts, with its own spread."""
         check_fitted(self, "prefill_params_")
         p = np.asarray(num_prompt_tokens, float)
         o = np.asarray(num_output_tokens, float)
-        runtime = self._runtime(self.prefill_params_, self.decode_params_, float(num_parameters), p, o)
-        outside = not (self.size_range_[0] <= num_parameters <= self.size_range_[1])
+        moe = active_parameters is not None and active_parameters < num_parameters
+        if moe and not self.prices_moe():
+            raise EfficiencyInputError("size_only", "active_parameters", f"fewer than {MIN_MOE_MODELS} simulated mixtures of experts on this stack")
+        runtime = self._runtime(self.prefill_params_, self.decode_params_, float(num_parameters), p, o, active_parameters if moe else None)
+        sizes = (float(num_parameters), float(cast(float, active_parameters))) if moe else (float(num_parameters),)
+        outside = not all(self.size_range_[0] <= s <= self.size_range_[1] for s in sizes)
+        half_width = cast(float, self.moe_half_width_) if moe else self.half_width_
         return pd.DataFrame({
             "runtime_s": runtime,
-            "runtime_lo_s": runtime * np.exp(-self.half_width_),
-            "runtime_hi_s": runtime * np.exp(self.half_width_),
+            "runtime_lo_s": runtime * np.exp(-half_width),
+            "runtime_hi_s": runtime * np.exp(half_width),
             "extrapolated": outside | (p > self.prompt_grid_[-1]),
         })
 
@@ -108,13 +161,14 @@ class SizeOnlyEntry:
 
     method = "size_only"
 
-    def __init__(self, model: SizeOnlyModel, num_parameters: float, num_gpus: int, name: str) -> None:
+    def __init__(self, model: SizeOnlyModel, num_parameters: float, num_gpus: int, name: str, active_parameters: Optional[float] = None) -> None:
         self.size_model = model
         self.num_parameters = float(num_parameters)
+        self.active_parameters = active_parameters
         self.hardware = model.hardware_
         self.num_gpus = int(num_gpus)
         self.model = f"size_only:{name}"
         self.architecture = None
 
     def predict(self, num_prompt_tokens: ArrayLike, num_output_tokens: ArrayLike, batch_size: int = 1) -> pd.DataFrame:
-        return self.size_model.predict(self.num_parameters, num_prompt_tokens, num_output_tokens)
+        return self.size_model.predict(self.num_parameters, num_prompt_tokens, num_output_tokens, self.active_parameters)

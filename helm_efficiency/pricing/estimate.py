@@ -69,7 +69,7 @@ ESTIMATE_COLUMNS = [
 
 # The request columns a group's estimate reads (model_identity, media_plan, the token counts):
 # each group takes only these, not a copy of the whole table (a suite's has a million rows).
-ROW_COLUMNS = tuple(ARCHITECTURE_COLUMNS) + ("num_parameters",) + MEDIA_COLUMNS + ("num_prompt_tokens", "num_output_tokens")
+ROW_COLUMNS = tuple(ARCHITECTURE_COLUMNS) + ("num_parameters", "num_active_parameters") + MEDIA_COLUMNS + ("num_prompt_tokens", "num_output_tokens")
 
 
 @dataclass
@@ -186,8 +186,9 @@ class TransferEntry:
 
 
 def size_only_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]], size: Optional[float],
-                    fitted: Dict[str, Optional["SizeOnlyModel"]]) -> Optional[ReferenceEntry]:
-    """A `size_only` entry on the first table's stack for a model known only by its size, else None."""
+                    fitted: Dict[str, Optional["SizeOnlyModel"]], active: Optional[float] = None) -> Optional[ReferenceEntry]:
+    """A `size_only` entry on the first table's stack for a model known only by its size (and,
+    for a mixture of experts, the parameters a token runs through: `active`), else None."""
     from helm_efficiency.analytic.size_only import SizeOnlyEntry, SizeOnlyModel
 
     if size is None or not tables:
@@ -199,11 +200,12 @@ def size_only_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]],
         except EfficiencyInputError:
             fitted[table.name] = None
     model = fitted[table.name]
-    if model is None:
+    moe = active is not None and active < size
+    if model is None or (moe and not model.prices_moe()):
         return None
     spec = hardware_spec(model.hardware_)
-    gpus = gpus_to_hold(2 * size, spec) if spec is not None else 1  # bf16 weights, the same rule as transfer
-    return corrected(SizeOnlyEntry(model, size, gpus, next((n for n in names if n), "model")), table)
+    gpus = gpus_to_hold(2 * size, spec) if spec is not None else 1  # bf16 weights (every expert), the same rule as transfer
+    return corrected(SizeOnlyEntry(model, size, gpus, next((n for n in names if n), "model"), active if moe else None), table)
 
 
 def unestimated_reason(identity: ModelIdentity) -> str:
@@ -215,6 +217,9 @@ def unestimated_reason(identity: ModelIdentity) -> str:
         missing = [k for k in REQUIRED_ARCH if k not in arch]
         what = f"its architecture lacks {', '.join(missing)}" if missing else "no table entry and no transfer model on this stack"
         return f"{REASON_UNKNOWN_MODEL}: {name}: {what}"
+    if identity.num_parameters is not None and identity.num_active_parameters is not None:
+        return (f"{REASON_UNKNOWN_MODEL}: {name}: a mixture of experts known by its size, and this stack has too few simulated "
+                f"mixtures of experts to measure how far pricing one by size lands")
     return f"{REASON_UNKNOWN_MODEL}: {name}: no table entry, not in the architecture registry, no architecture columns, and no num_parameters"
 
 
@@ -273,7 +278,7 @@ def transfer_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: 
 
 def size_only_step(identity: ModelIdentity, tables: Sequence[CostTable], fitted: FittedModels, *, catalog: Catalog) -> Optional[ReferenceEntry]:
     """The stack's size-only regression on the model's parameter count."""
-    return size_only_entry(tables, identity.names, identity.num_parameters, fitted.size_only)
+    return size_only_entry(tables, identity.names, identity.num_parameters, fitted.size_only, identity.num_active_parameters)
 
 
 STEPS = (calibrated_step, transfer_step, size_only_step)

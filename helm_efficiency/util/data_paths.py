@@ -35,6 +35,7 @@ SERVED_CACHE = os.path.join(MEASURED_SERVED_DIR, "simulated", "served_simulated.
 # GPU specifications (with the batch-1 powers sources/power.py writes) and the architecture registry.
 HARDWARE_JSON = os.path.join(PACKAGE_DIR, "analytic", "hardware.json")
 REGISTRY_JSON = os.path.join(PACKAGE_DIR, "analytic", "registry.json")
+ACTIVE_PARAMETERS_JSON = os.path.join(PACKAGE_DIR, "analytic", "active_parameters.json")  # MoE models the registry lacks
 # The demo's random-weight models (their configs), profiled by builders/cpu.py.
 DEMO_MODELS_JSON = os.path.join(PACKAGE_DIR, "profiling", "demo_models.json")
 
