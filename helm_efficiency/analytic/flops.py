@@ -8,12 +8,18 @@ LM head shares the input embedding), MoE shared_expert_intermediate_size, num_de
 dense_intermediate_size (layers with a dense MLP instead of experts), MLA kv_lora_rank,
 q_lora_rank, qk_rope_head_dim, v_head_dim (head_dim is then the query/key width), and
 bidirectional (1: an encoder such as a vision transformer, whose tokens attend to all others).
-Counts are per sequence at batch size 1; FLOPs count a multiply-add as 2.
+Counts are per sequence at batch size 1; FLOPs count a multiply-add as 2. The token-count
+arguments of attention_flops, prefill_flops, decode_flops and kv_cache_bytes may be float arrays,
+one count per request, priced elementwise with a scalar count's arithmetic (the same numbers).
 """
 
-from typing import Dict
+from typing import Dict, TypeVar, Union, overload
+
+import numpy as np
+from numpy.typing import NDArray
 
 Arch = Dict[str, int]
+Tokens = TypeVar("Tokens", float, np.ndarray)  # a token count, or one per request (a float array)
 
 
 def head_dim(arch: Arch) -> int:
@@ -91,7 +97,13 @@ def matmul_params(arch: Arch) -> int:
     return attention_params(arch) + mlp_params(arch) + arch.get("vocab_size", 0) * arch["hidden_size"]
 
 
-def attention_flops(arch: Arch, query_tokens: int, context_start: int) -> float:
+@overload
+def attention_flops(arch: Arch, query_tokens: float, context_start: float) -> float: ...
+@overload
+def attention_flops(arch: Arch, query_tokens: np.ndarray, context_start: float) -> NDArray[np.float64]: ...
+@overload
+def attention_flops(arch: Arch, query_tokens: float, context_start: np.ndarray) -> NDArray[np.float64]: ...
+def attention_flops(arch: Arch, query_tokens: Union[float, np.ndarray], context_start: Union[float, np.ndarray]) -> Union[float, np.ndarray]:
     """Score and value FLOPs for `query_tokens` new tokens attending causally to
     context_start + (1..query_tokens) tokens (a bidirectional encoder: to all of them): 4·heads·d
     per (query, key) pair in each full-attention layer; a linear-attention layer updates its
@@ -109,16 +121,16 @@ def _linear_state_values(arch: Arch) -> float:
     return float(arch["linear_num_value_heads"] * arch["linear_key_head_dim"] * arch["linear_value_head_dim"])
 
 
-def prefill_flops(arch: Arch, num_prompt_tokens: int) -> float:
+def prefill_flops(arch: Arch, num_prompt_tokens: Tokens) -> Tokens:
     return 2.0 * matmul_params(arch) * num_prompt_tokens + attention_flops(arch, num_prompt_tokens, 0)
 
 
-def decode_flops(arch: Arch, context_tokens: int) -> float:
+def decode_flops(arch: Arch, context_tokens: Tokens) -> Tokens:
     """FLOPs to generate one token when `context_tokens` are already in the KV cache."""
     return 2.0 * matmul_params(arch) + attention_flops(arch, 1, context_tokens)
 
 
-def kv_cache_bytes(arch: Arch, tokens: int, bytes_per_value: int = 2) -> float:
+def kv_cache_bytes(arch: Arch, tokens: Tokens, bytes_per_value: int = 2) -> Tokens:
     """K and V for `tokens` tokens over the full-attention layers (MLA caches one compressed latent
     plus the rope key), plus each linear-attention layer's fixed recurrent state."""
     if arch.get("kv_lora_rank"):

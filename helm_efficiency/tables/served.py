@@ -461,9 +461,16 @@ def simulated_architectures(table: ServedTable) -> Dict[str, Dict[str, int]]:
     return {key: arch for key in table.entries for arch in [registry_architecture(key)] if arch}
 
 
-# A neighbour's priced request rescaled to the model priced: (p, o, the neighbour's GPUs and
-# running batch) -> (GPU-s ratio, the model's running batch there), or None where it cannot run there.
-Rescale = Callable[[float, float, int, float], Optional[Tuple[float, float]]]
+# A neighbour's priced requests rescaled to the model priced: (p, o, the neighbour's GPUs and
+# running batch; arrays, one entry per request) -> (GPU-s ratio, the model's running batch there),
+# the ratio NaN where the model cannot run there.
+Rescale = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
+
+
+def _first_reason(why: np.ndarray, rows: np.ndarray, reasons: Sequence[str]) -> None:
+    """Give each of `rows` its reason (one per row) unless it has one already: a request keeps the first."""
+    fresh = why[rows] == ""
+    why[rows[fresh]] = np.asarray(reasons, dtype=object)[fresh]
 
 
 def _price_from_neighbours(table: ServedTable, refs: Sequence[str], rescale: Callable[[str], Rescale], min_gpus: int, sla: Sla,
@@ -476,43 +483,38 @@ def _price_from_neighbours(table: ServedTable, refs: Sequence[str], rescale: Cal
     from helm_efficiency.tables import served_transfer as T
 
     n = len(p)
-    logs, lo_logs, hi_logs, count = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, int)
+    logs, count = np.zeros((3, n)), np.zeros(n, int)  # the sums of log GPU-s, lo and hi over the neighbours that ran each request
     gpus, placement, batch = np.zeros(n, int), np.full(n, "", dtype=object), np.full(n, np.nan)
     extrapolated, empty = np.zeros(n, bool), np.zeros(n, bool)
-    used: List[List[str]] = [[] for _ in range(n)]
-    why = [""] * n
+    used, why = np.full(n, "", dtype=object), np.full(n, "", dtype=object)
     for ref in refs:
         priced = price_simulated(table, ref, sla, p, o, lo_f, hi_f, min_gpus)
-        scale = rescale(ref)
-        for i in range(n):
-            if not np.isfinite(priced.gpu_s[i]):
-                why[i] = why[i] or str(priced.reasons[i])
-                continue
-            moved = scale(float(p[i]), float(o[i]), int(priced.gpus[i]), float(priced.batch[i]))
-            if moved is None or not np.isfinite(moved[0]):
-                why[i] = why[i] or f"{model} does not fit {ref}'s placement ({priced.placement[i]}) with this request's KV cache"
-                continue
-            ratio, running = moved
-            if priced.gpu_s[i] > 0:  # an empty request (p = o = 0) costs nothing, as on a simulated model
-                logs[i] += math.log(priced.gpu_s[i] * ratio)
-                lo_logs[i] += math.log(priced.lo[i] * ratio)
-                hi_logs[i] += math.log(priced.hi[i] * ratio)
-            else:
-                empty[i] = True
-            if not count[i]:
-                gpus[i], placement[i], batch[i], extrapolated[i] = priced.gpus[i], priced.placement[i], running, priced.extrapolated[i]
-            count[i] += 1
-            used[i].append(ref)
+        ran = np.isfinite(priced.gpu_s)
+        _first_reason(why, np.flatnonzero(~ran), [str(r) for r in priced.reasons[~ran]])
+        rows = np.flatnonzero(ran)
+        ratio, running = rescale(ref)(p[rows], o[rows], priced.gpus[rows], priced.batch[rows])
+        fits = np.isfinite(ratio)
+        _first_reason(why, rows[~fits], [f"{model} does not fit {ref}'s placement ({where}) with this request's KV cache"
+                                         for where in priced.placement[rows[~fits]]])
+        rows, ratio, running = rows[fits], ratio[fits], running[fits]
+        cost = priced.gpu_s[rows] > 0  # an empty request (p = o = 0) costs nothing, as on a simulated model
+        logs[:, rows[cost]] += np.log(np.stack([priced.gpu_s, priced.lo, priced.hi])[:, rows[cost]] * ratio[cost])
+        empty[rows[~cost]] = True
+        first = count[rows] == 0
+        at = rows[first]
+        gpus[at], placement[at], batch[at], extrapolated[at] = priced.gpus[at], priced.placement[at], running[first], priced.extrapolated[at]
+        count[rows] += 1
+        used[rows] = np.where(first, ref, used[rows] + ", " + ref)
     ok = count > 0
     cost = ok & ~empty
     gpu_s, lo, hi = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
-    gpu_s[cost], lo[cost], hi[cost] = (np.exp(v[cost] / count[cost]) for v in (logs, lo_logs, hi_logs))
+    gpu_s[cost], lo[cost], hi[cost] = np.exp(logs[:, cost] / count[cost])
     lo[cost], hi[cost] = T.widen(gpu_s[cost], lo[cost], hi[cost], *spread)
     gpu_s[ok & empty] = lo[ok & empty] = hi[ok & empty] = 0.0
     names = ", ".join(refs) or "none"
-    reasons = np.array(["" if ok[i] else f"{model} on {table.name}: priced from {names}, none of which served it: {why[i] or 'no neighbour'}"
-                        for i in range(n)], dtype=object)
-    methods = np.array([method + ", ".join(u) if u else "" for u in used], dtype=object)
+    reasons = np.full(n, "", dtype=object)
+    reasons[~ok] = [f"{model} on {table.name}: priced from {names}, none of which served it: {w or 'no neighbour'}" for w in why[~ok]]
+    methods = np.where(ok, method + used, "").astype(object)
     return Priced(gpu_s, lo, hi, gpus, placement, extrapolated, reasons, batch, methods)
 
 
@@ -546,7 +548,7 @@ def price_by_size(table: ServedTable, size: float, hardware: Any, sla: Sla, p: n
     candidates = simulated_architectures(table)
 
     def rescale(ref: str) -> Rescale:
-        return lambda a, b, gpus, batch: (size / T.stored_parameters(candidates[ref]), batch)
+        return lambda a, b, gpus, batch: (np.full(len(a), size / T.stored_parameters(candidates[ref])), batch)
 
     return _price_from_neighbours(table, T.size_neighbours(size, candidates, exclude), rescale, gpus_to_hold(2.0 * size, hardware),
                                   sla, p, o, lo_f, hi_f, spread, METHOD_SIZE, name)

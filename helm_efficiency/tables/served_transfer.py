@@ -25,7 +25,7 @@ import json
 import math
 import os
 from functools import lru_cache
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -39,6 +39,7 @@ KINDS = ("dense", "moe", "size")  # transfer of a dense or a mixture-of-experts 
 MIN_MODELS = 6  # a stack's own spread of a kind needs this many held-out models; else all stacks' pooled
 MEMORY_USABLE = 0.9  # share of GPU memory for weights and KV cache (vLLM's default gpu_memory_utilization)
 TWIN_DISTANCE = 0.02  # architectures this close (in `_position`) are one architecture when the spread is measured
+Floats = Union[float, np.ndarray]  # one value, or one per request (a float array)
 
 
 def is_moe(arch: Mapping[str, int]) -> bool:
@@ -60,12 +61,12 @@ def stored_bytes(arch: Dict[str, int]) -> float:
     return 2.0 * stored_parameters(arch)
 
 
-def step_weight_bytes(arch: Dict[str, int], batch: float) -> float:
+def step_weight_bytes(arch: Dict[str, int], batch: Floats) -> Floats:
     """Weight bytes (16-bit) one decode step of `batch` tokens reads: every weight of a dense
     model; of a mixture of experts, the active weights plus the further experts the batch
     touches: in each MoE layer about E · (1 − (1 − k/E)^B) of its E experts (k active per token,
     uniform independent routing, so an upper bound for skewed routers), each expert's bytes summed
-    over the layers."""
+    over the layers. `batch`: one, or one per request (an array)."""
     active = F.weight_bytes(arch)
     if not is_moe(arch):
         return active
@@ -73,42 +74,47 @@ def step_weight_bytes(arch: Dict[str, int], batch: float) -> float:
     if experts <= k:
         return active
     per_expert = (F.parameter_count(arch, active_only=False) - F.parameter_count(arch, active_only=True)) * 2.0 / (experts - k)
-    touched = experts * (1.0 - (1.0 - k / experts) ** max(float(batch), 1.0))
-    return float(active + max(touched - k, 0.0) * per_expert)
+    touched = experts * (1.0 - (1.0 - k / experts) ** np.maximum(batch, 1.0))
+    return active + np.maximum(touched - k, 0.0) * per_expert
 
 
-def roofline_gpu_s(arch: Dict[str, int], hw: HardwareSpec, p: float, o: float, batch: float) -> float:
+def roofline_gpu_s(arch: Dict[str, int], hw: HardwareSpec, p: Floats, o: Floats, batch: Floats) -> Floats:
     """GPU-seconds (one GPU at `peak_flops` FLOP/s and `memory_bandwidth` B/s; 16-bit weights and
     KV cache) of one request of p prompt and o output tokens at a running batch: prefill
     compute-bound, and o decode steps at the mean context c = p + o/2, each the longer of its
     FLOPs and its bytes (its share of the weights, B requests sharing them, plus its own KV
-    cache; exact in c, since both are linear in it). No efficiency factor: used only as a ratio."""
+    cache; exact in c, since both are linear in it). No efficiency factor: used only as a ratio.
+    Token counts are truncated to whole tokens. Each argument: one, or one per request (arrays)."""
     peak, bandwidth = hw.required("peak_flops"), hw.required("memory_bandwidth")
-    batch = max(float(batch), 1.0)
-    context = int(p + o / 2.0)
-    prefill = F.prefill_flops(arch, int(p)) / peak
-    step = max(F.decode_flops(arch, context) / peak, (step_weight_bytes(arch, batch) / batch + F.kv_cache_bytes(arch, context)) / bandwidth)
+    batch = np.maximum(batch, 1.0)
+    context = np.trunc(p + o / 2.0)
+    prefill: Floats = F.prefill_flops(arch, np.trunc(p)) / peak
+    step: Floats = np.maximum(F.decode_flops(arch, context) / peak,
+                              (step_weight_bytes(arch, batch) / batch + F.kv_cache_bytes(arch, context)) / bandwidth)
     return prefill + o * step
 
 
-def kv_room(arch: Dict[str, int], hw: HardwareSpec, gpus: int, p: float, o: float) -> float:
-    """Requests of p + o tokens whose KV cache fits beside the weights on `gpus` GPUs (may be < 1)."""
+def kv_room(arch: Dict[str, int], hw: HardwareSpec, gpus: Floats, p: Floats, o: Floats) -> Floats:
+    """Requests of p + o tokens whose KV cache fits beside the weights on `gpus` GPUs (may be < 1;
+    each argument one, or one per request)."""
     free = gpus * float(hw.memory_bytes or 0.0) * MEMORY_USABLE - stored_bytes(arch)
-    return free / max(F.kv_cache_bytes(arch, int(p + o)), 1.0)
+    room: Floats = free / np.maximum(F.kv_cache_bytes(arch, np.trunc(p + o)), 1.0)
+    return room
 
 
-def rescale(arch: Dict[str, int], ref: Dict[str, int], hw: HardwareSpec, p: float, o: float, gpus: int, batch: float
-            ) -> Optional[Tuple[float, float]]:
-    """(GPU-s of `arch` / GPU-s of `ref`, the running batch of `arch`) where `ref` serves the
-    request on `gpus` GPUs at running `batch`: the batch is cut by the two models' KV room there
-    (the simulator's own memory model for `ref`, scaled), and the ratio is their roofline at
-    their own batches. None where `arch`'s weights and one request's KV cache do not fit."""
+def rescale(arch: Dict[str, int], ref: Dict[str, int], hw: HardwareSpec, p: Floats, o: Floats, gpus: Floats, batch: Floats
+            ) -> Tuple[np.ndarray, np.ndarray]:
+    """(GPU-s of `arch` / GPU-s of `ref`, the running batch of `arch`) per request (p, o), where
+    `ref` serves it on `gpus` GPUs at running `batch` (each one, or one per request): the batch
+    is cut by the two models' KV room there (the simulator's own memory model for `ref`, scaled),
+    and the ratio is their roofline at their own batches. The ratio is NaN where `arch`'s weights
+    and one request's KV cache do not fit (a running batch below 1)."""
     room, ref_room = kv_room(arch, hw, gpus, p, o), kv_room(ref, hw, gpus, p, o)
-    running = batch * min(1.0, room / ref_room) if ref_room > 0 else min(batch, room)
-    if running < 1.0:
-        return None
-    ours, theirs = roofline_gpu_s(arch, hw, p, o, running), roofline_gpu_s(ref, hw, p, o, batch)
-    return (ours / theirs if theirs > 0 else 1.0), running  # an empty request costs nothing on either
+    with np.errstate(divide="ignore", invalid="ignore"):
+        running = np.where(ref_room > 0, batch * np.minimum(1.0, room / ref_room), np.minimum(batch, room))
+        ours, theirs = roofline_gpu_s(arch, hw, p, o, running), roofline_gpu_s(ref, hw, p, o, batch)
+        ratio = np.where(theirs > 0, ours / theirs, 1.0)  # an empty request costs nothing on either
+    return np.where(running < 1.0, np.nan, ratio), running
 
 
 def _position(arch: Dict[str, int]) -> np.ndarray:
