@@ -5,7 +5,9 @@
 Prices `--requests` requests of random shapes (prompt 50–4,000, output 1–1,000 tokens; seed 0)
 over five registry models with `served_estimates` (the point and its band: three targets per
 model), and, in the same run, the point alone (one target per model, the same internal path).
-Prints the best of `--repeats` for each and their ratio.
+Prints the best of `--repeats` for each and their ratio. Then, in the same run, the same requests
+priced for models the simulator refuses or knows only by size (TRANSFERRED: each priced from two
+simulated neighbours, tables/served_transfer.py), against the simulated models' time.
 """
 
 import argparse
@@ -15,6 +17,8 @@ import warnings
 import numpy as np
 
 MODELS = ("meta/llama-3.1-8b", "meta/llama-3.1-70b", "mistralai/mistral-7b-v0.1", "qwen/qwen2.5-7b", "google/gemma-2-9b")
+# refused by h100-trtllm's simulator (transfer, dense and MoE), or known only by size (dense, MoE)
+TRANSFERRED = ("microsoft/phi-2", "openai/gpt-oss-120b", "mistralai/ministral-8b-2512", "qwen/qwen3-next-80b-a3b-instruct", "ai21/jamba-1.5-mini")
 
 
 def best_of(repeats: int, fn) -> float:
@@ -52,6 +56,10 @@ def main() -> None:
     full = best_of(args.repeats, lambda: served_estimates(names, p, o, stack=args.stack))
     print(f"{args.requests} requests over {len(MODELS)} models on {args.stack} (best of {args.repeats}): point alone {point:.3f} s, "
           f"served_estimates with its band {full:.3f} s: {full / point:.2f}x")
+    others = [TRANSFERRED[i % len(TRANSFERRED)] for i in range(args.requests)]
+    served_estimates(others[:10], p[:10], o[:10], stack=args.stack)
+    moved = best_of(args.repeats, lambda: served_estimates(others, p, o, stack=args.stack))
+    print(f"the same requests over {len(TRANSFERRED)} transferred or size-only models: {moved:.3f} s, {moved / full:.2f}x the simulated models'")
 
 
 if __name__ == "__main__":

@@ -79,6 +79,26 @@ def test_a_model_known_only_by_its_size_is_served_from_dense_models_of_that_size
     assert row["served_gpu_s_hi"] / row["served_gpu_s"] >= np.exp(-lo) and row["served_gpu_s_lo"] / row["served_gpu_s"] <= np.exp(-hi)
 
 
+def test_a_mixture_of_experts_known_by_its_sizes_is_served_from_mixtures_of_experts(tmp_path):
+    from helm_efficiency.helm_io.catalog import Catalog
+
+    moe_name = "qwen/qwen3-next-80b-a3b-instruct"  # HELM gives 81B; 3B active from its name
+    out = served_estimates([moe_name], [512], [256], stack="h100-trtllm").iloc[0]
+    candidates = simulated_architectures(load_served_table("h100-trtllm"))
+    used = out["served_method"].removeprefix("size_only from ").split(", ")
+    assert out["served_method"].startswith("size_only from ") and all(T.is_moe(candidates[k]) for k in used)
+    assert out["served_num_gpus"] * hardware_spec("h100").memory_bytes >= 2 * 81e9  # on GPUs that hold every expert
+    lo, hi = T.spread("h100-trtllm", "size_moe")
+    assert out["served_gpu_s_hi"] / out["served_gpu_s"] >= np.exp(-lo) and out["served_gpu_s_lo"] / out["served_gpu_s"] <= np.exp(-hi)
+    # a dense model of the same 81B, known by its size in a suite's prod_env, costs far more
+    (tmp_path / "model_metadata.yaml").write_text("models:\n  - name: org/dense-81b\n    num_parameters: 81000000000\n")
+    dense = served_estimates(["org/dense-81b"], [512], [256], stack="h100-trtllm", catalog=Catalog(str(tmp_path))).iloc[0]
+    assert out["served_gpu_s"] < 0.5 * dense["served_gpu_s"]
+    # and it lands near a simulated 3B-active mixture of experts of a third its size (Qwen3-30B-A3B)
+    qwen3 = served_estimates(["qwen/qwen3-30b-a3b"], [512], [256], stack="h100-trtllm").iloc[0]
+    assert qwen3["served_gpu_s"] / 3 < out["served_gpu_s"] < qwen3["served_gpu_s"] * 3
+
+
 def test_step_weights_of_a_mixture_of_experts_grow_with_the_batch_up_to_all_experts():
     moe, dense = registry_architecture("mistralai/mixtral-8x7b-32kseqlen"), registry_architecture("meta/llama-3.1-8b")
     steps = [T.step_weight_bytes(moe, b) for b in (1, 2, 8, 64, 4096)]

@@ -4,12 +4,12 @@ every shipped served table; written to tables/data/served/served_transfer.json.
     python -m helm_efficiency.builders.served_transfer
 
 For each stack and each model its table simulates, the model is priced as if the simulator had
-refused it (tables/served.price_transferred) and, if dense, as if only its size were known
-(price_by_size), at a grid of request shapes under the default latency target, and compared with
+refused it (tables/served.price_transferred) and as if only its size were known
+(price_by_size; a mixture of experts as if known by its total and active sizes), at a grid of request shapes under the default latency target, and compared with
 its own simulated price. Its own entry and every entry of the same architecture under another
 name (served_transfer.twins: Llama-3 and 3.1 8B, say) are left out of the neighbours, since a
 refused model has no such twin. Per stack and kind (served_transfer.KINDS: dense, mixture of
-experts, size alone), and pooled over the stacks: the median |error| and the 5th and 95th
+experts, size alone, total and active size), and pooled over the stacks: the median |error| and the 5th and 95th
 percentiles of log(priced / simulated), the spread that widens such a band. A stack whose kind
 held out fewer than served_transfer.MIN_MODELS models is priced with the pooled spread.
 """
@@ -52,7 +52,7 @@ def stack_errors(stack: str) -> Dict[str, Dict[str, List[float]]]:
     from helm_efficiency.sources.served_correction import interval_factors
     from helm_efficiency.tables.served import (load_served_table, price_by_size, price_simulated, price_transferred, served_hardware,
                                                simulated_architectures)
-    from helm_efficiency.tables.served_transfer import KINDS, kind_of, stored_parameters, twins
+    from helm_efficiency.tables.served_transfer import KINDS, active_parameters, kind_of, stored_parameters, twins
     from helm_efficiency.tables.sla import DEFAULT_SLA
 
     table = load_served_table(stack)
@@ -69,8 +69,10 @@ def stack_errors(stack: str) -> Dict[str, Dict[str, List[float]]]:
         own = price_simulated(table, key, DEFAULT_SLA, p, o, lo_f, hi_f).gpu_s
         out = twins(arch, candidates)
         priced = {kind_of(arch): price_transferred(table, key, arch, hardware, DEFAULT_SLA, p, o, lo_f, hi_f, (0.0, 0.0), exclude=out)}
-        if kind_of(arch) == "dense":
-            priced["size"] = price_by_size(table, stored_parameters(arch), hardware, DEFAULT_SLA, p, o, lo_f, hi_f, (0.0, 0.0), exclude=out)
+        size_kind = "size" if kind_of(arch) == "dense" else "size_moe"  # known by its size, or by its total and active sizes
+        active = None if size_kind == "size" else active_parameters(arch)
+        priced[size_kind] = price_by_size(table, stored_parameters(arch), hardware, DEFAULT_SLA, p, o, lo_f, hi_f, (0.0, 0.0), exclude=out,
+                                          active=active)
         for kind, moved in priced.items():
             both = np.isfinite(own) & np.isfinite(moved.gpu_s)
             if both.any():

@@ -538,19 +538,22 @@ def price_transferred(table: ServedTable, key: str, arch: Dict[str, int], hardwa
 
 
 def price_by_size(table: ServedTable, size: float, hardware: Any, sla: Sla, p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float,
-                  spread: Tuple[float, float], exclude: Sequence[str] = (), name: str = "the model") -> Priced:
+                  spread: Tuple[float, float], exclude: Sequence[str] = (), name: str = "the model", active: Optional[float] = None) -> Priced:
     """The requests of a model known only by its parameter count `size` (as `size_only` prices it
     at batch 1): the nearest simulated dense models by size, on placements that hold 16-bit
-    weights of that size, each scaled by the size ratio at its own running batch."""
+    weights of that size, each scaled by the size ratio at its own running batch. A mixture of
+    experts running `active` parameters per token: the nearest simulated mixtures of experts by
+    both sizes, scaled by the ratio of active sizes."""
     from helm_efficiency.analytic.transfer import gpus_to_hold
     from helm_efficiency.tables import served_transfer as T
 
     candidates = simulated_architectures(table)
 
     def rescale(ref: str) -> Rescale:
-        return lambda a, b, gpus, batch: (np.full(len(a), size / T.stored_parameters(candidates[ref])), batch)
+        ratio = active / T.active_parameters(candidates[ref]) if active is not None else size / T.stored_parameters(candidates[ref])
+        return lambda a, b, gpus, batch: (np.full(len(a), ratio), batch)
 
-    return _price_from_neighbours(table, T.size_neighbours(size, candidates, exclude), rescale, gpus_to_hold(2.0 * size, hardware),
+    return _price_from_neighbours(table, T.size_neighbours(size, candidates, exclude, active), rescale, gpus_to_hold(2.0 * size, hardware),
                                   sla, p, o, lo_f, hi_f, spread, METHOD_SIZE, name)
 
 
@@ -562,7 +565,8 @@ def served_hardware(table: ServedTable) -> str:
 @dataclass(frozen=True)
 class _Plan:
     """How one model is priced: `simulated` (what: registry key), `transfer` (what: architecture)
-    or `size` (what: parameter count), with the transfer's spread."""
+    or `size` (what: parameter count, and active parameters for a mixture of experts, else None),
+    with the transfer's spread."""
 
     kind: str
     what: Any
@@ -592,13 +596,16 @@ def _plan(table: ServedTable, stack: str, spec: Any, key: Optional[str], name: O
         return _Plan("transfer", arch, spread), ""
     if not name:
         return None, "no model name"
-    size = identify(catalog, [name]).num_parameters
+    identity = identify(catalog, [name])
+    size, active = identity.num_parameters, identity.num_active_parameters
     if size is None:
         return None, f"{name!r} is not in the architecture registry and has no parameter count"
-    spread = served_transfer.spread(table.name, "size") if shipped and spec is not None else None
+    moe = active is not None and active < size
+    kind = "size_moe" if moe else "size"
+    spread = served_transfer.spread(table.name, kind) if shipped and spec is not None else None
     if spread is None:
-        return None, f"{name!r} is not in the architecture registry" + (by_path or f"; no measured size spread on {table.name}")
-    return _Plan("size", float(size), spread, name), ""
+        return None, f"{name!r} is not in the architecture registry" + (by_path or f"; no measured {kind} spread on {table.name}")
+    return _Plan("size", (float(size), float(active) if moe and active is not None else None), spread, name), ""
 
 
 def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: ArrayLike, *, stack: str, sla: Sla = DEFAULT_SLA,
@@ -664,7 +671,7 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
             beyond = p[rows] + o[rows] > window[0]
             reasons[rows[beyond]] = f"prompt + output tokens exceed the model's context window ({window[0]} tokens, {window[1]})"
             rows = rows[~beyond]
-        label = key or float(plan.what)  # models known by one size are priced alike
+        label = key or plan.what  # models known by the same sizes are priced alike
         plans.setdefault(label, plan)
         plan_rows.setdefault(label, []).append(rows)
     for label, parts in plan_rows.items():
@@ -675,7 +682,7 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
         elif plan.kind == "transfer":
             priced = price_transferred(table, str(label), plan.what, spec, sla, p[index], o[index], lo_f, hi_f, plan.spread)
         else:
-            priced = price_by_size(table, plan.what, spec, sla, p[index], o[index], lo_f, hi_f, plan.spread, name=plan.name)
+            priced = price_by_size(table, plan.what[0], spec, sla, p[index], o[index], lo_f, hi_f, plan.spread, name=plan.name, active=plan.what[1])
         extrapolated[index] = priced.extrapolated
         reasons[index] = priced.reasons
         text["served_placement"][index] = priced.placement

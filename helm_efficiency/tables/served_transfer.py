@@ -13,7 +13,9 @@ on those GPUs, and the neighbours' answers are combined geometrically.
 
 A model known only by its parameter count (no architecture anywhere; `size_only` at batch 1) is
 priced the same way from the NEIGHBOURS dense simulated models nearest in size, each scaled by the
-ratio of the two sizes.
+ratio of the two sizes; a mixture of experts known by its total and active sizes from the
+NEIGHBOURS simulated mixtures of experts nearest in both, scaled by the ratio of active sizes
+(what a token runs through sets a batched step's compute).
 
 How far each lands from a simulated table is measured leave-one-model-out on each stack's
 simulated models (builders/served_transfer.py writes served_transfer.json: the median |error|
@@ -35,7 +37,7 @@ from helm_efficiency.util import data_paths
 
 SPREAD_PATH = data_paths.SERVED_TRANSFER_PATH
 NEIGHBOURS = 2
-KINDS = ("dense", "moe", "size")  # transfer of a dense or a mixture-of-experts architecture; size alone
+KINDS = ("dense", "moe", "size", "size_moe")  # transfer of a dense or a mixture-of-experts architecture; size alone; total and active size
 MIN_MODELS = 6  # a stack's own spread of a kind needs this many held-out models; else all stacks' pooled
 MEMORY_USABLE = 0.9  # share of GPU memory for weights and KV cache (vLLM's default gpu_memory_utilization)
 TWIN_DISTANCE = 0.02  # architectures this close (in `_position`) are one architecture when the spread is measured
@@ -54,6 +56,11 @@ def kind_of(arch: Mapping[str, int]) -> str:
 def stored_parameters(arch: Dict[str, int]) -> float:
     """Every stored parameter (all experts), as HELM's num_parameters counts a model's size."""
     return float(F.parameter_count(arch, active_only=False))
+
+
+def active_parameters(arch: Dict[str, int]) -> float:
+    """Parameters one token runs through (its experts only, for a mixture of experts)."""
+    return float(F.parameter_count(arch, active_only=True))
 
 
 def stored_bytes(arch: Dict[str, int]) -> float:
@@ -139,10 +146,19 @@ def neighbours(arch: Dict[str, int], candidates: Mapping[str, Dict[str, int]], e
     return sorted(same, key=lambda k: (float(np.linalg.norm(_position(same[k]) - here)), k))[:NEIGHBOURS]
 
 
-def size_neighbours(size: float, candidates: Mapping[str, Dict[str, int]], exclude: Sequence[str] = ()) -> List[str]:
-    """The NEIGHBOURS dense candidates nearest to `size` parameters in log size (ties by name)."""
-    dense = [k for k, a in candidates.items() if k not in exclude and not is_moe(a)]
-    return sorted(dense, key=lambda k: (abs(math.log(stored_parameters(candidates[k]) / size)), k))[:NEIGHBOURS]
+def size_neighbours(size: float, candidates: Mapping[str, Dict[str, int]], exclude: Sequence[str] = (),
+                    active: Optional[float] = None) -> List[str]:
+    """The NEIGHBOURS dense candidates nearest to `size` parameters in log size or, for a mixture
+    of experts that runs `active` of them per token, the mixtures of experts nearest in (log
+    size, log active size); ties by name."""
+    pool = {k: a for k, a in candidates.items() if k not in exclude and is_moe(a) == (active is not None)}
+    here = np.log([size] + ([active] if active is not None else []))
+
+    def distance(arch: Dict[str, int]) -> float:
+        there = [stored_parameters(arch)] + ([active_parameters(arch)] if active is not None else [])
+        return float(np.linalg.norm(np.log(there) - here))
+
+    return sorted(pool, key=lambda k: (distance(pool[k]), k))[:NEIGHBOURS]
 
 
 @lru_cache(maxsize=None)
