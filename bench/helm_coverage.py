@@ -24,9 +24,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.analytic import flops as F
-from helm_efficiency.analytic.size_only import CHECK_OUTPUT_TOKENS, SizeOnlyModel, _surface
+from helm_efficiency.analytic.size_only import SizeOnlyModel
 from helm_efficiency.pricing.estimate import estimate_idealized, load_tables
+from helm_efficiency.tables.corrected_entry import simulated_entries
 from helm_efficiency.helm_io.catalog import Catalog
 from helm_efficiency.stacks import DEFAULT_TABLE
 
@@ -51,11 +51,12 @@ def main() -> None:
         estimated = rows["idealized_runtime_s"].notna().sum()
         parts = ", ".join(f"{method} {n} ({n / len(rows):.0%})" for method, n in counts.items())
         print(f"{label}: {estimated} of {len(rows)} estimated ({estimated / len(rows):.1%}); {parts}")
-    size_only = SizeOnlyModel().fit(tables[0].entries, source=tables[0].name)
+    simulated = simulated_entries(tables[0].entries)  # what estimate.size_only_entry fits (the correction is applied after)
+    size_only = SizeOnlyModel().fit(simulated, source=tables[0].name)
     errors = np.abs(np.exp(size_only.loo_log_errors_) - 1) * 100
     print(f"size_only on {tables[0].name}, leaving each of {len(size_only.models_)} dense models out: median {np.median(errors):.1f}%, "
           f"p90 {np.percentile(errors, 90):.1f}%; its 90% interval is x/÷ {np.exp(size_only.half_width_):.2f}")
-    moe_view(size_only, tables[0].entries)
+    moe_view(size_only, simulated)
     served_view(out, tables[0].name)
     print(f"({time.time() - started:.0f} s)")
 
@@ -67,18 +68,13 @@ def moe_view(size_only: SizeOnlyModel, entries: Sequence[Any]) -> None:
     if not size_only.moe_models_:
         print("size_only for mixtures of experts: the stack simulates none")
         return
-    as_dense = []
-    for entry in (e for e in entries if e.model in size_only.moe_models_):
-        prefill, decode = _surface(entry, size_only.prompt_grid_)
-        total = F.parameter_count(entry.architecture, active_only=False)
-        for o in CHECK_OUTPUT_TOKENS:
-            guess = size_only.predict(total, size_only.prompt_grid_, np.full_like(size_only.prompt_grid_, o))["runtime_s"].to_numpy()
-            as_dense.extend(np.log(guess / (prefill + decode * (o - 1))))
-    moe, dense = (np.abs(np.exp(np.asarray(e)) - 1) * 100 for e in (size_only.moe_log_errors_, as_dense))
+    as_dense = size_only.moe_errors([e for e in entries if e.model in size_only.moe_models_], as_dense=True)
+    moe, dense = (np.abs(np.expm1(e)) * 100 for e in (size_only.moe_log_errors_, as_dense))
     band = f"x/÷ {np.exp(size_only.moe_half_width_):.2f}" if size_only.prices_moe() else "none (too few models: not priced)"
     print(f"size_only for mixtures of experts (total and active size), on {len(size_only.moe_models_)} simulated ones: median {np.median(moe):.1f}%, "
-          f"p90 {np.percentile(moe, 90):.1f}%, signed median {np.median(np.exp(size_only.moe_log_errors_) - 1):+.1%}; 90% interval {band}; "
-          f"as dense models of their total size: median {np.median(dense):.1f}%, p90 {np.percentile(dense, 90):.1f}%")
+          f"p90 {np.percentile(moe, 90):.1f}%, signed median {np.median(np.expm1(size_only.moe_log_errors_)):+.1%}; 90% interval {band}; "
+          f"as dense models of their total size: median {np.median(dense):.1f}%, p90 {np.percentile(dense, 90):.1f}%, "
+          f"signed median {np.median(np.expm1(as_dense)):+.1%}")
 
 
 def served_view(priced: pd.DataFrame, stack: str) -> None:

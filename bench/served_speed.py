@@ -18,7 +18,7 @@ import numpy as np
 
 MODELS = ("meta/llama-3.1-8b", "meta/llama-3.1-70b", "mistralai/mistral-7b-v0.1", "qwen/qwen2.5-7b", "google/gemma-2-9b")
 # refused by h100-trtllm's simulator (transfer, dense and MoE), or known only by size (dense, MoE)
-TRANSFERRED = ("microsoft/phi-2", "openai/gpt-oss-120b", "mistralai/ministral-8b-2512", "qwen/qwen3-next-80b-a3b-instruct", "ai21/jamba-1.5-mini")
+TRANSFERRED = ("databricks/dbrx-instruct", "openai/gpt-oss-120b", "mistralai/ministral-8b-2512", "qwen/qwen3-next-80b-a3b-instruct", "ai21/jamba-1.5-mini")
 
 
 def best_of(repeats: int, fn) -> float:

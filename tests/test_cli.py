@@ -73,6 +73,36 @@ def test_estimate_keeps_rows_of_one_model_with_different_tensor_parallelism_apar
     assert est["idealized_runtime_s"].nunique() == 3 and est["idealized_energy_j"].nunique() == 3
 
 
+def test_estimate_checks_the_size_columns_and_keeps_rows_of_other_sizes_apart(tmp_path, capsys):
+    """num_parameters and num_active_parameters: blank where unknown, else positive, active below
+    total (errors name file, field and row); rows of one name with other sizes are priced apart."""
+    path, out = tmp_path / "r.csv", str(tmp_path / "e.csv")
+    pd.DataFrame({"model": ["org/moe"] * 3 + ["org/dense"], "num_prompt_tokens": 512, "num_output_tokens": 32,
+                  "num_parameters": [30e9, 30e9, 30e9, 8e9], "num_active_parameters": [3e9, 10e9, 3e9, None]}).to_csv(path, index=False)
+    main(["estimate", "--table", "h100-trtllm", str(path), "-o", out])
+    est = pd.read_csv(out)
+    assert (est["method"] == "size_only").all()
+    assert est["idealized_runtime_s"].iloc[0] == est["idealized_runtime_s"].iloc[2] < est["idealized_runtime_s"].iloc[1]
+    for column, values, message in [("num_active_parameters", ["3B", "", "", ""], "row 2 has '3B'"),
+                                    ("num_active_parameters", [3e9, -1, 3e9, None], "row 3 has -1"),
+                                    ("num_active_parameters", [3e9, 40e9, 3e9, None], "row 3 has 4e+10, not below its num_parameters 3e+10")]:
+        pd.DataFrame({"model": ["org/moe"] * 3 + ["org/dense"], "num_prompt_tokens": 512, "num_output_tokens": 32,
+                      "num_parameters": [30e9, 30e9, 30e9, 8e9], column: values}).to_csv(path, index=False)
+        with pytest.raises(SystemExit):
+            main(["estimate", "--table", "h100-trtllm", str(path), "-o", out])
+        assert f"r.csv: field '{column}': {message}" in capsys.readouterr().err
+
+
+def test_a_table_with_too_few_mixtures_of_experts_says_why_it_prices_none_by_size(tmp_path):
+    path, out = tmp_path / "r.csv", str(tmp_path / "e.csv")
+    pd.DataFrame({"model": ["org/moe", "org/dense"], "num_prompt_tokens": 512, "num_output_tokens": 32,
+                  "num_parameters": [30e9, 30e9], "num_active_parameters": [3e9, None]}).to_csv(path, index=False)
+    main(["estimate", "--table", "a100", str(path), "-o", out])  # the paper's Megatron table: dense models only
+    est = pd.read_csv(out).set_index("model")
+    assert np.isnan(est.loc["org/moe", "idealized_runtime_s"]) and est.loc["org/dense", "method"] == "size_only"
+    assert "table a100 simulates 0 mixtures of experts, fewer than the 3" in est.loc["org/moe", "unestimated_reason"]
+
+
 @pytest.mark.parametrize("layout, expected", [
     ("outputs", "holds suites (s1)"),
     ("run", "this is one run; pass its suite folder"),

@@ -140,16 +140,42 @@ def test_a_mixture_of_experts_known_by_its_sizes_is_priced_by_what_a_token_runs_
     assert out.loc["qwen/qwen3-next-80b-a3b-instruct", "idealized_runtime_s"] < dense["idealized_runtime_s"]
 
 
+@pytest.mark.parametrize("name, active", [
+    ("qwen/qwen3-next-80b-a3b-instruct", 3e9), ("Qwen/Qwen3-235B-A22B", 22e9), ("ibm/granite-3.0-3b-a800m-instruct", 0.8e9),
+    ("x/m-8x7b-a13b", None),  # not a whole word: '7b-a13b' inside '8x7b-a13b'
+    ("x/phi-3b-a30b", None), ("x/model-1b-a0b", None),  # active not below the total, or zero
+    ("qwen/qwen2.5-7b-awq", None), ("meta/llama-3.1-8b-a100", None),
+])
+def test_a_name_states_its_active_size_only_as_a_whole_total_b_active_b_word(name, active):
+    from helm_efficiency.analytic.identity import named_active_parameters
+
+    assert named_active_parameters(name) == active
+
+
+def test_stated_active_sizes_are_below_helms_totals():
+    import json
+
+    from helm_efficiency.util.data_paths import ACTIVE_PARAMETERS_JSON
+
+    with open(ACTIVE_PARAMETERS_JSON) as f:
+        facts = {k: v for k, v in json.load(f).items() if not k.startswith("_")}
+    for name, fact in facts.items():
+        total = HELM_ONLY.model_metadata(name)["num_parameters"]
+        assert 0 < fact["active"] < fact["total"] and fact["total"] == pytest.approx(total, rel=0.05), name
+        assert fact["source"]
+
+
 def test_size_only_prices_no_mixture_of_experts_on_a_stack_that_simulates_too_few():
+    from helm_efficiency.analytic.architecture import is_moe
     from helm_efficiency.analytic.size_only import MIN_MOE_MODELS, SizeOnlyModel
     from helm_efficiency.errors import EfficiencyInputError
     from helm_efficiency.tables.corrected_entry import simulated_entries
 
     entries = simulated_entries(load_tables([DEFAULT_TABLE])[0].entries)
-    moe = [e for e in entries if (e.architecture or {}).get("num_experts", 1) > 1]
+    moe = [e for e in entries if is_moe(e.architecture)]
     fitted = SizeOnlyModel().fit([e for e in entries if e not in moe] + moe[:MIN_MOE_MODELS - 1])
     assert not fitted.prices_moe()
-    with pytest.raises(EfficiencyInputError, match="mixtures of experts"):
+    with pytest.raises(EfficiencyInputError, match=f"{MIN_MOE_MODELS - 1} simulated mixtures of experts"):
         fitted.predict(30e9, [512], [32], active_parameters=3e9)
     assert np.isfinite(fitted.predict(30e9, [512], [32])["runtime_s"]).all()  # a dense model still prices
     full = SizeOnlyModel().fit(entries)

@@ -105,6 +105,11 @@ def _add_linear_attention(config: Any, source: str, arch: Dict[str, int]) -> Non
         arch["attention_output_gate"] = 1
 
 
+def is_moe(arch: Optional[Mapping[str, int]]) -> bool:
+    """Whether an architecture routes each token to some of several experts."""
+    return int((arch or {}).get("num_experts") or 1) > 1
+
+
 def head_dim_of(arch: Dict[str, int]) -> int:
     return int(arch.get("head_dim") or arch["hidden_size"] // arch["num_attention_heads"])
 

@@ -78,14 +78,35 @@ def helm_metadata(names: Sequence[Optional[str]], catalog: Catalog) -> Iterator[
 
 @lru_cache(maxsize=1)
 def _stated_active() -> Dict[str, float]:
-    """HELM model name or one of its `helm_names` (lower case) → active parameters, from active_parameters.json."""
+    """HELM model name or one of its `helm_names` (lower case) → active parameters, from
+    active_parameters.json (each entry's `active` a positive number below its `total`)."""
+    from helm_efficiency.errors import EfficiencyInputError
+
     with open(ACTIVE_PARAMETERS_JSON, encoding="utf-8") as f:
         facts = {k: v for k, v in json.load(f).items() if not k.startswith("_")}
-    return {name.lower(): float(v["active"]) for k, v in facts.items() for name in [k] + list(v.get("helm_names", []))}
+    out: Dict[str, float] = {}
+    for key, fact in facts.items():
+        fact = fact if isinstance(fact, dict) else {}
+        active, total = fact.get("active"), fact.get("total")
+        if not (isinstance(active, (int, float)) and isinstance(total, (int, float)) and 0 < active < total):
+            raise EfficiencyInputError(ACTIVE_PARAMETERS_JSON, f"{key}.active", f"is {active!r} (total {total!r}); expected 0 < active < total")
+        out.update({name.lower(): float(active) for name in [key] + list(fact.get("helm_names", []))})
+    return out
 
 
-# '<total>B-A<active>B' in a model's name, as Qwen names its mixtures of experts (Qwen3-Next-80B-A3B)
-_NAMED_ACTIVE = re.compile(r"\d+(?:\.\d+)?b-a(\d+(?:\.\d+)?)b(?![a-z0-9])", re.IGNORECASE)
+# '<total>B-A<active>B' (or M) as a whole word of a model's name, as Qwen and IBM name their
+# mixtures of experts (Qwen3-Next-80B-A3B, granite-3.0-3b-a800m)
+_NAMED_SIZES = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?)([bm])-a(\d+(?:\.\d+)?)([bm])(?![a-z0-9])", re.IGNORECASE)
+_UNIT = {"b": 1e9, "m": 1e6}
+
+
+def named_active_parameters(name: str) -> Optional[float]:
+    """The active parameters a '<total>B-A<active>B' name states, where 0 < active < total; else None."""
+    found = _NAMED_SIZES.search(name)
+    if not found:
+        return None
+    total, active = (float(found.group(i)) * _UNIT[found.group(i + 1).lower()] for i in (1, 3))
+    return active if 0 < active < total else None
 
 
 def active_parameters(names: Sequence[Optional[str]], catalog: Catalog) -> Optional[float]:
@@ -97,11 +118,7 @@ def active_parameters(names: Sequence[Optional[str]], catalog: Catalog) -> Optio
     for name in known:
         if name.lower() in stated:
             return stated[name.lower()]
-    for name in known:
-        found = _NAMED_ACTIVE.search(name)
-        if found:
-            return float(found.group(1)) * 1e9
-    return None
+    return next((a for a in map(named_active_parameters, known) if a is not None), None)
 
 
 Frozen = Tuple[Tuple[str, int], ...]

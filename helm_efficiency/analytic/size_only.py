@@ -12,10 +12,13 @@ freedom). Learned attributes end in `_`.
 
 A mixture of experts known by its total size N and the parameters a token runs through A
 (analytic/identity.active_parameters) is priced as a dense model of size A, except that a
-prompt of more than one token reads every expert once: its prefill is at least the time a dense
-model of size N takes for one token. Its spread is measured on the stack's simulated mixtures of
-experts, which the dense fit never sees (MIN_MOE_MODELS of them at least); pricing them as dense
-models of their total size instead is 2–5× too dear (`python bench/helm_coverage.py`).
+prompt's tokens read more experts than one token does: its prefill is at least the weight read
+of a dense model of size A plus, of the rest (N − A), the share its p tokens touch, each token
+routed uniformly to ROUTED_SHARE of the experts (the weight read of size S: a dense model of
+size S prefilling one token). Its spread is measured on the stack's simulated mixtures of
+experts, which the dense fit never sees (MIN_MOE_MODELS of them at least); priced as dense
+models of their total size instead, they come out about twice too dear (`python
+bench/helm_coverage.py` prints both).
 """
 
 from typing import Any, List, Optional, Sequence, Tuple, cast
@@ -25,16 +28,14 @@ from numpy.typing import ArrayLike
 import pandas as pd
 
 from helm_efficiency.analytic import flops as F
+from helm_efficiency.analytic.architecture import is_moe
 from helm_efficiency.errors import EfficiencyInputError, check_fitted
 
 PROMPT_GRID = (1, 256, 1024, 2048, 4096, 8192)  # tokens; where the surfaces are compared
 DECODE_OUTPUT_TOKENS = 128  # decode cost per token is read between o = 1 and this o
 CHECK_OUTPUT_TOKENS = (1, 32, 256, 1024)
 MIN_MOE_MODELS = 3  # simulated mixtures of experts a stack needs before it prices one by size
-
-
-def is_moe_entry(entry: Any) -> bool:
-    return int((getattr(entry, "architecture", None) or {}).get("num_experts") or 1) > 1
+ROUTED_SHARE = 1 / 32  # experts a token is routed to, as a share of all (assumed: 8 of 256, as DeepSeek-V3; Qwen3 8 of 128)
 
 
 def _surface(entry: Any, prompts: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -59,10 +60,11 @@ class SizeOnlyModel:
                 [OLS(np.log(decode[:, k]), x).fit().params for k in range(decode.shape[1])])
 
     def fit(self, entries: Sequence[Any], source: str = "reference entries") -> "SizeOnlyModel":
-        usable = [e for e in entries if getattr(e, "architecture", None) and not e.architecture.get("num_experts")
+        usable = [e for e in entries if getattr(e, "architecture", None) and not is_moe(e.architecture)
                   and getattr(e, "method", "") == "calibrated"]
         if len(usable) < 3:
             raise EfficiencyInputError(source, "entries", f"size_only needs at least 3 calibrated dense entries, got {len(usable)}")
+        self.source_ = source
         self.hardware_ = usable[0].hardware
         self.prompt_grid_ = np.array(PROMPT_GRID, float)
         self.models_: List[str] = [e.model for e in usable]
@@ -85,30 +87,33 @@ class SizeOnlyModel:
                 errors.extend(np.log(guess / truth))
         self.loo_log_errors_ = np.asarray(errors)
         self.log_sd_ = float(np.sqrt(np.mean(self.loo_log_errors_**2)))
-        self.half_width_ = self._half_width(self.loo_log_errors_, len(sizes))
-        self._fit_moe([e for e in entries if is_moe_entry(e) and getattr(e, "method", "") == "calibrated"])
+        self.half_width_ = self._half_width(self.log_sd_, len(sizes))
+        moe = [e for e in entries if is_moe(getattr(e, "architecture", None)) and getattr(e, "method", "") == "calibrated"]
+        self.moe_models_ = [e.model for e in moe]
+        self.moe_log_errors_ = self.moe_errors(moe)
+        rms = float(np.sqrt(np.mean(self.moe_log_errors_**2))) if len(moe) else 0.0
+        self.moe_half_width_ = self._half_width(rms, len(moe)) if len(moe) >= MIN_MOE_MODELS else None
         return self
 
-    def _half_width(self, log_errors: np.ndarray, models: int) -> float:
+    def _half_width(self, log_rms: float, models: int) -> float:
         """Half-width (log) of the 90% interval: Student t (models − 1 degrees of freedom) × RMS log error."""
         from scipy.stats import t as student_t  # scipy on use: it costs a second of start-up
 
-        return float(student_t.ppf(1 - self.alpha / 2, df=max(models - 1, 1)) * np.sqrt(np.mean(log_errors**2)))
+        return float(student_t.ppf(1 - self.alpha / 2, df=max(models - 1, 1)) * log_rms)
 
-    def _fit_moe(self, moe_entries: Sequence[Any]) -> None:
-        """Each simulated mixture of experts priced from its total and active size against its own
-        surface: the spread of that pricing (moe_half_width_, None below MIN_MOE_MODELS models)."""
-        self.moe_models_ = [e.model for e in moe_entries]
+    def moe_errors(self, moe_entries: Sequence[Any], as_dense: bool = False) -> np.ndarray:
+        """log(priced / own surface) of each mixture-of-experts entry priced from its total and active
+        sizes (as_dense: from its total size alone, as a dense model), at each grid prompt length and
+        CHECK_OUTPUT_TOKENS. Entries the dense fit never saw, so every error is out of sample."""
         errors = []
         for e in moe_entries:
             total, active = F.parameter_count(e.architecture, active_only=False), F.parameter_count(e.architecture, active_only=True)
             prefill, decode = _surface(e, self.prompt_grid_)
             for o in CHECK_OUTPUT_TOKENS:
-                guess = self._runtime(self.prefill_params_, self.decode_params_, total, self.prompt_grid_, np.full_like(self.prompt_grid_, o), active)
+                guess = self._runtime(self.prefill_params_, self.decode_params_, total, self.prompt_grid_, np.full_like(self.prompt_grid_, o),
+                                      None if as_dense else active)
                 errors.extend(np.log(guess / (prefill + decode * (o - 1))))
-        self.moe_log_errors_ = np.asarray(errors)
-        enough = len(moe_entries) >= MIN_MOE_MODELS
-        self.moe_half_width_ = self._half_width(self.moe_log_errors_, len(moe_entries)) if enough else None
+        return np.asarray(errors)
 
     def _parts(self, prefill_params: Sequence[np.ndarray], decode_params: Sequence[np.ndarray], size: float, p: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """(prefill time, decode time per output token) in seconds of a dense model of `size`."""
@@ -125,9 +130,11 @@ class SizeOnlyModel:
         """Seconds of a dense model of `size`, or of a mixture of experts of `size` running `active` per token."""
         moe = active is not None and active < size
         prefill, decode = self._parts(prefill_params, decode_params, cast(float, active) if moe else size, p)
-        if moe:  # a prompt of more than one token reads every expert once
-            every_expert, _ = self._parts(prefill_params, decode_params, size, np.ones_like(p))
-            prefill = np.where(p > 1, np.maximum(prefill, every_expert), prefill)
+        if moe:  # a prompt's tokens read the experts they are routed to, more of them the longer it is
+            one = np.ones_like(p)
+            read_active, read_all = self._parts(prefill_params, decode_params, cast(float, active), one)[0], self._parts(prefill_params, decode_params, size, one)[0]
+            touched = (1.0 - (1.0 - ROUTED_SHARE) ** np.maximum(p, 1.0) - ROUTED_SHARE) / (1.0 - ROUTED_SHARE)  # of the other experts
+            prefill = np.maximum(prefill, read_active + np.maximum(read_all - read_active, 0.0) * touched)
         return cast(np.ndarray, prefill + decode * (np.maximum(o, 1.0) - 1))
 
     def prices_moe(self) -> bool:
@@ -143,7 +150,8 @@ class SizeOnlyModel:
         o = np.asarray(num_output_tokens, float)
         moe = active_parameters is not None and active_parameters < num_parameters
         if moe and not self.prices_moe():
-            raise EfficiencyInputError("size_only", "active_parameters", f"fewer than {MIN_MOE_MODELS} simulated mixtures of experts on this stack")
+            raise EfficiencyInputError(self.source_, "active_parameters", f"{len(self.moe_models_)} simulated mixtures of experts, fewer than the "
+                                       f"{MIN_MOE_MODELS} that measure how far pricing one by size lands")
         runtime = self._runtime(self.prefill_params_, self.decode_params_, float(num_parameters), p, o, active_parameters if moe else None)
         sizes = (float(num_parameters), float(cast(float, active_parameters))) if moe else (float(num_parameters),)
         outside = not all(self.size_range_[0] <= s <= self.size_range_[1] for s in sizes)

@@ -208,8 +208,9 @@ def size_only_entry(tables: Sequence[CostTable], names: Sequence[Optional[str]],
     return corrected(SizeOnlyEntry(model, size, gpus, next((n for n in names if n), "model"), active if moe else None), table)
 
 
-def unestimated_reason(identity: ModelIdentity) -> str:
-    """Why the chain found nothing: what each step was missing."""
+def unestimated_reason(identity: ModelIdentity, tables: Sequence[CostTable] = (), fitted: Optional[FittedModels] = None) -> str:
+    """Why the chain found nothing: what each step was missing (`tables` and `fitted`: the stack
+    the size-only step tried, and its fit)."""
     if identity.closed:
         return f"{REASON_UNKNOWN_MODEL}: {identity.closed} is closed-weight (HELM access), so no public architecture or size"
     name, arch = identity.name, identity.arch()
@@ -217,9 +218,14 @@ def unestimated_reason(identity: ModelIdentity) -> str:
         missing = [k for k in REQUIRED_ARCH if k not in arch]
         what = f"its architecture lacks {', '.join(missing)}" if missing else "no table entry and no transfer model on this stack"
         return f"{REASON_UNKNOWN_MODEL}: {name}: {what}"
-    if identity.num_parameters is not None and identity.num_active_parameters is not None:
-        return (f"{REASON_UNKNOWN_MODEL}: {name}: a mixture of experts known by its size, and this stack has too few simulated "
-                f"mixtures of experts to measure how far pricing one by size lands")
+    from helm_efficiency.analytic.size_only import MIN_MOE_MODELS
+
+    size, active = identity.num_parameters, identity.num_active_parameters
+    table = tables[0].name if tables else None
+    sized = fitted.size_only.get(table) if fitted is not None and table is not None else None
+    if size is not None and active is not None and active < size and sized is not None and not sized.prices_moe():
+        return (f"{REASON_UNKNOWN_MODEL}: {name}: a mixture of experts known by its sizes, and table {table} simulates {len(sized.moe_models_)} "
+                f"mixtures of experts, fewer than the {MIN_MOE_MODELS} that measure how far pricing one by size lands")
     return f"{REASON_UNKNOWN_MODEL}: {name}: no table entry, not in the architecture registry, no architecture columns, and no num_parameters"
 
 
@@ -341,7 +347,7 @@ def estimate_idealized(
         media = media_plan(identity.names, rows, catalog=catalog)
         entry = next((e for e in (step(identity, tables, fitted, catalog=catalog) for step in STEPS) if e is not None), None)
         if entry is None:
-            result["unestimated_reason"][index] = np.where(media.withheld, media.reasons, unestimated_reason(identity))
+            result["unestimated_reason"][index] = np.where(media.withheld, media.reasons, unestimated_reason(identity, tables, fitted))
             continue
         encoder = _encoder(media, tables, fitted, entry)
         p = rows["num_prompt_tokens"].to_numpy(float) + media.tokens

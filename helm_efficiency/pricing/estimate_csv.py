@@ -2,6 +2,7 @@
 
 from typing import List, Optional, Sequence, Tuple
 
+import numpy as np
 import pandas as pd
 
 from helm_efficiency.errors import EfficiencyInputError
@@ -13,6 +14,9 @@ from helm_efficiency.tables.cost_table import CostTable
 from helm_efficiency.costmodel.measurements import ARCHITECTURE_COLUMNS, check_architecture_columns, check_names, check_positive_numeric, read_csv, require_columns
 
 REQUIRED = ["model", "num_prompt_tokens", "num_output_tokens"]
+
+
+SIZE_COLUMNS = ("num_parameters", "num_active_parameters")  # a model known by its size: total, and per token for a mixture of experts
 
 
 def estimate_csv(requests_path: str, output_path: str, *, spec: EfficiencySpec, catalog: Catalog = HELM_ONLY) -> pd.DataFrame:
@@ -29,9 +33,21 @@ def estimate_csv(requests_path: str, output_path: str, *, spec: EfficiencySpec, 
     if "num_media" in df.columns:  # optional, as rescore's requests table writes it: the request's images, audio or video
         df["num_media"] = check_positive_numeric(df.assign(num_media=df["num_media"].fillna(0)), "num_media", requests_path,
                                                  integer=True, allow_zero=True)
+    for column in SIZE_COLUMNS:  # optional, blank where unknown
+        if column in df.columns:
+            given = (df[column].notna() & (df[column].astype(str).str.strip() != "")).to_numpy()
+            values = check_positive_numeric(df[given], column, requests_path, row_numbers=np.flatnonzero(given) + 2)
+            df[column] = np.nan
+            df.loc[given, column] = values
+    if set(SIZE_COLUMNS) <= set(df.columns):
+        above = df["num_active_parameters"] >= df["num_parameters"]
+        if above.any():
+            row = int(np.flatnonzero(above.to_numpy())[0])
+            raise EfficiencyInputError(requests_path, "num_active_parameters", f"row {row + 2} has {df['num_active_parameters'].iloc[row]:g}, "
+                                       f"not below its num_parameters {df['num_parameters'].iloc[row]:g}")
     loaded = list(spec.cost_tables)
-    # Rows of one model that differ in architecture (say tensor_parallel 1, 4, 8) are estimated apart.
-    group_columns = [c for c in ARCHITECTURE_COLUMNS if c in df.columns]
+    # Rows of one model that differ in architecture (say tensor_parallel 1, 4, 8) or size are estimated apart.
+    group_columns = [c for c in tuple(ARCHITECTURE_COLUMNS) + SIZE_COLUMNS if c in df.columns]
     parts = []
     for hardware, rows in _by_hardware(df):
         priced = spec if hardware is None else spec.on_tables(_tables_for(hardware, loaded, spec.tables, requests_path, rows.index[0]))

@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from helm_efficiency.analytic import flops as F
+from helm_efficiency.analytic.architecture import is_moe
 from helm_efficiency.analytic.hardware import HardwareSpec
 from helm_efficiency.util import data_paths
 
@@ -42,10 +43,6 @@ MIN_MODELS = 6  # a stack's own spread of a kind needs this many held-out models
 MEMORY_USABLE = 0.9  # share of GPU memory for weights and KV cache (vLLM's default gpu_memory_utilization)
 TWIN_DISTANCE = 0.02  # architectures this close (in `_position`) are one architecture when the spread is measured
 Floats = Union[float, np.ndarray]  # one value, or one per request (a float array)
-
-
-def is_moe(arch: Mapping[str, int]) -> bool:
-    return int(arch.get("num_experts") or 1) > 1
 
 
 def kind_of(arch: Mapping[str, int]) -> str:

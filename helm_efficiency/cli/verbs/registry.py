@@ -7,6 +7,7 @@ from helm_efficiency.cli.options import AddVerb
 
 
 def run(args: Namespace) -> None:
+    from helm_efficiency.analytic.identity import active_parameters
     from helm_efficiency.analytic.registry import load_registry, registry_name
     from helm_efficiency.helm_io.catalog import Catalog
 
@@ -15,6 +16,8 @@ def run(args: Namespace) -> None:
         missing = [m for m in catalog.open_text_models() if registry_name(m["name"], catalog) is None]
         for m in missing:
             size = f"{m['num_parameters'] / 1e9:.1f}B" if m.get("num_parameters") else "size unknown"
+            active = active_parameters([m["name"]], catalog)
+            size += f" ({active / 1e9:.1f}B active)" if active is not None else ""
             print(f"{m['name']}\t{size}\t{m.get('release_date') or ''}")
         print(f"{len(missing)} of {len(catalog.open_text_models())} open-weight text models in the installed HELM are not in the registry", file=sys.stderr)
         return
