@@ -82,7 +82,9 @@ def test_estimate_checks_the_size_columns_and_keeps_rows_of_other_sizes_apart(tm
     main(["estimate", "--table", "h100-trtllm", str(path), "-o", out])
     est = pd.read_csv(out)
     assert (est["method"] == "size_only").all()
-    assert est["idealized_runtime_s"].iloc[0] == est["idealized_runtime_s"].iloc[2] < est["idealized_runtime_s"].iloc[1]
+    for column in ("idealized_runtime_s", "served_gpu_s"):  # both numbers read the sizes the rows give
+        assert est[column].iloc[0] == est[column].iloc[2] < est[column].iloc[1], column
+    assert est["served_method"].iloc[0].startswith("size_only from ") and est["served_method"].iloc[3].startswith("size_only from ")
     for column, values, message in [("num_active_parameters", ["3B", "", "", ""], "row 2 has '3B'"),
                                     ("num_active_parameters", [3e9, -1, 3e9, None], "row 3 has -1"),
                                     ("num_active_parameters", [3e9, 40e9, 3e9, None], "row 3 has 4e+10, not below its num_parameters 3e+10")]:

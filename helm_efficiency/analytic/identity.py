@@ -76,6 +76,10 @@ def helm_metadata(names: Sequence[Optional[str]], catalog: Catalog) -> Iterator[
             yield meta
 
 
+# Request columns that give a model's size: total parameters, and per token for a mixture of experts
+SIZE_COLUMNS = ("num_parameters", "num_active_parameters")
+
+
 @lru_cache(maxsize=1)
 def _stated_active() -> Dict[str, float]:
     """HELM model name or one of its `helm_names` (lower case) → active parameters, from

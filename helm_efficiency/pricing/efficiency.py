@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import pandas as pd
 
-from helm_efficiency.analytic.identity import registry_key
+from helm_efficiency.analytic.identity import SIZE_COLUMNS, registry_key
 from helm_efficiency.denoise.requests import denoise_requests
 from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog
 from helm_efficiency.pricing.estimate import estimate_idealized
@@ -59,8 +59,9 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], *, sla: Optiona
         chosen[(model, deployment)] = next((n for n in (model, deployment) if isinstance(n, str) and registry_key(n, catalog)),
                                            model if isinstance(model, str) else deployment)
     names = [ref if use else chosen[pair] for use, ref, pair in zip(calibrated, column("reference_model"), pairs)]
+    given = [c for c in SIZE_COLUMNS if c in out.columns]  # a model outside the registry, known by the sizes the requests give
     served = served_estimates(names, out["num_prompt_tokens"].to_numpy(float), out["num_output_tokens"].to_numpy(float), stack=stack,
-                              sla=sla or DEFAULT_SLA, catalog=catalog)
+                              sla=sla or DEFAULT_SLA, catalog=catalog, sizes=out[given] if given else None)
     return with_columns(requests, _without_media(requests, {c: served[c].to_numpy() for c in ESTIMATE_COLUMNS}))
 
 

@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike
 import pandas as pd
 
 from helm_efficiency.analytic.hardware import hardware_spec
-from helm_efficiency.analytic.identity import ModelIdentity, entry_context_window, identify, known_names
+from helm_efficiency.analytic.identity import SIZE_COLUMNS, ModelIdentity, entry_context_window, identify, known_names
 from helm_efficiency.analytic.transfer import (
     REQUIRED_ARCH,
     TransferModel,
@@ -69,7 +69,7 @@ ESTIMATE_COLUMNS = [
 
 # The request columns a group's estimate reads (model_identity, media_plan, the token counts):
 # each group takes only these, not a copy of the whole table (a suite's has a million rows).
-ROW_COLUMNS = tuple(ARCHITECTURE_COLUMNS) + ("num_parameters", "num_active_parameters") + MEDIA_COLUMNS + ("num_prompt_tokens", "num_output_tokens")
+ROW_COLUMNS = tuple(ARCHITECTURE_COLUMNS) + SIZE_COLUMNS + MEDIA_COLUMNS + ("num_prompt_tokens", "num_output_tokens")
 
 
 @dataclass

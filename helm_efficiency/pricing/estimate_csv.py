@@ -5,6 +5,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
+from helm_efficiency.analytic.identity import SIZE_COLUMNS
 from helm_efficiency.errors import EfficiencyInputError
 from helm_efficiency.helm_io.catalog import HELM_ONLY, Catalog
 from helm_efficiency.pricing.estimate import estimate_idealized
@@ -14,9 +15,6 @@ from helm_efficiency.tables.cost_table import CostTable
 from helm_efficiency.costmodel.measurements import ARCHITECTURE_COLUMNS, check_architecture_columns, check_names, check_positive_numeric, read_csv, require_columns
 
 REQUIRED = ["model", "num_prompt_tokens", "num_output_tokens"]
-
-
-SIZE_COLUMNS = ("num_parameters", "num_active_parameters")  # a model known by its size: total, and per token for a mixture of experts
 
 
 def estimate_csv(requests_path: str, output_path: str, *, spec: EfficiencySpec, catalog: Catalog = HELM_ONLY) -> pd.DataFrame:

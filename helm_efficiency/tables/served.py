@@ -574,8 +574,10 @@ class _Plan:
     name: str = ""
 
 
-def _plan(table: ServedTable, stack: str, spec: Any, key: Optional[str], name: Optional[str], catalog: Catalog) -> Tuple[Optional[_Plan], str]:
-    """(how to price the model, or None with why not)."""
+def _plan(table: ServedTable, stack: str, spec: Any, key: Optional[str], name: Optional[str], catalog: Catalog,
+          sizes: Optional[pd.DataFrame] = None) -> Tuple[Optional[_Plan], str]:
+    """(how to price the model, or None with why not). `sizes`: the requests' size columns
+    (analytic/identity.SIZE_COLUMNS), read as the batch-1 identity reads them."""
     from helm_efficiency.analytic.identity import identify
     from helm_efficiency.analytic.registry import registry_architecture
     from helm_efficiency.tables import served_transfer
@@ -596,7 +598,7 @@ def _plan(table: ServedTable, stack: str, spec: Any, key: Optional[str], name: O
         return _Plan("transfer", arch, spread), ""
     if not name:
         return None, "no model name"
-    identity = identify(catalog, [name])
+    identity = identify(catalog, [name], rows=sizes)
     size, active = identity.num_parameters, identity.num_active_parameters
     if size is None:
         return None, f"{name!r} is not in the architecture registry and has no parameter count"
@@ -609,7 +611,7 @@ def _plan(table: ServedTable, stack: str, spec: Any, key: Optional[str], name: O
 
 
 def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: ArrayLike, *, stack: str, sla: Sla = DEFAULT_SLA,
-                     catalog: Catalog = HELM_ONLY) -> pd.DataFrame:
+                     catalog: Catalog = HELM_ONLY, sizes: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """Served GPU-seconds, cost and energy per request (one row per input), with 90% intervals,
     the placement that serves it (`served_placement`, e.g. 'tp8pp2 (2 nodes)'), the registry
     model priced (`served_model`) and how (`served_method`: `simulated`, or `transfer from` /
@@ -618,12 +620,13 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
 
     `model_names` are HELM names, deployments, Hugging Face ids or registry keys, resolved as the
     batch-1 estimates resolve them (`analytic.identity.registry_key`, in `catalog`); `p`, `o` the prompt and output
-    tokens of each request. A request longer than the model's context window (`analytic.identity.context_window`, as at
+    tokens of each request; `sizes` (optional, one row per request) the requests' `num_parameters`
+    and `num_active_parameters`, which price a model outside the registry as they do at batch 1. A request longer than the model's context window (`analytic.identity.context_window`, as at
     batch 1) is not priced. NaN rows say why in `served_reason`. Pure: reads the shipped served
     table (or a served table's path as `stack`), hardware.json, the registry and `catalog` only.
     """
     from helm_efficiency.analytic.hardware import hardware_spec
-    from helm_efficiency.analytic.identity import identify
+    from helm_efficiency.analytic.identity import SIZE_COLUMNS
     from helm_efficiency.analytic.registry import registry_architecture
     from helm_efficiency.tables import served_transfer
 
@@ -646,23 +649,30 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
     valid = np.isfinite(p) & np.isfinite(o) & (p >= 0) & (o >= 0)
     for i in np.flatnonzero(~valid):
         reasons[i] = f"invalid token counts p={p[i]}, o={o[i]}"
-    # Each distinct name resolved once (in order of first appearance), its valid rows at once.
-    seen: Dict[Optional[str], int] = {}
-    code = np.fromiter((seen.setdefault(name, len(seen)) for name in names), np.int64, len(names))
+    # Each distinct name (with the sizes its rows give) resolved once, in order of first appearance, its valid rows at once.
+    given = None
+    if sizes is not None:
+        given = sizes.reset_index(drop=True)[[c for c in SIZE_COLUMNS if c in sizes.columns]]
+        if len(given) != len(names):
+            raise EfficiencyInputError("served_estimates", "sizes", f"{len(given)} rows for {len(names)} names")
+    columns = [] if given is None else [[None if pd.isna(v) else float(v) for v in given[c]] for c in given.columns]
+    groups = list(zip(names, *columns))
+    seen: Dict[Tuple[Any, ...], int] = {}
+    code = np.fromiter((seen.setdefault(group, len(seen)) for group in groups), np.int64, len(names))
     rows_valid = np.flatnonzero(valid)
     order = rows_valid[np.argsort(code[rows_valid], kind="stable")]
     bounds = np.searchsorted(code[order], np.arange(len(seen) + 1))
     # how each distinct model is priced: its stored points, transfer from its architecture, or its size alone
     plans: Dict[Any, _Plan] = {}
     plan_rows: Dict[Any, List[np.ndarray]] = {}
-    for u, name in enumerate(seen):
+    for u, (name, *_) in enumerate(seen):
         rows = order[bounds[u]:bounds[u + 1]]
         if not len(rows):
             continue
         key = registry_key(name, catalog)
         if key is not None:
             text["served_model"][rows] = key
-        plan, why = _plan(table, stack, spec, key, name, catalog)
+        plan, why = _plan(table, stack, spec, key, name, catalog, None if given is None else given.iloc[rows[:1]])
         if plan is None:
             reasons[rows] = why
             continue
