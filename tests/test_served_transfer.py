@@ -99,6 +99,15 @@ def test_a_mixture_of_experts_known_by_its_sizes_is_served_from_mixtures_of_expe
     assert qwen3["served_gpu_s"] / 3 < out["served_gpu_s"] < qwen3["served_gpu_s"] * 3
 
 
+def test_a_transfer_from_farther_than_any_validated_neighbour_is_flagged_extrapolated():
+    out = served_estimates(["test/tiny-llama", "microsoft/phi-2"], [512, 512], [64, 64], stack="h100-trtllm")
+    assert (out["served_method"].str.startswith("transfer from ")).all() and (out["served_gpu_s"] > 0).all()
+    assert list(out["served_extrapolated"]) == [True, False]  # a 2-layer test model is far from every simulated one
+    tiny, candidates = registry_architecture("test/tiny-llama"), simulated_architectures(load_served_table("h100-trtllm"))
+    nearest = T.transfer_distance(tiny, candidates[T.neighbours(tiny, candidates)[0]])
+    assert T.beyond_validated("h100-trtllm", "dense", nearest) and not T.beyond_validated("h100-trtllm", "dense", 0.1)
+
+
 def test_step_weights_of_a_mixture_of_experts_grow_with_the_batch_up_to_all_experts():
     moe, dense = registry_architecture("mistralai/mixtral-8x7b-32kseqlen"), registry_architecture("meta/llama-3.1-8b")
     steps = [T.step_weight_bytes(moe, b) for b in (1, 2, 8, 64, 4096)]

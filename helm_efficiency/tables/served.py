@@ -572,6 +572,7 @@ class _Plan:
     what: Any
     spread: Tuple[float, float] = (0.0, 0.0)
     name: str = ""
+    beyond: bool = False  # the nearest neighbour is farther than any the spread was measured at (served_extrapolated)
 
 
 def _plan(table: ServedTable, stack: str, spec: Any, key: Optional[str], name: Optional[str], catalog: Catalog,
@@ -595,7 +596,10 @@ def _plan(table: ServedTable, stack: str, spec: Any, key: Optional[str], name: O
         spread = served_transfer.spread(table.name, kind)
         if spread is None:
             return None, f"{refusal}; no measured {kind} transfer spread on {table.name}"
-        return _Plan("transfer", arch, spread), ""
+        candidates = simulated_architectures(table)
+        nearest = served_transfer.neighbours(arch, candidates)[:1]
+        beyond = any(served_transfer.beyond_validated(table.name, kind, served_transfer.transfer_distance(arch, candidates[k])) for k in nearest)
+        return _Plan("transfer", arch, spread, beyond=beyond), ""
     if not name:
         return None, "no model name"
     identity = identify(catalog, [name], rows=sizes)
@@ -607,7 +611,11 @@ def _plan(table: ServedTable, stack: str, spec: Any, key: Optional[str], name: O
     spread = served_transfer.spread(table.name, kind) if shipped and spec is not None else None
     if spread is None:
         return None, f"{name!r} is not in the architecture registry" + (by_path or f"; no measured {kind} spread on {table.name}")
-    return _Plan("size", (float(size), float(active) if moe and active is not None else None), spread, name), ""
+    total, per_token = float(size), (float(active) if moe and active is not None else None)
+    candidates = simulated_architectures(table)
+    nearest = served_transfer.size_neighbours(total, candidates, active=per_token)[:1]
+    beyond = any(served_transfer.beyond_validated(table.name, kind, served_transfer.size_distance(total, per_token, candidates[k])) for k in nearest)
+    return _Plan("size", (total, per_token), spread, name, beyond), ""
 
 
 def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: ArrayLike, *, stack: str, sla: Sla = DEFAULT_SLA,
@@ -693,7 +701,7 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
             priced = price_transferred(table, str(label), plan.what, spec, sla, p[index], o[index], lo_f, hi_f, plan.spread)
         else:
             priced = price_by_size(table, plan.what[0], spec, sla, p[index], o[index], lo_f, hi_f, plan.spread, name=plan.name, active=plan.what[1])
-        extrapolated[index] = priced.extrapolated
+        extrapolated[index] = priced.extrapolated | plan.beyond
         reasons[index] = priced.reasons
         text["served_placement"][index] = priced.placement
         ok = np.isfinite(priced.gpu_s)

@@ -128,10 +128,22 @@ def _position(arch: Dict[str, int]) -> np.ndarray:
                      math.log(max(F.kv_cache_bytes(arch, 1), 1.0))])
 
 
+def transfer_distance(arch: Dict[str, int], other: Dict[str, int]) -> float:
+    """How far apart two architectures sit (`_position`, Euclidean)."""
+    return float(np.linalg.norm(_position(other) - _position(arch)))
+
+
+def size_distance(size: float, active: Optional[float], other: Dict[str, int]) -> float:
+    """How far an architecture sits from a model known by its size (and active size): in log size
+    (and log active size), Euclidean."""
+    here = [size] + ([active] if active is not None else [])
+    there = [stored_parameters(other)] + ([active_parameters(other)] if active is not None else [])
+    return float(np.linalg.norm(np.log(there) - np.log(here)))
+
+
 def twins(arch: Dict[str, int], candidates: Mapping[str, Dict[str, int]]) -> List[str]:
     """The candidates within TWIN_DISTANCE of `arch` (its own entry, and the same architecture under other names)."""
-    here = _position(arch)
-    return sorted(k for k, a in candidates.items() if float(np.linalg.norm(_position(a) - here)) <= TWIN_DISTANCE)
+    return sorted(k for k, a in candidates.items() if transfer_distance(arch, a) <= TWIN_DISTANCE)
 
 
 def neighbours(arch: Dict[str, int], candidates: Mapping[str, Dict[str, int]], exclude: Sequence[str] = ()) -> List[str]:
@@ -139,8 +151,7 @@ def neighbours(arch: Dict[str, int], candidates: Mapping[str, Dict[str, int]], e
     (dense or mixture of experts) where the stack simulates any, nearest first (ties by name)."""
     pool = {k: a for k, a in candidates.items() if k not in exclude}
     same = {k: a for k, a in pool.items() if is_moe(a) == is_moe(arch)} or pool
-    here = _position(arch)
-    return sorted(same, key=lambda k: (float(np.linalg.norm(_position(same[k]) - here)), k))[:NEIGHBOURS]
+    return sorted(same, key=lambda k: (transfer_distance(arch, same[k]), k))[:NEIGHBOURS]
 
 
 def size_neighbours(size: float, candidates: Mapping[str, Dict[str, int]], exclude: Sequence[str] = (),
@@ -149,13 +160,7 @@ def size_neighbours(size: float, candidates: Mapping[str, Dict[str, int]], exclu
     of experts that runs `active` of them per token, the mixtures of experts nearest in (log
     size, log active size); ties by name."""
     pool = {k: a for k, a in candidates.items() if k not in exclude and is_moe(a) == (active is not None)}
-    here = np.log([size] + ([active] if active is not None else []))
-
-    def distance(arch: Dict[str, int]) -> float:
-        there = [stored_parameters(arch)] + ([active_parameters(arch)] if active is not None else [])
-        return float(np.linalg.norm(np.log(there) - here))
-
-    return sorted(pool, key=lambda k: (distance(pool[k]), k))[:NEIGHBOURS]
+    return sorted(pool, key=lambda k: (size_distance(size, active, pool[k]), k))[:NEIGHBOURS]
 
 
 @lru_cache(maxsize=None)
@@ -166,16 +171,27 @@ def _spreads() -> Dict[str, Any]:
         return dict(json.load(f))
 
 
+def _measured(stack: str, kind: str) -> Optional[Dict[str, Any]]:
+    """One kind's stored summary on `stack`: its own where it held out MIN_MODELS models, else all stacks' pooled."""
+    measured = _spreads().get("stacks", {}).get(stack, {}).get(kind)
+    if measured and measured["models"] < MIN_MODELS:
+        measured = _spreads().get("pooled", {}).get(kind, measured)
+    return dict(measured) if measured else None
+
+
 def spread(stack: str, kind: str) -> Optional[Tuple[float, float]]:
     """(5th, 95th percentile) of log(priced / simulated) on `stack`, leave one architecture out,
     for one of KINDS: the stack's own where it held out MIN_MODELS models of that kind, else all
     stacks' pooled; None where it was not measured (no such pricing then)."""
-    measured = _spreads().get("stacks", {}).get(stack, {}).get(kind)
-    if not measured:
-        return None
-    if measured["models"] < MIN_MODELS:
-        measured = _spreads().get("pooled", {}).get(kind, measured)
-    return float(measured["lo_log"]), float(measured["hi_log"])
+    measured = _measured(stack, kind)
+    return (float(measured["lo_log"]), float(measured["hi_log"])) if measured else None
+
+
+def beyond_validated(stack: str, kind: str, distance: float) -> bool:
+    """Whether a model's nearest neighbour is farther (transfer_distance or size_distance) than
+    any held-out model's was when the spread of `kind` was measured: its band is then an extrapolation."""
+    measured = _measured(stack, kind)
+    return bool(measured and "max_distance" in measured and distance > float(measured["max_distance"]))
 
 
 def widen(gpu_s: np.ndarray, lo: np.ndarray, hi: np.ndarray, lo_log: float, hi_log: float) -> Tuple[np.ndarray, np.ndarray]:
