@@ -17,8 +17,8 @@ of a dense model of size A plus, of the rest (N − A), the share its p tokens t
 routed uniformly to ROUTED_SHARE of the experts (the weight read of size S: a dense model of
 size S prefilling one token). Its spread is measured on the stack's simulated mixtures of
 experts, which the dense fit never sees (MIN_MOE_MODELS of them at least); priced as dense
-models of their total size instead, they come out about twice too dear (`python
-bench/helm_coverage.py` prints both).
+models of their total size instead, they come out a median 2.6× too dear on `h100-trtllm`
+(`python bench/helm_coverage.py` prints both).
 """
 
 from typing import Any, List, Optional, Sequence, Tuple, cast
@@ -132,7 +132,8 @@ class SizeOnlyModel:
         prefill, decode = self._parts(prefill_params, decode_params, cast(float, active) if moe else size, p)
         if moe:  # a prompt's tokens read the experts they are routed to, more of them the longer it is
             one = np.ones_like(p)
-            read_active, read_all = self._parts(prefill_params, decode_params, cast(float, active), one)[0], self._parts(prefill_params, decode_params, size, one)[0]
+            read_active = self._parts(prefill_params, decode_params, cast(float, active), one)[0]  # one token: the weights it reads
+            read_all = self._parts(prefill_params, decode_params, size, one)[0]
             touched = (1.0 - (1.0 - ROUTED_SHARE) ** np.maximum(p, 1.0) - ROUTED_SHARE) / (1.0 - ROUTED_SHARE)  # of the other experts
             prefill = np.maximum(prefill, read_active + np.maximum(read_all - read_active, 0.0) * touched)
         return cast(np.ndarray, prefill + decode * (np.maximum(o, 1.0) - 1))
