@@ -151,6 +151,9 @@ def test_suite_run_counts_match_each_runs_own(tmp_path):
     table["concurrency"] = table["concurrency"].astype(object)
     table.loc[table.index[:50], "concurrency"] = "n/a"
     table.loc[table.index[60], "method"] = None
+    table.loc[table.index[1::4], "served_method"] = "transfer from a, b"  # as a refused architecture's served rows say
+    table.loc[table.index[2::9], "served_method"] = "size_only from c"
+    table.loc[table.index[3::11], "served_method"] = None
     codes = pd.factorize(table["run"])[0]
     got = suite_run_count_values(table, codes, len(runs))
     for code in range(len(runs)):
@@ -158,6 +161,11 @@ def test_suite_run_counts_match_each_runs_own(tmp_path):
         expected = [(split, run_count_values(group)) for split, group in rows.groupby(rows["split"].fillna("test"), sort=True)]
         assert got[code] == expected
         assert len(expected) == 2
+    served = {name: sum(dict(values)[name] for run in got for _, values in run)
+              for name in ("efficiency_num_served_transfer_requests", "efficiency_num_served_size_only_requests")}
+    assert served == {"efficiency_num_served_transfer_requests": float(table["served_method"].str.startswith("transfer from ").sum()),
+                      "efficiency_num_served_size_only_requests": float(table["served_method"].str.startswith("size_only from ").sum())}
+    assert min(served.values()) > 0
 
 
 def test_helm_objects_convert_to_the_state_helm_run_saves():

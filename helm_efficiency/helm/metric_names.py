@@ -66,6 +66,8 @@ STATS: Tuple[StatSpec, ...] = (
     StatSpec("efficiency_num_transfer_requests", "# requests by transfer", "Idealized runtime transferred from other profiled models through this model's architecture."),
     StatSpec("efficiency_num_size_only_requests", "# requests by size only", "Idealized runtime from the model's parameter count alone (no architecture known)."),
     StatSpec("efficiency_num_helm_table_requests", "# requests from HELM's table", "Idealized runtime from HELM's bundled efficiency_data."),
+    StatSpec("efficiency_num_served_transfer_requests", "# requests served by transfer", "Served numbers priced from the two nearest models the stack simulates, its simulator refusing this architecture; their band is wider (docs/served.md)."),
+    StatSpec("efficiency_num_served_size_only_requests", "# requests served by size", "Served numbers priced from the simulated models nearest in size (and active size, for a mixture of experts), the architecture unknown; their band is wider (docs/served.md)."),
     StatSpec("efficiency_concurrency", "Concurrency", "Mean requests in flight at once for this deployment (busy time / wall span, from HELM's timestamps; whole-second starts, so a lower bound, and only over spans of 2 s or more). Above 1.5 on a local model the denoised runtime is corrected and flagged."),
     # Written by `helm-efficiency leaderboard --write-stats` (report/uncertainty_stats.py), per run, for its scenario.
     StatSpec("efficiency_capability_lo", "Capability, 90% low", "Low end of the 90% interval of the scenario's main metric: bootstrap over its instances (helm-efficiency leaderboard --write-stats).", lower_is_better=False, in_schema_group=True),

@@ -21,7 +21,7 @@ from helm_efficiency.request_table.table import (
 # Every requests-table column the run counts read (a caller may pass only these, with "split").
 RUN_COUNT_COLUMNS = ("split", "status", "denoise_quality", "idealized_runtime_s", "extrapolated", "used_in_denoise_fit", "method",
                      "concurrency", "denoised_runtime_s", "denoised_above_raw", "approximate_tokens", "batched", "served_gpu_s",
-                     "num_media", "media_kind")
+                     "num_media", "media_kind", "served_method")
 
 
 def run_count_values(rows: pd.DataFrame) -> List[Tuple[str, float]]:
@@ -63,7 +63,17 @@ def _undenoised(rows: pd.DataFrame) -> pd.Series:
 def _method_counts(rows: pd.DataFrame) -> List[Tuple[str, float]]:
     """How many requests got idealized runtime by each method (the leaderboard shows the method)."""
     method = rows["method"] if "method" in rows else pd.Series(dtype=object)
-    return [(f"efficiency_num_{m}_requests", float((method == m).sum())) for m in METHODS]
+    return [(f"efficiency_num_{m}_requests", float((method == m).sum())) for m in METHODS] + [
+        (name, float(served.sum())) for name, served in _served_methods(rows)]
+
+
+def _served_methods(rows: pd.DataFrame) -> List[Tuple[str, pd.Series]]:
+    """(stat, rows whose served numbers came from the stack's simulated models by transfer / by size)."""
+    from helm_efficiency.tables.served import METHOD_SIZE, METHOD_TRANSFER
+
+    method = rows["served_method"].fillna("").astype(str) if "served_method" in rows else pd.Series("", index=rows.index)
+    return [("efficiency_num_served_transfer_requests", method.str.startswith(METHOD_TRANSFER)),
+            ("efficiency_num_served_size_only_requests", method.str.startswith(METHOD_SIZE))]
 
 
 def _concurrency(rows: pd.DataFrame) -> List[Tuple[str, float]]:
@@ -115,6 +125,7 @@ def suite_run_count_values(rows: pd.DataFrame, run: np.ndarray, runs: int) -> Li
     ]
     method = rows["method"] if "method" in rows else pd.Series([None] * n, index=rows.index, dtype=object)
     columns += [(f"efficiency_num_{m}_requests", count(method == m)) for m in METHODS]
+    columns += [(name, count(served)) for name, served in _served_methods(rows)]
     sizes = count(np.ones(n, bool))
     any_attempted, any_not_ok = count(attempted) > 0, count(not_ok) > 0
     concurrency = None
