@@ -95,6 +95,27 @@ def test_estimate_checks_the_size_columns_and_keeps_rows_of_other_sizes_apart(tm
         assert f"r.csv: field '{column}': {message}" in capsys.readouterr().err
 
 
+def test_a_row_calibrated_on_a_table_the_registry_does_not_name_is_served_as_its_own_model(tmp_path):
+    """The paper's a100 entries (gptj_6b, ...) are no registry keys: such a row is served by its
+    own name, and the sizes a row gives do not move the served price of a model the registry knows."""
+    path, out = tmp_path / "r.csv", str(tmp_path / "e.csv")
+    pd.DataFrame({"model": ["together/gpt-j-6b"] * 2, "num_prompt_tokens": 512, "num_output_tokens": 32,
+                  "num_parameters": [6e9, 70e9]}).to_csv(path, index=False)
+    main(["estimate", "--table", "a100", "--served-stack", "a100-vllm", str(path), "-o", out])
+    est = pd.read_csv(out)
+    assert (est["method"] == "calibrated").all() and (est["served_gpu_s"] > 0).all()
+    assert est["served_gpu_s"].nunique() == 1 and est["served_model"].iloc[0] == "eleutherai/gpt-j-6b"
+
+
+def test_served_estimates_refuses_a_size_that_is_not_a_positive_number():
+    from helm_efficiency.errors import EfficiencyInputError
+    from helm_efficiency.tables.served import served_estimates
+
+    for bad in (-8e9, 0.0, "8B"):
+        with pytest.raises(EfficiencyInputError, match="num_parameters"):
+            served_estimates(["x/a"], [512], [32], stack="h100-trtllm", sizes=pd.DataFrame({"num_parameters": [bad]}))
+
+
 def test_a_table_with_too_few_mixtures_of_experts_says_why_it_prices_none_by_size(tmp_path):
     path, out = tmp_path / "r.csv", str(tmp_path / "e.csv")
     pd.DataFrame({"model": ["org/moe", "org/dense"], "num_prompt_tokens": 512, "num_output_tokens": 32,

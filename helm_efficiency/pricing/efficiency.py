@@ -51,8 +51,11 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], *, sla: Optiona
         return out[c].tolist() if c in out else [None] * len(out)
 
     # One identity for both numbers: a request the batch-1 chain priced from the stack's own
-    # entry is served as that same model; the others by their first name that resolves.
-    calibrated = [m == "calibrated" and isinstance(r, str) for m, r in zip(column("method"), column("reference_model"))]
+    # entry is served as that same model (where the registry knows it); the others by their first
+    # name that resolves, with the sizes their rows give.
+    refs: Dict[Any, bool] = {}  # a reference model the registry knows (the paper's Megatron entries it does not)
+    calibrated = [m == "calibrated" and isinstance(r, str) and refs.setdefault(r, registry_key(r, catalog) is not None)
+                  for m, r in zip(column("method"), column("reference_model"))]
     pairs = list(zip(column("model"), column("model_deployment")))
     chosen: Dict[Tuple[Any, Any], Any] = {}
     for model, deployment in dict.fromkeys(pairs):
@@ -60,8 +63,10 @@ def served_columns(requests: pd.DataFrame, stack: Optional[str], *, sla: Optiona
                                            model if isinstance(model, str) else deployment)
     names = [ref if use else chosen[pair] for use, ref, pair in zip(calibrated, column("reference_model"), pairs)]
     given = [c for c in SIZE_COLUMNS if c in out.columns]  # a model outside the registry, known by the sizes the requests give
+    # a row served as its reference model is that model, whatever sizes the row gives
+    sizes = out[given].where(~pd.Series(calibrated, index=out.index, dtype=bool), axis=0) if given else None
     served = served_estimates(names, out["num_prompt_tokens"].to_numpy(float), out["num_output_tokens"].to_numpy(float), stack=stack,
-                              sla=sla or DEFAULT_SLA, catalog=catalog, sizes=out[given] if given else None)
+                              sla=sla or DEFAULT_SLA, catalog=catalog, sizes=sizes)
     return with_columns(requests, _without_media(requests, {c: served[c].to_numpy() for c in ESTIMATE_COLUMNS}))
 
 

@@ -618,6 +618,17 @@ def _plan(table: ServedTable, stack: str, spec: Any, key: Optional[str], name: O
     return _Plan("size", (total, per_token), spread, name, beyond), ""
 
 
+def _sizes(column: pd.Series) -> List[Optional[float]]:
+    """A size column of `served_estimates`' `sizes`: each value a positive finite number or blank (None)."""
+    values = pd.to_numeric(column, errors="coerce").astype(float)
+    blank = column.isna().to_numpy()
+    bad = ~blank & ~(np.isfinite(values.to_numpy()) & (values.to_numpy() > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise EfficiencyInputError("served_estimates", str(column.name), f"row {i} has {column.iloc[i]!r}; expected a positive finite number or blank")
+    return [None if b else float(v) for b, v in zip(blank, values)]
+
+
 def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: ArrayLike, *, stack: str, sla: Sla = DEFAULT_SLA,
                      catalog: Catalog = HELM_ONLY, sizes: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """Served GPU-seconds, cost and energy per request (one row per input), with 90% intervals,
@@ -663,7 +674,7 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
         given = sizes.reset_index(drop=True)[[c for c in SIZE_COLUMNS if c in sizes.columns]]
         if len(given) != len(names):
             raise EfficiencyInputError("served_estimates", "sizes", f"{len(given)} rows for {len(names)} names")
-    columns = [] if given is None else [[None if pd.isna(v) else float(v) for v in given[c]] for c in given.columns]
+    columns = [] if given is None else [_sizes(given[c]) for c in given.columns]
     groups = list(zip(names, *columns))
     seen: Dict[Tuple[Any, ...], int] = {}
     code = np.fromiter((seen.setdefault(group, len(seen)) for group in groups), np.int64, len(names))
@@ -701,7 +712,7 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
             priced = price_transferred(table, str(label), plan.what, spec, sla, p[index], o[index], lo_f, hi_f, plan.spread)
         else:
             priced = price_by_size(table, plan.what[0], spec, sla, p[index], o[index], lo_f, hi_f, plan.spread, name=plan.name, active=plan.what[1])
-        extrapolated[index] = priced.extrapolated | plan.beyond
+        extrapolated[index] = priced.extrapolated | (plan.beyond & np.isfinite(priced.gpu_s))
         reasons[index] = priced.reasons
         text["served_placement"][index] = priced.placement
         ok = np.isfinite(priced.gpu_s)
