@@ -64,7 +64,7 @@ def stack_errors(stack: str) -> Dict[str, Dict[str, HeldOut]]:
     from helm_efficiency.sources.served_correction import interval_factors
     from helm_efficiency.tables.served import (load_served_table, price_by_size, price_simulated, price_transferred, served_hardware,
                                                simulated_architectures)
-    from helm_efficiency.tables.served_transfer import (KINDS, active_parameters, kind_of, neighbours, size_distance, size_neighbours,
+    from helm_efficiency.tables.served_transfer import (KINDS, active_parameters, kind_of, neighbours, size_distance, size_kind, size_neighbours,
                                                         stored_parameters, transfer_distance, twins)
     from helm_efficiency.tables.sla import DEFAULT_SLA
 
@@ -81,12 +81,12 @@ def stack_errors(stack: str) -> Dict[str, Dict[str, HeldOut]]:
         p, o = (np.array(v, float) for v in zip(*shapes))
         own = price_simulated(table, key, DEFAULT_SLA, p, o, lo_f, hi_f).gpu_s
         out = twins(arch, candidates)
-        size_kind = "size" if kind_of(arch) == "dense" else "size_moe"  # known by its size, or by its total and active sizes
-        size, active = stored_parameters(arch), None if size_kind == "size" else active_parameters(arch)
+        size, active = stored_parameters(arch), (active_parameters(arch) if kind_of(arch) == "moe" else None)  # known by its size(s)
+        sized = size_kind(active)
         nearest = {kind_of(arch): [transfer_distance(arch, candidates[k]) for k in neighbours(arch, candidates, out)[:1]],
-                   size_kind: [size_distance(size, active, candidates[k]) for k in size_neighbours(size, candidates, out, active)[:1]]}
+                   sized: [size_distance(size, active, candidates[k]) for k in size_neighbours(size, candidates, out, active)[:1]]}
         priced = {kind_of(arch): price_transferred(table, key, arch, hardware, DEFAULT_SLA, p, o, lo_f, hi_f, (0.0, 0.0), exclude=out),
-                  size_kind: price_by_size(table, size, hardware, DEFAULT_SLA, p, o, lo_f, hi_f, (0.0, 0.0), exclude=out, active=active)}
+                  sized: price_by_size(table, size, hardware, DEFAULT_SLA, p, o, lo_f, hi_f, (0.0, 0.0), exclude=out, active=active)}
         for kind, moved in priced.items():
             both = np.isfinite(own) & np.isfinite(moved.gpu_s)
             if both.any():

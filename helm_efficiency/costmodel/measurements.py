@@ -69,6 +69,16 @@ def check_positive_numeric(
     return values.astype(int) if integer else values.astype(float)
 
 
+def check_optional_positive(df: pd.DataFrame, column: str, source: str, *, first_row: int = 2) -> pd.Series:
+    """`column` as positive finite numbers, NaN where blank (missing or empty text): the given
+    values checked by check_positive_numeric, the first bad one named by its row (the frame's
+    i-th row numbered i + first_row: 2 for a CSV with a header)."""
+    given = (df[column].notna() & (df[column].astype(str).str.strip() != "")).to_numpy()
+    out = pd.Series(np.nan, index=df.index)
+    out[given] = check_positive_numeric(df[given], column, source, row_numbers=np.flatnonzero(given) + first_row).to_numpy()
+    return out
+
+
 def check_names(df: pd.DataFrame, column: str, source: str) -> pd.Series:
     """A column of names (model, say) as strings, raising a clear error naming the first empty row."""
     values = df[column]

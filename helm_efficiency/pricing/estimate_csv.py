@@ -12,7 +12,7 @@ from helm_efficiency.pricing.estimate import estimate_idealized
 from helm_efficiency.pricing.efficiency import served_columns
 from helm_efficiency.pricing.spec import EfficiencySpec
 from helm_efficiency.tables.cost_table import CostTable
-from helm_efficiency.costmodel.measurements import ARCHITECTURE_COLUMNS, check_architecture_columns, check_names, check_positive_numeric, read_csv, require_columns
+from helm_efficiency.costmodel.measurements import ARCHITECTURE_COLUMNS, check_architecture_columns, check_names, check_optional_positive, check_positive_numeric, read_csv, require_columns
 
 REQUIRED = ["model", "num_prompt_tokens", "num_output_tokens"]
 
@@ -33,10 +33,7 @@ def estimate_csv(requests_path: str, output_path: str, *, spec: EfficiencySpec, 
                                                  integer=True, allow_zero=True)
     for column in SIZE_COLUMNS:  # optional, blank where unknown
         if column in df.columns:
-            given = (df[column].notna() & (df[column].astype(str).str.strip() != "")).to_numpy()
-            values = check_positive_numeric(df[given], column, requests_path, row_numbers=np.flatnonzero(given) + 2)
-            df[column] = np.nan
-            df.loc[given, column] = values
+            df[column] = check_optional_positive(df, column, requests_path)
     if set(SIZE_COLUMNS) <= set(df.columns):
         above = df["num_active_parameters"] >= df["num_parameters"]
         if above.any():

@@ -475,11 +475,12 @@ def _first_reason(why: np.ndarray, rows: np.ndarray, reasons: Sequence[str]) -> 
 
 def _price_from_neighbours(table: ServedTable, refs: Sequence[str], rescale: Callable[[str], Rescale], min_gpus: int, sla: Sla,
                            p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float, spread: Tuple[float, float], method: str,
-                           model: str) -> Priced:
+                           model: str, far: bool = False) -> Priced:
     """Each neighbour's priced request (on at least `min_gpus` GPUs) times its `rescale(neighbour)`
     ratio, combined geometrically over the neighbours that priced it and could run it; the band
     widened by `spread` (served_transfer.widen). GPUs, placement and running batch are those of
-    the first neighbour that priced each request."""
+    the first neighbour that priced each request; `far`: every priced request is flagged extrapolated
+    (the nearest neighbour is farther than the spread was measured at)."""
     from helm_efficiency.tables import served_transfer as T
 
     n = len(p)
@@ -502,7 +503,7 @@ def _price_from_neighbours(table: ServedTable, refs: Sequence[str], rescale: Cal
         empty[rows[~cost]] = True
         first = count[rows] == 0
         at = rows[first]
-        gpus[at], placement[at], batch[at], extrapolated[at] = priced.gpus[at], priced.placement[at], running[first], priced.extrapolated[at]
+        gpus[at], placement[at], batch[at], extrapolated[at] = priced.gpus[at], priced.placement[at], running[first], priced.extrapolated[at] | far
         count[rows] += 1
         used[rows] = np.where(first, ref, used[rows] + ", " + ref)
     ok = count > 0
@@ -533,8 +534,10 @@ def price_transferred(table: ServedTable, key: str, arch: Dict[str, int], hardwa
     def rescale(ref: str) -> Rescale:
         return lambda a, b, gpus, batch: T.rescale(arch, candidates[ref], hardware, a, b, gpus, batch)
 
-    return _price_from_neighbours(table, T.neighbours(arch, candidates, exclude), rescale, tensor_parallel_for(arch, hardware),
-                                  sla, p, o, lo_f, hi_f, spread, METHOD_TRANSFER, key)
+    refs = T.neighbours(arch, candidates, exclude)
+    far = bool(refs) and T.beyond_validated(table.name, T.kind_of(arch), T.transfer_distance(arch, candidates[refs[0]]))
+    return _price_from_neighbours(table, refs, rescale, tensor_parallel_for(arch, hardware), sla, p, o, lo_f, hi_f, spread, METHOD_TRANSFER,
+                                  key, far)
 
 
 def price_by_size(table: ServedTable, size: float, hardware: Any, sla: Sla, p: np.ndarray, o: np.ndarray, lo_f: float, hi_f: float,
@@ -553,8 +556,10 @@ def price_by_size(table: ServedTable, size: float, hardware: Any, sla: Sla, p: n
         ratio = active / T.active_parameters(candidates[ref]) if active is not None else size / T.stored_parameters(candidates[ref])
         return lambda a, b, gpus, batch: (np.full(len(a), ratio), batch)
 
-    return _price_from_neighbours(table, T.size_neighbours(size, candidates, exclude, active), rescale, gpus_to_hold(2.0 * size, hardware),
-                                  sla, p, o, lo_f, hi_f, spread, METHOD_SIZE, name)
+    refs = T.size_neighbours(size, candidates, exclude, active)
+    far = bool(refs) and T.beyond_validated(table.name, T.size_kind(active), T.size_distance(size, active, candidates[refs[0]]))
+    return _price_from_neighbours(table, refs, rescale, gpus_to_hold(2.0 * size, hardware), sla, p, o, lo_f, hi_f, spread, METHOD_SIZE,
+                                  name, far)
 
 
 def served_hardware(table: ServedTable) -> str:
@@ -572,7 +577,6 @@ class _Plan:
     what: Any
     spread: Tuple[float, float] = (0.0, 0.0)
     name: str = ""
-    beyond: bool = False  # the nearest neighbour is farther than any the spread was measured at (served_extrapolated)
 
 
 def _plan(table: ServedTable, stack: str, spec: Any, key: Optional[str], name: Optional[str], catalog: Catalog,
@@ -596,37 +600,27 @@ def _plan(table: ServedTable, stack: str, spec: Any, key: Optional[str], name: O
         spread = served_transfer.spread(table.name, kind)
         if spread is None:
             return None, f"{refusal}; no measured {kind} transfer spread on {table.name}"
-        candidates = simulated_architectures(table)
-        nearest = served_transfer.neighbours(arch, candidates)[:1]
-        beyond = any(served_transfer.beyond_validated(table.name, kind, served_transfer.transfer_distance(arch, candidates[k])) for k in nearest)
-        return _Plan("transfer", arch, spread, beyond=beyond), ""
+        return _Plan("transfer", arch, spread), ""
     if not name:
         return None, "no model name"
     identity = identify(catalog, [name], rows=sizes)
     size, active = identity.num_parameters, identity.num_active_parameters
     if size is None:
         return None, f"{name!r} is not in the architecture registry and has no parameter count"
-    moe = active is not None and active < size
-    kind = "size_moe" if moe else "size"
+    per_token = float(active) if active is not None and active < size else None
+    kind = served_transfer.size_kind(per_token)
     spread = served_transfer.spread(table.name, kind) if shipped and spec is not None else None
     if spread is None:
         return None, f"{name!r} is not in the architecture registry" + (by_path or f"; no measured {kind} spread on {table.name}")
-    total, per_token = float(size), (float(active) if moe and active is not None else None)
-    candidates = simulated_architectures(table)
-    nearest = served_transfer.size_neighbours(total, candidates, active=per_token)[:1]
-    beyond = any(served_transfer.beyond_validated(table.name, kind, served_transfer.size_distance(total, per_token, candidates[k])) for k in nearest)
-    return _Plan("size", (total, per_token), spread, name, beyond), ""
+    return _Plan("size", (float(size), per_token), spread, name), ""
 
 
 def _sizes(column: pd.Series) -> List[Optional[float]]:
     """A size column of `served_estimates`' `sizes`: each value a positive finite number or blank (None)."""
-    values = pd.to_numeric(column, errors="coerce").astype(float)
-    blank = column.isna().to_numpy()
-    bad = ~blank & ~(np.isfinite(values.to_numpy()) & (values.to_numpy() > 0))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise EfficiencyInputError("served_estimates", str(column.name), f"row {i} has {column.iloc[i]!r}; expected a positive finite number or blank")
-    return [None if b else float(v) for b, v in zip(blank, values)]
+    from helm_efficiency.costmodel.measurements import check_optional_positive
+
+    values = check_optional_positive(column.to_frame(), str(column.name), "served_estimates", first_row=0)
+    return [None if np.isnan(v) else float(v) for v in values]
 
 
 def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: ArrayLike, *, stack: str, sla: Sla = DEFAULT_SLA,
@@ -712,7 +706,7 @@ def served_estimates(model_names: Sequence[Optional[str]], p: ArrayLike, o: Arra
             priced = price_transferred(table, str(label), plan.what, spec, sla, p[index], o[index], lo_f, hi_f, plan.spread)
         else:
             priced = price_by_size(table, plan.what[0], spec, sla, p[index], o[index], lo_f, hi_f, plan.spread, name=plan.name, active=plan.what[1])
-        extrapolated[index] = priced.extrapolated | (plan.beyond & np.isfinite(priced.gpu_s))
+        extrapolated[index] = priced.extrapolated
         reasons[index] = priced.reasons
         text["served_placement"][index] = priced.placement
         ok = np.isfinite(priced.gpu_s)

@@ -45,6 +45,11 @@ TWIN_DISTANCE = 0.02  # architectures this close (in `_position`) are one archit
 Floats = Union[float, np.ndarray]  # one value, or one per request (a float array)
 
 
+def size_kind(active: Optional[float]) -> str:
+    """The KINDS entry whose spread a price by size carries: size alone, or total and `active` size."""
+    return "size" if active is None else "size_moe"
+
+
 def kind_of(arch: Mapping[str, int]) -> str:
     """The KINDS entry whose spread a transfer of `arch` carries."""
     return "moe" if is_moe(arch) else "dense"
