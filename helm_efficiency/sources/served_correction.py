@@ -108,6 +108,18 @@ def _wls(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return np.asarray(sm.WLS(y, x, weights=weights).fit().params, float)
 
 
+def fit_physical(x: np.ndarray, names: Sequence[str], y: np.ndarray, weights: np.ndarray) -> Dict[str, float]:
+    """WLS of y (measured / sim − 1) on a physical design's columns `names`; a time term is a cost,
+    so a negative one is dropped and the rest refitted (scale, legacy and fp8 may take either sign)."""
+    keep = [i for i in range(x.shape[1]) if x[:, i].any()]
+    while True:
+        params = _wls(x[:, keep], y, weights)
+        negative = [k for k, v in zip(keep, params) if v < 0 and not names[k].startswith(("scale", "legacy", "fp8"))]
+        if not negative:
+            return {names[k]: float(v) for k, v in zip(keep, params)}
+        keep.remove(negative[0])
+
+
 def fit_quantity(rows: pd.DataFrame, quantity: str, form: str) -> Dict[str, Any]:
     """One quantity's correction of `form`, fitted on `rows` (those with the quantity measured)."""
     measured, sim = QUANTITIES[quantity]
@@ -116,15 +128,7 @@ def fit_quantity(rows: pd.DataFrame, quantity: str, form: str) -> Dict[str, Any]
         s = rows[sim].to_numpy(float)
         x, names = _physical_design(rows, form, s)
         y = (rows[measured] / rows[sim] - 1).to_numpy(float)
-        keep = [i for i in range(x.shape[1]) if x[:, i].any()]
-        while True:  # a per-step overhead is a cost: a negative one is dropped and the rest refitted
-            params = _wls(x[:, keep], y, source_weights(rows["source_id"]))
-            negative = [k for k, v in zip(keep, params) if v < 0 and not names[k].startswith(("scale", "legacy", "fp8"))]
-            if not negative:
-                break
-            keep.remove(negative[0])
-        coefficients = {names[k]: float(v) for k, v in zip(keep, params)}
-        return {"form": form, "coefficients": coefficients}
+        return {"form": form, "coefficients": fit_physical(x, names, y, source_weights(rows["source_id"]))}
     y = np.log(rows[measured] / rows[sim]).to_numpy(float)
     return {"form": form, "params": [float(v) for v in _wls(_design(rows, form), y, source_weights(rows["source_id"]))]}
 
