@@ -14,7 +14,8 @@ Prints raw vs corrected median |error|, signed median and 90% coverage per stack
 band (≤ 16, 17–64, > 64), output-length band (< 1k, 1k–4k, > 4k), prompt tokens per output token
 (≤ 0.5, 0.5–5, > 5: HELM's requests are mostly prompt-heavy), TP 1 vs TP > 1 and precision;
 energy per output token where power was measured; FP8 rows as bounds; decode-window rows (pure
-decode at a known number of streams) against the simulator's decode step; the shipped tables priced
+decode at a known number of streams) against the simulator's decode step; ML.ENERGY v3's
+smallest-batch rows (the only rows of its sweeps we hold) against the corrected TPOT at batch 8; the shipped tables priced
 at each measured row's own latency, and like for like at its own running batch (`Sla.max_batch`) (and at each throughput-only row's time per output token);
 and the shipped tables at the default latency target against each measured sweep's cheapest
 point that meets it.
@@ -328,6 +329,42 @@ def decode_window_view() -> None:
     print(frame.to_string(index=False, formatters={"measured_ms": "{:.2f}".format, "raw": "{:+.1%}".format, "corrected": "{:+.1%}".format}))
 
 
+MIN_BATCH_PROMPTS = (200, 1000)  # the text tasks' prompt lengths are not published: two brackets
+
+
+def min_batch_itl_view() -> None:
+    """ML.ENERGY v3's smallest-batch rows (vLLM on H100, max_num_seqs 8; the only rows of its sweeps
+    we hold, in sources/measured/, fitted by no correction): their median inter-token latency
+    against the simulator's TPOT at a running batch of 8, raw and through the served correction
+    (current release), for the text tasks. The prompt length is not published: two brackets.
+    Our TPOT is a mean, theirs a median (which leaves out the steps that a prefill chunk slows)."""
+    from helm_efficiency.sources.measured import load_measured
+    from helm_efficiency.sources.served_anchor import simulate_served
+
+    data = load_measured()
+    rows = data[(data["source_id"] == "mlenergy_v3_minbatch") & (data["metric"] == "median_itl_ms")
+                & data["prompt_tokens"].isin(["task gpqa", "task lm-arena-chat"])]
+    if rows.empty:
+        print("ML.ENERGY v3 smallest-batch rows: none")
+        return
+    shapes = pd.DataFrame([{"hf_id": r.hf_id, "gpu": "h100", "backend": "vllm", "tp": int(r.tp), "dtype16": True, "p": float(p),
+                            "o": float(r.output_tokens), "concurrency": 8.0, "task": r.prompt_tokens[5:], "itl_ms": float(r.value)}
+                           for r in rows.itertuples() for p in MIN_BATCH_PROMPTS])
+    simulated = simulate_served(shapes, progress=False)
+    simulated = simulated[simulated["sim_tpot_s"] > 0]
+    fitted = S.load_served_correction()["quantities"]
+    ratio = S.ratio(fitted, "tpot", "vllm", simulated["concurrency"], simulated["sim_tpot_s"], tp=simulated["tp"], layers=simulated["num_layers"])
+    simulated = simulated.assign(raw=simulated["sim_tpot_s"] * 1e3 / simulated["itl_ms"] - 1,
+                                 corrected=simulated["sim_tpot_s"] * ratio * 1e3 / simulated["itl_ms"] - 1)
+    models = simulated["hf_id"].nunique()
+    print(f"ML.ENERGY v3's smallest-batch rows (vLLM, H100, 8 running; in no fit): {len(rows)} text-task rows, {models} models simulated "
+          f"({rows['hf_id'].nunique() - models} without a config); simulated TPOT at batch 8 / their median ITL - 1, by assumed prompt length:")
+    print(simulated.groupby("p")[["raw", "corrected"]].agg(["median", lambda e: np.median(np.abs(e))])
+          .set_axis(["raw signed", "raw median |error|", "corrected signed", "corrected median |error|"], axis=1)
+          .to_string(formatters={"raw signed": "{:+.1%}".format, "raw median |error|": "{:.1%}".format,
+                                 "corrected signed": "{:+.1%}".format, "corrected median |error|": "{:.1%}".format}))
+
+
 FP8_GPUS = ("h100", "h200", "b200")  # GPUs with FP8 tensor cores (on A100, "FP8" is weight-only)
 
 
@@ -468,6 +505,8 @@ def main() -> None:
     fp8_bound(load_served_simulated())
     print()
     decode_window_view()
+    print()
+    min_batch_itl_view()
     print()
     table_view(fitted)
     print()
