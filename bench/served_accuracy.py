@@ -32,6 +32,7 @@ import pandas as pd
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from helm_efficiency.sources import served_correction as S  # noqa: E402
+from helm_efficiency.sources.anchor import routes_to_experts  # noqa: E402
 from helm_efficiency.sources.served_anchor import load_served_simulated  # noqa: E402
 
 
@@ -147,20 +148,11 @@ def fp8_bound(simulated: pd.DataFrame) -> None:
     print(f"FP8 rows as lower bounds: corrected bf16 GPU-s per output token >= the FP8 measurement in "
           f"{np.mean(corrected >= rows['gpu_s_per_token']):.0%} of {len(rows)} rows (raw simulator: {np.mean(rows['sim_gpu_s_per_token'] >= rows['gpu_s_per_token']):.0%})")
     held = corrected >= rows["gpu_s_per_token"]
-    moe = rows["hf_id"].map(_is_moe)
+    moe = rows["hf_id"].map(routes_to_experts)
     for label, mask in (("dense models", ~moe), ("mixture-of-experts models (the correction has no MoE term)", moe)):
         by = rows[mask].assign(held=held[mask]).groupby(["gpu", "backend"])["held"].agg(["size", "mean"])
         print(f"  {label}: {held[mask].mean():.0%} of {int(mask.sum())} rows; "
               + ", ".join(f"{g}-{b} {m:.0%} of {int(n)}" for (g, b), (n, m) in by.iterrows()))
-
-
-def _is_moe(hf_id: str) -> bool:
-    """The model routes tokens to experts (its config, as the anchor simulation read it)."""
-    from helm_efficiency.analytic.architecture import architecture_from_config
-    from helm_efficiency.sources.anchor import config_for
-
-    found = config_for(hf_id)
-    return bool(found and architecture_from_config(*found).get("num_experts"))
 
 
 def own_placement_gpu_s(stack: str, model: str, tp: int, sla, p: float, o: float) -> float:
@@ -307,7 +299,7 @@ def decode_window_view() -> None:
             continue
         entry = load_registry()[key]
         p, o, n, tp = int(float(r.prompt_tokens)), int(float(r.output_tokens)), int(float(r.concurrency)), int(float(r.tp))
-        sim = ServedSimulator(entry["config"], entry.get("hf_id"), STACKS[stack], tp, f"registry {key}", moe=_is_moe(r.hf_id))
+        sim = ServedSimulator(entry["config"], entry.get("hf_id"), STACKS[stack], tp, f"registry {key}", moe=routes_to_experts(r.hf_id))
         try:
             sim_ms = sim.decode_step_ms(p, o, n)
         finally:
@@ -358,8 +350,8 @@ def min_batch_itl_view() -> None:
                                  corrected=simulated["sim_tpot_s"] * ratio * 1e3 / simulated["itl_ms"] - 1)
     models = simulated["hf_id"].nunique()
     print(f"ML.ENERGY v3's smallest-batch rows (vLLM, H100, 8 running; in no fit): {len(rows)} text-task rows, {models} models simulated "
-          f"({rows['hf_id'].nunique() - models} without a config); simulated TPOT at batch 8 / their median ITL - 1, by assumed prompt length:")
-    print(simulated.groupby("p")[["raw", "corrected"]].agg(["median", lambda e: np.median(np.abs(e))])
+          f"({rows['hf_id'].nunique() - models} without a config); simulated TPOT at batch 8 / their median ITL - 1, by task and assumed prompt length:")
+    print(simulated.groupby(["task", "p"])[["raw", "corrected"]].agg(["median", lambda e: np.median(np.abs(e))])
           .set_axis(["raw signed", "raw median |error|", "corrected signed", "corrected median |error|"], axis=1)
           .to_string(formatters={"raw signed": "{:+.1%}".format, "raw median |error|": "{:.1%}".format,
                                  "corrected signed": "{:+.1%}".format, "corrected median |error|": "{:.1%}".format}))

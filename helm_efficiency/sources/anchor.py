@@ -13,6 +13,7 @@ writes it to tables/data/anchor_correction.json:
 
 import json
 import os
+from functools import lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -50,6 +51,15 @@ def config_for(hf_id: str) -> Optional[Tuple[Dict[str, Any], str]]:
             return load_registry()[key]["config"], f"registry {key}"
     shipped = shipped_config(hf_id)
     return (shipped, f"aiconfigurator-core model_configs ({hf_id})") if shipped else None
+
+
+@lru_cache(maxsize=None)
+def routes_to_experts(hf_id: str) -> bool:
+    """The model routes tokens to experts, by the config `config_for` finds (False without one)."""
+    from helm_efficiency.analytic.architecture import architecture_from_config, is_moe
+
+    found = config_for(hf_id)
+    return bool(found and is_moe(architecture_from_config(*found)))
 
 
 # The simulator's system for each GPU a measured row names (SXM parts; the rows say SXM or

@@ -39,7 +39,7 @@ import math
 import os
 import warnings
 from functools import lru_cache
-from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -108,13 +108,16 @@ def _wls(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return np.asarray(sm.WLS(y, x, weights=weights).fit().params, float)
 
 
+SIGNED_TERMS = ("legacy", "fp8")  # with scale@<group>: relative terms, which may take either sign
+
+
 def fit_physical(x: np.ndarray, names: Sequence[str], y: np.ndarray, weights: np.ndarray) -> Dict[str, float]:
     """WLS of y (measured / sim − 1) on a physical design's columns `names`; a time term is a cost,
-    so a negative one is dropped and the rest refitted (scale, legacy and fp8 may take either sign)."""
+    so a negative one is dropped and the rest refitted (scale@<group> and SIGNED_TERMS may take either sign)."""
     keep = [i for i in range(x.shape[1]) if x[:, i].any()]
     while True:
         params = _wls(x[:, keep], y, weights)
-        negative = [k for k, v in zip(keep, params) if v < 0 and not names[k].startswith(("scale", "legacy", "fp8"))]
+        negative = [k for k, v in zip(keep, params) if v < 0 and not (names[k].startswith("scale@") or names[k] in SIGNED_TERMS)]
         if not negative:
             return {names[k]: float(v) for k, v in zip(keep, params)}
         keep.remove(negative[0])
@@ -198,15 +201,25 @@ def _fit_all(rows: pd.DataFrame, ttft_form: str, tpot_form: str) -> Dict[str, An
     return {"ttft": fit_quantity(rows, "ttft", ttft_form), "tpot": fit_quantity(rows, "tpot", tpot_form)}
 
 
-def held_out_gpu_error(rows: pd.DataFrame, ttft_form: str, tpot_form: str) -> pd.Series:
-    """log(corrected / measured GPU-s per token) of each row, fitted without the row's source."""
+def held_out_gpu_error(rows: pd.DataFrame, ttft_form: str, tpot_form: str,
+                       tpot_ratio: Optional[Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]] = None) -> pd.Series:
+    """log(corrected / measured GPU-s per token) of each row, fitted without the row's source.
+    `tpot_ratio(train, held)`, where given, replaces the TPOT form's fit and prediction
+    (bench/served_terms.py judges candidate terms through it)."""
     out = pd.Series(np.nan, index=rows.index)
     for source in rows["source_id"].unique():
         held = (rows["source_id"] == source).to_numpy()
         if held.all():
             continue
         fits = _fit_all(rows[~held], ttft_form, tpot_form)
-        out[held] = np.log(corrected_gpu(fits, rows[held]) / rows.loc[held, "gpu_s_per_token"].to_numpy(float))
+        if tpot_ratio is None:
+            corrected = corrected_gpu(fits, rows[held])
+        else:
+            f, _ = latency_ratios(fits, rows[held])
+            t = tpot_ratio(rows[~held], rows[held])
+            corrected = rows.loc[held, "sim_gpu_s_per_token"].to_numpy(float) * latency_factor(
+                rows.loc[held, "sim_ttft_s"], rows.loc[held, "sim_tpot_s"], rows.loc[held, "o"], f, t)
+        out[held] = np.log(corrected / rows.loc[held, "gpu_s_per_token"].to_numpy(float))
     return out
 
 
