@@ -186,3 +186,27 @@ def test_refitting_the_served_correction_is_byte_identical(tmp_path, monkeypatch
     S.main(["--fit"])
     with open(target, "rb") as a, open(os.path.join(os.path.dirname(S.__file__), "..", "tables", "data", "served", "served_correction.json"), "rb") as b:
         assert a.read() == b.read()
+
+
+def test_a_tpot_fit_given_to_the_held_out_loop_is_composed_as_the_shipped_one():
+    """`held_out_gpu_error(tpot_ratio=...)` (how bench/served_terms.py judges candidate terms):
+    handed the shipped form's own fit and prediction, it gives the shipped held-out errors; handed
+    a TPOT twice as slow, every row's GPU time grows, by less than 2× where TTFT is part of it."""
+    from helm_efficiency.sources.served_anchor import load_served_simulated
+
+    rows = S.fit_rows(load_served_simulated())
+    rows = rows[rows["source_id"].isin(rows["source_id"].unique()[:4])].reset_index(drop=True)
+    shipped = S.load_served_correction()["quantities"]
+    ttft_form, tpot_form = shipped["ttft"]["form"], shipped["tpot"]["form"]
+
+    def same(train, held):
+        fit = S.fit_quantity(train, "tpot", tpot_form)
+        return S.predict_ratio(fit, held["backend"].to_numpy(), held["batch"], held["sim_tpot_s"].to_numpy(float), tp=held["tp"].to_numpy(float),
+                               layers=held["num_layers"].to_numpy(float), legacy=held["legacy"].to_numpy(object))
+
+    default = S.held_out_gpu_error(rows, ttft_form, tpot_form)
+    assert default.notna().sum() > 100
+    assert np.allclose(S.held_out_gpu_error(rows, ttft_form, tpot_form, tpot_ratio=same), default, equal_nan=True)
+    doubled = S.held_out_gpu_error(rows, ttft_form, tpot_form, tpot_ratio=lambda train, held: 2 * same(train, held))
+    grew = (doubled - default).dropna()
+    assert (grew > 0).all() and (grew < np.log(2)).all()

@@ -55,7 +55,8 @@ def config_for(hf_id: str) -> Optional[Tuple[Dict[str, Any], str]]:
 
 @lru_cache(maxsize=None)
 def routes_to_experts(hf_id: str) -> bool:
-    """The model routes tokens to experts, by the config `config_for` finds (False without one)."""
+    """The model routes tokens to experts, by the config `config_for` finds (False without one;
+    a config the architecture reader cannot read raises, naming it)."""
     from helm_efficiency.analytic.architecture import architecture_from_config, is_moe
 
     found = config_for(hf_id)

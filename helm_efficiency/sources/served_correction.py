@@ -204,8 +204,9 @@ def _fit_all(rows: pd.DataFrame, ttft_form: str, tpot_form: str) -> Dict[str, An
 def held_out_gpu_error(rows: pd.DataFrame, ttft_form: str, tpot_form: str,
                        tpot_ratio: Optional[Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]] = None) -> pd.Series:
     """log(corrected / measured GPU-s per token) of each row, fitted without the row's source.
-    `tpot_ratio(train, held)`, where given, replaces the TPOT form's fit and prediction
-    (bench/served_terms.py judges candidate terms through it)."""
+    `tpot_ratio(train, held)`, where given, replaces the TPOT form's prediction: it gets the fold's
+    training rows unfiltered (rows without a measured TPOT included) and returns measured / sim TPOT
+    of the held-out rows (bench/served_terms.py judges candidate terms through it)."""
     out = pd.Series(np.nan, index=rows.index)
     for source in rows["source_id"].unique():
         held = (rows["source_id"] == source).to_numpy()
