@@ -47,6 +47,8 @@ def held_out_gpu(rows: pd.DataFrame, version_term: bool = S.VERSION_TERM) -> pd.
         held["split"] = split_composition(fitted, held)
         lo, hi = fitted["gpu"]["interval_log"]
         held["lo"], held["hi"] = held["corrected"] * np.exp(lo), held["corrected"] * np.exp(hi)
+        lo, hi = fitted["gpu"]["interval_log_quantiles"]  # the rule not shipped, for comparison
+        held["lo_quantiles"], held["hi_quantiles"] = held["corrected"] * np.exp(lo), held["corrected"] * np.exp(hi)
         out.append(held)
     return pd.concat(out)
 
@@ -68,6 +70,18 @@ def composition_line(fitted: pd.DataFrame) -> str:
         parts.append(f"{name} ({len(rows)} rows) " + " vs ".join(f"{np.median(np.abs(e)):.1%} ({np.median(e):+.1%})" for e in errors))
     return ("GPU time composed by the closed-loop latency (shipped) vs split by the simulator's prefill share "
             "(prefill x TTFT ratio, decode x TPOT ratio), held out, median |error| (signed): " + "; ".join(parts))
+
+
+def interval_rule_line(sixteen: pd.DataFrame) -> str:
+    """Held-out 16-bit coverage and median width of the shipped interval rule (variance components,
+    Student t) and of the rule not shipped (source-weighted quantiles of the held-out errors)."""
+    def cover(lo: str, hi: str) -> str:
+        inside = (sixteen[lo] <= sixteen["gpu_s_per_token"]) & (sixteen["gpu_s_per_token"] <= sixteen[hi])
+        by_source = inside.groupby(sixteen["source_id"]).mean().mean()
+        width = (sixteen[hi] / sixteen[lo]).median()
+        return f"{inside.mean():.1%} of rows ({by_source:.1%} each source once), hi/lo x{width:.2f}"
+    return (f"interval rule, held out (16-bit): variance components (MixedLM, Student t; shipped) {cover('lo', 'hi')}; "
+            f"source-weighted quantiles of the held-out errors {cover('lo_quantiles', 'hi_quantiles')}")
 
 
 def summarize(rows: pd.DataFrame, by) -> pd.DataFrame:
@@ -487,6 +501,7 @@ def main() -> None:
           f"{err_without:.1%} without (share of the held-out error it explains: {1 - err_with / err_without:+.1%}; "
           f"shipped: {'on' if S.VERSION_TERM else 'off'})")
     print(composition_line(fitted))
+    print(interval_rule_line(sixteen))
     shipped = S.load_served_correction()
     if shipped is not None:
         lo, hi = shipped["quantities"]["gpu"]["interval_log"]

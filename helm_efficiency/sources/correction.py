@@ -366,6 +366,25 @@ def interval_from(variance: Dict[str, float]) -> Tuple[float, float]:
     return variance["mean"] - half, variance["mean"] + half
 
 
+def interval_from_held_out(log_ratio: pd.Series, sources: pd.Series, level: float = 0.90) -> Tuple[float, float]:
+    """(lo, hi) of log(measured / corrected) for a new source by another rule than interval_from:
+    the (1 − level)/2 and (1 + level)/2 quantiles of held-out log-ratios, each source weighing one
+    (a row: 1 / its source's rows), a cross-conformal interval over sources, with no normal model.
+    Not shipped: the served correction stores it beside its interval, and
+    `bench/served_accuracy.py` compares the two rules' held-out coverage (CHANGELOG 2026-12-08,
+    twelfth session). With fewer than MIN_QUANTILE_SOURCES sources it is interval_from's."""
+    data = pd.DataFrame({"y": np.asarray(log_ratio, float), "g": np.asarray(sources)}).dropna()
+    if data["g"].nunique() < MIN_QUANTILE_SOURCES:
+        return interval_from(variance_components(data["y"], data["g"]))
+    weights = 1.0 / data["g"].map(data["g"].value_counts()).to_numpy(float)
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.quantile(data["y"].to_numpy(), [tail, 1.0 - tail], weights=weights, method="inverted_cdf")
+    return float(lo), float(hi)
+
+
+MIN_QUANTILE_SOURCES = 5  # fewer sources than this cannot place a 5th percentile between sources
+
+
 def fit_rows(simulated: pd.DataFrame, fp8: bool = False, unfitted: bool = False) -> pd.DataFrame:
     """The rows a correction is fitted on: first-token or decode rows simulated at their own
     precision (16-bit in bf16; FP8 in FP8 when `fp8`: off, since leave-one-source-out the FP8

@@ -15,7 +15,9 @@ behaviour alongside the 16-bit rows (with the fp8 term, at a level of their own)
 (pooled or per framework, with or without the batch, all-reduce and FP8 terms) is chosen by
 leave-one-source-out median |error| of the 16-bit rows. The 90% interval for a
 new source comes from the held-out log-ratios' variance components (MixedLM, a random intercept
-per source: sources/correction.variance_components), two-sided around the corrected value.
+per source: sources/correction.variance_components), two-sided around the corrected value. The
+source-weighted 5th–95th percentiles of the same log-ratios (correction.interval_from_held_out)
+are stored beside it, not used: `bench/served_accuracy.py` compares the two rules' held-out coverage.
 
 `correct_points(stack, model, points, layers=...)` applies it to a served table's stored points:
 TTFT and TPOT multiplied by their ratios at the point's batch, so the latency target is checked
@@ -260,19 +262,25 @@ def fit_served_correction(rows: pd.DataFrame, version_term: bool = VERSION_TERM)
     """{ttft, tpot: fitted form, gpu: interval}: each latency's form chosen by its own
     leave-one-source-out error on 16-bit rows (the latency decides which batch meets a target);
     the interval on GPU-s per output token from the held-out errors' variance components."""
-    from helm_efficiency.sources.correction import interval_from, variance_components
+    from helm_efficiency.sources.correction import interval_from, interval_from_held_out, variance_components
 
-    def legacy(forms: Sequence[str]) -> List[str]:
-        return [f for base in forms for f in ([base, base + "+legacy"] if version_term else [base])]
+    def legacy(forms: Sequence[str], always: bool = False) -> List[str]:
+        return [f for base in forms for f in (([] if always else [base]) + [base + "+legacy"] if version_term else [base])]
 
     ttft_form, ttft_scores = _latency_form(rows, "ttft", legacy(TTFT_FORMS))
-    tpot_form, tpot_scores = _latency_form(rows, "tpot", legacy(TPOT_FORMS))
+    # With the version term every TPOT form carries it: the release is a stated fact of each row
+    # (sources/measured.legacy_version), and a form without it would price an older release's
+    # rows as the current one. With only two older-release sources, the inner leave-one-source-out
+    # otherwise dropped the term in the fold that holds out NIM 2024 (CHANGELOG 2026-12-08, twelfth session).
+    tpot_form, tpot_scores = _latency_form(rows, "tpot", legacy(TPOT_FORMS, always=True))
     fits = _fit_all(rows, ttft_form, tpot_form)
     sixteen = rows["dtype16"].astype(bool).to_numpy()
     held = held_out_gpu_error(rows, ttft_form, tpot_form)
     variance = variance_components(-held[sixteen], rows["source_id"][sixteen])  # log(measured / corrected)
     lo, hi = interval_from(variance)
-    fits["gpu"] = {"interval_log": [round(lo, 6), round(hi, 6)], "variance_components": {k: round(float(v), 8) for k, v in sorted(variance.items())},
+    q_lo, q_hi = interval_from_held_out(-held[sixteen], rows["source_id"][sixteen])
+    fits["gpu"] = {"interval_log": [round(lo, 6), round(hi, 6)], "interval_log_quantiles": [round(q_lo, 6), round(q_hi, 6)],
+                   "variance_components": {k: round(float(v), 8) for k, v in sorted(variance.items())},
                    "held_out_median_abs_error_16bit": round(float(np.median(np.abs(np.exp(held[sixteen].dropna()) - 1))), 4),
                    "ttft_scores": ttft_scores, "tpot_scores": tpot_scores}
     return fits
