@@ -134,12 +134,12 @@ def test_the_interval_for_a_new_source_includes_the_spread_between_sources():
     assert np.mean(covered_within) < 0.5
 
 
-def test_the_quantile_interval_weighs_each_source_once_and_holds_where_spreads_differ():
+def test_the_quantile_interval_weighs_each_source_once():
     """Sources whose own spreads differ tenfold (sd 0.02 for most, 0.4 for a few) around shifts
-    between sources: the source-weighted quantiles of the other sources' errors cover 80–95% of a
-    new source's rows (84% with this seed: twelve sources place a 5th percentile coarsely); the
-    normal model of the pooled variance components covers more (90% here). A source with many
-    rows does not set the quantiles."""
+    between sources: the source-weighted quantiles of twelve other sources' errors cover a new
+    source's rows about 0.9 · 12 / 13 ≈ 83% of the time (no finite-sample correction; 84% with
+    this seed). A source with many rows does not set the quantiles, and with fewer than five
+    sources the rule is the variance components' at the same level."""
     rng = np.random.default_rng(2)
     covered, covered_normal = [], []
     for _ in range(40):
@@ -152,8 +152,8 @@ def test_the_quantile_interval_weighs_each_source_once_and_holds_where_spreads_d
         held = y[~train]
         covered.append(np.mean((held >= lo) & (held <= hi)))
         covered_normal.append(np.mean((held >= lo_n) & (held <= hi_n)))
-    assert 0.8 <= np.mean(covered) <= 0.95
-    assert np.mean(covered_normal) > np.mean(covered)
+    assert 0.75 <= np.mean(covered) <= 0.9
+    assert 0.8 <= np.mean(covered_normal) <= 0.97
     big = pd.Series(np.r_[np.zeros(1000), np.linspace(-1, 1, 9)])
     names = pd.Series(["big"] * 1000 + [f"s{i}" for i in range(9)])
     lo, hi = interval_from_held_out(big, names)
@@ -161,6 +161,8 @@ def test_the_quantile_interval_weighs_each_source_once_and_holds_where_spreads_d
     few = pd.Series(["a", "a", "b", "b", "c", "c"])
     values = pd.Series([0.1, 0.2, -0.1, 0.0, 0.3, 0.25])
     assert interval_from_held_out(values, few) == interval_from(variance_components(values, few))
+    narrow = interval_from_held_out(values, few, level=0.5)
+    assert narrow == interval_from(variance_components(values, few), 0.5) and narrow[1] - narrow[0] < np.subtract(*interval_from_held_out(values, few)[::-1])
 
 
 def test_the_per_interconnect_communication_term_is_shrunk_toward_the_shared_one():

@@ -210,3 +210,24 @@ def test_a_tpot_fit_given_to_the_held_out_loop_is_composed_as_the_shipped_one():
     doubled = S.held_out_gpu_error(rows, ttft_form, tpot_form, tpot_ratio=lambda train, held: 2 * same(train, held))
     grew = (doubled - default).dropna()
     assert (grew > 0).all() and (grew < np.log(2)).all()
+
+
+def test_a_fractional_concurrency_is_replicas_at_the_floor_and_the_ceiling(monkeypatch):
+    """A client's concurrency of 25 over two data-parallel replicas (12.5 per replica) is one
+    replica at 12 and one at 13: requests per GPU-second add up, TTFT and TPOT are averaged over
+    the requests; a whole concurrency is the simulator's own point."""
+    from helm_efficiency.sources import served_anchor
+
+    points = {b: {"batch_size": b, "gpu_s_per_request": 0.1 * b ** 0.5, "prefill_tok_s_per_gpu": 1000.0 + b,
+                  "ttft_ms": 10.0 * b, "tpot_ms": 5.0 + b} for b in (12, 13)}
+    monkeypatch.setattr(served_anchor, "best_at_batch", lambda sim, isl, osl, batch: points.get(batch))
+    assert served_anchor.point_at_concurrency(None, 512, 128, 12.0) is points[12]
+    mixed = served_anchor.point_at_concurrency(None, 512, 128, 12.5)
+    rate = 0.5 / points[12]["gpu_s_per_request"] + 0.5 / points[13]["gpu_s_per_request"]
+    assert mixed["gpu_s_per_request"] == pytest.approx(1.0 / rate)
+    assert points[12]["gpu_s_per_request"] < mixed["gpu_s_per_request"] < points[13]["gpu_s_per_request"]
+    assert mixed["tpot_ms"] == pytest.approx((12 * 17.0 + 13 * 18.0) / 25)
+    share = [512 / (q["gpu_s_per_request"] * q["prefill_tok_s_per_gpu"]) for q in (points[12], points[13])]
+    assert 512 / (mixed["gpu_s_per_request"] * mixed["prefill_tok_s_per_gpu"]) == pytest.approx(sum(share) / 2)
+    assert mixed["batch_size"] == 12.5
+    assert served_anchor.point_at_concurrency(None, 512, 128, 13.5) is None  # 14 does not fit

@@ -61,6 +61,7 @@ REQUIRE_COMM = True
 VERSION_TERM = False
 MIN_SOURCES = 2  # a framework's phase with fewer sources borrows the phase's pooled correction
 MIN_INTERVAL_SOURCES = 4  # fewer sources: the interval's variance components come from the phase pooled over frameworks
+MIN_QUANTILE_SOURCES = 5  # interval_from_held_out: with fewer sources, a 5th percentile would be one source's own rows
 # TP > 1 rows on an interconnect that fewer sources measured at TP > 1 are reported (bench), not fitted: one source
 # cannot tell that interconnect's communication apart from its own offset, and such a row's
 # communication term (layers × log2(TP) steps) carries high leverage over the shared term.
@@ -355,13 +356,13 @@ def variance_components(log_ratio: pd.Series, sources: pd.Series) -> Dict[str, f
     return out
 
 
-def interval_from(variance: Dict[str, float]) -> Tuple[float, float]:
+def interval_from(variance: Dict[str, float], level: float = 0.90) -> Tuple[float, float]:
     """(lo, hi) of log(measured / corrected) for a new source: the mean ± a Student t quantile
-    (90%, sources − 1 degrees of freedom: the between-source variance is estimated from that many
-    sources) times sqrt(τ² + σ² + se(mean)²)."""
+    (`level`, two-sided; sources − 1 degrees of freedom: the between-source variance is estimated
+    from that many sources) times sqrt(τ² + σ² + se(mean)²)."""
     from scipy.stats import t as student_t
 
-    quantile = float(student_t.ppf(0.95, max(1, int(variance.get("sources", 2)) - 1)))
+    quantile = float(student_t.ppf((1.0 + level) / 2.0, max(1, int(variance.get("sources", 2)) - 1)))
     half = quantile * float(np.sqrt(max(0.0, variance["between"]) + max(0.0, variance["within"]) + max(0.0, variance["se2"])))
     return variance["mean"] - half, variance["mean"] + half
 
@@ -369,20 +370,19 @@ def interval_from(variance: Dict[str, float]) -> Tuple[float, float]:
 def interval_from_held_out(log_ratio: pd.Series, sources: pd.Series, level: float = 0.90) -> Tuple[float, float]:
     """(lo, hi) of log(measured / corrected) for a new source by another rule than interval_from:
     the (1 − level)/2 and (1 + level)/2 quantiles of held-out log-ratios, each source weighing one
-    (a row: 1 / its source's rows), a cross-conformal interval over sources, with no normal model.
-    Not shipped: the served correction stores it beside its interval, and
-    `bench/served_accuracy.py` compares the two rules' held-out coverage (CHANGELOG 2026-12-08,
-    twelfth session). With fewer than MIN_QUANTILE_SOURCES sources it is interval_from's."""
+    (a row: 1 / its source's rows), with no normal model. No finite-sample correction: over K
+    exchangeable sources such an interval covers a new source's rows about level · K / (K + 1) of
+    the time (the correction that would fix it makes the interval the sources' whole range). Not
+    shipped: the served correction stores it for inspection, and `bench/served_accuracy.py`
+    compares the two rules' held-out coverage (CHANGELOG 2026-12-08, twelfth session). With fewer
+    than MIN_QUANTILE_SOURCES sources it is interval_from's, at the same level."""
     data = pd.DataFrame({"y": np.asarray(log_ratio, float), "g": np.asarray(sources)}).dropna()
     if data["g"].nunique() < MIN_QUANTILE_SOURCES:
-        return interval_from(variance_components(data["y"], data["g"]))
+        return interval_from(variance_components(data["y"], data["g"]), level)
     weights = 1.0 / data["g"].map(data["g"].value_counts()).to_numpy(float)
     tail = (1.0 - level) / 2.0
     lo, hi = np.quantile(data["y"].to_numpy(), [tail, 1.0 - tail], weights=weights, method="inverted_cdf")
     return float(lo), float(hi)
-
-
-MIN_QUANTILE_SOURCES = 5  # fewer sources than this cannot place a 5th percentile between sources
 
 
 def fit_rows(simulated: pd.DataFrame, fp8: bool = False, unfitted: bool = False) -> pd.DataFrame:

@@ -44,6 +44,29 @@ def best_at_batch(sim: "ServedSimulator", isl: int, osl: int, batch: int) -> Opt
     return best
 
 
+def point_at_concurrency(sim: "ServedSimulator", isl: int, osl: int, concurrency: float) -> Optional[Dict[str, Any]]:
+    """The simulator at `concurrency` requests in flight per replica. A fractional one (a client's
+    concurrency split over data-parallel replicas, e.g. 25 over 2) is replicas at the floor and at
+    the ceiling in proportion, each replica with the same GPUs: requests per GPU-second add up
+    (gpu_s_per_request), the prefill share of GPU time is the replicas' mean, and TTFT and TPOT
+    are averaged over the requests."""
+    low = math.floor(concurrency)
+    share = concurrency - low  # of the replicas at the ceiling
+    if share == 0:
+        return best_at_batch(sim, isl, osl, int(low))
+    points = [best_at_batch(sim, isl, osl, low) if low >= 1 else None, best_at_batch(sim, isl, osl, low + 1)]
+    if points[1] is None or (points[0] is None and low >= 1):
+        return None
+    weights = [(1.0 - share, points[0]), (share, points[1])] if points[0] is not None else [(1.0, points[1])]
+    rate = sum(w / q["gpu_s_per_request"] for w, q in weights)  # requests per GPU-second
+    requests = sum(w * q["batch_size"] for w, q in weights)
+    prefill_share = sum(w * isl / (q["gpu_s_per_request"] * q["prefill_tok_s_per_gpu"]) for w, q in weights)
+    return {"gpu_s_per_request": 1.0 / rate, "prefill_tok_s_per_gpu": isl * rate / prefill_share,
+            "ttft_ms": sum(w * q["batch_size"] * q["ttft_ms"] for w, q in weights) / requests,
+            "tpot_ms": sum(w * q["batch_size"] * q["tpot_ms"] for w, q in weights) / requests,
+            "batch_size": concurrency}
+
+
 ServedJob = Tuple[Tuple[str, str, str, int, str], List[Tuple[float, float, float]]]  # (hf_id, gpu, backend, tp, dtype), its (p, o, concurrency)
 
 
@@ -69,7 +92,7 @@ def _simulate_group(job: ServedJob) -> List[Dict[str, Any]]:
     try:
         for p, o, c in shapes:
             try:
-                point = best_at_batch(sim, int(round(p)), int(round(o)), int(c))
+                point = point_at_concurrency(sim, int(round(p)), int(round(o)), float(c))
             except Exception as e:
                 point, why = None, f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
             else:

@@ -12,7 +12,8 @@ output token (`tpot`) and time to first token (`ttft`, both for the latency targ
 
 statsmodels WLS with each source weighted equally; FP8 rows simulated in FP8 teach the batch
 behaviour alongside the 16-bit rows (with the fp8 term, at a level of their own). The form
-(pooled or per framework, with or without the batch, all-reduce and FP8 terms) is chosen by
+(pooled or per framework, with or without the batch, all-reduce and FP8 terms; every TPOT form
+with the version term, a TTFT form with or without it) is chosen by
 leave-one-source-out median |error| of the 16-bit rows. The 90% interval for a
 new source comes from the held-out log-ratios' variance components (MixedLM, a random intercept
 per source: sources/correction.variance_components), two-sided around the corrected value. The
@@ -260,19 +261,23 @@ VERSION_TERM = True
 
 def fit_served_correction(rows: pd.DataFrame, version_term: bool = VERSION_TERM) -> Dict[str, Any]:
     """{ttft, tpot: fitted form, gpu: interval}: each latency's form chosen by its own
-    leave-one-source-out error on 16-bit rows (the latency decides which batch meets a target);
-    the interval on GPU-s per output token from the held-out errors' variance components."""
+    leave-one-source-out error on 16-bit rows (the latency decides which batch meets a target),
+    every TPOT form with the version term when `version_term` (TTFT forms with and without it);
+    the interval on GPU-s per output token from the held-out errors' variance components, and the
+    source-weighted quantile interval beside it for inspection."""
     from helm_efficiency.sources.correction import interval_from, interval_from_held_out, variance_components
 
-    def legacy(forms: Sequence[str], always: bool = False) -> List[str]:
-        return [f for base in forms for f in (([] if always else [base]) + [base + "+legacy"] if version_term else [base])]
+    def with_version_term(forms: Sequence[str], required: bool = False) -> List[str]:
+        if not version_term:
+            return list(forms)
+        return [f + "+legacy" for f in forms] if required else [g for f in forms for g in (f, f + "+legacy")]
 
-    ttft_form, ttft_scores = _latency_form(rows, "ttft", legacy(TTFT_FORMS))
+    ttft_form, ttft_scores = _latency_form(rows, "ttft", with_version_term(TTFT_FORMS))
     # With the version term every TPOT form carries it: the release is a stated fact of each row
     # (sources/measured.legacy_version), and a form without it would price an older release's
     # rows as the current one. With only two older-release sources, the inner leave-one-source-out
     # otherwise dropped the term in the fold that holds out NIM 2024 (CHANGELOG 2026-12-08, twelfth session).
-    tpot_form, tpot_scores = _latency_form(rows, "tpot", legacy(TPOT_FORMS, always=True))
+    tpot_form, tpot_scores = _latency_form(rows, "tpot", with_version_term(TPOT_FORMS, required=True))
     fits = _fit_all(rows, ttft_form, tpot_form)
     sixteen = rows["dtype16"].astype(bool).to_numpy()
     held = held_out_gpu_error(rows, ttft_form, tpot_form)
