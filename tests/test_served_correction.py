@@ -231,3 +231,7 @@ def test_a_fractional_concurrency_is_replicas_at_the_floor_and_the_ceiling(monke
     assert 512 / (mixed["gpu_s_per_request"] * mixed["prefill_tok_s_per_gpu"]) == pytest.approx(sum(share) / 2)
     assert mixed["batch_size"] == 12.5
     assert served_anchor.point_at_concurrency(None, 512, 128, 13.5) is None  # 14 does not fit
+    points.pop(12)
+    assert served_anchor.point_at_concurrency(None, 512, 128, 12.5) is None  # the floor does not fit
+    with pytest.raises(ValueError, match="under one"):
+        served_anchor.point_at_concurrency(None, 512, 128, 0.5)

@@ -49,15 +49,18 @@ def point_at_concurrency(sim: "ServedSimulator", isl: int, osl: int, concurrency
     concurrency split over data-parallel replicas, e.g. 25 over 2) is replicas at the floor and at
     the ceiling in proportion, each replica with the same GPUs: requests per GPU-second add up
     (gpu_s_per_request), the prefill share of GPU time is the replicas' mean, and TTFT and TPOT
-    are averaged over the requests."""
+    are averaged over the requests in flight. Only the fields the caller reads are returned. Under
+    one request per replica (some replicas idle) is refused."""
+    if concurrency < 1:
+        raise ValueError(f"{concurrency:g} requests in flight per replica: under one, some replicas idle")
     low = math.floor(concurrency)
     share = concurrency - low  # of the replicas at the ceiling
     if share == 0:
         return best_at_batch(sim, isl, osl, int(low))
-    points = [best_at_batch(sim, isl, osl, low) if low >= 1 else None, best_at_batch(sim, isl, osl, low + 1)]
-    if points[1] is None or (points[0] is None and low >= 1):
+    points = [best_at_batch(sim, isl, osl, low), best_at_batch(sim, isl, osl, low + 1)]
+    if points[0] is None or points[1] is None:
         return None
-    weights = [(1.0 - share, points[0]), (share, points[1])] if points[0] is not None else [(1.0, points[1])]
+    weights = [(1.0 - share, points[0]), (share, points[1])]
     rate = sum(w / q["gpu_s_per_request"] for w, q in weights)  # requests per GPU-second
     requests = sum(w * q["batch_size"] for w, q in weights)
     prefill_share = sum(w * isl / (q["gpu_s_per_request"] * q["prefill_tok_s_per_gpu"]) for w, q in weights)
