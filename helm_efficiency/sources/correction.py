@@ -372,7 +372,7 @@ def interval_from_held_out(log_ratio: pd.Series, sources: pd.Series, level: floa
     the (1 − level)/2 and (1 + level)/2 quantiles of held-out log-ratios, each source weighing one
     (a row: 1 / its source's rows), with no normal model. No finite-sample correction: over K
     exchangeable sources such an interval covers a new source's rows about level · K / (K + 1) of
-    the time (the correction that would fix it makes the interval the sources' whole range). Not
+    the time (the correction that would fix it makes the interval the sources' range or wider). Not
     shipped: the served correction stores it for inspection, and `bench/served_accuracy.py`
     compares the two rules' held-out coverage (CHANGELOG 2026-12-08, twelfth session). With fewer
     than MIN_QUANTILE_SOURCES sources it is interval_from's, at the same level."""
