@@ -379,7 +379,7 @@ def interval_from_held_out(log_ratio: pd.Series, sources: pd.Series, level: floa
     data = pd.DataFrame({"y": np.asarray(log_ratio, float), "g": np.asarray(sources)}).dropna()
     if data["g"].nunique() < MIN_QUANTILE_SOURCES:
         return interval_from(variance_components(data["y"], data["g"]), level)
-    weights = 1.0 / data["g"].map(data["g"].value_counts()).to_numpy(float)
+    weights = source_weights(data["g"])
     tail = (1.0 - level) / 2.0
     lo, hi = np.quantile(data["y"].to_numpy(), [tail, 1.0 - tail], weights=weights, method="inverted_cdf")
     return float(lo), float(hi)
